@@ -1,0 +1,13 @@
+//! a4mer-runtime: the canonical pose types, skeletons and joint maps that every other
+//! crate speaks, and (as later parts land) the A4Mer model and the streaming engine.
+//!
+//! Canonical conventions: SMPL-24 joints, metres, REP-103 axes (x forward, y left, z up),
+//! timestamps in nanoseconds.
+
+pub mod joint_map;
+pub mod pose;
+pub mod skeleton;
+
+pub use joint_map::{JointMap, JointMapError};
+pub use pose::{FPS, Joints, NUM_JOINTS, PoseFrame, frame_period_ns};
+pub use skeleton::{SMPL24, Skeleton};

@@ -1,0 +1,1 @@
+//! BVH import (in progress)

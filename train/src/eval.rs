@@ -1,0 +1,1 @@
+//! Evaluation protocol (in progress)

@@ -1,0 +1,4 @@
+//! a4mer-train: motion import, the evaluation protocol, training and export.
+
+pub mod data;
+pub mod eval;
