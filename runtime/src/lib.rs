@@ -4,7 +4,11 @@
 //! Canonical conventions: SMPL-24 joints, metres, REP-103 axes (x forward, y left, z up),
 //! timestamps in nanoseconds.
 
+pub mod artifact;
+pub mod codec;
+pub mod device;
 pub mod joint_map;
+pub mod model;
 pub mod pose;
 pub mod skeleton;
 

@@ -1,0 +1,380 @@
+//! The `.a4m` model artifact: one CBOR document.
+//!
+//! ```text
+//! envelope { magic: "a4mer-model", format_version: u32, payload: bytes, sha256: bytes[32] }
+//! payload  { config, skeleton, norm, vocab, tensors: { name: { shape, values } }, provenance }
+//! sha256 = SHA-256(format_version as u32 LE || payload)
+//! ```
+//! Loading checks, in order: readable, CBOR envelope, magic, version, hash, payload, config,
+//! skeleton, normalization, vocabulary, every tensor's dtype/length/shape against the model
+//! built from the config. Each failure is its own [`ArtifactError`] variant; a model is
+//! returned only when every check passed (never half-loaded).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::codec::{self, CodecError};
+use crate::model::features::NormStats;
+use crate::model::params::{self, FillError, NamedTensor};
+use crate::model::{A4mer, A4merConfig, Model, MotifVocab};
+use crate::skeleton::Skeleton;
+
+pub const MAGIC: &str = "a4mer-model";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: String, #[source] source: std::io::Error },
+    #[error("{path}: cannot write: {source}")]
+    Write { path: String, #[source] source: std::io::Error },
+    #[error("{origin}: artifact is truncated (CBOR ends early at byte {offset})")]
+    Truncated { origin: String, offset: usize },
+    #[error("{origin}: not an a4mer artifact ({what}): {message}")]
+    Malformed { origin: String, what: &'static str, message: String },
+    #[error("{origin}: magic is {found:?}, expected {MAGIC:?}")]
+    Magic { origin: String, found: String },
+    #[error("{origin}: format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
+    Version { origin: String, found: u32 },
+    #[error("{origin}: SHA-256 mismatch: payload hashes to {computed}, the artifact says {stored} (corrupt or tampered)")]
+    Hash { origin: String, stored: String, computed: String },
+    #[error("{origin}: invalid model config: {message}")]
+    Config { origin: String, message: String },
+    #[error("{origin}: invalid skeleton: {message}")]
+    Skeleton { origin: String, message: String },
+    #[error("{origin}: invalid normalization statistics: {message}")]
+    Norm { origin: String, message: String },
+    #[error("{origin}: invalid motif vocabulary: {message}")]
+    Vocab { origin: String, message: String },
+    #[error("{origin}: tensor `{name}`: {message}")]
+    TensorData { origin: String, name: String, message: String },
+    #[error("{origin}: tensors do not fit the model built from its config: {source}")]
+    Tensors { origin: String, #[source] source: FillError },
+    #[error("cannot encode artifact: {0}")]
+    Encode(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    magic: String,
+    format_version: u32,
+    #[serde(with = "serde_bytes")]
+    payload: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    sha256: Vec<u8>,
+}
+
+/// Values of one tensor. Quantized kinds (i8 with per-channel scales) are added as new
+/// variants; a reader that does not know a variant rejects the artifact by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dtype")]
+pub enum TensorValues {
+    /// Little-endian IEEE-754 f32, row-major.
+    #[serde(rename = "f32")]
+    F32 {
+        #[serde(with = "serde_bytes")]
+        le_bytes: Vec<u8>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorRecord {
+    pub shape: Vec<u64>,
+    pub values: TensorValues,
+}
+
+impl TensorRecord {
+    pub fn from_f32(t: &NamedTensor) -> Self {
+        let mut le = Vec::with_capacity(t.values.len() * 4);
+        for v in &t.values {
+            le.extend_from_slice(&v.to_le_bytes());
+        }
+        Self { shape: t.shape.iter().map(|&s| s as u64).collect(), values: TensorValues::F32 { le_bytes: le } }
+    }
+
+    pub fn to_f32(&self) -> Result<NamedTensor, String> {
+        let shape: Vec<usize> = self.shape.iter().map(|&s| usize::try_from(s).map_err(|_| format!("dimension {s} too large"))).collect::<Result<_, _>>()?;
+        let n = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).ok_or("shape overflows")?;
+        match &self.values {
+            TensorValues::F32 { le_bytes } => {
+                if le_bytes.len() != n * 4 {
+                    return Err(format!("{} bytes of f32 for shape {:?} ({} values expected)", le_bytes.len(), shape, n));
+                }
+                let values = le_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                Ok(NamedTensor { shape, values })
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataFile {
+    pub path: String,
+    pub sha256: String,
+    pub frames: u64,
+}
+
+/// Where a model came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub created_by: String,
+    pub git_revision: String,
+    pub data: Vec<DataFile>,
+    pub seed: u64,
+    pub pretrain_epochs: u32,
+    pub finetune_epochs: u32,
+    pub train_wall_s: f64,
+    /// Evaluation on the held-out split (the JSON of `a4mer eval`), if it was run.
+    pub eval_json: Option<String>,
+    /// Free-form measurements (motif usage, invariance agreement, ...), JSON.
+    pub notes_json: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub config: A4merConfig,
+    pub skeleton: Skeleton,
+    pub norm: NormStats,
+    pub vocab: MotifVocab,
+    pub tensors: BTreeMap<String, TensorRecord>,
+    pub provenance: Provenance,
+}
+
+/// A validated artifact in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Artifact {
+    pub payload: Payload,
+}
+
+fn hash(version: u32, payload: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(version.to_le_bytes());
+    h.update(payload);
+    h.finalize().into()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn codec_err(origin: &str, e: CodecError) -> ArtifactError {
+    match e {
+        CodecError::Truncated { offset } => ArtifactError::Truncated { origin: origin.into(), offset },
+        CodecError::Malformed { what, message } => ArtifactError::Malformed { origin: origin.into(), what, message },
+        CodecError::Encode { message, .. } => ArtifactError::Encode(message),
+    }
+}
+
+impl Artifact {
+    /// Package a model.
+    pub fn from_model(model: &Model, provenance: Provenance) -> Self {
+        let tensors = params::named_tensors(&model.net).iter().map(|(k, v)| (k.clone(), TensorRecord::from_f32(v))).collect();
+        Self {
+            payload: Payload {
+                config: model.config.clone(),
+                skeleton: model.skeleton.clone(),
+                norm: model.norm.clone(),
+                vocab: model.vocab.clone(),
+                tensors,
+                provenance,
+            },
+        }
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
+        let payload = codec::encode(&self.payload, "artifact payload").map_err(|e| codec_err("", e))?;
+        let sha = hash(FORMAT_VERSION, &payload);
+        let env = Envelope { magic: MAGIC.into(), format_version: FORMAT_VERSION, payload, sha256: sha.to_vec() };
+        codec::encode(&env, "artifact envelope").map_err(|e| codec_err("", e))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), ArtifactError> {
+        let bytes = self.to_bytes()?;
+        // Write then rename, so a crash never leaves a half-written artifact under the name.
+        let tmp = path.with_extension("a4m.partial");
+        let werr = |source| ArtifactError::Write { path: path.display().to_string(), source };
+        std::fs::write(&tmp, &bytes).map_err(werr)?;
+        std::fs::rename(&tmp, path).map_err(werr)
+    }
+
+    /// Decode and check the envelope, hash and payload (not yet the tensors against a model).
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, ArtifactError> {
+        let env: Envelope = codec::decode(bytes, "artifact envelope").map_err(|e| codec_err(origin, e))?;
+        if env.magic != MAGIC {
+            return Err(ArtifactError::Magic { origin: origin.into(), found: env.magic });
+        }
+        if env.format_version != FORMAT_VERSION {
+            return Err(ArtifactError::Version { origin: origin.into(), found: env.format_version });
+        }
+        let computed = hash(env.format_version, &env.payload);
+        if env.sha256 != computed {
+            return Err(ArtifactError::Hash { origin: origin.into(), stored: hex(&env.sha256), computed: hex(&computed) });
+        }
+        let payload: Payload = codec::decode(&env.payload, "artifact payload").map_err(|e| codec_err(origin, e))?;
+        let o = || origin.to_string();
+        payload.config.validate().map_err(|message| ArtifactError::Config { origin: o(), message })?;
+        if payload.skeleton != Skeleton::smpl24() {
+            return Err(ArtifactError::Skeleton { origin: o(), message: format!("`{}` is not the canonical SMPL-24 tree this runtime feeds", payload.skeleton.name) });
+        }
+        payload.norm.check_dims(payload.config.horizon).map_err(|message| ArtifactError::Norm { origin: o(), message })?;
+        payload.vocab.check(payload.config.d_model, payload.config.n_motifs).map_err(|message| ArtifactError::Vocab { origin: o(), message })?;
+        Ok(Self { payload })
+    }
+
+    /// Build the modules from the config and fill them by tensor name; every shape is checked.
+    pub fn into_model(self, device: &Device, origin: &str) -> Result<Model, ArtifactError> {
+        let p = self.payload;
+        let mut tensors = BTreeMap::new();
+        for (name, rec) in &p.tensors {
+            let t = rec.to_f32().map_err(|message| ArtifactError::TensorData { origin: origin.into(), name: name.clone(), message })?;
+            if t.values.iter().any(|v| !v.is_finite()) {
+                return Err(ArtifactError::TensorData { origin: origin.into(), name: name.clone(), message: "contains NaN or Inf".into() });
+            }
+            tensors.insert(name.clone(), t);
+        }
+        let net = A4mer::new(&p.config, device);
+        let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors { origin: origin.into(), source })?;
+        Ok(Model { net, config: p.config, norm: p.norm, vocab: p.vocab, skeleton: p.skeleton, device: device.clone() })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ArtifactError> {
+        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io { path: path.display().to_string(), source })?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+}
+
+/// Load a model from an `.a4m` file: all checks, then the modules.
+pub fn load_model(path: &Path, device: &Device) -> Result<(Model, Provenance), ArtifactError> {
+    let art = Artifact::load(path)?;
+    let prov = art.payload.provenance.clone();
+    let model = art.into_model(device, &path.display().to_string())?;
+    Ok((model, prov))
+}
+
+/// A fresh, untrained model (deterministic for a seed). Used by training and tests.
+pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
+    let net = params::init_params(A4mer::new(&config, device), seed, device);
+    let k = config.n_motifs;
+    let d = config.d_model;
+    Model {
+        net,
+        norm: NormStats::identity(config.horizon),
+        vocab: MotifVocab { k, d, centroids: vec![0.0; k * d], temperature: 1.0, mirror_of: (0..k as u32).collect() },
+        skeleton: Skeleton::smpl24(),
+        config,
+        device: device.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::inference_device;
+    use crate::model::params::named_tensors;
+    use crate::model::tests::{synthetic_frames, tiny_config};
+
+    fn sample() -> (Artifact, Vec<u8>) {
+        let device = inference_device();
+        let model = fresh_model(tiny_config(), 11, &device);
+        let prov = Provenance { created_by: "test".into(), seed: 11, ..Default::default() };
+        let art = Artifact::from_model(&model, prov);
+        let bytes = art.to_bytes().unwrap();
+        (art, bytes)
+    }
+
+    #[test]
+    fn round_trip_is_bit_exact() {
+        let device = inference_device();
+        let (art, bytes) = sample();
+        let back = Artifact::from_bytes(&bytes, "mem").unwrap();
+        assert_eq!(back, art);
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        let model = back.into_model(&device, "mem").unwrap();
+        let original = fresh_model(tiny_config(), 11, &device);
+        let (a, b) = (named_tensors(&original.net), named_tensors(&model.net));
+        for (k, v) in &a {
+            let bits = |x: &NamedTensor| x.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(v), bits(&b[k]), "{k}");
+        }
+        let frames = synthetic_frames(20, 0.3);
+        assert_eq!(original.forecast(&frames).unwrap(), model.forecast(&frames).unwrap());
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.a4m");
+        let (art, _) = sample();
+        art.save(&p).unwrap();
+        let (m, prov) = load_model(&p, &inference_device()).unwrap();
+        assert_eq!(prov.seed, 11);
+        assert_eq!(m.config, tiny_config());
+        assert!(matches!(load_model(&dir.path().join("nope.a4m"), &inference_device()), Err(ArtifactError::Io { .. })));
+    }
+
+    #[test]
+    fn tampered_byte_is_a_hash_error() {
+        let (_, mut bytes) = sample();
+        // Flip a byte in the middle of the payload (tensor data dominates it).
+        let i = bytes.len() / 2;
+        bytes[i] ^= 0x40;
+        match Artifact::from_bytes(&bytes, "mem") {
+            Err(ArtifactError::Hash { .. }) => {}
+            other => panic!("expected a hash error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_file_is_a_truncation_error() {
+        let (_, bytes) = sample();
+        for cut in [bytes.len() - 1, bytes.len() / 2, 5] {
+            match Artifact::from_bytes(&bytes[..cut], "mem") {
+                Err(ArtifactError::Truncated { .. }) => {}
+                other => panic!("cut at {cut}: expected truncation, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_version_is_a_version_error() {
+        let (_, bytes) = sample();
+        let mut env: Envelope = codec::decode(&bytes, "t").unwrap();
+        env.format_version = FORMAT_VERSION + 1;
+        // Re-hash so only the version is wrong.
+        env.sha256 = hash(env.format_version, &env.payload).to_vec();
+        let bad = codec::encode(&env, "t").unwrap();
+        match Artifact::from_bytes(&bad, "mem") {
+            Err(ArtifactError::Version { found, .. }) => assert_eq!(found, FORMAT_VERSION + 1),
+            other => panic!("expected a version error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_shape_or_missing_tensor_never_half_loads() {
+        let device = inference_device();
+        let (mut art, _) = sample();
+        let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
+        rec.shape = vec![rec.shape[0] - 1];
+        if let TensorValues::F32 { le_bytes } = &mut rec.values {
+            le_bytes.truncate(le_bytes.len() - 4);
+        }
+        let bytes = art.to_bytes().unwrap();
+        let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
+        match checked.into_model(&device, "mem") {
+            Err(ArtifactError::Tensors { source: FillError::Shape { name, .. }, .. }) => assert_eq!(name, "forecast.l1.bias"),
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+        let (mut art, _) = sample();
+        art.payload.tensors.remove("motif.mask_token");
+        assert!(matches!(art.into_model(&device, "mem"), Err(ArtifactError::Tensors { source: FillError::Missing(_), .. })));
+        let (mut art, _) = sample();
+        art.payload.config.d_model = 15;
+        let bytes = art.to_bytes().unwrap();
+        assert!(matches!(Artifact::from_bytes(&bytes, "mem"), Err(ArtifactError::Config { .. })));
+        assert!(matches!(Artifact::from_bytes(b"\x01\x02garbage", "mem"), Err(ArtifactError::Malformed { .. })));
+    }
+}

@@ -1,0 +1,378 @@
+//! The A4Mer model: burn modules (`nn`), per-frame features, segmentation, and the
+//! offline (batch) inference API that evaluation, `a4mer motifs` and the streaming
+//! engine's parity tests use.
+
+pub mod batch;
+pub mod features;
+pub mod nn;
+pub mod params;
+pub mod segment;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
+use crate::skeleton::Skeleton;
+use batch::{Batch, WindowInput};
+use features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, heading_to_world, world_to_heading};
+pub use nn::{A4mer, A4merConfig};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error("need at least {need} frames of history, got {got}")]
+    TooFewFrames { need: usize, got: usize },
+    #[error("gap of {gap} frames is outside 1..={max}")]
+    Gap { gap: usize, max: usize },
+}
+
+/// Motif vocabulary: K centroids over motif embeddings (k-means after pre-training).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MotifVocab {
+    pub k: usize,
+    pub d: usize,
+    /// `k * d`, row-major.
+    pub centroids: Vec<f32>,
+    /// Softmax temperature over squared distances for the confidence.
+    pub temperature: f32,
+    /// The code a mirrored copy of each code's motifs most often gets (measured on training data).
+    pub mirror_of: Vec<u32>,
+}
+
+impl MotifVocab {
+    /// Nearest code and its softmax confidence.
+    pub fn assign(&self, e: &[f32]) -> (usize, f32) {
+        let mut d2 = Vec::with_capacity(self.k);
+        for c in 0..self.k {
+            let row = &self.centroids[c * self.d..(c + 1) * self.d];
+            d2.push(row.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum::<f32>());
+        }
+        let (best, bd) = d2.iter().enumerate().fold((0, f32::INFINITY), |acc, (i, &v)| if v < acc.1 { (i, v) } else { acc });
+        let z: f32 = d2.iter().map(|v| (-(v - bd) / self.temperature).exp()).sum();
+        (best, 1.0 / z)
+    }
+
+    pub fn check(&self, d_model: usize, n_motifs: usize) -> Result<(), String> {
+        if self.k != n_motifs || self.d != d_model {
+            return Err(format!("vocab is {}x{}, config needs {}x{}", self.k, self.d, n_motifs, d_model));
+        }
+        if self.centroids.len() != self.k * self.d {
+            return Err(format!("vocab.centroids has {} values, expected {}", self.centroids.len(), self.k * self.d));
+        }
+        if self.mirror_of.len() != self.k || self.mirror_of.iter().any(|&m| m as usize >= self.k) {
+            return Err("vocab.mirror_of is not a map of codes".into());
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) || self.centroids.iter().any(|v| !v.is_finite()) {
+            return Err("vocab has non-finite values".into());
+        }
+        Ok(())
+    }
+}
+
+/// Motif embedding of each atom: the mean state over the span of the last `span` atoms.
+pub fn motif_embeddings(states: &[f32], n: usize, d: usize, span: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n * d];
+    for i in 0..n {
+        let lo = (i + 1).saturating_sub(span);
+        let m = (i + 1 - lo) as f32;
+        for j in lo..=i {
+            for c in 0..d {
+                out[i * d + c] += states[j * d + c] / m;
+            }
+        }
+    }
+    out
+}
+
+/// One forecast step: joints in the world frame, and the expected per-joint error (m).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastStep {
+    pub dt_s: f32,
+    pub joints_in_world: Joints,
+    pub spread_m: f32,
+}
+
+/// Output of the offline model for one window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forecast {
+    pub steps: Vec<ForecastStep>,
+    /// Validity of the forecast joints (those valid in the last observed frame).
+    pub valid: [bool; NUM_JOINTS],
+    pub motif_now: Option<(usize, f32)>,
+    /// Probability of each motif id `motif_lookahead_frames` ahead.
+    pub motif_next: Vec<f32>,
+}
+
+/// An atom over a clip, with the motif current when it closed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AtomSpan {
+    pub start_frame: usize,
+    pub end_frame: usize,
+    pub motif: usize,
+    pub confidence: f32,
+}
+
+/// A loaded model: network, configuration and everything the artifact carries.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub net: A4mer,
+    pub config: A4merConfig,
+    pub norm: NormStats,
+    pub vocab: MotifVocab,
+    pub skeleton: Skeleton,
+    pub device: Device,
+}
+
+/// Surprise of each frame under the frame predictor (0 for the first two frames).
+/// `norm_feats`: normalized model inputs of consecutive frames.
+pub fn surprise(net: &A4mer, norm_feats: &[[f32; FEAT_DIM]], device: &Device) -> Vec<f32> {
+    let n = norm_feats.len();
+    let mut out = vec![0.0f32; n];
+    if n < 3 {
+        return out;
+    }
+    let m = n - 2;
+    let mut p1 = Vec::with_capacity(m * CONT_DIM);
+    let mut p2 = Vec::with_capacity(m * CONT_DIM);
+    let mut tg = Vec::with_capacity(m * CONT_DIM);
+    let mut mask = Vec::with_capacity(m * CONT_DIM);
+    for t in 2..n {
+        p1.extend_from_slice(&norm_feats[t - 1][..CONT_DIM]);
+        p2.extend_from_slice(&norm_feats[t - 2][..CONT_DIM]);
+        tg.extend_from_slice(&norm_feats[t][..CONT_DIM]);
+        mask.extend(surprise_mask(&norm_feats[t - 2], &norm_feats[t - 1], &norm_feats[t]));
+    }
+    let ten = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [m, CONT_DIM]), device);
+    let pred = net.predict_frame(ten(p1), ten(p2));
+    let mask_t = ten(mask.clone());
+    let err = ((pred - ten(tg)).powi_scalar(2) * mask_t).sum_dim(1);
+    let err: Vec<f32> = err.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default();
+    for (i, e) in err.iter().enumerate() {
+        let cnt: f32 = mask[i * CONT_DIM..(i + 1) * CONT_DIM].iter().sum();
+        out[i + 2] = if cnt > 0.0 { e / cnt } else { 0.0 };
+    }
+    out
+}
+
+/// Which continuous dimensions a surprise value may score: joints valid in all three
+/// frames, and the root terms.
+pub fn surprise_mask(a: &[f32; FEAT_DIM], b: &[f32; FEAT_DIM], c: &[f32; FEAT_DIM]) -> [f32; CONT_DIM] {
+    let mut m = [1.0f32; CONT_DIM];
+    for j in 0..NUM_JOINTS {
+        let v = a[CONT_DIM + j] * b[CONT_DIM + j] * c[CONT_DIM + j];
+        m[j * 3..j * 3 + 3].fill(v);
+    }
+    m
+}
+
+/// Normalized features and segmentation of a contiguous clip.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub raw: Vec<FrameFeatures>,
+    pub input: WindowInput,
+    pub surprise: Vec<f32>,
+}
+
+impl Model {
+    /// Features, surprise and segmentation of a clip (the segmenter starts fresh at its first frame).
+    pub fn prepare(&self, frames: &[PoseFrame]) -> Result<Prepared, ModelError> {
+        prepare(&self.net, &self.norm, &self.config, frames, &self.device)
+    }
+
+    fn heads_input(&self, preps: &[Prepared]) -> (Batch, Tensor<2>, batch::Encoded) {
+        let inputs: Vec<WindowInput> = preps.iter().map(|p| p.input.clone()).collect();
+        let batch = Batch::build(&inputs, self.config.n_atoms, &self.device);
+        let enc = self.net.encode(&batch);
+        let x = enc.head_input(&batch);
+        (batch, x, enc)
+    }
+
+    /// Forecast the next `horizon` frames after each window (each window is the full history
+    /// the model gets, e.g. the 2 s of the evaluation protocol).
+    pub fn forecast_batch(&self, windows: &[&[PoseFrame]]) -> Result<Vec<Forecast>, ModelError> {
+        let mut preps = Vec::with_capacity(windows.len());
+        for w in windows {
+            if w.len() < 2 {
+                return Err(ModelError::TooFewFrames { need: 2, got: w.len() });
+            }
+            preps.push(self.prepare(w)?);
+        }
+        if preps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (batch, x, enc) = self.heads_input(&preps);
+        let (mean, log_spread) = self.net.forecast.forward(x.clone());
+        let mean = host(mean);
+        let spread = host(log_spread);
+        let next = host(burn::tensor::activation::softmax(self.net.next_motif.forward(Tensor::cat(vec![enc.last_state.clone(), enc.open_token.clone()], 1)), 1));
+        let states = host(enc.states);
+        let h = self.config.horizon;
+        let d = self.config.d_model;
+        let k = self.config.n_motifs;
+        let mut out = Vec::with_capacity(windows.len());
+        for (b, w) in windows.iter().enumerate() {
+            let last = w[w.len() - 1];
+            let yaw = preps[b].raw.last().map(|f| f.yaw_rad).unwrap_or(0.0);
+            let disp = &mean[b * h * POSE_DIM..(b + 1) * h * POSE_DIM];
+            let steps = self.decode_steps(&last, yaw, disp, &spread[b * h..(b + 1) * h]);
+            let n = batch.n_atoms[b];
+            let motif_now = (n > 0).then(|| {
+                let s = &states[b * batch.a * d..(b * batch.a + n) * d];
+                let e = motif_embeddings(s, n, d, self.config.motif_span);
+                self.vocab.assign(&e[(n - 1) * d..n * d])
+            });
+            out.push(Forecast { steps, valid: last.valid, motif_now, motif_next: next[b * k..(b + 1) * k].to_vec() });
+        }
+        Ok(out)
+    }
+
+    pub fn forecast(&self, window: &[PoseFrame]) -> Result<Forecast, ModelError> {
+        let mut v = self.forecast_batch(&[window])?;
+        v.pop().ok_or(ModelError::TooFewFrames { need: 2, got: window.len() })
+    }
+
+    fn decode_steps(&self, last: &PoseFrame, yaw: f32, disp_norm: &[f32], log_spread: &[f32]) -> Vec<ForecastStep> {
+        let h = self.config.horizon;
+        (0..h)
+            .map(|s| {
+                let mut joints = last.joints_in_world;
+                for (j, p) in joints.iter_mut().enumerate() {
+                    let o = s * POSE_DIM + j * 3;
+                    let dh = [
+                        disp_norm[o] * self.norm.disp_std[s * 3],
+                        disp_norm[o + 1] * self.norm.disp_std[s * 3 + 1],
+                        disp_norm[o + 2] * self.norm.disp_std[s * 3 + 2],
+                    ];
+                    let dw = heading_to_world(dh, yaw);
+                    *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
+                }
+                ForecastStep { dt_s: (s + 1) as f32 / FPS as f32, joints_in_world: joints, spread_m: log_spread[s].exp() }
+            })
+            .collect()
+    }
+
+    /// Atoms over a whole clip with the motif current at each atom's close. The motif level
+    /// sees each atom's previous `n_atoms - 1` atoms, exactly as the streaming cache does.
+    pub fn motifs(&self, frames: &[PoseFrame]) -> Result<Vec<AtomSpan>, ModelError> {
+        if frames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prep = self.prepare(frames)?;
+        let closed = prep.input.closed.clone();
+        if closed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = Batch::build(std::slice::from_ref(&prep.input), usize::MAX, &self.device);
+        let enc = self.net.encode(&batch);
+        let d = self.config.d_model;
+        let n = closed.len();
+        let states = host(enc.states);
+        let e = motif_embeddings(&states[..n * d], n, d, self.config.motif_span);
+        Ok(closed
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let (motif, confidence) = self.vocab.assign(&e[i * d..(i + 1) * d]);
+                AtomSpan { start_frame: r.start, end_frame: r.end, motif, confidence }
+            })
+            .collect())
+    }
+
+    /// Fill a gap of `gap` frames between `before` (history, last frame just before the gap)
+    /// and `after` (the first frame after it). Offline use only.
+    pub fn interpolate(&self, before: &[PoseFrame], after: &PoseFrame, gap: usize) -> Result<Vec<Joints>, ModelError> {
+        let h = self.config.horizon;
+        if gap == 0 || gap >= h {
+            return Err(ModelError::Gap { gap, max: h - 1 });
+        }
+        if before.len() < 2 {
+            return Err(ModelError::TooFewFrames { need: 2, got: before.len() });
+        }
+        features::frame_features(after, None)?;
+        let prep = self.prepare(before)?;
+        let (_, x, _) = self.heads_input(std::slice::from_ref(&prep));
+        let last = before[before.len() - 1];
+        let yaw = prep.raw.last().map(|f| f.yaw_rad).unwrap_or(0.0);
+        let extra = interp_extra(&last, yaw, after, gap, h);
+        let extra = Tensor::<2>::from_data(TensorData::new(extra.to_vec(), [1, extra.len()]), &self.device);
+        let (mean, _) = self.net.interp.forward(Tensor::cat(vec![x, extra], 1));
+        let mean = host(mean);
+        let base = interp_base(&last, after, gap);
+        Ok((0..gap)
+            .map(|s| {
+                let mut joints = base[s];
+                for (j, p) in joints.iter_mut().enumerate() {
+                    let o = s * POSE_DIM + j * 3;
+                    let dh = [
+                        mean[o] * self.norm.disp_std[s * 3],
+                        mean[o + 1] * self.norm.disp_std[s * 3 + 1],
+                        mean[o + 2] * self.norm.disp_std[s * 3 + 2],
+                    ];
+                    let dw = heading_to_world(dh, yaw);
+                    *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
+                }
+                joints
+            })
+            .collect())
+    }
+}
+
+/// Linear interpolation between the last frame before a gap and the first after it, for the
+/// `gap` missing frames (the interpolation head predicts a residual over it).
+pub fn interp_base(last: &PoseFrame, after: &PoseFrame, gap: usize) -> Vec<Joints> {
+    (1..=gap)
+        .map(|s| {
+            let a = s as f32 / (gap + 1) as f32;
+            let mut j = last.joints_in_world;
+            for (k, p) in j.iter_mut().enumerate() {
+                if last.valid[k] && after.valid[k] {
+                    let q = after.joints_in_world[k];
+                    *p = [p[0] + a * (q[0] - p[0]), p[1] + a * (q[1] - p[1]), p[2] + a * (q[2] - p[2])];
+                }
+            }
+            j
+        })
+        .collect()
+}
+
+/// Extra inputs of the interpolation head: the pose after the gap relative to the last
+/// pelvis in the last heading frame, its validity, and the gap as a fraction of the horizon.
+pub fn interp_extra(last: &PoseFrame, yaw: f32, after: &PoseFrame, gap: usize, horizon: usize) -> [f32; POSE_DIM + NUM_JOINTS + 1] {
+    let mut out = [0.0f32; POSE_DIM + NUM_JOINTS + 1];
+    let pelvis = last.joints_in_world[0];
+    for j in 0..NUM_JOINTS {
+        if after.valid[j] {
+            let p = after.joints_in_world[j];
+            let r = world_to_heading([p[0] - pelvis[0], p[1] - pelvis[1], p[2] - pelvis[2]], yaw);
+            out[j * 3..j * 3 + 3].copy_from_slice(&r);
+            out[POSE_DIM + j] = 1.0;
+        }
+    }
+    out[POSE_DIM + NUM_JOINTS] = gap as f32 / horizon as f32;
+    out
+}
+
+/// Features, normalized inputs, surprise and segmentation of a clip.
+pub fn prepare(net: &A4mer, norm: &NormStats, cfg: &A4merConfig, frames: &[PoseFrame], device: &Device) -> Result<Prepared, ModelError> {
+    let raw = features::sequence_features(frames)?;
+    let mut feats = vec![[0.0f32; FEAT_DIM]; raw.len()];
+    for (f, o) in raw.iter().zip(feats.iter_mut()) {
+        norm.normalize_feat(f, o);
+    }
+    let mut kin_last = [0.0f32; KIN_DIM];
+    if let Some(l) = raw.last() {
+        norm.normalize_kin(l, &mut kin_last);
+    }
+    let s = surprise(net, &feats, device);
+    let (closed, open) = segment::segment(&s, &cfg.segmenter);
+    Ok(Prepared { raw, input: WindowInput { feats, kin_last, closed, open }, surprise: s })
+}
+
+/// Copy a tensor to host memory.
+pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
