@@ -28,9 +28,18 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let info = &motion.info;
     let how = |detected: bool| if detected { "detected" } else { "from flag" };
     let nodes = info.skeleton.len();
-    let end_sites = info.skeleton.joint_names.iter().filter(|n| n.ends_with("_EndSite")).count();
+    let end_sites = info
+        .skeleton
+        .joint_names
+        .iter()
+        .filter(|n| n.ends_with("_EndSite"))
+        .count();
     println!("file:            {}", args.file.display());
-    println!("joints:          {} ({} End Sites besides)", nodes - end_sites, end_sites);
+    println!(
+        "joints:          {} ({} End Sites besides)",
+        nodes - end_sites,
+        end_sites
+    );
     println!(
         "frame rate:      {} Hz, {} frames, {:.2} s; resampled to 30 Hz: {} frames",
         info.source_fps,

@@ -6,13 +6,17 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use a4mer_train::data::bvh::{ImportOptions, UpAxis, Units};
+use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
 mod cmd_eval;
 mod cmd_import;
 
 #[derive(Parser)]
-#[command(name = "a4mer", version, about = "A4Mer human-motion anticipation: import, evaluate, and (as they land) train, replay, bench, bundle")]
+#[command(
+    name = "a4mer",
+    version,
+    about = "A4Mer human-motion anticipation: import, evaluate, and (as they land) train, replay, bench, bundle"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -37,7 +37,10 @@ pub struct ZeroVelocity;
 
 impl Forecaster for ZeroVelocity {
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
-        let last = observed.last().map(|f| f.joints_in_world).unwrap_or([[0.0; 3]; NUM_JOINTS]);
+        let last = observed
+            .last()
+            .map(|f| f.joints_in_world)
+            .unwrap_or([[0.0; 3]; NUM_JOINTS]);
         [last; HORIZON_STEPS]
     }
 }
@@ -244,7 +247,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::bvh::{ImportInfo, Motion, UpAxis, Units};
+    use crate::data::bvh::{ImportInfo, Motion, Units, UpAxis};
     use a4mer_runtime::{JointMap, Skeleton, frame_period_ns};
 
     fn motion(frames: Vec<PoseFrame>) -> Motion {
@@ -316,7 +319,11 @@ mod tests {
         struct Oracle(Vec<PoseFrame>);
         impl Forecaster for Oracle {
             fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
-                let t = self.0.iter().position(|f| f.stamp_ns == observed.last().unwrap().stamp_ns).unwrap();
+                let t = self
+                    .0
+                    .iter()
+                    .position(|f| f.stamp_ns == observed.last().unwrap().stamp_ns)
+                    .unwrap();
                 std::array::from_fn(|k| self.0[t + 1 + k].joints_in_world)
             }
         }

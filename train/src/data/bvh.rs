@@ -22,9 +22,17 @@ pub enum BvhError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}:{line}: unknown channel {channel:?} (expected X/Y/Z position or rotation)")]
-    UnknownChannel { path: PathBuf, line: usize, channel: String },
+    UnknownChannel {
+        path: PathBuf,
+        line: usize,
+        channel: String,
+    },
     #[error("{path}: no MOTION block after the hierarchy")]
     MissingMotion { path: PathBuf },
     #[error("{path}:{line}: frame time {value} s is not a positive duration")]
@@ -44,7 +52,11 @@ pub enum BvhError {
         found: usize,
     },
     #[error("{path}:{line}: motion block has more frames than the {declared} its header declares")]
-    ExtraFrames { path: PathBuf, line: usize, declared: usize },
+    ExtraFrames {
+        path: PathBuf,
+        line: usize,
+        declared: usize,
+    },
     #[error("{path}:{line}: value {column} ({text:?}) is not a number")]
     BadNumber {
         path: PathBuf,
@@ -123,8 +135,14 @@ pub struct UpAxis {
 }
 
 impl UpAxis {
-    pub const Y: UpAxis = UpAxis { axis: 1, positive: true };
-    pub const Z: UpAxis = UpAxis { axis: 2, positive: true };
+    pub const Y: UpAxis = UpAxis {
+        axis: 1,
+        positive: true,
+    };
+    pub const Z: UpAxis = UpAxis {
+        axis: 2,
+        positive: true,
+    };
 
     /// Rotation taking source coordinates to REP-103 (z up). For the usual BVH Y-up
     /// convention (character faces +z, +x is its left) this gives x forward, y left.
@@ -318,10 +336,12 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
             let r = mat_vec(&rot, p);
             *dst = [(r[0] * scale) as f32, (r[1] * scale) as f32, (r[2] * scale) as f32];
         }
-        let (joints, valid) = joint_map.apply(&joints_f32, &valid_src).map_err(|source| BvhError::JointMap {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (joints, valid) = joint_map
+            .apply(&joints_f32, &valid_src)
+            .map_err(|source| BvhError::JointMap {
+                path: path.to_path_buf(),
+                source,
+            })?;
         source_frames.push((joints, valid));
     }
 
@@ -350,7 +370,11 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
 /// integer to it, so a 30 Hz take is not needlessly interpolated.
 fn snap_rate(fps: f64) -> f64 {
     let r = fps.round();
-    if r > 0.0 && ((fps - r) / r).abs() < 1e-3 { r } else { fps }
+    if r > 0.0 && ((fps - r) / r).abs() < 1e-3 {
+        r
+    } else {
+        fps
+    }
 }
 
 /// The up axis from where the head is relative to the feet, averaged over the take;
@@ -370,10 +394,14 @@ fn detect_up(positions: &[[f64; 3]], n: usize, map: &JointMap) -> (UpAxis, &'sta
                 v[k] += base[h][k] - foot;
             }
         }
-        let axis = (0..3)
-            .max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()))
-            .unwrap_or(1);
-        return (UpAxis { axis, positive: v[axis] >= 0.0 }, "head above feet");
+        let axis = (0..3).max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())).unwrap_or(1);
+        return (
+            UpAxis {
+                axis,
+                positive: v[axis] >= 0.0,
+            },
+            "head above feet",
+        );
     }
     let mut extent = [0.0; 3];
     for f in frames {
@@ -499,9 +527,7 @@ impl BvhFile {
         {
             return torso + leg;
         }
-        let longest = (0..self.nodes.len())
-            .filter_map(|j| chain_to(0, j))
-            .fold(0.0, f64::max);
+        let longest = (0..self.nodes.len()).filter_map(|j| chain_to(0, j)).fold(0.0, f64::max);
         2.0 * longest
     }
 }
@@ -526,7 +552,11 @@ pub fn parse_bvh(text: &str, path: &Path) -> Result<BvhFile, BvhError> {
     match p.next_token()? {
         Some(t) if t.eq_ignore_ascii_case("MOTION") => {}
         Some(t) => return Err(p.syntax(&format!("expected MOTION, found {t:?}"))),
-        None => return Err(BvhError::MissingMotion { path: path.to_path_buf() }),
+        None => {
+            return Err(BvhError::MissingMotion {
+                path: path.to_path_buf(),
+            });
+        }
     }
     // Header lines: `Frames: N` and `Frame Time: t`, each on its own line.
     let (frames_line, frames_text) = p.header_line("Frames:")?;
@@ -553,7 +583,7 @@ pub fn parse_bvh(text: &str, path: &Path) -> Result<BvhFile, BvhError> {
     let mut values = Vec::with_capacity(declared.min(1 << 20) * num_channels);
     let mut found = 0usize;
     let mut last_line = time_line;
-    for (i, line) in p.lines.by_ref() {
+    while let Some((i, line)) = p.lines.next() {
         let line_no = i + 1;
         if line.trim().is_empty() {
             continue;
@@ -586,12 +616,22 @@ pub fn parse_bvh(text: &str, path: &Path) -> Result<BvhFile, BvhError> {
             }
             values.push(v);
         }
-        if values.len() - start != num_channels {
+        let got = values.len() - start;
+        if got < num_channels && p.lines.peek().is_none() {
+            // A file cut off inside its last frame.
+            return Err(BvhError::TruncatedMotion {
+                path: path.to_path_buf(),
+                line: line_no,
+                declared,
+                found,
+            });
+        }
+        if got != num_channels {
             return Err(BvhError::ChannelCountMismatch {
                 path: path.to_path_buf(),
                 line: line_no,
                 expected: num_channels,
-                found: values.len() - start,
+                found: got,
             });
         }
         found += 1;
@@ -704,7 +744,12 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
     }
 
     /// `<name> { OFFSET x y z CHANNELS n ... (JOINT ... | End Site {...})* }`, after ROOT/JOINT.
-    fn joint(&mut self, parent: Option<usize>, nodes: &mut Vec<BvhNode>, num_channels: &mut usize) -> Result<(), BvhError> {
+    fn joint(
+        &mut self,
+        parent: Option<usize>,
+        nodes: &mut Vec<BvhNode>,
+        num_channels: &mut usize,
+    ) -> Result<(), BvhError> {
         // Names may contain spaces (`Bip01 L Thigh`): everything up to `{` on the line.
         let mut name_parts = Vec::new();
         loop {
@@ -731,7 +776,11 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
             let t = self.token("}")?;
             match t.to_ascii_uppercase().as_str() {
                 "OFFSET" => {
-                    let o = [self.number("OFFSET x")?, self.number("OFFSET y")?, self.number("OFFSET z")?];
+                    let o = [
+                        self.number("OFFSET x")?,
+                        self.number("OFFSET y")?,
+                        self.number("OFFSET z")?,
+                    ];
                     nodes[index].offset = o;
                     seen_offset = true;
                 }
@@ -759,7 +808,11 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
                     self.expect("Site")?;
                     self.expect("{")?;
                     self.expect("OFFSET")?;
-                    let o = [self.number("OFFSET x")?, self.number("OFFSET y")?, self.number("OFFSET z")?];
+                    let o = [
+                        self.number("OFFSET x")?,
+                        self.number("OFFSET y")?,
+                        self.number("OFFSET z")?,
+                    ];
                     self.expect("}")?;
                     let name = format!("{}_EndSite", nodes[index].name);
                     nodes.push(BvhNode {
