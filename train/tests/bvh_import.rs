@@ -578,3 +578,73 @@ fn malformed_files_name_file_and_line() {
     let e = import_bvh(Path::new("/nonexistent/take.bvh"), &ImportOptions::default()).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/take.bvh"), "{e}");
 }
+
+fn namco_name(s: &str) -> String {
+    let sided = |rest: &str, side: &str| -> String {
+        let part = match rest {
+            "UpLeg" => "UpperLeg",
+            "Leg" => "LowerLeg",
+            "Toe" => "Toes",
+            "Arm" => "UpperArm",
+            "ForeArm" => "LowerArm",
+            other => other,
+        };
+        format!("{part}_{side}")
+    };
+    match s {
+        "Spine1" => "Chest".into(),
+        "Spine2" => "UpperChest".into(),
+        _ => match (s.strip_prefix("Left"), s.strip_prefix("Right")) {
+            (Some(rest), _) => sided(rest, "L"),
+            (_, Some(rest)) => sided(rest, "R"),
+            _ => s.into(),
+        },
+    }
+}
+
+/// Real motion as a different studio would deliver it: Bandai-Namco/MocapBank-style
+/// names (`UpperLeg_L`, `Shoulder_L`), metres, Z-up, translation channels on every
+/// joint, XYZ order, captured at 24 Hz. It imports and evaluates with no flags.
+#[test]
+fn real_motion_from_a_24_hz_metre_z_up_studio_rig_imports_and_evaluates() {
+    use a4mer_train::eval::{Split, evaluate};
+    let path = &bundled_mocap()[1];
+    let text = std::fs::read_to_string(path).unwrap();
+    let original = truncate(&parse_bvh(&text, path).unwrap(), 1201);
+    let reference = import_text(&write_bvh(&original), "reference.bvh", &ImportOptions::default());
+    let studio = Rig {
+        order: [0, 1, 2],
+        scale: 0.01,
+        world: [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        translation_channels: true,
+        rename: namco_name,
+    };
+    let rigged = write_bvh(&resample_rig(&re_rig(&original, &studio), 24.0));
+    let m = import_text(&rigged, "studio_24hz.bvh", &ImportOptions::default());
+    assert_eq!(m.info.source_fps, 24.0);
+    assert_eq!((m.info.units, m.info.up_axis), (Units::Metres, UpAxis::Z));
+    assert_eq!(m.info.joint_map.mapped_count(), 22);
+    assert_eq!(m.frames.len(), reference.frames.len());
+    let mut sum = 0.0;
+    let mut n = 0;
+    for (a, b) in m.frames.iter().zip(&reference.frames) {
+        for j in (0..NUM_JOINTS).filter(|&j| a.valid[j]) {
+            sum += dist(a.joints_in_world[j], b.joints_in_world[j]);
+            n += 1;
+        }
+    }
+    let mean = sum / n as f32;
+    assert!(
+        mean < 0.015,
+        "24 Hz studio take is {mean} m from the 30 Hz original on average"
+    );
+
+    let ours = evaluate(std::slice::from_ref(&m), Split::All, 5, None).unwrap();
+    let theirs = evaluate(std::slice::from_ref(&reference), Split::All, 5, None).unwrap();
+    assert_eq!(ours.windows, theirs.windows);
+    let (a, b) = (
+        ours.mpjpe_mm.zero_velocity.world[4],
+        theirs.mpjpe_mm.zero_velocity.world[4],
+    );
+    assert!((a - b).abs() / b < 0.05, "zero-velocity 1 s MPJPE {a} vs {b}");
+}

@@ -254,3 +254,129 @@ pub fn truncate(bvh: &BvhFile, n: usize) -> BvhFile {
         ..bvh.clone()
     }
 }
+
+type Quat = [f64; 4]; // w, x, y, z
+
+fn quat_from(m: &Mat) -> Quat {
+    let tr = m[0][0] + m[1][1] + m[2][2];
+    let q = if tr > 0.0 {
+        let s = (tr + 1.0).sqrt() * 2.0;
+        [
+            0.25 * s,
+            (m[2][1] - m[1][2]) / s,
+            (m[0][2] - m[2][0]) / s,
+            (m[1][0] - m[0][1]) / s,
+        ]
+    } else if m[0][0] > m[1][1] && m[0][0] > m[2][2] {
+        let s = (1.0 + m[0][0] - m[1][1] - m[2][2]).sqrt() * 2.0;
+        [
+            (m[2][1] - m[1][2]) / s,
+            0.25 * s,
+            (m[0][1] + m[1][0]) / s,
+            (m[0][2] + m[2][0]) / s,
+        ]
+    } else if m[1][1] > m[2][2] {
+        let s = (1.0 + m[1][1] - m[0][0] - m[2][2]).sqrt() * 2.0;
+        [
+            (m[0][2] - m[2][0]) / s,
+            (m[0][1] + m[1][0]) / s,
+            0.25 * s,
+            (m[1][2] + m[2][1]) / s,
+        ]
+    } else {
+        let s = (1.0 + m[2][2] - m[0][0] - m[1][1]).sqrt() * 2.0;
+        [
+            (m[1][0] - m[0][1]) / s,
+            (m[0][2] + m[2][0]) / s,
+            (m[1][2] + m[2][1]) / s,
+            0.25 * s,
+        ]
+    };
+    let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
+    q.map(|v| v / n)
+}
+
+fn mat_from(q: &Quat) -> Mat {
+    let [w, x, y, z] = *q;
+    [
+        [
+            1.0 - 2.0 * (y * y + z * z),
+            2.0 * (x * y - w * z),
+            2.0 * (x * z + w * y),
+        ],
+        [
+            2.0 * (x * y + w * z),
+            1.0 - 2.0 * (x * x + z * z),
+            2.0 * (y * z - w * x),
+        ],
+        [
+            2.0 * (x * z - w * y),
+            2.0 * (y * z + w * x),
+            1.0 - 2.0 * (x * x + y * y),
+        ],
+    ]
+}
+
+fn slerp(a: &Quat, b: &Quat, t: f64) -> Quat {
+    let mut d: f64 = (0..4).map(|i| a[i] * b[i]).sum();
+    let b = if d < 0.0 {
+        d = -d;
+        b.map(|v| -v)
+    } else {
+        *b
+    };
+    if d > 0.9995 {
+        let q: Quat = std::array::from_fn(|i| a[i] + t * (b[i] - a[i]));
+        let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
+        return q.map(|v| v / n);
+    }
+    let th = d.acos();
+    let (sa, sb) = (((1.0 - t) * th).sin() / th.sin(), (t * th).sin() / th.sin());
+    std::array::from_fn(|i| sa * a[i] + sb * b[i])
+}
+
+/// The same motion sampled at `fps`: local rotations slerped, translations lerped, as a
+/// capture system running at that rate would have recorded it.
+pub fn resample_rig(bvh: &BvhFile, fps: f64) -> BvhFile {
+    // Frame times are stored rounded (0.033333): use the rate they stand for.
+    let src_fps = (1.0 / bvh.frame_time_s).round();
+    let n_src = bvh.num_frames();
+    let duration = (n_src - 1) as f64 / src_fps;
+    let n_out = (duration * fps).floor() as usize + 1;
+    let frames: Vec<&[f64]> = bvh.values.chunks(bvh.num_channels).collect();
+    let mut values = Vec::with_capacity(n_out * bvh.num_channels);
+    for k in 0..n_out {
+        let x = k as f64 / fps * src_fps;
+        let i = (x.floor() as usize).min(n_src - 1);
+        let j = (i + 1).min(n_src - 1);
+        let w = x - i as f64;
+        for node in bvh.nodes.iter().filter(|n| !n.end_site) {
+            let order: Vec<usize> = node.channels.iter().filter_map(|c| axis_of(*c)).collect();
+            let ta = local_translation(node, frames[i]);
+            let tb = local_translation(node, frames[j]);
+            let q = slerp(
+                &quat_from(&local_rotation(node, frames[i])),
+                &quat_from(&local_rotation(node, frames[j])),
+                w,
+            );
+            let angles = euler_from(&mat_from(&q), [order[0], order[1], order[2]]);
+            let mut rot_k = 0;
+            for c in &node.channels {
+                values.push(match c {
+                    Channel::XPosition => ta[0] + w * (tb[0] - ta[0]),
+                    Channel::YPosition => ta[1] + w * (tb[1] - ta[1]),
+                    Channel::ZPosition => ta[2] + w * (tb[2] - ta[2]),
+                    _ => {
+                        rot_k += 1;
+                        angles[rot_k - 1]
+                    }
+                });
+            }
+        }
+    }
+    BvhFile {
+        values,
+        frame_time_s: 1.0 / fps,
+        ..bvh.clone()
+    }
+}
