@@ -6,6 +6,10 @@ use clap::Args;
 use a4mer_train::data::load_motions;
 use a4mer_train::eval::{EvalReport, MethodScores, Split, evaluate};
 
+use a4mer_runtime::artifact::load_model;
+use a4mer_runtime::device::inference_device;
+use a4mer_train::forecaster::ModelForecaster;
+
 use crate::{SourceArgs, print_json};
 
 #[derive(Args)]
@@ -19,6 +23,9 @@ pub struct EvalArgs {
     /// Frames between window origins.
     #[arg(long, default_value_t = 5)]
     stride: usize,
+    /// A trained model (.a4m) to score next to the baselines (adds the `model` key).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -28,7 +35,26 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading recordings")?;
-    let report = evaluate(&motions, args.split, args.stride, None)?;
+    let loaded = match &args.model {
+        Some(p) => Some(load_model(p, &inference_device()).with_context(|| format!("loading model {}", p.display()))?.0),
+        None => None,
+    };
+    let mut forecaster = loaded.as_ref().map(ModelForecaster::new);
+    let report = evaluate(
+        &motions,
+        args.split,
+        args.stride,
+        forecaster.as_mut().map(|f| f as &mut dyn a4mer_train::eval::Forecaster),
+    )?;
+    if let Some(f) = &forecaster
+        && f.failures > 0
+    {
+        eprintln!(
+            "a4mer eval: the model rejected {} window(s) (scored as zero velocity); last error: {}",
+            f.failures,
+            f.last_error.as_deref().unwrap_or("?")
+        );
+    }
     if args.json {
         return print_json(&report);
     }

@@ -10,6 +10,9 @@ use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
 mod cmd_eval;
 mod cmd_import;
+// Model issue: training, motif inspection.
+mod cmd_motifs;
+mod cmd_train;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +31,10 @@ enum Command {
     Eval(cmd_eval::EvalArgs),
     /// Inspect a motion file: joints found, mapping to SMPL-24, units, up axis, rate.
     Import(cmd_import::ImportArgs),
+    /// Train A4Mer (self-supervised pre-training + heads) and export an .a4m artifact.
+    Train(cmd_train::TrainArgs),
+    /// Print a recording's atom segments and motif ids over time.
+    Motifs(cmd_motifs::MotifsArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -59,6 +66,8 @@ fn main() {
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(args),
         Command::Import(args) => cmd_import::run(args),
+        Command::Train(args) => cmd_train::run(args),
+        Command::Motifs(args) => cmd_motifs::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");

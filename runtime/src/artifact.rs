@@ -359,9 +359,8 @@ mod tests {
         let (mut art, _) = sample();
         let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
         rec.shape = vec![rec.shape[0] - 1];
-        if let TensorValues::F32 { le_bytes } = &mut rec.values {
-            le_bytes.truncate(le_bytes.len() - 4);
-        }
+        let TensorValues::F32 { le_bytes } = &mut rec.values;
+        le_bytes.truncate(le_bytes.len() - 4);
         let bytes = art.to_bytes().unwrap();
         let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
         match checked.into_model(&device, "mem") {

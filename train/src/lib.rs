@@ -2,3 +2,5 @@
 
 pub mod data;
 pub mod eval;
+pub mod fit;
+pub mod forecaster;

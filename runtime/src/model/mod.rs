@@ -147,7 +147,7 @@ pub fn surprise(net: &A4mer, norm_feats: &[[f32; FEAT_DIM]], device: &Device) ->
     let pred = net.predict_frame(ten(p1), ten(p2));
     let mask_t = ten(mask.clone());
     let err = ((pred - ten(tg)).powi_scalar(2) * mask_t).sum_dim(1);
-    let err: Vec<f32> = err.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default();
+    let err: Vec<f32> = err.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
     for (i, e) in err.iter().enumerate() {
         let cnt: f32 = mask[i * CONT_DIM..(i + 1) * CONT_DIM].iter().sum();
         out[i + 2] = if cnt > 0.0 { e / cnt } else { 0.0 };
@@ -252,16 +252,16 @@ impl Model {
             .collect()
     }
 
-    /// Atoms over a whole clip with the motif current at each atom's close. The motif level
-    /// sees each atom's previous `n_atoms - 1` atoms, exactly as the streaming cache does.
-    pub fn motifs(&self, frames: &[PoseFrame]) -> Result<Vec<AtomSpan>, ModelError> {
+    /// Closed atoms of a whole clip and the motif embedding at each. The motif level sees
+    /// each atom's previous `n_atoms - 1` atoms, exactly as the streaming cache does.
+    pub fn clip_motif_embeddings(&self, frames: &[PoseFrame]) -> Result<(Vec<std::ops::Range<usize>>, Vec<f32>), ModelError> {
         if frames.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let prep = self.prepare(frames)?;
         let closed = prep.input.closed.clone();
         if closed.is_empty() {
-            return Ok(Vec::new());
+            return Ok((closed, Vec::new()));
         }
         let batch = Batch::build(std::slice::from_ref(&prep.input), usize::MAX, &self.device);
         let enc = self.net.encode(&batch);
@@ -269,6 +269,13 @@ impl Model {
         let n = closed.len();
         let states = host(enc.states);
         let e = motif_embeddings(&states[..n * d], n, d, self.config.motif_span);
+        Ok((closed, e))
+    }
+
+    /// Atoms over a whole clip with the motif current at each atom's close.
+    pub fn motifs(&self, frames: &[PoseFrame]) -> Result<Vec<AtomSpan>, ModelError> {
+        let (closed, e) = self.clip_motif_embeddings(frames)?;
+        let d = self.config.d_model;
         Ok(closed
             .iter()
             .enumerate()
@@ -371,7 +378,7 @@ pub fn prepare(net: &A4mer, norm: &NormStats, cfg: &A4merConfig, frames: &[PoseF
 
 /// Copy a tensor to host memory.
 pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,7 +30,7 @@ impl ModuleVisitor for Lister {
         self.path.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out.push((self.path.join("."), param.lazy_shape().dims.to_vec()));
+        self.out.push((self.path.join("."), param.lazy_shape().dims::<D>().to_vec()));
     }
 }
 
@@ -56,7 +56,7 @@ impl ModuleVisitor for Collector {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         let shape = t.dims().to_vec();
-        let values = t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default();
+        let values = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
         self.out.insert(self.path.join("."), NamedTensor { shape, values });
     }
 }
@@ -79,6 +79,16 @@ pub enum FillError {
     Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
     #[error("tensor `{name}` has {found} values for shape {shape:?}")]
     Length { name: String, shape: Vec<usize>, found: usize },
+}
+
+/// A parameter id derived from its name (FNV-1a), stable across processes.
+pub fn stable_id(name: &str) -> ParamId {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    ParamId::from(h)
 }
 
 /// Check that `tensors` has exactly the module's parameters with exactly its shapes.
@@ -119,10 +129,10 @@ impl ModuleMapper for Filler<'_> {
             Some(t) => {
                 let data = TensorData::new(t.values.clone(), t.shape.clone());
                 let new = Tensor::<D>::from_data(data, &self.device);
-                param.map(|old| {
-                    let rg = old.is_require_grad();
-                    new.set_require_grad(rg)
-                })
+                let (_, old, mapper) = param.consume();
+                let rg = old.is_require_grad();
+                // Ids derive from names, so a rebuilt model (resume) matches optimizer state.
+                Param::from_mapped_value(stable_id(&name), new.set_require_grad(rg), mapper)
             }
             None => param,
         }

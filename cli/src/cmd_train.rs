@@ -1,0 +1,158 @@
+//! `a4mer train`: self-supervised pre-training, head fine-tuning, held-out evaluation and
+//! export to an `.a4m` artifact.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
+use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::eval::{Split, evaluate};
+use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
+use a4mer_train::forecaster::ModelForecaster;
+
+use crate::{SourceArgs, print_json};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Recordings: BVH files or directories of them. Only the first 80 % of each is used;
+    /// the last 20 % is the held-out split the model is evaluated on.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE|DIR")]
+    data: Vec<PathBuf>,
+    /// Where to write the model artifact.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Self-supervised pre-training epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Head fine-tuning epochs.
+    #[arg(long)]
+    finetune_epochs: Option<usize>,
+    /// Seed of every random choice; a run is deterministic for a seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Checkpoint file, written after every epoch (default: <out>.ckpt).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint instead of starting over.
+    #[arg(long)]
+    resume: bool,
+    /// Skip the held-out evaluation (the artifact then carries no eval metrics).
+    #[arg(long)]
+    no_eval: bool,
+    /// Frames between evaluation window origins.
+    #[arg(long, default_value_t = 5)]
+    eval_stride: usize,
+    /// Print one JSON summary object instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+fn sha256_file(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn git_revision() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let files = collect_bvh_files(&args.data).context("finding recordings")?;
+    if files.is_empty() {
+        bail!("train: no .bvh files under {:?}", args.data);
+    }
+    let options = args.source.import_options();
+    let mut motions = Vec::new();
+    let mut data = Vec::new();
+    for f in &files {
+        let m = import_bvh(f, &options).with_context(|| format!("importing {}", f.display()))?;
+        data.push(DataFile { path: f.display().to_string(), sha256: sha256_file(f)?, frames: m.frames.len() as u64 });
+        motions.push(m);
+    }
+    let train_frames: Vec<_> = motions.iter().map(|m| Split::Train.frames(&m.frames).to_vec()).collect();
+
+    let mut cfg = TrainConfig::small(args.seed);
+    if let Some(e) = args.epochs {
+        cfg.pretrain_epochs = e;
+    }
+    if let Some(e) = args.finetune_epochs {
+        cfg.finetune_epochs = e;
+    }
+    let ckpt = args.checkpoint.clone().unwrap_or_else(|| args.out.with_extension("a4m.ckpt"));
+    if !args.resume && ckpt.exists() {
+        std::fs::remove_file(&ckpt).with_context(|| format!("removing stale checkpoint {}", ckpt.display()))?;
+    }
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut on_progress = |p: &Progress| {
+        bar.set_prefix(format!("{} {}/{}", p.stage, p.epoch, p.epochs));
+        bar.set_length(p.steps as u64);
+        bar.set_position(p.step as u64);
+        let losses: Vec<String> = p.losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+        bar.set_message(format!("{} | {:.0} windows/s", losses.join(" "), p.windows_per_s));
+    };
+    let (model, report) = train(&train_frames, &cfg, Some(&ckpt), &mut on_progress)?;
+    bar.finish_and_clear();
+
+    let heldout: Vec<_> = motions.iter().map(|m| Split::Heldout.frames(&m.frames)).collect();
+    let motifs = motif_report(&model, &heldout)?;
+    let mut eval_json = None;
+    let mut failures = 0;
+    if !args.no_eval {
+        let mut fc = ModelForecaster::new(&model);
+        let rep = evaluate(&motions, Split::Heldout, args.eval_stride, Some(&mut fc))?;
+        failures = fc.failures;
+        eval_json = Some(serde_json::to_string(&rep)?);
+    }
+    let notes = serde_json::json!({ "motifs_heldout": motifs, "train": report, "model_failures_heldout": failures });
+    let prov = Provenance {
+        created_by: format!("a4mer {} train", env!("CARGO_PKG_VERSION")),
+        git_revision: git_revision(),
+        data,
+        seed: args.seed,
+        pretrain_epochs: cfg.pretrain_epochs as u32,
+        finetune_epochs: cfg.finetune_epochs as u32,
+        train_wall_s: started.elapsed().as_secs_f64(),
+        eval_json: eval_json.clone(),
+        notes_json: Some(notes.to_string()),
+    };
+    Artifact::from_model(&model, prov).save(&args.out)?;
+    let summary = serde_json::json!({
+        "out": args.out.display().to_string(),
+        "wall_s": started.elapsed().as_secs_f64(),
+        "pretrain_epoch_loss": report.pretrain_epoch_loss,
+        "finetune_epoch_loss": report.finetune_epoch_loss,
+        "val_mpjpe_mm": report.val_mpjpe_mm,
+        "best_epoch": report.best_epoch,
+        "tau": report.tau,
+        "motifs_heldout": motifs,
+        "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,
+    });
+    if args.json {
+        return print_json(&summary);
+    }
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
