@@ -26,8 +26,8 @@ use a4mer_runtime::model::nn::A4mer;
 use a4mer_runtime::model::{self, A4merConfig, Model, MotifVocab, host, interp_base, interp_extra, motif_embeddings, params};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::optim::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -396,7 +396,7 @@ pub fn train(
         }
         net = params::fill(A4mer::new(mcfg, &device), &ck.online, &device).map_err(|e| TrainError::Checkpoint { path: p.display().to_string(), message: e.to_string() })?;
         target = params::fill(A4mer::new(mcfg, &inner), &ck.target, &inner).map_err(|e| TrainError::Checkpoint { path: p.display().to_string(), message: e.to_string() })?;
-        opt = opt.from_bytes(ck.optimizer.clone().into()).map_err(|e| TrainError::Optimizer(format!("{e:?}")))?;
+        opt = opt.from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer.clone())).map_err(|e| TrainError::Optimizer(format!("{e:?}")))?;
         start_epoch = ck.epoch;
         stage_done = ck.stage;
         tau = ck.tau;
@@ -711,3 +711,6 @@ fn build_vocab(model: &Model, recordings: &[Vec<PoseFrame>], seed: u64) -> Resul
     }
     Ok(vocab)
 }
+
+#[cfg(test)]
+mod tests;
