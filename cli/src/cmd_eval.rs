@@ -36,7 +36,11 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading recordings")?;
     let loaded = match &args.model {
-        Some(p) => Some(load_model(p, &inference_device()).with_context(|| format!("loading model {}", p.display()))?.0),
+        Some(p) => Some(
+            load_model(p, &inference_device())
+                .with_context(|| format!("loading model {}", p.display()))?
+                .0,
+        ),
         None => None,
     };
     let mut forecaster = loaded.as_ref().map(ModelForecaster::new);

@@ -40,7 +40,9 @@ struct MotifRun {
 pub fn run(args: MotifsArgs) -> Result<()> {
     let (model, _) = load_model(&args.model, &inference_device())?;
     let motion = import_bvh(&args.data, &args.source.import_options())?;
-    let atoms = model.motifs(&motion.frames).with_context(|| format!("segmenting {}", args.data.display()))?;
+    let atoms = model
+        .motifs(&motion.frames)
+        .with_context(|| format!("segmenting {}", args.data.display()))?;
     let secs = |f: usize| f as f64 / FPS as f64;
     let mut runs: Vec<MotifRun> = Vec::new();
     let mut conf_sum = 0.0f32;
@@ -54,7 +56,13 @@ pub fn run(args: MotifsArgs) -> Result<()> {
             }
             _ => {
                 conf_sum = a.confidence;
-                runs.push(MotifRun { start_s: secs(a.start_frame), end_s: secs(a.end_frame), atoms: 1, motif: a.motif, confidence: a.confidence });
+                runs.push(MotifRun {
+                    start_s: secs(a.start_frame),
+                    end_s: secs(a.end_frame),
+                    atoms: 1,
+                    motif: a.motif,
+                    confidence: a.confidence,
+                });
             }
         }
     }
@@ -69,7 +77,10 @@ pub fn run(args: MotifsArgs) -> Result<()> {
         atoms.len(),
         runs.len()
     );
-    println!("{:>8} {:>8} {:>6} {:>6} {:>6}", "start_s", "end_s", "frames", "motif", "conf");
+    println!(
+        "{:>8} {:>8} {:>6} {:>6} {:>6}",
+        "start_s", "end_s", "frames", "motif", "conf"
+    );
     for a in &atoms {
         println!(
             "{:>8.2} {:>8.2} {:>6} {:>6} {:>6.2}",

@@ -80,10 +80,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut data = Vec::new();
     for f in &files {
         let m = import_bvh(f, &options).with_context(|| format!("importing {}", f.display()))?;
-        data.push(DataFile { path: f.display().to_string(), sha256: sha256_file(f)?, frames: m.frames.len() as u64 });
+        data.push(DataFile {
+            path: f.display().to_string(),
+            sha256: sha256_file(f)?,
+            frames: m.frames.len() as u64,
+        });
         motions.push(m);
     }
-    let train_frames: Vec<_> = motions.iter().map(|m| Split::Train.frames(&m.frames).to_vec()).collect();
+    let train_frames: Vec<_> = motions
+        .iter()
+        .map(|m| Split::Train.frames(&m.frames).to_vec())
+        .collect();
 
     let mut cfg = TrainConfig::small(args.seed);
     if let Some(e) = args.epochs {
@@ -92,7 +99,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(e) = args.finetune_epochs {
         cfg.finetune_epochs = e;
     }
-    let ckpt = args.checkpoint.clone().unwrap_or_else(|| args.out.with_extension("a4m.ckpt"));
+    let ckpt = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("a4m.ckpt"));
     if !args.resume && ckpt.exists() {
         std::fs::remove_file(&ckpt).with_context(|| format!("removing stale checkpoint {}", ckpt.display()))?;
     }

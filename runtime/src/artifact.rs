@@ -29,19 +29,37 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: cannot write: {source}")]
-    Write { path: String, #[source] source: std::io::Error },
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{origin}: artifact is truncated (CBOR ends early at byte {offset})")]
     Truncated { origin: String, offset: usize },
     #[error("{origin}: not an a4mer artifact ({what}): {message}")]
-    Malformed { origin: String, what: &'static str, message: String },
+    Malformed {
+        origin: String,
+        what: &'static str,
+        message: String,
+    },
     #[error("{origin}: magic is {found:?}, expected {MAGIC:?}")]
     Magic { origin: String, found: String },
     #[error("{origin}: format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
     Version { origin: String, found: u32 },
-    #[error("{origin}: SHA-256 mismatch: payload hashes to {computed}, the artifact says {stored} (corrupt or tampered)")]
-    Hash { origin: String, stored: String, computed: String },
+    #[error(
+        "{origin}: SHA-256 mismatch: payload hashes to {computed}, the artifact says {stored} (corrupt or tampered)"
+    )]
+    Hash {
+        origin: String,
+        stored: String,
+        computed: String,
+    },
     #[error("{origin}: invalid model config: {message}")]
     Config { origin: String, message: String },
     #[error("{origin}: invalid skeleton: {message}")]
@@ -51,9 +69,17 @@ pub enum ArtifactError {
     #[error("{origin}: invalid motif vocabulary: {message}")]
     Vocab { origin: String, message: String },
     #[error("{origin}: tensor `{name}`: {message}")]
-    TensorData { origin: String, name: String, message: String },
+    TensorData {
+        origin: String,
+        name: String,
+        message: String,
+    },
     #[error("{origin}: tensors do not fit the model built from its config: {source}")]
-    Tensors { origin: String, #[source] source: FillError },
+    Tensors {
+        origin: String,
+        #[source]
+        source: FillError,
+    },
     #[error("cannot encode artifact: {0}")]
     Encode(String),
 }
@@ -93,18 +119,36 @@ impl TensorRecord {
         for v in &t.values {
             le.extend_from_slice(&v.to_le_bytes());
         }
-        Self { shape: t.shape.iter().map(|&s| s as u64).collect(), values: TensorValues::F32 { le_bytes: le } }
+        Self {
+            shape: t.shape.iter().map(|&s| s as u64).collect(),
+            values: TensorValues::F32 { le_bytes: le },
+        }
     }
 
     pub fn to_f32(&self) -> Result<NamedTensor, String> {
-        let shape: Vec<usize> = self.shape.iter().map(|&s| usize::try_from(s).map_err(|_| format!("dimension {s} too large"))).collect::<Result<_, _>>()?;
-        let n = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).ok_or("shape overflows")?;
+        let shape: Vec<usize> = self
+            .shape
+            .iter()
+            .map(|&s| usize::try_from(s).map_err(|_| format!("dimension {s} too large")))
+            .collect::<Result<_, _>>()?;
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b))
+            .ok_or("shape overflows")?;
         match &self.values {
             TensorValues::F32 { le_bytes } => {
                 if le_bytes.len() != n * 4 {
-                    return Err(format!("{} bytes of f32 for shape {:?} ({} values expected)", le_bytes.len(), shape, n));
+                    return Err(format!(
+                        "{} bytes of f32 for shape {:?} ({} values expected)",
+                        le_bytes.len(),
+                        shape,
+                        n
+                    ));
                 }
-                let values = le_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let values = le_bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
                 Ok(NamedTensor { shape, values })
             }
         }
@@ -163,8 +207,15 @@ fn hex(b: &[u8]) -> String {
 
 fn codec_err(origin: &str, e: CodecError) -> ArtifactError {
     match e {
-        CodecError::Truncated { offset } => ArtifactError::Truncated { origin: origin.into(), offset },
-        CodecError::Malformed { what, message } => ArtifactError::Malformed { origin: origin.into(), what, message },
+        CodecError::Truncated { offset } => ArtifactError::Truncated {
+            origin: origin.into(),
+            offset,
+        },
+        CodecError::Malformed { what, message } => ArtifactError::Malformed {
+            origin: origin.into(),
+            what,
+            message,
+        },
         CodecError::Encode { message, .. } => ArtifactError::Encode(message),
     }
 }
@@ -172,7 +223,10 @@ fn codec_err(origin: &str, e: CodecError) -> ArtifactError {
 impl Artifact {
     /// Package a model.
     pub fn from_model(model: &Model, provenance: Provenance) -> Self {
-        let tensors = params::named_tensors(&model.net).iter().map(|(k, v)| (k.clone(), TensorRecord::from_f32(v))).collect();
+        let tensors = params::named_tensors(&model.net)
+            .iter()
+            .map(|(k, v)| (k.clone(), TensorRecord::from_f32(v)))
+            .collect();
         Self {
             payload: Payload {
                 config: model.config.clone(),
@@ -188,7 +242,12 @@ impl Artifact {
     pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
         let payload = codec::encode(&self.payload, "artifact payload").map_err(|e| codec_err("", e))?;
         let sha = hash(FORMAT_VERSION, &payload);
-        let env = Envelope { magic: MAGIC.into(), format_version: FORMAT_VERSION, payload, sha256: sha.to_vec() };
+        let env = Envelope {
+            magic: MAGIC.into(),
+            format_version: FORMAT_VERSION,
+            payload,
+            sha256: sha.to_vec(),
+        };
         codec::encode(&env, "artifact envelope").map_err(|e| codec_err("", e))
     }
 
@@ -196,7 +255,10 @@ impl Artifact {
         let bytes = self.to_bytes()?;
         // Write then rename, so a crash never leaves a half-written artifact under the name.
         let tmp = path.with_extension("a4m.partial");
-        let werr = |source| ArtifactError::Write { path: path.display().to_string(), source };
+        let werr = |source| ArtifactError::Write {
+            path: path.display().to_string(),
+            source,
+        };
         std::fs::write(&tmp, &bytes).map_err(werr)?;
         std::fs::rename(&tmp, path).map_err(werr)
     }
@@ -205,23 +267,48 @@ impl Artifact {
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, ArtifactError> {
         let env: Envelope = codec::decode(bytes, "artifact envelope").map_err(|e| codec_err(origin, e))?;
         if env.magic != MAGIC {
-            return Err(ArtifactError::Magic { origin: origin.into(), found: env.magic });
+            return Err(ArtifactError::Magic {
+                origin: origin.into(),
+                found: env.magic,
+            });
         }
         if env.format_version != FORMAT_VERSION {
-            return Err(ArtifactError::Version { origin: origin.into(), found: env.format_version });
+            return Err(ArtifactError::Version {
+                origin: origin.into(),
+                found: env.format_version,
+            });
         }
         let computed = hash(env.format_version, &env.payload);
         if env.sha256 != computed {
-            return Err(ArtifactError::Hash { origin: origin.into(), stored: hex(&env.sha256), computed: hex(&computed) });
+            return Err(ArtifactError::Hash {
+                origin: origin.into(),
+                stored: hex(&env.sha256),
+                computed: hex(&computed),
+            });
         }
         let payload: Payload = codec::decode(&env.payload, "artifact payload").map_err(|e| codec_err(origin, e))?;
         let o = || origin.to_string();
-        payload.config.validate().map_err(|message| ArtifactError::Config { origin: o(), message })?;
+        payload
+            .config
+            .validate()
+            .map_err(|message| ArtifactError::Config { origin: o(), message })?;
         if payload.skeleton != Skeleton::smpl24() {
-            return Err(ArtifactError::Skeleton { origin: o(), message: format!("`{}` is not the canonical SMPL-24 tree this runtime feeds", payload.skeleton.name) });
+            return Err(ArtifactError::Skeleton {
+                origin: o(),
+                message: format!(
+                    "`{}` is not the canonical SMPL-24 tree this runtime feeds",
+                    payload.skeleton.name
+                ),
+            });
         }
-        payload.norm.check_dims(payload.config.horizon).map_err(|message| ArtifactError::Norm { origin: o(), message })?;
-        payload.vocab.check(payload.config.d_model, payload.config.n_motifs).map_err(|message| ArtifactError::Vocab { origin: o(), message })?;
+        payload
+            .norm
+            .check_dims(payload.config.horizon)
+            .map_err(|message| ArtifactError::Norm { origin: o(), message })?;
+        payload
+            .vocab
+            .check(payload.config.d_model, payload.config.n_motifs)
+            .map_err(|message| ArtifactError::Vocab { origin: o(), message })?;
         Ok(Self { payload })
     }
 
@@ -230,19 +317,40 @@ impl Artifact {
         let p = self.payload;
         let mut tensors = BTreeMap::new();
         for (name, rec) in &p.tensors {
-            let t = rec.to_f32().map_err(|message| ArtifactError::TensorData { origin: origin.into(), name: name.clone(), message })?;
+            let t = rec.to_f32().map_err(|message| ArtifactError::TensorData {
+                origin: origin.into(),
+                name: name.clone(),
+                message,
+            })?;
             if t.values.iter().any(|v| !v.is_finite()) {
-                return Err(ArtifactError::TensorData { origin: origin.into(), name: name.clone(), message: "contains NaN or Inf".into() });
+                return Err(ArtifactError::TensorData {
+                    origin: origin.into(),
+                    name: name.clone(),
+                    message: "contains NaN or Inf".into(),
+                });
             }
             tensors.insert(name.clone(), t);
         }
         let net = A4mer::new(&p.config, device);
-        let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors { origin: origin.into(), source })?;
-        Ok(Model { net, config: p.config, norm: p.norm, vocab: p.vocab, skeleton: p.skeleton, device: device.clone() })
+        let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors {
+            origin: origin.into(),
+            source,
+        })?;
+        Ok(Model {
+            net,
+            config: p.config,
+            norm: p.norm,
+            vocab: p.vocab,
+            skeleton: p.skeleton,
+            device: device.clone(),
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self, ArtifactError> {
-        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 }
@@ -263,7 +371,13 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
     Model {
         net,
         norm: NormStats::identity(config.horizon),
-        vocab: MotifVocab { k, d, centroids: vec![0.0; k * d], temperature: 1.0, mirror_of: (0..k as u32).collect() },
+        vocab: MotifVocab {
+            k,
+            d,
+            centroids: vec![0.0; k * d],
+            temperature: 1.0,
+            mirror_of: (0..k as u32).collect(),
+        },
         skeleton: Skeleton::smpl24(),
         config,
         device: device.clone(),
@@ -280,7 +394,11 @@ mod tests {
     fn sample() -> (Artifact, Vec<u8>) {
         let device = inference_device();
         let model = fresh_model(tiny_config(), 11, &device);
-        let prov = Provenance { created_by: "test".into(), seed: 11, ..Default::default() };
+        let prov = Provenance {
+            created_by: "test".into(),
+            seed: 11,
+            ..Default::default()
+        };
         let art = Artifact::from_model(&model, prov);
         let bytes = art.to_bytes().unwrap();
         (art, bytes)
@@ -313,7 +431,10 @@ mod tests {
         let (m, prov) = load_model(&p, &inference_device()).unwrap();
         assert_eq!(prov.seed, 11);
         assert_eq!(m.config, tiny_config());
-        assert!(matches!(load_model(&dir.path().join("nope.a4m"), &inference_device()), Err(ArtifactError::Io { .. })));
+        assert!(matches!(
+            load_model(&dir.path().join("nope.a4m"), &inference_device()),
+            Err(ArtifactError::Io { .. })
+        ));
     }
 
     #[test]
@@ -364,16 +485,31 @@ mod tests {
         let bytes = art.to_bytes().unwrap();
         let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
         match checked.into_model(&device, "mem") {
-            Err(ArtifactError::Tensors { source: FillError::Shape { name, .. }, .. }) => assert_eq!(name, "forecast.l1.bias"),
+            Err(ArtifactError::Tensors {
+                source: FillError::Shape { name, .. },
+                ..
+            }) => assert_eq!(name, "forecast.l1.bias"),
             other => panic!("expected a shape error, got {other:?}"),
         }
         let (mut art, _) = sample();
         art.payload.tensors.remove("motif.mask_token");
-        assert!(matches!(art.into_model(&device, "mem"), Err(ArtifactError::Tensors { source: FillError::Missing(_), .. })));
+        assert!(matches!(
+            art.into_model(&device, "mem"),
+            Err(ArtifactError::Tensors {
+                source: FillError::Missing(_),
+                ..
+            })
+        ));
         let (mut art, _) = sample();
         art.payload.config.d_model = 15;
         let bytes = art.to_bytes().unwrap();
-        assert!(matches!(Artifact::from_bytes(&bytes, "mem"), Err(ArtifactError::Config { .. })));
-        assert!(matches!(Artifact::from_bytes(b"\x01\x02garbage", "mem"), Err(ArtifactError::Malformed { .. })));
+        assert!(matches!(
+            Artifact::from_bytes(&bytes, "mem"),
+            Err(ArtifactError::Config { .. })
+        ));
+        assert!(matches!(
+            Artifact::from_bytes(b"\x01\x02garbage", "mem"),
+            Err(ArtifactError::Malformed { .. })
+        ));
     }
 }

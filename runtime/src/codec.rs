@@ -15,15 +15,23 @@ pub enum CodecError {
 
 pub fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, CodecError> {
     // Named fields (not packed): the artifact is also read by Python peers (cbor2).
-    serde_cbor::to_vec(value).map_err(|e| CodecError::Encode { what, message: e.to_string() })
+    serde_cbor::to_vec(value).map_err(|e| CodecError::Encode {
+        what,
+        message: e.to_string(),
+    })
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, CodecError> {
     serde_cbor::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
-            CodecError::Truncated { offset: e.offset() as usize }
+            CodecError::Truncated {
+                offset: e.offset() as usize,
+            }
         } else {
-            CodecError::Malformed { what, message: e.to_string() }
+            CodecError::Malformed {
+                what,
+                message: e.to_string(),
+            }
         }
     })
 }

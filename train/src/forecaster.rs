@@ -15,7 +15,11 @@ pub struct ModelForecaster<'a> {
 
 impl<'a> ModelForecaster<'a> {
     pub fn new(model: &'a Model) -> Self {
-        Self { model, failures: 0, last_error: None }
+        Self {
+            model,
+            failures: 0,
+            last_error: None,
+        }
     }
 }
 

@@ -119,8 +119,12 @@ impl Batch {
     pub fn last_state(&self, states: Tensor<3>) -> Tensor<2> {
         let [b, a, d] = states.dims();
         let device = states.device();
-        let idx: Vec<i64> =
-            self.n_atoms.iter().enumerate().map(|(w, &n)| if n == 0 { (b * a) as i64 } else { (w * a + n - 1) as i64 }).collect();
+        let idx: Vec<i64> = self
+            .n_atoms
+            .iter()
+            .enumerate()
+            .map(|(w, &n)| if n == 0 { (b * a) as i64 } else { (w * a + n - 1) as i64 })
+            .collect();
         let zero = Tensor::<2>::zeros([1, d], &device);
         Tensor::cat(vec![states.reshape([b * a, d]), zero], 0)
             .select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &device))
@@ -140,7 +144,12 @@ impl Encoded {
     /// The heads' input `[b, head_input_dim]`.
     pub fn head_input(&self, batch: &Batch) -> Tensor<2> {
         let x = Tensor::cat(
-            vec![self.last_state.clone(), self.open_token.clone(), batch.last_feat.clone(), batch.kin.clone()],
+            vec![
+                self.last_state.clone(),
+                self.open_token.clone(),
+                batch.last_feat.clone(),
+                batch.kin.clone(),
+            ],
             1,
         );
         debug_assert_eq!(x.dims()[1], head_input_dim(self.last_state.dims()[1]));
@@ -157,6 +166,11 @@ impl A4mer {
         let states = self.motif.forward(grid, &batch.n_atoms);
         let last_state = batch.last_state(states.clone());
         let open_token = seg_tokens.clone().select(0, batch.open_rows.clone());
-        Encoded { seg_tokens, states, last_state, open_token }
+        Encoded {
+            seg_tokens,
+            states,
+            last_state,
+            open_token,
+        }
     }
 }

@@ -91,11 +91,16 @@ pub fn wrap_angle(a: f32) -> f32 {
 
 fn check_frame(frame: &PoseFrame) -> Result<(), FeatureError> {
     if !frame.valid[PELVIS] {
-        return Err(FeatureError::PelvisInvalid { stamp_ns: frame.stamp_ns });
+        return Err(FeatureError::PelvisInvalid {
+            stamp_ns: frame.stamp_ns,
+        });
     }
     for j in 0..NUM_JOINTS {
         if frame.valid[j] && frame.joints_in_world[j].iter().any(|x| !x.is_finite()) {
-            return Err(FeatureError::NonFinite { stamp_ns: frame.stamp_ns, joint: j });
+            return Err(FeatureError::NonFinite {
+                stamp_ns: frame.stamp_ns,
+                joint: j,
+            });
         }
     }
     Ok(())
@@ -125,7 +130,11 @@ pub fn frame_features(
         let fps = FPS as f32;
         let pp = pf.joints_in_world[PELVIS];
         let v = world_to_heading(
-            [(pelvis[0] - pp[0]) * fps, (pelvis[1] - pp[1]) * fps, (pelvis[2] - pp[2]) * fps],
+            [
+                (pelvis[0] - pp[0]) * fps,
+                (pelvis[1] - pp[1]) * fps,
+                (pelvis[2] - pp[2]) * fps,
+            ],
             yaw,
         );
         feat[POSE_DIM..POSE_DIM + 3].copy_from_slice(&v);
@@ -134,23 +143,29 @@ pub fn frame_features(
             if cur.valid[j] && pf.valid[j] {
                 let a = cur.joints_in_world[j];
                 let b = pf.joints_in_world[j];
-                let d = world_to_heading(
-                    [(a[0] - b[0]) * fps, (a[1] - b[1]) * fps, (a[2] - b[2]) * fps],
-                    yaw,
-                );
+                let d = world_to_heading([(a[0] - b[0]) * fps, (a[1] - b[1]) * fps, (a[2] - b[2]) * fps], yaw);
                 kin[j * 3..j * 3 + 3].copy_from_slice(&d);
                 kin_valid[j] = true;
             }
         }
     }
-    Ok(FrameFeatures { feat, kin, kin_valid, yaw_rad: yaw })
+    Ok(FrameFeatures {
+        feat,
+        kin,
+        kin_valid,
+        yaw_rad: yaw,
+    })
 }
 
 /// Features of a whole contiguous sequence (the first frame has no history).
 pub fn sequence_features(frames: &[PoseFrame]) -> Result<Vec<FrameFeatures>, FeatureError> {
     let mut out: Vec<FrameFeatures> = Vec::with_capacity(frames.len());
     for (i, f) in frames.iter().enumerate() {
-        let prev = if i == 0 { None } else { Some((&frames[i - 1], &out[i - 1])) };
+        let prev = if i == 0 {
+            None
+        } else {
+            Some((&frames[i - 1], &out[i - 1]))
+        };
         let ff = frame_features(f, prev)?;
         out.push(ff);
     }
@@ -219,7 +234,11 @@ impl NormStats {
 
     pub fn normalize_kin(&self, f: &FrameFeatures, out: &mut [f32]) {
         for i in 0..KIN_DIM {
-            out[i] = if f.kin_valid[i / 3] { f.kin[i] / self.kin_std[i] } else { 0.0 };
+            out[i] = if f.kin_valid[i / 3] {
+                f.kin[i] / self.kin_std[i]
+            } else {
+                0.0
+            };
         }
     }
 
@@ -290,11 +309,17 @@ mod tests {
     fn invalid_pelvis_and_nan_are_errors() {
         let mut f = standing(0.0, 0.0);
         f.joints_in_world[5][1] = f32::NAN;
-        assert_eq!(frame_features(&f, None), Err(FeatureError::NonFinite { stamp_ns: 0, joint: 5 }));
+        assert_eq!(
+            frame_features(&f, None),
+            Err(FeatureError::NonFinite { stamp_ns: 0, joint: 5 })
+        );
         f.valid[5] = false;
         assert!(frame_features(&f, None).is_ok());
         f.valid[0] = false;
-        assert_eq!(frame_features(&f, None), Err(FeatureError::PelvisInvalid { stamp_ns: 0 }));
+        assert_eq!(
+            frame_features(&f, None),
+            Err(FeatureError::PelvisInvalid { stamp_ns: 0 })
+        );
     }
 
     #[test]

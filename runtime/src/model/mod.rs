@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use crate::skeleton::Skeleton;
 use batch::{Batch, WindowInput};
-use features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, heading_to_world, world_to_heading};
+use features::{
+    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, heading_to_world, world_to_heading,
+};
 pub use nn::{A4mer, A4merConfig};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -48,17 +50,27 @@ impl MotifVocab {
             let row = &self.centroids[c * self.d..(c + 1) * self.d];
             d2.push(row.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum::<f32>());
         }
-        let (best, bd) = d2.iter().enumerate().fold((0, f32::INFINITY), |acc, (i, &v)| if v < acc.1 { (i, v) } else { acc });
+        let (best, bd) = d2
+            .iter()
+            .enumerate()
+            .fold((0, f32::INFINITY), |acc, (i, &v)| if v < acc.1 { (i, v) } else { acc });
         let z: f32 = d2.iter().map(|v| (-(v - bd) / self.temperature).exp()).sum();
         (best, 1.0 / z)
     }
 
     pub fn check(&self, d_model: usize, n_motifs: usize) -> Result<(), String> {
         if self.k != n_motifs || self.d != d_model {
-            return Err(format!("vocab is {}x{}, config needs {}x{}", self.k, self.d, n_motifs, d_model));
+            return Err(format!(
+                "vocab is {}x{}, config needs {}x{}",
+                self.k, self.d, n_motifs, d_model
+            ));
         }
         if self.centroids.len() != self.k * self.d {
-            return Err(format!("vocab.centroids has {} values, expected {}", self.centroids.len(), self.k * self.d));
+            return Err(format!(
+                "vocab.centroids has {} values, expected {}",
+                self.centroids.len(),
+                self.k * self.d
+            ));
         }
         if self.mirror_of.len() != self.k || self.mirror_of.iter().any(|&m| m as usize >= self.k) {
             return Err("vocab.mirror_of is not a map of codes".into());
@@ -147,7 +159,11 @@ pub fn surprise(net: &A4mer, norm_feats: &[[f32; FEAT_DIM]], device: &Device) ->
     let pred = net.predict_frame(ten(p1), ten(p2));
     let mask_t = ten(mask.clone());
     let err = ((pred - ten(tg)).powi_scalar(2) * mask_t).sum_dim(1);
-    let err: Vec<f32> = err.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let err: Vec<f32> = err
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     for (i, e) in err.iter().enumerate() {
         let cnt: f32 = mask[i * CONT_DIM..(i + 1) * CONT_DIM].iter().sum();
         out[i + 2] = if cnt > 0.0 { e / cnt } else { 0.0 };
@@ -205,7 +221,12 @@ impl Model {
         let (mean, log_spread) = self.net.forecast.forward(x.clone());
         let mean = host(mean);
         let spread = host(log_spread);
-        let next = host(burn::tensor::activation::softmax(self.net.next_motif.forward(Tensor::cat(vec![enc.last_state.clone(), enc.open_token.clone()], 1)), 1));
+        let next = host(burn::tensor::activation::softmax(
+            self.net
+                .next_motif
+                .forward(Tensor::cat(vec![enc.last_state.clone(), enc.open_token.clone()], 1)),
+            1,
+        ));
         let states = host(enc.states);
         let h = self.config.horizon;
         let d = self.config.d_model;
@@ -222,14 +243,22 @@ impl Model {
                 let e = motif_embeddings(s, n, d, self.config.motif_span);
                 self.vocab.assign(&e[(n - 1) * d..n * d])
             });
-            out.push(Forecast { steps, valid: last.valid, motif_now, motif_next: next[b * k..(b + 1) * k].to_vec() });
+            out.push(Forecast {
+                steps,
+                valid: last.valid,
+                motif_now,
+                motif_next: next[b * k..(b + 1) * k].to_vec(),
+            });
         }
         Ok(out)
     }
 
     pub fn forecast(&self, window: &[PoseFrame]) -> Result<Forecast, ModelError> {
         let mut v = self.forecast_batch(&[window])?;
-        v.pop().ok_or(ModelError::TooFewFrames { need: 2, got: window.len() })
+        v.pop().ok_or(ModelError::TooFewFrames {
+            need: 2,
+            got: window.len(),
+        })
     }
 
     fn decode_steps(&self, last: &PoseFrame, yaw: f32, disp_norm: &[f32], log_spread: &[f32]) -> Vec<ForecastStep> {
@@ -247,14 +276,21 @@ impl Model {
                     let dw = heading_to_world(dh, yaw);
                     *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
                 }
-                ForecastStep { dt_s: (s + 1) as f32 / FPS as f32, joints_in_world: joints, spread_m: log_spread[s].exp() }
+                ForecastStep {
+                    dt_s: (s + 1) as f32 / FPS as f32,
+                    joints_in_world: joints,
+                    spread_m: log_spread[s].exp(),
+                }
             })
             .collect()
     }
 
     /// Closed atoms of a whole clip and the motif embedding at each. The motif level sees
     /// each atom's previous `n_atoms - 1` atoms, exactly as the streaming cache does.
-    pub fn clip_motif_embeddings(&self, frames: &[PoseFrame]) -> Result<(Vec<std::ops::Range<usize>>, Vec<f32>), ModelError> {
+    pub fn clip_motif_embeddings(
+        &self,
+        frames: &[PoseFrame],
+    ) -> Result<(Vec<std::ops::Range<usize>>, Vec<f32>), ModelError> {
         if frames.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -281,7 +317,12 @@ impl Model {
             .enumerate()
             .map(|(i, r)| {
                 let (motif, confidence) = self.vocab.assign(&e[i * d..(i + 1) * d]);
-                AtomSpan { start_frame: r.start, end_frame: r.end, motif, confidence }
+                AtomSpan {
+                    start_frame: r.start,
+                    end_frame: r.end,
+                    motif,
+                    confidence,
+                }
             })
             .collect())
     }
@@ -294,7 +335,10 @@ impl Model {
             return Err(ModelError::Gap { gap, max: h - 1 });
         }
         if before.len() < 2 {
-            return Err(ModelError::TooFewFrames { need: 2, got: before.len() });
+            return Err(ModelError::TooFewFrames {
+                need: 2,
+                got: before.len(),
+            });
         }
         features::frame_features(after, None)?;
         let prep = self.prepare(before)?;
@@ -335,7 +379,11 @@ pub fn interp_base(last: &PoseFrame, after: &PoseFrame, gap: usize) -> Vec<Joint
             for (k, p) in j.iter_mut().enumerate() {
                 if last.valid[k] && after.valid[k] {
                     let q = after.joints_in_world[k];
-                    *p = [p[0] + a * (q[0] - p[0]), p[1] + a * (q[1] - p[1]), p[2] + a * (q[2] - p[2])];
+                    *p = [
+                        p[0] + a * (q[0] - p[0]),
+                        p[1] + a * (q[1] - p[1]),
+                        p[2] + a * (q[2] - p[2]),
+                    ];
                 }
             }
             j
@@ -345,7 +393,13 @@ pub fn interp_base(last: &PoseFrame, after: &PoseFrame, gap: usize) -> Vec<Joint
 
 /// Extra inputs of the interpolation head: the pose after the gap relative to the last
 /// pelvis in the last heading frame, its validity, and the gap as a fraction of the horizon.
-pub fn interp_extra(last: &PoseFrame, yaw: f32, after: &PoseFrame, gap: usize, horizon: usize) -> [f32; POSE_DIM + NUM_JOINTS + 1] {
+pub fn interp_extra(
+    last: &PoseFrame,
+    yaw: f32,
+    after: &PoseFrame,
+    gap: usize,
+    horizon: usize,
+) -> [f32; POSE_DIM + NUM_JOINTS + 1] {
     let mut out = [0.0f32; POSE_DIM + NUM_JOINTS + 1];
     let pelvis = last.joints_in_world[0];
     for j in 0..NUM_JOINTS {
@@ -361,7 +415,13 @@ pub fn interp_extra(last: &PoseFrame, yaw: f32, after: &PoseFrame, gap: usize, h
 }
 
 /// Features, normalized inputs, surprise and segmentation of a clip.
-pub fn prepare(net: &A4mer, norm: &NormStats, cfg: &A4merConfig, frames: &[PoseFrame], device: &Device) -> Result<Prepared, ModelError> {
+pub fn prepare(
+    net: &A4mer,
+    norm: &NormStats,
+    cfg: &A4merConfig,
+    frames: &[PoseFrame],
+    device: &Device,
+) -> Result<Prepared, ModelError> {
     let raw = features::sequence_features(frames)?;
     let mut feats = vec![[0.0f32; FEAT_DIM]; raw.len()];
     for (f, o) in raw.iter().zip(feats.iter_mut()) {
@@ -373,7 +433,16 @@ pub fn prepare(net: &A4mer, norm: &NormStats, cfg: &A4merConfig, frames: &[PoseF
     }
     let s = surprise(net, &feats, device);
     let (closed, open) = segment::segment(&s, &cfg.segmenter);
-    Ok(Prepared { raw, input: WindowInput { feats, kin_last, closed, open }, surprise: s })
+    Ok(Prepared {
+        raw,
+        input: WindowInput {
+            feats,
+            kin_last,
+            closed,
+            open,
+        },
+        surprise: s,
+    })
 }
 
 /// Copy a tensor to host memory.

@@ -46,7 +46,11 @@ impl A4merConfig {
             d_ff: 128,
             atom_layers: 1,
             motif_layers: 2,
-            segmenter: SegmenterConfig { l_min: 4, l_max: 16, tau: 1.0 },
+            segmenter: SegmenterConfig {
+                l_min: 4,
+                l_max: 16,
+                tau: 1.0,
+            },
             n_atoms: 16,
             horizon: 30,
             obs_frames: 60,
@@ -80,7 +84,10 @@ impl A4merConfig {
             }
         }
         if c.d_model % c.n_heads != 0 {
-            return Err(format!("config.d_model {} is not a multiple of n_heads {}", c.d_model, c.n_heads));
+            return Err(format!(
+                "config.d_model {} is not a multiple of n_heads {}",
+                c.d_model, c.n_heads
+            ));
         }
         if c.segmenter.l_max < c.segmenter.l_min {
             return Err("config.segmenter.l_max < l_min".into());
@@ -201,7 +208,11 @@ impl Block {
     fn new(d: usize, heads: usize, d_ff: usize, device: &Device) -> Self {
         Self {
             ln1: layer_norm(d, device),
-            attn: Attention { qkv: linear(d, 3 * d, device), out: linear(d, d, device), n_heads: heads },
+            attn: Attention {
+                qkv: linear(d, 3 * d, device),
+                out: linear(d, d, device),
+                n_heads: heads,
+            },
             ln2: layer_norm(d, device),
             ff1: linear(d, d_ff, device),
             ff2: linear(d_ff, d, device),
@@ -341,7 +352,10 @@ pub struct Mlp {
 
 impl Mlp {
     fn new(i: usize, h: usize, o: usize, device: &Device) -> Self {
-        Self { l1: linear(i, h, device), l2: linear(h, o, device) }
+        Self {
+            l1: linear(i, h, device),
+            l2: linear(h, o, device),
+        }
     }
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         self.l2.forward(gelu(self.l1.forward(x)))

@@ -30,13 +30,17 @@ impl ModuleVisitor for Lister {
         self.path.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out.push((self.path.join("."), param.lazy_shape().dims::<D>().to_vec()));
+        self.out
+            .push((self.path.join("."), param.lazy_shape().dims::<D>().to_vec()));
     }
 }
 
 /// Names and shapes of every float parameter, in module order.
 pub fn param_shapes<M: Module>(module: &M) -> Vec<(String, Vec<usize>)> {
-    let mut v = Lister { path: Vec::new(), out: Vec::new() };
+    let mut v = Lister {
+        path: Vec::new(),
+        out: Vec::new(),
+    };
     module.visit(&mut v);
     v.out
 }
@@ -63,7 +67,10 @@ impl ModuleVisitor for Collector {
 
 /// Every float parameter by name (copied to host memory).
 pub fn named_tensors<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
-    let mut c = Collector { path: Vec::new(), out: BTreeMap::new() };
+    let mut c = Collector {
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
     module.visit(&mut c);
     c.out
 }
@@ -76,9 +83,17 @@ pub enum FillError {
     #[error("tensor `{0}` is not a parameter of the model")]
     Unexpected(String),
     #[error("tensor `{name}` has shape {found:?}, the model expects {expected:?}")]
-    Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("tensor `{name}` has {found} values for shape {shape:?}")]
-    Length { name: String, shape: Vec<usize>, found: usize },
+    Length {
+        name: String,
+        shape: Vec<usize>,
+        found: usize,
+    },
 }
 
 /// A parameter id derived from its name (FNV-1a), stable across processes.
@@ -97,10 +112,18 @@ pub fn check_fit<M: Module>(module: &M, tensors: &BTreeMap<String, NamedTensor>)
     for (name, shape) in &shapes {
         let t = tensors.get(name).ok_or_else(|| FillError::Missing(name.clone()))?;
         if &t.shape != shape {
-            return Err(FillError::Shape { name: name.clone(), expected: shape.clone(), found: t.shape.clone() });
+            return Err(FillError::Shape {
+                name: name.clone(),
+                expected: shape.clone(),
+                found: t.shape.clone(),
+            });
         }
         if t.values.len() != shape.iter().product::<usize>() {
-            return Err(FillError::Length { name: name.clone(), shape: shape.clone(), found: t.values.len() });
+            return Err(FillError::Length {
+                name: name.clone(),
+                shape: shape.clone(),
+                found: t.values.len(),
+            });
         }
     }
     if let Some(extra) = tensors.keys().find(|k| !shapes.iter().any(|(n, _)| n == *k)) {
@@ -143,7 +166,11 @@ impl ModuleMapper for Filler<'_> {
 /// is untouched (it is consumed and returned only on success: no half-loaded model).
 pub fn fill<M: Module>(module: M, tensors: &BTreeMap<String, NamedTensor>, device: &Device) -> Result<M, FillError> {
     check_fit(&module, tensors)?;
-    let mut f = Filler { path: Vec::new(), tensors, device: device.clone() };
+    let mut f = Filler {
+        path: Vec::new(),
+        tensors,
+        device: device.clone(),
+    };
     Ok(module.map(&mut f))
 }
 
@@ -170,7 +197,11 @@ pub fn init_params<M: Module>(module: M, seed: u64, device: &Device) -> M {
         };
         out.insert(name, NamedTensor { shape, values });
     }
-    let mut f = Filler { path: Vec::new(), tensors: &out, device: device.clone() };
+    let mut f = Filler {
+        path: Vec::new(),
+        tensors: &out,
+        device: device.clone(),
+    };
     module.map(&mut f)
 }
 
@@ -189,7 +220,9 @@ impl ModuleMapper for Ema<'_> {
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let name = self.path.join(".");
-        let Some(online) = self.online.get(&name) else { return param };
+        let Some(online) = self.online.get(&name) else {
+            return param;
+        };
         let m = self.momentum;
         let online = online.clone();
         param.map(|t| {
@@ -223,8 +256,15 @@ impl ModuleVisitor for FlatCollector {
 /// EMA target update: `target = m * target + (1 - m) * online`, matched by name. The
 /// online module may live on an autodiff device; the target never tracks gradients.
 pub fn ema_update<M: Module, T: Module>(target: T, online: &M, momentum: f32) -> T {
-    let mut c = FlatCollector { path: Vec::new(), out: BTreeMap::new() };
+    let mut c = FlatCollector {
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
     online.visit(&mut c);
-    let mut e = Ema { path: Vec::new(), online: &c.out, momentum };
+    let mut e = Ema {
+        path: Vec::new(),
+        online: &c.out,
+        momentum,
+    };
     target.map(&mut e)
 }

@@ -31,8 +31,8 @@ impl Segmenter {
     /// Feed the next frame's surprise. Returns the length of the segment that closed
     /// just before this frame, if one did; the frame then starts the new open segment.
     pub fn push(&mut self, cfg: &SegmenterConfig, surprise: f32) -> Option<usize> {
-        let close = self.open_len > 0
-            && ((self.open_len >= cfg.l_min && surprise > cfg.tau) || self.open_len >= cfg.l_max);
+        let close =
+            self.open_len > 0 && ((self.open_len >= cfg.l_min && surprise > cfg.tau) || self.open_len >= cfg.l_max);
         if close {
             let closed = self.open_len;
             self.open_len = 1;
@@ -68,7 +68,11 @@ mod tests {
 
     #[test]
     fn segments_respect_lmin_lmax_and_cover_the_sequence() {
-        let cfg = SegmenterConfig { l_min: 3, l_max: 5, tau: 1.0 };
+        let cfg = SegmenterConfig {
+            l_min: 3,
+            l_max: 5,
+            tau: 1.0,
+        };
         // Spikes at 1 (too early: l_min), 6, 7 (too early again), 20+ none -> l_max closes.
         let mut s = vec![0.0f32; 30];
         s[1] = 5.0;
@@ -92,7 +96,11 @@ mod tests {
 
     #[test]
     fn a_spike_after_lmin_closes_the_segment_before_it() {
-        let cfg = SegmenterConfig { l_min: 2, l_max: 10, tau: 1.0 };
+        let cfg = SegmenterConfig {
+            l_min: 2,
+            l_max: 10,
+            tau: 1.0,
+        };
         let mut s = vec![0.0f32; 8];
         s[4] = 2.0;
         let (closed, open) = segment(&s, &cfg);

@@ -18,7 +18,11 @@ pub(crate) fn tiny_config() -> A4merConfig {
         d_ff: 32,
         atom_layers: 1,
         motif_layers: 2,
-        segmenter: SegmenterConfig { l_min: 2, l_max: 6, tau: 0.5 },
+        segmenter: SegmenterConfig {
+            l_min: 2,
+            l_max: 6,
+            tau: 0.5,
+        },
         n_atoms: 4,
         horizon: 5,
         obs_frames: 20,
@@ -61,7 +65,12 @@ fn window(n: usize, closed: Vec<std::ops::Range<usize>>, seed: f32) -> WindowInp
     });
     let feats: Vec<_> = feats.collect();
     let open = closed.last().map(|r| r.end).unwrap_or(0)..n;
-    WindowInput { feats, kin_last: [0.1; KIN_DIM], closed, open }
+    WindowInput {
+        feats,
+        kin_last: [0.1; KIN_DIM],
+        closed,
+        open,
+    }
 }
 
 #[test]
@@ -152,7 +161,10 @@ fn kv_cache_step_matches_batch() {
         let s = host(m.net.motif.step(tok, &mut caches));
         for c in 0..16 {
             let (x, y) = (s[c], batch[i * 16 + c]);
-            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "atom {i} dim {c}: step {x} vs batch {y}");
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                "atom {i} dim {c}: step {x} vs batch {y}"
+            );
         }
         assert!(caches[0].len() <= cfg.n_atoms);
     }
@@ -187,6 +199,10 @@ fn init_is_deterministic_and_names_are_paths() {
     let c = params::named_tensors(&fresh_model(tiny_config(), 6, &device).net);
     assert_eq!(a, b);
     assert_ne!(a, c);
-    assert!(a.contains_key("atom.blocks.0.attn.qkv.weight"), "{:?}", a.keys().collect::<Vec<_>>());
+    assert!(
+        a.contains_key("atom.blocks.0.attn.qkv.weight"),
+        "{:?}",
+        a.keys().collect::<Vec<_>>()
+    );
     assert!(a.contains_key("motif.mask_token"));
 }

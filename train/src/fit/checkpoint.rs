@@ -40,15 +40,27 @@ pub struct Checkpoint {
 }
 
 fn err(path: &Path, message: impl ToString) -> TrainError {
-    TrainError::Checkpoint { path: path.display().to_string(), message: message.to_string() }
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
 }
 
 fn records(m: &A4mer) -> BTreeMap<String, TensorRecord> {
-    named_tensors(m).iter().map(|(k, v)| (k.clone(), TensorRecord::from_f32(v))).collect()
+    named_tensors(m)
+        .iter()
+        .map(|(k, v)| (k.clone(), TensorRecord::from_f32(v)))
+        .collect()
 }
 
 fn tensors(path: &Path, r: &BTreeMap<String, TensorRecord>) -> Result<BTreeMap<String, NamedTensor>, TrainError> {
-    r.iter().map(|(k, v)| v.to_f32().map(|t| (k.clone(), t)).map_err(|e| err(path, format!("tensor {k}: {e}")))).collect()
+    r.iter()
+        .map(|(k, v)| {
+            v.to_f32()
+                .map(|t| (k.clone(), t))
+                .map_err(|e| err(path, format!("tensor {k}: {e}")))
+        })
+        .collect()
 }
 
 impl Checkpoint {
@@ -64,7 +76,10 @@ impl Checkpoint {
         opt: &ModuleOptimizer,
         report: &TrainReport,
     ) -> Result<(), TrainError> {
-        let optimizer = opt.into_bytes().map_err(|e| err(path, format!("optimizer state: {e:?}")))?.to_vec();
+        let optimizer = opt
+            .into_bytes()
+            .map_err(|e| err(path, format!("optimizer state: {e:?}")))?
+            .to_vec();
         let s = Stored {
             config: config.clone(),
             stage,

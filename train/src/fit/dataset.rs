@@ -20,7 +20,11 @@ impl Clip {
     pub fn new(frames: Vec<PoseFrame>) -> Result<Self, FeatureError> {
         let raw = features::sequence_features(&frames)?;
         let n = frames.len();
-        Ok(Self { frames, raw, surprise: vec![0.0; n] })
+        Ok(Self {
+            frames,
+            raw,
+            surprise: vec![0.0; n],
+        })
     }
 }
 
@@ -57,7 +61,11 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
     for base in [frames.to_vec(), mirrored] {
         for speed in [1.0f32, 0.9, 1.1] {
             let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-            let v = if speed == 1.0 { base.clone() } else { change_speed(&base, speed) };
+            let v = if speed == 1.0 {
+                base.clone()
+            } else {
+                change_speed(&base, speed)
+            };
             out.push(v.iter().map(|f| features::rotate_frame(f, yaw)).collect());
         }
     }
@@ -122,9 +130,17 @@ pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
     }
     let (feat_mean, feat_std) = mean_std(&fs, &fq, &fnn);
     let rms = |q: &[f64], n: &[f64]| -> Vec<f32> {
-        q.iter().zip(n).map(|(q, n)| ((q / n.max(1.0)).sqrt() as f32).max(1e-3)).collect()
+        q.iter()
+            .zip(n)
+            .map(|(q, n)| ((q / n.max(1.0)).sqrt() as f32).max(1e-3))
+            .collect()
     };
-    NormStats { feat_mean, feat_std, kin_std: rms(&kq, &kn), disp_std: rms(&dq, &dn) }
+    NormStats {
+        feat_mean,
+        feat_std,
+        kin_std: rms(&kq, &kn),
+        disp_std: rms(&dq, &dn),
+    }
 }
 
 /// A training window: clip index and origin (last observed frame).
@@ -186,7 +202,12 @@ pub fn window_input(
         s[1] = 0.0;
     }
     let (closed, open) = segment::segment(&s, &cfg.segmenter);
-    WindowInput { feats, kin_last, closed, open }
+    WindowInput {
+        feats,
+        kin_last,
+        closed,
+        open,
+    }
 }
 
 /// Forecast targets of a window: displacement `p[t+1+h] - p[t]` in the heading frame of
@@ -200,7 +221,11 @@ pub fn forecast_target(clip: &Clip, origin: usize, horizon: usize, out: &mut Vec
             let ok = p0.valid[j] && p1.valid[j];
             let a = p0.joints_in_world[j];
             let b = p1.joints_in_world[j];
-            let d = if ok { world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], yaw) } else { [0.0; 3] };
+            let d = if ok {
+                world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], yaw)
+            } else {
+                [0.0; 3]
+            };
             out.extend_from_slice(&d);
             mask.push(if ok { 1.0 } else { 0.0 });
         }

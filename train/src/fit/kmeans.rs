@@ -67,7 +67,11 @@ pub fn nearest(cent: &[f32], d: usize, p: &[f32]) -> (usize, f32) {
     let k = cent.len() / d;
     let mut best = (0, f32::INFINITY);
     for c in 0..k {
-        let v: f32 = cent[c * d..(c + 1) * d].iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum();
+        let v: f32 = cent[c * d..(c + 1) * d]
+            .iter()
+            .zip(p)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum();
         if v < best.1 {
             best = (c, v);
         }

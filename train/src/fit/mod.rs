@@ -23,11 +23,13 @@ use a4mer_runtime::device::{inference_device, training_device};
 use a4mer_runtime::model::batch::{Batch, WindowInput};
 use a4mer_runtime::model::features::{CONT_DIM, FEAT_DIM, NormStats, POSE_DIM};
 use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{self, A4merConfig, Model, MotifVocab, host, interp_base, interp_extra, motif_embeddings, params};
+use a4mer_runtime::model::{
+    self, A4merConfig, Model, MotifVocab, host, interp_base, interp_extra, motif_embeddings, params,
+};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -222,15 +224,26 @@ fn pretrain_loss(
             }
         }
     }
-    let atom_pos: Vec<i64> = masked.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| i as i64).collect();
+    let atom_pos: Vec<i64> = masked
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| i as i64)
+        .collect();
 
     let seg_tokens = net.atom.forward(batch.segs.clone(), &batch.seg_lens);
     let grid = batch.atom_grid(seg_tokens.clone());
-    let ctx = net.motif.forward(net.motif.apply_mask(grid, &masked), &batch.n_atoms).reshape([b * a, d]);
+    let ctx = net
+        .motif
+        .forward(net.motif.apply_mask(grid, &masked), &batch.n_atoms)
+        .reshape([b * a, d]);
 
     let t_tokens = target.atom.forward(tbatch.segs.clone(), &tbatch.seg_lens);
     let t_grid = tbatch.atom_grid(t_tokens);
-    let t_states = target.motif.forward(t_grid.clone(), &tbatch.n_atoms).reshape([b * a, d]);
+    let t_states = target
+        .motif
+        .forward(t_grid.clone(), &tbatch.n_atoms)
+        .reshape([b * a, d]);
     let t_grid = t_grid.reshape([b * a, d]);
 
     let mut terms: Vec<(&'static str, Tensor<1>)> = Vec::new();
@@ -308,8 +321,10 @@ fn encode_windows(model: &Model, clips: &[Clip], refs: &[WindowRef]) -> Vec<Head
     let mut out = Vec::with_capacity(refs.len());
     let none = [false; NUM_JOINTS];
     for chunk in refs.chunks(128) {
-        let inputs: Vec<WindowInput> =
-            chunk.iter().map(|w| window_input(&clips[w.clip], w.origin, cfg, &model.norm, &none)).collect();
+        let inputs: Vec<WindowInput> = chunk
+            .iter()
+            .map(|w| window_input(&clips[w.clip], w.origin, cfg, &model.norm, &none))
+            .collect();
         let batch = Batch::build(&inputs, cfg.n_atoms, &model.device);
         let enc = model.net.encode(&batch);
         let x = host(enc.head_input(&batch));
@@ -323,14 +338,24 @@ fn encode_windows(model: &Model, clips: &[Clip], refs: &[WindowRef]) -> Vec<Head
                 let e = motif_embeddings(s, n, d, cfg.motif_span);
                 model.vocab.assign(&e[(n - 1) * d..n * d]).0
             });
-            out.push(HeadSample { win: *w, input: x[i * dim..(i + 1) * dim].to_vec(), motif_now });
+            out.push(HeadSample {
+                win: *w,
+                input: x[i * dim..(i + 1) * dim].to_vec(),
+                motif_now,
+            });
         }
     }
     out
 }
 
 /// Per-step mean joint error (metres) `[b, h]` of a displacement prediction.
-fn joint_errors(pred_norm: Tensor<2>, target_m: Tensor<2>, mask: Tensor<3>, disp_std: Tensor<3>, h: usize) -> (Tensor<2>, Tensor<2>) {
+fn joint_errors(
+    pred_norm: Tensor<2>,
+    target_m: Tensor<2>,
+    mask: Tensor<3>,
+    disp_std: Tensor<3>,
+    h: usize,
+) -> (Tensor<2>, Tensor<2>) {
     let b = pred_norm.dims()[0];
     let pred = pred_norm.reshape([b, h * NUM_JOINTS, 3]) * disp_std;
     let diff = pred - target_m.reshape([b, h * NUM_JOINTS, 3]);
@@ -358,7 +383,11 @@ pub fn train(
         if r.len() < mcfg.obs_frames + mcfg.horizon + 1 {
             continue;
         }
-        let variants = if cfg.augment { dataset::augment(r, &mut rng) } else { vec![r.clone()] };
+        let variants = if cfg.augment {
+            dataset::augment(r, &mut rng)
+        } else {
+            vec![r.clone()]
+        };
         for v in variants {
             clips.push(Clip::new(v)?);
         }
@@ -392,11 +421,23 @@ pub fn train(
     if let Some(p) = checkpoint_path.filter(|p| p.exists()) {
         let ck = checkpoint::Checkpoint::load(p)?;
         if ck.config != *cfg {
-            return Err(TrainError::Checkpoint { path: p.display().to_string(), message: "was written with a different training config; use the same --seed/--epochs or delete it".into() });
+            return Err(TrainError::Checkpoint {
+                path: p.display().to_string(),
+                message: "was written with a different training config; use the same --seed/--epochs or delete it"
+                    .into(),
+            });
         }
-        net = params::fill(A4mer::new(mcfg, &device), &ck.online, &device).map_err(|e| TrainError::Checkpoint { path: p.display().to_string(), message: e.to_string() })?;
-        target = params::fill(A4mer::new(mcfg, &inner), &ck.target, &inner).map_err(|e| TrainError::Checkpoint { path: p.display().to_string(), message: e.to_string() })?;
-        opt = opt.from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer.clone())).map_err(|e| TrainError::Optimizer(format!("{e:?}")))?;
+        net = params::fill(A4mer::new(mcfg, &device), &ck.online, &device).map_err(|e| TrainError::Checkpoint {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+        target = params::fill(A4mer::new(mcfg, &inner), &ck.target, &inner).map_err(|e| TrainError::Checkpoint {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+        opt = opt
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.optimizer.clone()))
+            .map_err(|e| TrainError::Optimizer(format!("{e:?}")))?;
         start_epoch = ck.epoch;
         stage_done = ck.stage;
         tau = ck.tau;
@@ -454,7 +495,12 @@ pub fn train(
                 report.windows += chunk.len();
             }
             report.pretrain_epoch_loss.push(sum / steps.max(1) as f32);
-            report.pretrain_terms.push(term_sum.iter().map(|(n, v)| (n.to_string(), v / steps.max(1) as f32)).collect());
+            report.pretrain_terms.push(
+                term_sum
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v / steps.max(1) as f32))
+                    .collect(),
+            );
             report.tau = tau;
             if let Some(p) = checkpoint_path {
                 checkpoint::Checkpoint::save_from(p, cfg, 0, epoch + 1, tau, &net, &target, &opt, &report)?;
@@ -472,14 +518,24 @@ pub fn train(
         net: frozen,
         config: config.clone(),
         norm: norm.clone(),
-        vocab: MotifVocab { k: config.n_motifs, d: config.d_model, centroids: vec![0.0; config.n_motifs * config.d_model], temperature: 1.0, mirror_of: (0..config.n_motifs as u32).collect() },
+        vocab: MotifVocab {
+            k: config.n_motifs,
+            d: config.d_model,
+            centroids: vec![0.0; config.n_motifs * config.d_model],
+            temperature: 1.0,
+            mirror_of: (0..config.n_motifs as u32).collect(),
+        },
         skeleton: a4mer_runtime::Skeleton::smpl24(),
         device: inner.clone(),
     };
     model.vocab = build_vocab(&model, &train_recs, cfg.seed)?;
 
     // ---- Stage 2: head fine-tuning on frozen encoders ----
-    let mut ft_net = if stage_done == 1 { net } else { model.net.clone().train() };
+    let mut ft_net = if stage_done == 1 {
+        net
+    } else {
+        model.net.clone().train()
+    };
     if stage_done == 0 {
         opt = AdamWConfig::new()
             .with_weight_decay(1e-4)
@@ -492,7 +548,9 @@ pub fn train(
     let next_of: Vec<Option<usize>> = (0..samples.len())
         .map(|i| {
             let j = i + look;
-            (j < samples.len() && samples[j].win.clip == samples[i].win.clip && samples[j].win.origin == samples[i].win.origin + config.motif_lookahead_frames)
+            (j < samples.len()
+                && samples[j].win.clip == samples[i].win.clip
+                && samples[j].win.origin == samples[i].win.origin + config.motif_lookahead_frames)
                 .then(|| samples[j].motif_now)
                 .flatten()
         })
@@ -512,9 +570,12 @@ pub fn train(
         let steps = order.len().div_ceil(cfg.batch);
         let t0 = Instant::now();
         let mut sum = 0.0f32;
-        let lr = cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
+        let lr =
+            cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
-            let (loss, terms) = finetune_loss(&ft_net, &samples, &next_of, chunk, &clips, &config, &disp_std, &mut erng, &device);
+            let (loss, terms) = finetune_loss(
+                &ft_net, &samples, &next_of, chunk, &clips, &config, &disp_std, &mut erng, &device,
+            );
             let lv = scalar(loss.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &ft_net);
             ft_net = opt.step(lr, ft_net, grads);
@@ -600,7 +661,8 @@ fn finetune_loss(
                     let ok = p.valid[j] && last.valid[j] && after.valid[j];
                     let q = base[step][j];
                     let a = p.joints_in_world[j];
-                    let d = a4mer_runtime::model::features::world_to_heading([a[0] - q[0], a[1] - q[1], a[2] - q[2]], yaw);
+                    let d =
+                        a4mer_runtime::model::features::world_to_heading([a[0] - q[0], a[1] - q[1], a[2] - q[2]], yaw);
                     itgt.extend_from_slice(&if ok { d } else { [0.0; 3] });
                     imask.push(if ok { 1.0 } else { 0.0 });
                 } else {
@@ -620,13 +682,23 @@ fn finetune_loss(
     let ex = t2(extra, [b, POSE_DIM + NUM_JOINTS + 1], device);
     let (imean, _) = net.interp.forward(Tensor::cat(vec![x.clone(), ex], 1));
     let imask = t3(imask, [b, h, NUM_JOINTS], device);
-    let (ierr, icnt) = joint_errors(imean, t2(itgt, [b, h * POSE_DIM], device), imask.clone(), disp_std.clone(), h);
+    let (ierr, icnt) = joint_errors(
+        imean,
+        t2(itgt, [b, h * POSE_DIM], device),
+        imask.clone(),
+        disp_std.clone(),
+        h,
+    );
     let valid_steps = imask.sum_dim(2).reshape([b, h]).clamp_max(1.0);
     let _ = icnt;
     let l_in = (ierr * valid_steps.clone()).sum() / valid_steps.sum().clamp_min(1.0);
     let d = cfg.d_model;
     let mut total = l_fc.clone() + l_sp.clone().mul_scalar(0.05) + l_in.clone();
-    let mut terms = vec![("forecast_m", scalar(l_fc)), ("spread", scalar(l_sp)), ("interp_m", scalar(l_in))];
+    let mut terms = vec![
+        ("forecast_m", scalar(l_fc)),
+        ("spread", scalar(l_sp)),
+        ("interp_m", scalar(l_in)),
+    ];
     if !cls.is_empty() {
         let rows = ints(cls_rows, device);
         let logits = net.next_motif.forward(x.narrow(1, 0, 2 * d).select(0, rows));
@@ -641,7 +713,14 @@ fn finetune_loss(
 }
 
 /// Mean world MPJPE (mm, over all steps) of the forecast head on validation windows.
-fn validate(net: &A4mer, samples: &[HeadSample], clips: &[Clip], cfg: &A4merConfig, norm: &NormStats, device: &Device) -> f32 {
+fn validate(
+    net: &A4mer,
+    samples: &[HeadSample],
+    clips: &[Clip],
+    cfg: &A4merConfig,
+    norm: &NormStats,
+    device: &Device,
+) -> f32 {
     if samples.is_empty() {
         return f32::NAN;
     }
@@ -662,7 +741,13 @@ fn validate(net: &A4mer, samples: &[HeadSample], clips: &[Clip], cfg: &A4merConf
             forecast_target(&clips[s.win.clip], s.win.origin, h, &mut tgt, &mut mask);
         }
         let (mean, _) = net.forecast.forward(t2(x, [b, dim], device));
-        let (err, _) = joint_errors(mean, t2(tgt, [b, h * POSE_DIM], device), t3(mask, [b, h, NUM_JOINTS], device), disp_std.clone(), h);
+        let (err, _) = joint_errors(
+            mean,
+            t2(tgt, [b, h * POSE_DIM], device),
+            t3(mask, [b, h, NUM_JOINTS], device),
+            disp_std.clone(),
+            h,
+        );
         sum += host(err.sum()).first().copied().unwrap_or(0.0) as f64;
         n += b * h;
     }
@@ -676,18 +761,34 @@ fn build_vocab(model: &Model, recordings: &[Vec<PoseFrame>], seed: u64) -> Resul
     let d = cfg.d_model;
     let mut emb = Vec::new();
     for r in recordings {
-        for clip in [r.clone(), r.iter().map(a4mer_runtime::model::features::mirror_frame).collect()] {
+        for clip in [
+            r.clone(),
+            r.iter().map(a4mer_runtime::model::features::mirror_frame).collect(),
+        ] {
             emb.extend(report::clip_embeddings(model, &clip)?);
         }
     }
     if emb.len() < cfg.n_motifs * d {
-        return Err(TrainError::Data(format!("only {} motif embeddings for {} codes", emb.len() / d, cfg.n_motifs)));
+        return Err(TrainError::Data(format!(
+            "only {} motif embeddings for {} codes",
+            emb.len() / d,
+            cfg.n_motifs
+        )));
     }
     let mut rng = rng_for(seed, 3, 0);
     let centroids = kmeans::kmeans(&emb, d, cfg.n_motifs, 40, &mut rng);
     let n = emb.len() / d;
-    let mean_d2: f32 = (0..n).map(|i| kmeans::nearest(&centroids, d, &emb[i * d..(i + 1) * d]).1).sum::<f32>() / n as f32;
-    let mut vocab = MotifVocab { k: cfg.n_motifs, d, centroids, temperature: mean_d2.max(1e-6), mirror_of: (0..cfg.n_motifs as u32).collect() };
+    let mean_d2: f32 = (0..n)
+        .map(|i| kmeans::nearest(&centroids, d, &emb[i * d..(i + 1) * d]).1)
+        .sum::<f32>()
+        / n as f32;
+    let mut vocab = MotifVocab {
+        k: cfg.n_motifs,
+        d,
+        centroids,
+        temperature: mean_d2.max(1e-6),
+        mirror_of: (0..cfg.n_motifs as u32).collect(),
+    };
     // Mirror map: the code a mirrored clip gets, frame by frame, most often.
     let mut m = model.clone();
     m.vocab = vocab.clone();
@@ -705,7 +806,12 @@ fn build_vocab(model: &Model, recordings: &[Vec<PoseFrame>], seed: u64) -> Resul
     for k in 0..cfg.n_motifs {
         let row = &co[k * cfg.n_motifs..(k + 1) * cfg.n_motifs];
         if row.iter().any(|&c| c > 0) {
-            let best = row.iter().enumerate().max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i))).map(|(i, _)| i).unwrap_or(k);
+            let best = row
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+                .unwrap_or(k);
             vocab.mirror_of[k] = best as u32;
         }
     }

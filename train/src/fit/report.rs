@@ -10,7 +10,9 @@ use super::TrainError;
 
 /// Motif embeddings of every closed atom of a clip (row-major, `d` per atom).
 pub fn clip_embeddings(model: &Model, frames: &[PoseFrame]) -> Result<Vec<f32>, TrainError> {
-    let (_, e) = model.clip_motif_embeddings(frames).map_err(|e| TrainError::Data(e.to_string()))?;
+    let (_, e) = model
+        .clip_motif_embeddings(frames)
+        .map_err(|e| TrainError::Data(e.to_string()))?;
     Ok(e)
 }
 

@@ -24,7 +24,11 @@ fn tiny(seed: u64, pretrain_epochs: usize, finetune_epochs: usize) -> TrainConfi
             d_ff: 32,
             atom_layers: 1,
             motif_layers: 1,
-            segmenter: SegmenterConfig { l_min: 3, l_max: 8, tau: 1.0 },
+            segmenter: SegmenterConfig {
+                l_min: 3,
+                l_max: 8,
+                tau: 1.0,
+            },
             n_atoms: 8,
             horizon: 6,
             obs_frames: 20,
