@@ -221,8 +221,8 @@ impl NormStats {
     /// Normalized model input of one frame (`FEAT_DIM`): invalid joints are zero and
     /// flagged by their validity bit, never silently zero.
     pub fn normalize_feat(&self, f: &FrameFeatures, out: &mut [f32]) {
-        for i in 0..CONT_DIM {
-            out[i] = (f.feat[i] - self.feat_mean[i]) / self.feat_std[i];
+        for (i, o) in out.iter_mut().enumerate().take(CONT_DIM) {
+            *o = (f.feat[i] - self.feat_mean[i]) / self.feat_std[i];
         }
         for j in 0..NUM_JOINTS {
             if f.feat[CONT_DIM + j] == 0.0 {
@@ -233,8 +233,8 @@ impl NormStats {
     }
 
     pub fn normalize_kin(&self, f: &FrameFeatures, out: &mut [f32]) {
-        for i in 0..KIN_DIM {
-            out[i] = if f.kin_valid[i / 3] {
+        for (i, o) in out.iter_mut().enumerate().take(KIN_DIM) {
+            *o = if f.kin_valid[i / 3] {
                 f.kin[i] / self.kin_std[i]
             } else {
                 0.0

@@ -57,7 +57,7 @@ impl A4merConfig {
             n_motifs: 64,
             motif_span: 4,
             motif_lookahead_frames: 15,
-            head_hidden: 256,
+            head_hidden: 128,
         }
     }
 
@@ -83,7 +83,7 @@ impl A4merConfig {
                 return Err(format!("config.{name} must be > 0"));
             }
         }
-        if c.d_model % c.n_heads != 0 {
+        if !c.d_model.is_multiple_of(c.n_heads) {
             return Err(format!(
                 "config.d_model {} is not a multiple of n_heads {}",
                 c.d_model, c.n_heads

@@ -85,7 +85,7 @@ mod tests {
         let mut next = 0;
         for r in closed.iter().chain(std::iter::once(&open)) {
             assert_eq!(r.start, next);
-            assert!(r.len() >= 1 && r.len() <= cfg.l_max);
+            assert!(!r.is_empty() && r.len() <= cfg.l_max);
             next = r.end;
         }
         assert_eq!(next, 30);

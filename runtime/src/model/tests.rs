@@ -78,7 +78,10 @@ fn forward_shapes() {
     let device = inference_device();
     let cfg = tiny_config();
     let m = fresh_model(cfg.clone(), 1, &device);
-    let wins = vec![window(12, vec![0..3, 3..7, 7..10], 0.0), window(9, vec![0..6], 1.0)];
+    let wins = vec![
+        window(12, vec![0..3, 3..7, 7..10], 0.0),
+        window(9, std::iter::once(0..6).collect(), 1.0),
+    ];
     let batch = Batch::build(&wins, cfg.n_atoms, &device);
     assert_eq!(batch.segs.dims(), [6, 6, FEAT_DIM]);
     let enc = m.net.encode(&batch);

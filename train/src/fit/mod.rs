@@ -10,6 +10,9 @@
 //! parameters are initialised from the seed, and ndarray runs single-threaded (no rayon), so
 //! a run is a function of its data and seed.
 
+// Index loops here mirror the row-major tensor layouts they fill; iterators would hide that.
+#![allow(clippy::needless_range_loop)]
+
 pub mod checkpoint;
 pub mod dataset;
 pub mod kmeans;
@@ -401,7 +404,7 @@ pub fn train(
     }
     let val_clips: Vec<Clip> = val_recs
         .into_iter()
-        .filter(|r| r.len() >= mcfg.obs_frames + mcfg.horizon + 1)
+        .filter(|r| r.len() > mcfg.obs_frames + mcfg.horizon)
         .map(Clip::new)
         .collect::<Result<_, _>>()?;
     let norm = dataset::fit_norm(&clips, mcfg.horizon);

@@ -1,0 +1,93 @@
+//! `a4mer eval --model` and `a4mer motifs` with the shipped model.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn a4mer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_a4mer"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The quality bar of the model issue, on the held-out split, through the CLI users run.
+#[test]
+fn shipped_model_beats_both_baselines_on_heldout_world_mpjpe() {
+    let out = a4mer()
+        .args(["eval", "--json", "--split", "heldout", "--model"])
+        .arg(repo().join("models/a4mer-small.a4m"))
+        .arg("--data")
+        .arg(repo().join("data/mocap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let world = |m: &str| -> Vec<f64> {
+        v["mpjpe_mm"][m]["world"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (model, zero, cv) = (world("model"), world("zero_velocity"), world("constant_velocity"));
+    // Horizons 100/200/400/600/1000 ms: index 2 is 400 ms, 4 is 1000 ms.
+    for h in [2, 4] {
+        let best = zero[h].min(cv[h]);
+        assert!(
+            model[h] < best,
+            "horizon {h}: model {} vs best baseline {best}",
+            model[h]
+        );
+    }
+}
+
+#[test]
+fn motifs_json_lists_runs_over_time() {
+    let out = a4mer()
+        .args(["motifs", "--json", "--model"])
+        .arg(repo().join("models/a4mer-small.a4m"))
+        .arg("--data")
+        .arg(repo().join("data/mocap/bvhtools_test2.bvh"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = v.as_array().unwrap();
+    assert!(runs.len() > 10);
+    let mut prev_end = 0.0;
+    for r in runs {
+        let (s, e) = (r["start_s"].as_f64().unwrap(), r["end_s"].as_f64().unwrap());
+        assert!(s >= prev_end - 1e-9 && e > s, "{r}");
+        assert!(r["atoms"].as_u64().unwrap() >= 1);
+        assert!(r["motif"].as_u64().unwrap() < 64);
+        let c = r["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+        prev_end = e;
+    }
+    // Consecutive runs differ in motif (runs are maximal).
+    for w in runs.windows(2) {
+        assert_ne!(w[0]["motif"], w[1]["motif"]);
+    }
+}
+
+#[test]
+fn a_tampered_model_is_refused_with_the_check_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.a4m");
+    let mut bytes = std::fs::read(repo().join("models/a4mer-small.a4m")).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    let out = a4mer()
+        .args(["eval", "--model"])
+        .arg(&p)
+        .arg("--data")
+        .arg(repo().join("data/mocap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("SHA-256 mismatch") && err.contains("bad.a4m"), "{err}");
+}
