@@ -256,7 +256,11 @@ pub fn assess(
         end = end.min(person_end);
         conservative_end = conservative_end.min(person_conservative);
     }
-    let s_h = if separation.is_finite() { separation - end } else { 0.0 };
+    let s_h = if separation.is_finite() {
+        separation - end
+    } else {
+        0.0
+    };
 
     let s_rs = robot.programmed_speed_mps * cfg.robot_travel_per_mps();
     let static_m = cfg.static_margin_m();
@@ -274,7 +278,11 @@ pub fn assess(
         };
     }
     // NaN (from any corner case) must stop, not pass: `clamp` would keep NaN.
-    let scale = if scale.is_nan() { 0.0 } else { scale.clamp(0.0, 1.0) };
+    let scale = if scale.is_nan() {
+        0.0
+    } else {
+        scale.clamp(0.0, 1.0)
+    };
     Assessment {
         scale,
         separation_m: separation,

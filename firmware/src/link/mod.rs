@@ -173,7 +173,11 @@ impl ForecastStep {
         spread_m: f32,
     ) -> Result<Self, PositionError> {
         let mut joints_in_base_mm = [[0i16; 3]; LINK_JOINTS];
-        for (joint, (out, p)) in joints_in_base_mm.iter_mut().zip(joints_in_base_m).enumerate() {
+        for (joint, (out, p)) in joints_in_base_mm
+            .iter_mut()
+            .zip(joints_in_base_m)
+            .enumerate()
+        {
             for (axis, (o, v)) in out.iter_mut().zip(p).enumerate() {
                 if !v.is_finite() {
                     return Err(PositionError::NotFinite { joint, axis });
@@ -206,7 +210,9 @@ pub enum EncodeError {
     Invalid(#[from] InvalidFrame),
     #[error("CBOR encoding failed: {0}")]
     Cbor(#[from] CodecError),
-    #[error("output buffer holds {capacity} bytes, the encoded frame needs more (max {MAX_WIRE_LEN})")]
+    #[error(
+        "output buffer holds {capacity} bytes, the encoded frame needs more (max {MAX_WIRE_LEN})"
+    )]
     OutputTooSmall { capacity: usize },
 }
 
@@ -426,4 +432,4 @@ pub const fn transmit_time_us(bytes: usize, baud: u32) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
