@@ -74,7 +74,12 @@ fn encode(f: &LinkFrame) -> Vec<u8> {
 fn row(name: &str, bytes: usize) {
     let times: Vec<String> = BAUDS
         .iter()
-        .map(|b| format!("{:>6.1} ms", f64::from(transmit_time_us(bytes, *b)) / 1000.0))
+        .map(|b| {
+            format!(
+                "{:>6.1} ms",
+                f64::from(transmit_time_us(bytes, *b)) / 1000.0
+            )
+        })
         .collect();
     println!("{name:<44} {bytes:>5} B  {}", times.join("  "));
 }
@@ -95,7 +100,10 @@ fn main() -> anyhow::Result<()> {
         "{:<44} {:>7}  {:>9}  {:>9}  {:>9}",
         "frame", "size", "115200", "460800", "921600"
     );
-    row("no person tracked", encode(&frame(1, 0, ModelHealth::Nominal)).len());
+    row(
+        "no person tracked",
+        encode(&frame(1, 0, ModelHealth::Nominal)).len(),
+    );
     row(
         &format!("1 person, {LINK_JOINTS} joints x {MAX_STEPS} steps"),
         encode(&frame(1, 1, ModelHealth::Nominal)).len(),
