@@ -180,7 +180,11 @@ impl Conditioner {
                 let use_prev = w < 1.0 - 1e-6;
                 f.valid[j] = clean.valid[j] && (prev.valid[j] || !use_prev);
                 if f.valid[j] {
-                    f.joints_in_world[j] = std::array::from_fn(|c| a[c] + w * (b[c] - a[c]));
+                    f.joints_in_world[j] = if use_prev {
+                        std::array::from_fn(|c| a[c] + w * (b[c] - a[c]))
+                    } else {
+                        b
+                    };
                 }
             }
             if out.frames.push(f).is_err() {
