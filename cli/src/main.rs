@@ -8,14 +8,17 @@ use clap::{Args, Parser, Subcommand};
 
 use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
+mod bundle;
+mod cmd_bundle;
 mod cmd_eval;
 mod cmd_import;
+mod cmd_verify;
 
 #[derive(Parser)]
 #[command(
     name = "a4mer",
-    version,
-    about = "A4Mer human-motion anticipation: import, evaluate, and (as they land) train, replay, bench, bundle"
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("A4MER_GIT_REVISION"), ")"),
+    about = "A4Mer human-motion anticipation: import, evaluate, bundle and verify device bundles"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,6 +31,10 @@ enum Command {
     Eval(cmd_eval::EvalArgs),
     /// Inspect a motion file: joints found, mapping to SMPL-24, units, up axis, rate.
     Import(cmd_import::ImportArgs),
+    /// Pack binaries, model, launch files and a SHA-256 manifest into a reproducible device bundle.
+    Bundle(cmd_bundle::BundleArgs),
+    /// Check a bundle: every hash, nothing missing or extra, binaries built for this machine.
+    Verify(cmd_verify::VerifyArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -59,6 +66,8 @@ fn main() {
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(args),
         Command::Import(args) => cmd_import::run(args),
+        Command::Bundle(args) => cmd_bundle::run(args),
+        Command::Verify(args) => cmd_verify::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");

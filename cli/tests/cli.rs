@@ -96,3 +96,94 @@ fn bad_input_exits_nonzero_with_a_named_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("furlong"));
 }
+
+/// Builds a bundle from this test binary's own `a4mer` (host architecture) and a model
+/// file, then checks reproducibility, verification, and each kind of damage.
+#[test]
+fn bundles_are_reproducible_and_verify_catches_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = dir.path().join("bins");
+    std::fs::create_dir(&bins).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_a4mer"), bins.join("a4mer")).unwrap();
+    let model = dir.path().join("model.a4m");
+    std::fs::write(&model, b"model bytes").unwrap();
+    let launch = dir.path().join("launch");
+    std::fs::create_dir_all(launch.join("params")).unwrap();
+    std::fs::write(launch.join("params/a4mer.yaml"), "a4mer_node:\n  ros__parameters: {}\n").unwrap();
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let bundle = |out: &std::path::Path| {
+        let st = a4mer()
+            .args(["bundle", "--target", &target, "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(out)
+            .arg("--bin-dir")
+            .arg(&bins)
+            .arg("--launch-dir")
+            .arg(&launch)
+            .args(["--zstd-level", "1"])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    };
+    let (a, b) = (dir.path().join("a.tar.zst"), dir.path().join("b.tar.zst"));
+    bundle(&a);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a different wall-clock second
+    bundle(&b);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same inputs, same bytes"
+    );
+
+    let out = a4mer().arg("verify").arg(&a).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "bin/a4mer architecture",
+        "models/model.a4m",
+        "launch/params/a4mer.yaml",
+        "all ",
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+
+    let fails = |path: &std::path::Path, args: &[&str]| -> String {
+        let out = a4mer().arg("verify").arg(path).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // Wrong architecture for the device.
+    assert!(fails(&a, &["--arch", "riscv64"]).contains("this machine is riscv64"));
+    // Truncated.
+    let bytes = std::fs::read(&a).unwrap();
+    let cut = dir.path().join("cut.tar.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = fails(&cut, &[]);
+    assert!(msg.contains("cut.tar.zst"), "{msg}");
+    // Tampered: unpack, change the model, verify the directory.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("--zstd")
+        .arg("-xf")
+        .arg(&a)
+        .arg("-C")
+        .arg(&unpacked)
+        .status();
+    if tar.is_ok_and(|s| s.success()) {
+        let out = a4mer().arg("verify").arg(&unpacked).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        std::fs::write(unpacked.join("models/model.a4m"), b"model bytez").unwrap();
+        let msg = fails(&unpacked, &[]);
+        assert!(msg.contains("FAIL  models/model.a4m: sha256"), "{msg}");
+        std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
+        assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
+    } else {
+        panic!("system tar with zstd support is needed to unpack the bundle");
+    }
+}

@@ -14,7 +14,12 @@ fn real_take() -> Vec<PoseFrame> {
 fn max_error(a: &PoseFrame, b: &PoseFrame) -> f32 {
     (0..NUM_JOINTS)
         .filter(|&j| a.valid[j])
-        .map(|j| (0..3).map(|c| (a.joints_in_world[j][c] - b.joints_in_world[j][c]).powi(2)).sum::<f32>().sqrt())
+        .map(|j| {
+            (0..3)
+                .map(|c| (a.joints_in_world[j][c] - b.joints_in_world[j][c]).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        })
         .fold(0.0, f32::max)
 }
 
@@ -52,5 +57,8 @@ fn real_15_hz_stream_is_upsampled_close_to_the_real_30_hz_frames() {
         sum += e;
     }
     let mean_worst_joint = sum / out.len() as f32;
-    assert!(mean_worst_joint < 0.02, "mean per-frame worst-joint error {mean_worst_joint} m (max {worst})");
+    assert!(
+        mean_worst_joint < 0.02,
+        "mean per-frame worst-joint error {mean_worst_joint} m (max {worst})"
+    );
 }
