@@ -248,7 +248,8 @@ impl Channel {
         })
     }
 
-    fn name(self) -> &'static str {
+    /// The channel's name as BVH files write it.
+    pub fn name(self) -> &'static str {
         match self {
             Channel::XPosition => "Xposition",
             Channel::YPosition => "Yposition",
