@@ -1,1 +1,83 @@
-fn main() {}
+//! `a4mer`: the command-line tool for integrators, field engineers, safety teams and ML
+//! engineers.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
+
+mod bundle;
+mod cmd_bundle;
+mod cmd_eval;
+mod cmd_import;
+mod cmd_verify;
+
+#[derive(Parser)]
+#[command(
+    name = "a4mer",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("A4MER_GIT_REVISION"), ")"),
+    about = "A4Mer human-motion anticipation: import, evaluate, bundle and verify device bundles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score forecasts on recordings with the standard protocol (MPJPE at 100..1000 ms).
+    Eval(cmd_eval::EvalArgs),
+    /// Inspect a motion file: joints found, mapping to SMPL-24, units, up axis, rate.
+    Import(cmd_import::ImportArgs),
+    /// Pack binaries, model, launch files and a SHA-256 manifest into a reproducible device bundle.
+    Bundle(cmd_bundle::BundleArgs),
+    /// Check a bundle: every hash, nothing missing or extra, binaries built for this machine.
+    Verify(cmd_verify::VerifyArgs),
+}
+
+/// How source recordings are read; everything here is detected when not given.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SourceArgs {
+    /// Length unit of the source (m, cm, mm, in). Detected from skeleton height if absent.
+    #[arg(long, value_name = "UNIT")]
+    pub units: Option<Units>,
+    /// Up axis of the source (y, z, x, optionally signed: -y). Detected if absent.
+    #[arg(long, value_name = "AXIS", allow_hyphen_values = true)]
+    pub up: Option<UpAxis>,
+    /// Explicit joint map (TOML: [joints] smpl_name = "source name"). Name heuristics if absent.
+    #[arg(long, value_name = "FILE")]
+    pub joint_map: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    pub fn import_options(&self) -> ImportOptions {
+        ImportOptions {
+            units: self.units,
+            up_axis: self.up,
+            joint_map: self.joint_map.clone(),
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => cmd_eval::run(args),
+        Command::Import(args) => cmd_import::run(args),
+        Command::Bundle(args) => cmd_bundle::run(args),
+        Command::Verify(args) => cmd_verify::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("a4mer: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Print exactly one JSON object on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string(value).context("serialising JSON output")?;
+    println!("{text}");
+    Ok(())
+}

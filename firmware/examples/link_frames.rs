@@ -1,14 +1,14 @@
 //! Prints the link's frame sizes and their time on the wire; with a directory argument, also
 //! writes the fuzz seed corpus (real encoded frames) there.
 //!
-//! `cargo run -p a4mer-firmware --example link_frames [-- firmware/fuzz/seeds]`
+//! `cargo run -p a4mer-firmware --example link_frames [-- fuzz/corpus]`
 
 use std::path::Path;
 use std::{env, fs};
 
 use a4mer_firmware::link::{
-    ForecastStep, Header, LINK_JOINTS, LinkFrame, MAX_CBOR_LEN, MAX_PEOPLE, MAX_STEPS,
-    MAX_WIRE_LEN, ModelHealth, PersonForecast, encode_frame, transmit_time_us,
+    ForecastStep, Header, LINK_JOINTS, LinkFrame, MAX_CBOR_LEN, MAX_PEOPLE, MAX_STEPS, MAX_WIRE_LEN, ModelHealth,
+    PersonForecast, encode_frame, transmit_time_us,
 };
 
 const BAUDS: [u32; 3] = [115_200, 460_800, 921_600];
@@ -74,12 +74,7 @@ fn encode(f: &LinkFrame) -> Vec<u8> {
 fn row(name: &str, bytes: usize) {
     let times: Vec<String> = BAUDS
         .iter()
-        .map(|b| {
-            format!(
-                "{:>6.1} ms",
-                f64::from(transmit_time_us(bytes, *b)) / 1000.0
-            )
-        })
+        .map(|b| format!("{:>6.1} ms", f64::from(transmit_time_us(bytes, *b)) / 1000.0))
         .collect();
     println!("{name:<44} {bytes:>5} B  {}", times.join("  "));
 }
@@ -88,8 +83,7 @@ fn row(name: &str, bytes: usize) {
 fn full_f32_reference_bytes() -> usize {
     let steps = [[[1.234f32; 3]; 24]; 8];
     let mut buf = vec![0u8; 8192];
-    let mut ser = serde_cbor::ser::Serializer::new(serde_cbor::ser::SliceWrite::new(&mut buf))
-        .packed_format();
+    let mut ser = serde_cbor::ser::Serializer::new(serde_cbor::ser::SliceWrite::new(&mut buf)).packed_format();
     serde::Serialize::serialize(&steps, &mut ser).expect("fits");
     // + header and framing, as in our frame (~40 B)
     ser.into_inner().bytes_written() + 40
@@ -100,10 +94,7 @@ fn main() -> anyhow::Result<()> {
         "{:<44} {:>7}  {:>9}  {:>9}  {:>9}",
         "frame", "size", "115200", "460800", "921600"
     );
-    row(
-        "no person tracked",
-        encode(&frame(1, 0, ModelHealth::Nominal)).len(),
-    );
+    row("no person tracked", encode(&frame(1, 0, ModelHealth::Nominal)).len());
     row(
         &format!("1 person, {LINK_JOINTS} joints x {MAX_STEPS} steps"),
         encode(&frame(1, 1, ModelHealth::Nominal)).len(),
@@ -144,11 +135,11 @@ fn write_seeds(dir: &Path) -> anyhow::Result<()> {
     let mut all = Vec::new();
     for (name, f) in &frames {
         let wire = encode(f);
-        fs::write(stream.join(format!("{name}.bin")), &wire)?;
+        fs::write(stream.join(format!("seed-{name}.bin")), &wire)?;
         // link_body seeds: the CBOR body alone (COBS removed, version byte and CRC stripped).
         let mut raw = wire[..wire.len() - 1].to_vec();
         let n = cobs::decode_in_place(&mut raw).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        fs::write(body.join(format!("{name}.cbor")), &raw[1..n - 4])?;
+        fs::write(body.join(format!("seed-{name}.cbor")), &raw[1..n - 4])?;
         all.extend(wire);
     }
     // A stream: several frames back to back, a repeat and a cut frame in the middle.
@@ -156,7 +147,7 @@ fn write_seeds(dir: &Path) -> anyhow::Result<()> {
     all.extend(&repeat);
     all.extend(&repeat[..repeat.len() / 2]);
     all.extend(encode(&frame(9, 1, ModelHealth::Nominal)));
-    fs::write(stream.join("stream.bin"), &all)?;
+    fs::write(stream.join("seed-stream.bin"), &all)?;
     println!("wrote seeds to {}", dir.display());
     Ok(())
 }

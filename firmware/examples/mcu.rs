@@ -25,8 +25,8 @@ mod mcu {
     use core::task::Waker;
 
     use a4mer_firmware::link::{
-        ForecastStep, Header, LINK_JOINTS, LinkFrame, LinkReceiver, MAX_WIRE_LEN, ModelHealth,
-        PersonForecast, encode_frame,
+        ForecastStep, Header, LINK_JOINTS, LinkFrame, LinkReceiver, MAX_WIRE_LEN, ModelHealth, PersonForecast,
+        encode_frame,
     };
     use a4mer_firmware::monitor::{Command, MonitorConfig, Transition};
     use a4mer_firmware::ssm::RobotState;
@@ -85,8 +85,7 @@ mod mcu {
     // ---- UART and controller stubs -----------------------------------------------------------
 
     /// The serial line between the Jetson stub and the safety task.
-    static WIRE: Mutex<RefCell<Deque<u8, { 2 * MAX_WIRE_LEN }>>> =
-        Mutex::new(RefCell::new(Deque::new()));
+    static WIRE: Mutex<RefCell<Deque<u8, { 2 * MAX_WIRE_LEN }>>> = Mutex::new(RefCell::new(Deque::new()));
 
     /// USART1 data register of an STM32F4, standing in for the log UART's TX.
     const TX_DR: *mut u32 = 0x4001_1004 as *mut u32;

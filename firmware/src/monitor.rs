@@ -16,9 +16,7 @@
 use core::fmt;
 
 use crate::link::{LinkFrame, ModelHealth};
-use crate::ssm::{
-    Assessment, ForecastUse, HumanView, RobotState, SsmConfig, SsmConfigError, assess,
-};
+use crate::ssm::{Assessment, ForecastUse, HumanView, RobotState, SsmConfig, SsmConfigError, assess};
 
 /// Watchdog thresholds and SSM parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,10 +37,7 @@ impl Default for MonitorConfig {
         Self {
             stale_after_us: 100_000,
             deadline_us: 300_000,
-            link_latency_us: u64::from(crate::link::transmit_time_us(
-                crate::link::MAX_WIRE_LEN,
-                921_600,
-            )),
+            link_latency_us: u64::from(crate::link::transmit_time_us(crate::link::MAX_WIRE_LEN, 921_600)),
             ssm: SsmConfig::default(),
         }
     }
@@ -50,13 +45,8 @@ impl Default for MonitorConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MonitorConfigError {
-    #[error(
-        "monitor.stale_after_us ({stale_after_us}) must be below monitor.deadline_us ({deadline_us})"
-    )]
-    StaleAfterDeadline {
-        stale_after_us: u64,
-        deadline_us: u64,
-    },
+    #[error("monitor.stale_after_us ({stale_after_us}) must be below monitor.deadline_us ({deadline_us})")]
+    StaleAfterDeadline { stale_after_us: u64, deadline_us: u64 },
     #[error(transparent)]
     Ssm(#[from] SsmConfigError),
 }
@@ -182,10 +172,7 @@ impl Monitor {
 
     /// Takes a frame the link accepted (sequence already checked) at `now_us`.
     pub fn accept_frame(&mut self, frame: LinkFrame, now_us: u64) -> Option<Transition> {
-        self.latest = Some(Latest {
-            frame,
-            rx_us: now_us,
-        });
+        self.latest = Some(Latest { frame, rx_us: now_us });
         self.poll(now_us)
     }
 
@@ -239,8 +226,7 @@ impl Monitor {
             (Mode::Fallback, Reason::Stale) => self.cfg.deadline_us,
             (Mode::Run | Mode::Fallback, _) => self.cfg.stale_after_us,
         };
-        let fixed =
-            u64::from(latest.frame.header.pose_age_us).saturating_add(self.cfg.link_latency_us);
+        let fixed = u64::from(latest.frame.header.pose_age_us).saturating_add(self.cfg.link_latency_us);
         // age = fixed + (now - rx) > threshold  <=>  now >= rx + threshold - fixed + 1
         Some(
             latest
@@ -255,9 +241,7 @@ impl Monitor {
         let transition = self.poll(now_us);
         let command = match (self.mode, &self.latest, self.pose_age_us(now_us)) {
             (Mode::Run, Some(l), Some(age)) => Command::Run {
-                scale: self
-                    .assess(robot, &l.frame, age, ForecastUse::Tighten)
-                    .scale,
+                scale: self.assess(robot, &l.frame, age, ForecastUse::Tighten).scale,
             },
             (Mode::Fallback, Some(l), Some(age)) => Command::Fallback {
                 scale: self.assess(robot, &l.frame, age, ForecastUse::Ignore).scale,
@@ -267,13 +251,7 @@ impl Monitor {
         (command, transition)
     }
 
-    fn assess(
-        &self,
-        robot: &RobotState,
-        frame: &LinkFrame,
-        age_us: u64,
-        f: ForecastUse,
-    ) -> Assessment {
+    fn assess(&self, robot: &RobotState, frame: &LinkFrame, age_us: u64, f: ForecastUse) -> Assessment {
         let view = HumanView {
             people: &frame.people,
             step_ms: frame.step_ms,

@@ -117,10 +117,7 @@ impl SsmConfig {
     }
 
     fn static_margin_m(&self) -> f32 {
-        self.intrusion_distance_m
-            + self.human_uncertainty_m
-            + LINK_QUANTIZATION_M
-            + self.robot_uncertainty_m
+        self.intrusion_distance_m + self.human_uncertainty_m + LINK_QUANTIZATION_M + self.robot_uncertainty_m
     }
 
     /// `S_p` for a constant human speed (the textbook form), metres.
@@ -197,12 +194,7 @@ fn distance_m(a: &[f32; 3], mm: &[i16; 3]) -> f32 {
 /// Speed-scaling factor for the robot given the humans. `cfg` must have passed
 /// `SsmConfig::validate` (the monitor checks it once); a non-finite robot state or pose age
 /// yields a stop.
-pub fn assess(
-    cfg: &SsmConfig,
-    robot: &RobotState,
-    humans: &HumanView<'_>,
-    forecast: ForecastUse,
-) -> Assessment {
+pub fn assess(cfg: &SsmConfig, robot: &RobotState, humans: &HumanView<'_>, forecast: ForecastUse) -> Assessment {
     let robot_ok = robot.position_in_base_m.iter().all(|v| v.is_finite())
         && robot.programmed_speed_mps.is_finite()
         && robot.programmed_speed_mps >= 0.0;
@@ -256,11 +248,7 @@ pub fn assess(
         end = end.min(person_end);
         conservative_end = conservative_end.min(person_conservative);
     }
-    let s_h = if separation.is_finite() {
-        separation - end
-    } else {
-        0.0
-    };
+    let s_h = if separation.is_finite() { separation - end } else { 0.0 };
 
     let s_rs = robot.programmed_speed_mps * cfg.robot_travel_per_mps();
     let static_m = cfg.static_margin_m();
@@ -278,11 +266,7 @@ pub fn assess(
         };
     }
     // NaN (from any corner case) must stop, not pass: `clamp` would keep NaN.
-    let scale = if scale.is_nan() {
-        0.0
-    } else {
-        scale.clamp(0.0, 1.0)
-    };
+    let scale = if scale.is_nan() { 0.0 } else { scale.clamp(0.0, 1.0) };
     Assessment {
         scale,
         separation_m: separation,

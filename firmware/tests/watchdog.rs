@@ -7,9 +7,7 @@ use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Waker};
 
-use a4mer_firmware::link::{
-    ForecastStep, Header, LINK_JOINTS, LinkFrame, ModelHealth, PersonForecast,
-};
+use a4mer_firmware::link::{ForecastStep, Header, LINK_JOINTS, LinkFrame, ModelHealth, PersonForecast};
 use a4mer_firmware::monitor::{Command, Mode, MonitorConfig, Reason, Transition};
 use a4mer_firmware::ssm::{RobotState, SsmConfig};
 use a4mer_firmware::watchdog::Watchdog;
@@ -47,9 +45,7 @@ fn frame(seq: u32, health: ModelHealth, pose_age_us: u32) -> LinkFrame {
         steps.push(step).expect("MAX_STEPS");
     }
     let mut people = heapless::Vec::new();
-    people
-        .push(PersonForecast { track_id: 1, steps })
-        .expect("MAX_PEOPLE");
+    people.push(PersonForecast { track_id: 1, steps }).expect("MAX_PEOPLE");
     LinkFrame {
         header: Header {
             session: 1,
@@ -93,13 +89,7 @@ fn transitions_at_the_exact_microsecond() {
     // 8 ms old at send + 2 ms link latency: stale 90 ms after reception.
     assert_eq!(
         wd.on_frame(frame(1, ModelHealth::Nominal, 8_000)),
-        expect(
-            1_234,
-            Mode::ProtectiveStop,
-            Mode::Run,
-            Reason::Fresh,
-            10_000
-        )
+        expect(1_234, Mode::ProtectiveStop, Mode::Run, Reason::Fresh, 10_000)
     );
     let (cmd, t) = wd.command(&ROBOT);
     assert_eq!(t, None);
@@ -119,10 +109,7 @@ fn transitions_at_the_exact_microsecond() {
     );
     assert!(matches!(wd.command(&ROBOT).0, Command::Fallback { .. }));
 
-    assert_eq!(
-        wd.next_change(),
-        Some(Instant::from_micros(1_234 + 290_001))
-    );
+    assert_eq!(wd.next_change(), Some(Instant::from_micros(1_234 + 290_001)));
     advance_us(199_999);
     assert_eq!(wd.poll(), None);
     advance_us(1);
@@ -130,13 +117,7 @@ fn transitions_at_the_exact_microsecond() {
         wd.command(&ROBOT),
         (
             Command::ProtectiveStop,
-            expect(
-                291_235,
-                Mode::Fallback,
-                Mode::ProtectiveStop,
-                Reason::Deadline,
-                300_001
-            )
+            expect(291_235, Mode::Fallback, Mode::ProtectiveStop, Reason::Deadline, 300_001)
         )
     );
     assert_eq!(wd.next_change(), None);

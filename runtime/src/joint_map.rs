@@ -24,7 +24,9 @@ pub enum JointMapError {
     Toml { origin: String, message: String },
     #[error("joint map {origin}: [joints].{target} is not a SMPL-24 joint (expected one of: {})", SMPL24.join(", "))]
     UnknownTarget { origin: String, target: String },
-    #[error("joint map {origin}: [joints].{target} = {source_name:?}, but skeleton `{skeleton}` has no joint of that name")]
+    #[error(
+        "joint map {origin}: [joints].{target} = {source_name:?}, but skeleton `{skeleton}` has no joint of that name"
+    )]
     UnknownSource {
         origin: String,
         target: String,
@@ -230,7 +232,12 @@ fn parse_name(name: &str) -> (Side, String) {
     }
     // All-lower-case names like `lhip` or `rightknee` carry their side glued on.
     if side == Side::Center {
-        for (prefix, s) in [("left", Side::Left), ("right", Side::Right), ("l", Side::Left), ("r", Side::Right)] {
+        for (prefix, s) in [
+            ("left", Side::Left),
+            ("right", Side::Right),
+            ("l", Side::Left),
+            ("r", Side::Right),
+        ] {
             if let Some(rest) = base.strip_prefix(prefix)
                 && KNOWN_SIDED_BASES.contains(&rest)
             {
@@ -265,9 +272,8 @@ fn split_camel(part: &str) -> Vec<String> {
 }
 
 const KNOWN_SIDED_BASES: &[&str] = &[
-    "hip", "upleg", "upperleg", "thigh", "knee", "leg", "lowerleg", "shin", "calf", "ankle", "foot", "toe",
-    "toes", "toebase", "collar", "clavicle", "shoulder", "arm", "upperarm", "elbow", "forearm", "lowerarm",
-    "wrist", "hand",
+    "hip", "upleg", "upperleg", "thigh", "knee", "leg", "lowerleg", "shin", "calf", "ankle", "foot", "toe", "toes",
+    "toebase", "collar", "clavicle", "shoulder", "arm", "upperarm", "elbow", "forearm", "lowerarm", "wrist", "hand",
 ];
 
 fn heuristic_sources(skeleton: &Skeleton) -> [Option<usize>; NUM_JOINTS] {
@@ -517,7 +523,10 @@ mod tests {
 
         let e = JointMap::from_toml_str("[joints]\npelvis = \"Nope\"\n", "m.toml", &s).unwrap_err();
         assert!(matches!(e, JointMapError::UnknownSource { .. }));
-        assert!(e.to_string().contains("m.toml") && e.to_string().contains("Nope"), "{e}");
+        assert!(
+            e.to_string().contains("m.toml") && e.to_string().contains("Nope"),
+            "{e}"
+        );
         let e = JointMap::from_toml_str("[joints]\ntorso = \"Root\"\n", "m.toml", &s).unwrap_err();
         assert!(matches!(e, JointMapError::UnknownTarget { .. }), "{e}");
         let e = JointMap::from_toml_str("[joints\n", "m.toml", &s).unwrap_err();
@@ -528,13 +537,19 @@ mod tests {
     fn apply_marks_unmapped_invalid_and_nan_invalid() {
         let s = skel(&[("Hips", None), ("Head", Some(0))]);
         let m = JointMap::from_heuristics(&s);
-        let (joints, valid) = m.apply(&[[1.0, 2.0, 3.0], [f32::NAN, 0.0, 0.0]], &[true, true]).unwrap();
+        let (joints, valid) = m
+            .apply(&[[1.0, 2.0, 3.0], [f32::NAN, 0.0, 0.0]], &[true, true])
+            .unwrap();
         assert!(valid[0] && !valid[15]);
         assert_eq!(joints[0], [1.0, 2.0, 3.0]);
         assert_eq!(valid.iter().filter(|v| **v).count(), 1);
         assert!(matches!(
             m.apply(&[[0.0; 3]], &[true]),
-            Err(JointMapError::WrongJointCount { expected: 2, found: 1, .. })
+            Err(JointMapError::WrongJointCount {
+                expected: 2,
+                found: 1,
+                ..
+            })
         ));
     }
 }

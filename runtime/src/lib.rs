@@ -7,6 +7,7 @@
 pub mod joint_map;
 pub mod pose;
 pub mod skeleton;
+pub mod stream;
 
 pub use joint_map::{JointMap, JointMapError};
 pub use pose::{FPS, Joints, NUM_JOINTS, PoseFrame, frame_period_ns};

@@ -32,7 +32,11 @@ pub struct PoseFrame {
 
 impl PoseFrame {
     pub fn new(stamp_ns: i64, joints_in_world: Joints, valid: [bool; NUM_JOINTS]) -> Self {
-        Self { stamp_ns, joints_in_world, valid }
+        Self {
+            stamp_ns,
+            joints_in_world,
+            valid,
+        }
     }
 
     pub fn valid_count(&self) -> usize {

@@ -20,8 +20,7 @@ pub enum CodecError {
 pub fn encode(frame: &LinkFrame, out: &mut [u8]) -> Result<usize, CodecError> {
     let capacity = out.len();
     let mut ser = Serializer::new(SliceWrite::new(out)).packed_format();
-    serde::Serialize::serialize(frame, &mut ser)
-        .map_err(|_| CodecError::BufferTooSmall { capacity })?;
+    serde::Serialize::serialize(frame, &mut ser).map_err(|_| CodecError::BufferTooSmall { capacity })?;
     Ok(ser.into_inner().bytes_written())
 }
 

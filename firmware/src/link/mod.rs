@@ -168,16 +168,9 @@ pub enum PositionError {
 impl ForecastStep {
     /// Builds a step from metres (sender side). Rounds to the nearest millimetre, so the link
     /// adds at most 0.5 mm of position error (`LINK_QUANTIZATION_M`, covered by Z_d).
-    pub fn from_metres(
-        joints_in_base_m: &[[f32; 3]; LINK_JOINTS],
-        spread_m: f32,
-    ) -> Result<Self, PositionError> {
+    pub fn from_metres(joints_in_base_m: &[[f32; 3]; LINK_JOINTS], spread_m: f32) -> Result<Self, PositionError> {
         let mut joints_in_base_mm = [[0i16; 3]; LINK_JOINTS];
-        for (joint, (out, p)) in joints_in_base_mm
-            .iter_mut()
-            .zip(joints_in_base_m)
-            .enumerate()
-        {
+        for (joint, (out, p)) in joints_in_base_mm.iter_mut().zip(joints_in_base_m).enumerate() {
             for (axis, (o, v)) in out.iter_mut().zip(p).enumerate() {
                 if !v.is_finite() {
                     return Err(PositionError::NotFinite { joint, axis });
@@ -210,9 +203,7 @@ pub enum EncodeError {
     Invalid(#[from] InvalidFrame),
     #[error("CBOR encoding failed: {0}")]
     Cbor(#[from] CodecError),
-    #[error(
-        "output buffer holds {capacity} bytes, the encoded frame needs more (max {MAX_WIRE_LEN})"
-    )]
+    #[error("output buffer holds {capacity} bytes, the encoded frame needs more (max {MAX_WIRE_LEN})")]
     OutputTooSmall { capacity: usize },
 }
 
@@ -411,9 +402,7 @@ impl LinkReceiver {
                 }
                 self.counters.lost = self.counters.lost.saturating_add(ahead as u32 - 1);
             }
-            Some(_) => {
-                self.counters.session_changes = self.counters.session_changes.saturating_add(1)
-            }
+            Some(_) => self.counters.session_changes = self.counters.session_changes.saturating_add(1),
             None => {}
         }
         self.last = Some((session, seq));

@@ -10,8 +10,7 @@ pub(crate) fn person(track_id: u16, x_mm: i16, steps: usize) -> PersonForecast {
     };
     for k in 0..steps {
         let x = x_mm - 100 * k as i16;
-        let joints_in_base_mm =
-            core::array::from_fn(|j| [x + j as i16, -300 + 50 * j as i16, 900 + 40 * j as i16]);
+        let joints_in_base_mm = core::array::from_fn(|j| [x + j as i16, -300 + 50 * j as i16, 900 + 40 * j as i16]);
         let step = ForecastStep {
             spread_mm: 20 * k as u16,
             joints_in_base_mm,
@@ -192,10 +191,7 @@ fn trailing_bytes_after_the_cbor_body_are_malformed() {
     body.push(0x01);
     let mut w = wire_from_raw(&raw_with_crc(PROTOCOL_VERSION, &body));
     w.pop();
-    assert_eq!(
-        decode_frame(&mut w),
-        Err(DropReason::Cbor(CodecError::Malformed))
-    );
+    assert_eq!(decode_frame(&mut w), Err(DropReason::Cbor(CodecError::Malformed)));
 }
 
 #[test]
@@ -207,10 +203,7 @@ fn unknown_field_and_too_many_people_are_malformed() {
     body.extend_from_slice(&[0x09, 0x00]);
     let mut w = wire_from_raw(&raw_with_crc(PROTOCOL_VERSION, &body));
     w.pop();
-    assert_eq!(
-        decode_frame(&mut w),
-        Err(DropReason::Cbor(CodecError::Malformed))
-    );
+    assert_eq!(decode_frame(&mut w), Err(DropReason::Cbor(CodecError::Malformed)));
 
     // people array claiming MAX_PEOPLE + 1 entries.
     let f = frame(1, 1);
@@ -232,20 +225,13 @@ fn unknown_field_and_too_many_people_are_malformed() {
     }
     let mut w = wire_from_raw(&raw_with_crc(PROTOCOL_VERSION, &body));
     w.pop();
-    assert_eq!(
-        decode_frame(&mut w),
-        Err(DropReason::Cbor(CodecError::Malformed))
-    );
+    assert_eq!(decode_frame(&mut w), Err(DropReason::Cbor(CodecError::Malformed)));
 }
 
 #[test]
 fn sequence_repeated_stale_gaps_wrap_and_new_session() {
     let mut rx = LinkReceiver::new();
-    let mut run = |session, seq| {
-        feed(&mut rx, &wire(&frame(session, seq)))
-            .pop()
-            .expect("one frame")
-    };
+    let mut run = |session, seq| feed(&mut rx, &wire(&frame(session, seq))).pop().expect("one frame");
     assert!(run(1, 100).is_ok());
     assert_eq!(run(1, 100), Err(DropReason::RepeatedSeq { seq: 100 }));
     assert_eq!(run(1, 99), Err(DropReason::StaleSeq { seq: 99, last: 100 }));
@@ -253,22 +239,10 @@ fn sequence_repeated_stale_gaps_wrap_and_new_session() {
     assert!(run(1, u32::MAX).is_err()); // "before" 103 in serial arithmetic
     assert!(run(2, u32::MAX).is_ok()); // new session restarts numbering
     assert!(run(2, 0).is_ok()); // wraps
-    assert_eq!(
-        run(2, u32::MAX),
-        Err(DropReason::StaleSeq {
-            seq: u32::MAX,
-            last: 0
-        })
-    );
+    assert_eq!(run(2, u32::MAX), Err(DropReason::StaleSeq { seq: u32::MAX, last: 0 }));
     let c = *rx.counters();
     assert_eq!(
-        (
-            c.accepted,
-            c.repeated_seq,
-            c.stale_seq,
-            c.lost,
-            c.session_changes
-        ),
+        (c.accepted, c.repeated_seq, c.stale_seq, c.lost, c.session_changes),
         (4, 1, 3, 2, 1)
     );
 }
@@ -298,10 +272,7 @@ fn cable_pulled_mid_frame_costs_two_frames_then_resyncs() {
     bytes.extend(wire(&second));
     let got = feed(&mut rx, &bytes);
     assert_eq!(got.len(), 1);
-    assert!(
-        got[0].is_err(),
-        "half a frame glued to a whole one must not decode"
-    );
+    assert!(got[0].is_err(), "half a frame glued to a whole one must not decode");
     // The following frame is received again.
     let third = frame(1, 3);
     assert_eq!(feed(&mut rx, &wire(&third)), std::vec![Ok(third)]);
@@ -325,10 +296,7 @@ fn from_metres_rounds_and_rejects_bad_numbers() {
         Err(PositionError::OutOfRange { joint: 3, axis: 2 })
     );
     joints[3][2] = 0.0;
-    assert_eq!(
-        ForecastStep::from_metres(&joints, -0.1),
-        Err(PositionError::BadSpread)
-    );
+    assert_eq!(ForecastStep::from_metres(&joints, -0.1), Err(PositionError::BadSpread));
     assert_eq!(
         ForecastStep::from_metres(&joints, f32::INFINITY),
         Err(PositionError::BadSpread)

@@ -47,14 +47,8 @@ fn tr(at_us: u64, from: Mode, to: Mode, reason: Reason, age: u64) -> Option<Tran
 #[test]
 fn starts_in_protective_stop() {
     let mut m = Monitor::new(cfg()).expect("valid");
-    assert_eq!(
-        (m.mode(), m.reason()),
-        (Mode::ProtectiveStop, Reason::Startup)
-    );
-    assert_eq!(
-        m.command(&ROBOT, 5_000_000),
-        (Command::ProtectiveStop, None)
-    );
+    assert_eq!((m.mode(), m.reason()), (Mode::ProtectiveStop, Reason::Startup));
+    assert_eq!(m.command(&ROBOT, 5_000_000), (Command::ProtectiveStop, None));
     assert_eq!(m.next_change_us(), None);
     assert_eq!(m.assessment(&ROBOT, 0), None);
 }
@@ -77,13 +71,7 @@ fn run_fallback_stop_at_the_exact_microsecond() {
     assert_eq!(m.poll(t0 + 100_000), None);
     assert_eq!(
         m.poll(t0 + 100_001),
-        tr(
-            t0 + 100_001,
-            Mode::Run,
-            Mode::Fallback,
-            Reason::Stale,
-            100_001
-        )
+        tr(t0 + 100_001, Mode::Run, Mode::Fallback, Reason::Stale, 100_001)
     );
     assert_eq!(m.next_change_us(), Some(t0 + 300_001));
     assert_eq!(m.poll(t0 + 300_000), None);
@@ -98,21 +86,12 @@ fn run_fallback_stop_at_the_exact_microsecond() {
         )
     );
     assert_eq!(m.next_change_us(), None);
-    assert_eq!(
-        m.command(&ROBOT, t0 + 400_000),
-        (Command::ProtectiveStop, None)
-    );
+    assert_eq!(m.command(&ROBOT, t0 + 400_000), (Command::ProtectiveStop, None));
 
     // A new frame recovers directly to Run.
     assert_eq!(
         m.accept_frame(frame(2, ModelHealth::Nominal, 0), t0 + 500_000),
-        tr(
-            t0 + 500_000,
-            Mode::ProtectiveStop,
-            Mode::Run,
-            Reason::Fresh,
-            0
-        )
+        tr(t0 + 500_000, Mode::ProtectiveStop, Mode::Run, Reason::Fresh, 0)
     );
 }
 
@@ -135,13 +114,7 @@ fn pose_age_and_link_latency_count_towards_the_thresholds() {
     // A frame already older than the deadline is no valid frame.
     assert_eq!(
         m.accept_frame(frame(2, ModelHealth::Nominal, 300_000), 60_000),
-        tr(
-            60_000,
-            Mode::Fallback,
-            Mode::ProtectiveStop,
-            Reason::Deadline,
-            305_000
-        )
+        tr(60_000, Mode::Fallback, Mode::ProtectiveStop, Reason::Deadline, 305_000)
     );
 }
 
@@ -162,13 +135,7 @@ fn degraded_health_falls_back_and_reason_changes_are_logged() {
     assert_eq!(m.next_change_us(), Some(100_001));
     assert_eq!(
         m.poll(100_001),
-        tr(
-            100_001,
-            Mode::Fallback,
-            Mode::Fallback,
-            Reason::Stale,
-            100_001
-        )
+        tr(100_001, Mode::Fallback, Mode::Fallback, Reason::Stale, 100_001)
     );
     assert_eq!(
         m.accept_frame(frame(2, ModelHealth::Failed, 0), 120_000),
@@ -185,10 +152,7 @@ fn degraded_health_falls_back_and_reason_changes_are_logged() {
         tr(150_000, Mode::Fallback, Mode::Run, Reason::Fresh, 0)
     );
     // Same mode and reason again: nothing to log.
-    assert_eq!(
-        m.accept_frame(frame(4, ModelHealth::Nominal, 0), 180_000),
-        None
-    );
+    assert_eq!(m.accept_frame(frame(4, ModelHealth::Nominal, 0), 180_000), None);
 }
 
 #[test]
@@ -209,10 +173,7 @@ fn run_uses_the_forecast_fallback_does_not() {
     let Command::Run { scale: run_scale } = run else {
         panic!("expected Run, got {run:?}");
     };
-    assert!(
-        m.assessment(&ROBOT, 10_000)
-            .is_some_and(|a| a.forecast_tightened)
-    );
+    assert!(m.assessment(&ROBOT, 10_000).is_some_and(|a| a.forecast_tightened));
 
     let mut m = Monitor::new(cfg()).expect("valid");
     m.accept_frame(degraded, 0);
@@ -243,10 +204,7 @@ fn transitions_render_with_their_reason() {
         pose_age_us: None,
         ..t
     };
-    assert_eq!(
-        format!("{t}"),
-        "t=101001us Run -> Fallback: model health Degraded"
-    );
+    assert_eq!(format!("{t}"), "t=101001us Run -> Fallback: model health Degraded");
 }
 
 #[test]
@@ -268,9 +226,7 @@ fn config_validation() {
     };
     assert!(matches!(
         Monitor::new(bad),
-        Err(MonitorConfigError::Ssm(SsmConfigError::Negative(
-            "reaction_time_s"
-        )))
+        Err(MonitorConfigError::Ssm(SsmConfigError::Negative("reaction_time_s")))
     ));
     assert!(MonitorConfig::default().validate().is_ok());
 }

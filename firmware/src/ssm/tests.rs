@@ -65,10 +65,7 @@ fn conservative_scale_matches_hand_computation() {
     assert!(close(a.s_rs_m, 1.25));
     assert!(close(a.scale, 3.558 / 5.0), "{a:?}");
     // The scale is exactly where S_p at the scaled speed meets the separation.
-    assert!(close(
-        cfg.protective_distance_m(1.6, 5.0 * a.scale),
-        a.separation_m
-    ));
+    assert!(close(cfg.protective_distance_m(1.6, 5.0 * a.scale), a.separation_m));
     assert!(!a.forecast_tightened);
 }
 
@@ -107,12 +104,7 @@ fn forecast_of_a_lunge_tightens_and_retreat_does_not_loosen() {
     // Walking away: the forecast must not raise the allowed speed.
     let retreat = [point_person(2000, 300, MAX_STEPS, 0)];
     let ignore = assess(&cfg, &robot(5.0), &view(&retreat, 0.0), ForecastUse::Ignore);
-    let tighten = assess(
-        &cfg,
-        &robot(5.0),
-        &view(&retreat, 0.0),
-        ForecastUse::Tighten,
-    );
+    let tighten = assess(&cfg, &robot(5.0), &view(&retreat, 0.0), ForecastUse::Tighten);
     assert_eq!(tighten.scale, ignore.scale);
     assert!(!tighten.forecast_tightened);
 }
@@ -154,18 +146,9 @@ fn nobody_tracked_standing_robot_and_bad_robot_state() {
         position_in_base_m: [0.0, f32::NAN, 0.0],
         programmed_speed_mps: 1.0,
     };
+    assert_eq!(assess(&cfg, &nan_pos, &view(&far, 0.0), ForecastUse::Ignore).scale, 0.0);
     assert_eq!(
-        assess(&cfg, &nan_pos, &view(&far, 0.0), ForecastUse::Ignore).scale,
-        0.0
-    );
-    assert_eq!(
-        assess(
-            &cfg,
-            &robot(1.0),
-            &view(&far, f32::NAN),
-            ForecastUse::Ignore
-        )
-        .scale,
+        assess(&cfg, &robot(1.0), &view(&far, f32::NAN), ForecastUse::Ignore).scale,
         0.0
     );
 }
@@ -176,16 +159,10 @@ fn config_validation_names_the_field() {
         stopping_time_s: 0.0,
         ..SsmConfig::default()
     };
-    assert_eq!(
-        cfg.validate(),
-        Err(SsmConfigError::NotPositive("stopping_time_s"))
-    );
+    assert_eq!(cfg.validate(), Err(SsmConfigError::NotPositive("stopping_time_s")));
     cfg.stopping_time_s = 0.3;
     cfg.human_uncertainty_m = f32::NAN;
-    assert_eq!(
-        cfg.validate(),
-        Err(SsmConfigError::Negative("human_uncertainty_m"))
-    );
+    assert_eq!(cfg.validate(), Err(SsmConfigError::Negative("human_uncertainty_m")));
     cfg.human_uncertainty_m = 0.1;
     cfg.human_speed_near_mps = 1.0;
     assert_eq!(cfg.validate(), Err(SsmConfigError::NearSlowerThanFar));
@@ -206,19 +183,17 @@ fn arb_config() -> impl Strategy<Value = SsmConfig> {
         0.0f32..0.1,
         0.0f32..0.5,
     )
-        .prop_map(
-            |(far, extra, near_d, t_r, t_s, c, z_d, z_r, radius)| SsmConfig {
-                human_speed_far_mps: far,
-                human_speed_near_mps: far + extra,
-                near_distance_m: near_d,
-                reaction_time_s: t_r,
-                stopping_time_s: t_s,
-                intrusion_distance_m: c,
-                human_uncertainty_m: z_d,
-                robot_uncertainty_m: z_r,
-                robot_radius_m: radius,
-            },
-        )
+        .prop_map(|(far, extra, near_d, t_r, t_s, c, z_d, z_r, radius)| SsmConfig {
+            human_speed_far_mps: far,
+            human_speed_near_mps: far + extra,
+            near_distance_m: near_d,
+            reaction_time_s: t_r,
+            stopping_time_s: t_s,
+            intrusion_distance_m: c,
+            human_uncertainty_m: z_d,
+            robot_uncertainty_m: z_r,
+            robot_radius_m: radius,
+        })
 }
 
 fn arb_step() -> impl Strategy<Value = ForecastStep> {
@@ -245,13 +220,10 @@ fn arb_people() -> impl Strategy<Value = StdVec<PersonForecast>> {
                 joints_in_base_mm: j,
             }),
     ];
-    let person =
-        (any::<u16>(), prop::collection::vec(step, 1..=MAX_STEPS)).prop_map(|(id, steps)| {
-            PersonForecast {
-                track_id: id,
-                steps: Vec::from_slice(&steps).expect("<= MAX_STEPS"),
-            }
-        });
+    let person = (any::<u16>(), prop::collection::vec(step, 1..=MAX_STEPS)).prop_map(|(id, steps)| PersonForecast {
+        track_id: id,
+        steps: Vec::from_slice(&steps).expect("<= MAX_STEPS"),
+    });
     prop::collection::vec(person, 0..=MAX_PEOPLE)
 }
 

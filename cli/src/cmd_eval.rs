@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use a4mer_train::data::load_motions;
+use a4mer_train::eval::{EvalReport, MethodScores, Split, evaluate};
+
+use crate::{SourceArgs, print_json};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Recordings: BVH files or directories of them.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE|DIR")]
+    data: Vec<PathBuf>,
+    /// Part of each recording to score: all, train (first 80 %) or heldout (last 20 %).
+    #[arg(long, default_value = "all")]
+    split: Split,
+    /// Frames between window origins.
+    #[arg(long, default_value_t = 5)]
+    stride: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let motions = load_motions(&args.data, &args.source.import_options()).context("loading recordings")?;
+    let report = evaluate(&motions, args.split, args.stride, None)?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!(
+        "a4mer eval: {} recording(s), split {:?}, {} windows (stride {}), {} joints, {} Hz",
+        motions.len(),
+        args.split,
+        report.windows,
+        args.stride,
+        report.joints,
+        report.fps
+    );
+    print_table(&report);
+    Ok(())
+}
+
+fn print_table(report: &EvalReport) {
+    print!("{:<18} {:<16}", "MPJPE (mm)", "frame");
+    for ms in &report.horizons_ms {
+        print!("{:>9}", format!("{ms} ms"));
+    }
+    println!();
+    let t = &report.mpjpe_mm;
+    let rows: Vec<(&str, &MethodScores)> = [
+        Some(("zero_velocity", &t.zero_velocity)),
+        Some(("constant_velocity", &t.constant_velocity)),
+        t.model.as_ref().map(|m| ("model", m)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (name, scores) in rows {
+        for (frame, values) in [("world", &scores.world), ("pelvis_relative", &scores.pelvis_relative)] {
+            print!("{name:<18} {frame:<16}");
+            for v in values {
+                print!("{v:>9.1}");
+            }
+            println!();
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The `a4mer` binary as users run it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn a4mer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_a4mer"))
+}
+
+fn mocap_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mocap")
+}
+
+#[test]
+fn eval_json_is_exactly_one_object_with_the_documented_keys() {
+    let out = a4mer()
+        .args(["eval", "--json", "--data"])
+        .arg(mocap_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["fps"], 30);
+    assert_eq!(v["horizons_ms"], serde_json::json!([100, 200, 400, 600, 1000]));
+    assert_eq!(v["joints"], 22);
+    assert!(v["windows"].as_u64().unwrap() > 1000);
+    assert!(v["mpjpe_mm"].get("model").is_none(), "no model given, no model key");
+    for method in ["zero_velocity", "constant_velocity"] {
+        for frame in ["world", "pelvis_relative"] {
+            let xs: Vec<f64> = v["mpjpe_mm"][method][frame]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert_eq!(xs.len(), 5, "{method} {frame}");
+            assert!(
+                xs.windows(2).all(|w| w[0] < w[1]),
+                "{method} {frame} grows with horizon: {xs:?}"
+            );
+        }
+    }
+    // Plausibility: a cm/m mix-up would be 100x off. Holding the last pose for 1 s of
+    // mostly walking misses by a few hundred millimetres.
+    let zero_1s = v["mpjpe_mm"]["zero_velocity"]["world"][4].as_f64().unwrap();
+    assert!((200.0..1500.0).contains(&zero_1s), "{zero_1s}");
+}
+
+#[test]
+fn eval_table_and_import_info_are_readable() {
+    let out = a4mer()
+        .args(["eval", "--split", "heldout", "--data"])
+        .arg(mocap_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("constant_velocity") && text.contains("1000 ms"), "{text}");
+
+    let out = a4mer()
+        .args(["import", "--info"])
+        .arg(mocap_dir().join("bvhtools_test2.bvh"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "Centimetres (detected",
+        "+y (head above feet)",
+        "22 of 24",
+        "left_knee       <- LeftLeg",
+        "left_hand       <- -",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn bad_input_exits_nonzero_with_a_named_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("cut.bvh");
+    let text = std::fs::read_to_string(mocap_dir().join("bvhtools_test2.bvh")).unwrap();
+    std::fs::write(&bad, &text[..text.len() - 5000]).unwrap();
+    let out = a4mer().args(["eval", "--data"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cut.bvh:") && err.contains("truncated"), "{err}");
+
+    let out = a4mer()
+        .args(["eval", "--units", "furlong", "--data"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr).unwrap().contains("furlong"));
+}
+
+/// Builds a bundle from this test binary's own `a4mer` (host architecture) and a model
+/// file, then checks reproducibility, verification, and each kind of damage.
+#[test]
+fn bundles_are_reproducible_and_verify_catches_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = dir.path().join("bins");
+    std::fs::create_dir(&bins).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_a4mer"), bins.join("a4mer")).unwrap();
+    let model = dir.path().join("model.a4m");
+    std::fs::write(&model, b"model bytes").unwrap();
+    let launch = dir.path().join("launch");
+    std::fs::create_dir_all(launch.join("params")).unwrap();
+    std::fs::write(launch.join("params/a4mer.yaml"), "a4mer_node:\n  ros__parameters: {}\n").unwrap();
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let bundle = |out: &std::path::Path| {
+        let st = a4mer()
+            .args(["bundle", "--target", &target, "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(out)
+            .arg("--bin-dir")
+            .arg(&bins)
+            .arg("--launch-dir")
+            .arg(&launch)
+            .args(["--zstd-level", "1"])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    };
+    let (a, b) = (dir.path().join("a.tar.zst"), dir.path().join("b.tar.zst"));
+    bundle(&a);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a different wall-clock second
+    bundle(&b);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same inputs, same bytes"
+    );
+
+    let out = a4mer().arg("verify").arg(&a).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "bin/a4mer architecture",
+        "models/model.a4m",
+        "launch/params/a4mer.yaml",
+        "all ",
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+
+    let fails = |path: &std::path::Path, args: &[&str]| -> String {
+        let out = a4mer().arg("verify").arg(path).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // Wrong architecture for the device.
+    assert!(fails(&a, &["--arch", "riscv64"]).contains("this machine is riscv64"));
+    // Truncated.
+    let bytes = std::fs::read(&a).unwrap();
+    let cut = dir.path().join("cut.tar.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = fails(&cut, &[]);
+    assert!(msg.contains("cut.tar.zst"), "{msg}");
+    // Tampered: unpack, change the model, verify the directory.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("--zstd")
+        .arg("-xf")
+        .arg(&a)
+        .arg("-C")
+        .arg(&unpacked)
+        .status();
+    if tar.is_ok_and(|s| s.success()) {
+        let out = a4mer().arg("verify").arg(&unpacked).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        std::fs::write(unpacked.join("models/model.a4m"), b"model bytez").unwrap();
+        let msg = fails(&unpacked, &[]);
+        assert!(msg.contains("FAIL  models/model.a4m: sha256"), "{msg}");
+        std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
+        assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
+    } else {
+        panic!("system tar with zstd support is needed to unpack the bundle");
+    }
+}
