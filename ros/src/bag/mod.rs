@@ -1,0 +1,133 @@
+//! rosbag2 I/O.
+//!
+//! Reading: rosbag2 directories (with `metadata.yaml`) in MCAP storage (the default since
+//! Iron) or sqlite3 storage (Humble), a bare `.mcap` or `.db3` file; compressed MCAP
+//! chunks (zstd, lz4). Messages stream with bounded memory, in storage order.
+//!
+//! Writing: MCAP rosbag2 directories as `ros2 bag record` makes them: profile `ros2`,
+//! `ros2msg` schemas carrying every dependency, `cdr` channels with
+//! `offered_qos_profiles`, and `metadata.yaml` (version 8, readable by Humble to Jazzy).
+
+use std::path::PathBuf;
+
+use crate::msg::{CdrError, RosMessage};
+
+mod metadata;
+pub mod qos;
+mod read;
+mod write;
+
+pub use qos::{Durability, History, QosProfile, Reliability};
+pub use read::{BagReader, Messages, Storage};
+pub use write::{BagWriter, TopicId, WriteSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BagError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a rosbag2 bag: {reason}")]
+    NotABag { path: PathBuf, reason: String },
+    #[error("{path}: bad metadata: {reason}")]
+    Metadata { path: PathBuf, reason: String },
+    #[error("{path}: unsupported: {what}")]
+    Unsupported { path: PathBuf, what: String },
+    #[error("{path}: MCAP error near byte {offset}: {source}")]
+    Mcap {
+        path: PathBuf,
+        offset: u64,
+        #[source]
+        source: mcap::McapError,
+    },
+    #[error("{path}: sqlite3: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path}: topic {topic}: message {index} (log time {log_time_ns} ns): {source}")]
+    Decode {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        log_time_ns: i64,
+        #[source]
+        source: CdrError,
+    },
+    #[error("{path}: topic {topic} has type {found}, not {expected}")]
+    WrongType {
+        path: PathBuf,
+        topic: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{path}: topic {topic}: {reason}")]
+    Topic {
+        path: PathBuf,
+        topic: String,
+        reason: String,
+    },
+    #[error("{path}: {source}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: CdrError,
+    },
+}
+
+/// A topic as the bag describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicInfo {
+    pub name: String,
+    /// `pkg/msg/Name`.
+    pub type_name: String,
+    /// `cdr` for everything ROS 2 records.
+    pub serialization_format: String,
+    pub offered_qos_profiles: Vec<QosProfile>,
+    /// From `metadata.yaml` or the MCAP statistics; `None` when the bag does not say.
+    pub message_count: Option<u64>,
+    /// The ros2msg (or ros2idl) schema text, when the storage keeps one.
+    pub definition: Option<String>,
+}
+
+/// One serialized message, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BagMessage {
+    /// Index into [`BagReader::topics`].
+    pub topic: usize,
+    /// Receive time, nanoseconds (rosbag2's message timestamp).
+    pub log_time_ns: i64,
+    /// Position of this message on its topic, from 0.
+    pub index_on_topic: u64,
+    /// CDR payload with its 4-byte encapsulation header.
+    pub data: Vec<u8>,
+}
+
+impl BagReader {
+    /// Decode `msg` as `M`, checking the topic's recorded type first.
+    pub fn decode<M: RosMessage>(&self, msg: &BagMessage) -> Result<M, BagError> {
+        let topic = self.topics().get(msg.topic).ok_or_else(|| BagError::Topic {
+            path: self.path().to_path_buf(),
+            topic: format!("#{}", msg.topic),
+            reason: "no such topic in this bag".into(),
+        })?;
+        if topic.type_name != M::ros_type_name() {
+            return Err(BagError::WrongType {
+                path: self.path().to_path_buf(),
+                topic: topic.name.clone(),
+                expected: M::ros_type_name(),
+                found: topic.type_name.clone(),
+            });
+        }
+        crate::msg::decode::<M>(&msg.data).map_err(|source| BagError::Decode {
+            path: self.path().to_path_buf(),
+            topic: topic.name.clone(),
+            index: msg.index_on_topic,
+            log_time_ns: msg.log_time_ns,
+            source,
+        })
+    }
+}

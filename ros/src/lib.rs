@@ -1,0 +1,12 @@
+//! a4mer-ros: the ROS 2 side of a4mer.
+//!
+//! - [`msg`]: serde mirrors of `a4mer_msgs` and the standard/ZED messages we use, with
+//!   their CDR wire format and ros2msg schemas;
+//! - [`adapters`]: pose messages → canonical [`a4mer_runtime::PoseFrame`]s;
+//! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
+//! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables.
+//!
+//! The DDS node itself comes with the streaming engine.
+
+pub mod msg;
+pub mod bag;
