@@ -8,5 +8,6 @@
 //!
 //! The DDS node itself comes with the streaming engine.
 
+pub mod adapters;
 pub mod msg;
 pub mod bag;
