@@ -37,9 +37,7 @@ pub enum AdapterError {
         expected: usize,
         found: usize,
     },
-    #[error(
-        "{type_name}: body {index} (id {id}): layout `{layout}` with no joint_names (only smpl24 may omit them)"
-    )]
+    #[error("{type_name}: body {index} (id {id}): layout `{layout}` with no joint_names (only smpl24 may omit them)")]
     NoJointNames {
         type_name: String,
         index: usize,
@@ -52,9 +50,11 @@ pub enum AdapterError {
         index: usize,
         id: i64,
         #[source]
-        source: JointMapError,
+        source: Box<JointMapError>,
     },
-    #[error("{type_name}: object {index} (label_id {id}): body_format {body_format} is not BODY_18 (0), BODY_34 (1) or BODY_38 (2)")]
+    #[error(
+        "{type_name}: object {index} (label_id {id}): body_format {body_format} is not BODY_18 (0), BODY_34 (1) or BODY_38 (2)"
+    )]
     BodyFormat {
         type_name: String,
         index: usize,
@@ -67,7 +67,7 @@ pub enum AdapterError {
     MapFile {
         origin: String,
         #[source]
-        source: JointMapError,
+        source: Box<JointMapError>,
     },
 }
 
@@ -131,10 +131,10 @@ impl MapFile {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| AdapterError::MapFile {
             origin: origin.clone(),
-            source: JointMapError::Io {
+            source: Box::new(JointMapError::Io {
                 origin: origin.clone(),
                 source,
-            },
+            }),
         })?;
         Ok(Self { origin, text })
     }
@@ -224,7 +224,7 @@ impl SkeletonArrayAdapter {
                     type_name: type_name(),
                     index,
                     id,
-                    source,
+                    source: Box::new(source),
                 })?;
                 e.insert(map)
             }
@@ -242,7 +242,7 @@ impl SkeletonArrayAdapter {
             type_name: type_name(),
             index,
             id,
-            source,
+            source: Box::new(source),
         })?;
         Ok(Person {
             id: body.id,
@@ -270,12 +270,12 @@ impl PoseArrayAdapter {
         let map = match map_file {
             Some(f) => f.build(&skeleton).map_err(|source| AdapterError::MapFile {
                 origin: f.origin.clone(),
-                source,
+                source: Box::new(source),
             })?,
             None if joint_order.iter().map(String::as_str).eq(SMPL24) => JointMap::identity(),
             None => map_by_names(&skeleton).map_err(|source| AdapterError::MapFile {
                 origin: "input.joint_order".into(),
-                source,
+                source: Box::new(source),
             })?,
         };
         Ok(Self { joint_order, map })
@@ -302,7 +302,7 @@ impl PoseArrayAdapter {
                 type_name: PoseArray::ros_type_name(),
                 index: 0,
                 id: 0,
-                source,
+                source: Box::new(source),
             })?;
         Ok(Person {
             id: 0,
@@ -323,11 +323,29 @@ struct ZedFormat {
 const ZED_BODY_18: ZedFormat = ZedFormat {
     name: "zed_body_18",
     keypoints: &[
-        "NOSE", "NECK", "RIGHT_SHOULDER", "RIGHT_ELBOW", "RIGHT_WRIST", "LEFT_SHOULDER", "LEFT_ELBOW", "LEFT_WRIST",
-        "RIGHT_HIP", "RIGHT_KNEE", "RIGHT_ANKLE", "LEFT_HIP", "LEFT_KNEE", "LEFT_ANKLE", "RIGHT_EYE", "LEFT_EYE",
-        "RIGHT_EAR", "LEFT_EAR",
+        "NOSE",
+        "NECK",
+        "RIGHT_SHOULDER",
+        "RIGHT_ELBOW",
+        "RIGHT_WRIST",
+        "LEFT_SHOULDER",
+        "LEFT_ELBOW",
+        "LEFT_WRIST",
+        "RIGHT_HIP",
+        "RIGHT_KNEE",
+        "RIGHT_ANKLE",
+        "LEFT_HIP",
+        "LEFT_KNEE",
+        "LEFT_ANKLE",
+        "RIGHT_EYE",
+        "LEFT_EYE",
+        "RIGHT_EAR",
+        "LEFT_EAR",
     ],
-    midpoints: &[("PELVIS_MID", "LEFT_HIP", "RIGHT_HIP"), ("HEAD_MID", "LEFT_EAR", "RIGHT_EAR")],
+    midpoints: &[
+        ("PELVIS_MID", "LEFT_HIP", "RIGHT_HIP"),
+        ("HEAD_MID", "LEFT_EAR", "RIGHT_EAR"),
+    ],
     map: &[
         ("pelvis", "PELVIS_MID"),
         ("left_hip", "LEFT_HIP"),
@@ -550,11 +568,11 @@ impl ZedAdapter {
             match map_file {
                 Some(m) => m.build(&f.skeleton()).map_err(|source| AdapterError::MapFile {
                     origin: m.origin.clone(),
-                    source,
+                    source: Box::new(source),
                 }),
                 None => f.builtin_map().map_err(|source| AdapterError::MapFile {
                     origin: format!("built-in {}", f.name),
-                    source,
+                    source: Box::new(source),
                 }),
             }
         };
@@ -612,7 +630,7 @@ impl ZedAdapter {
                     type_name: type_name(),
                     index,
                     id,
-                    source,
+                    source: Box::new(source),
                 }),
             }
         }
@@ -706,7 +724,10 @@ mod tests {
         assert_eq!(out.people.len(), 1);
         assert_eq!(out.rejected.len(), 2);
         let e0 = out.rejected[0].to_string();
-        assert!(e0.contains("body 1 (id 2)") && e0.contains("confidences has 23"), "{e0}");
+        assert!(
+            e0.contains("body 1 (id 2)") && e0.contains("confidences has 23"),
+            "{e0}"
+        );
         let e1 = out.rejected[1].to_string();
         assert!(e1.contains("coco17"), "{e1}");
     }
@@ -735,7 +756,11 @@ mod tests {
         let mut no_joints = msg.clone();
         no_joints.bodies[0].joints.clear();
         let out = SkeletonArrayAdapter::new(None).adapt(&no_joints).unwrap();
-        assert!(out.rejected[0].to_string().contains("joint_names has 24 entries, joints has 0"));
+        assert!(
+            out.rejected[0]
+                .to_string()
+                .contains("joint_names has 24 entries, joints has 0")
+        );
     }
 
     #[test]
@@ -811,7 +836,10 @@ mod tests {
         assert_eq!(p.frame.joints_in_world[15], [15.0, 1.0, 2.0]);
         assert_eq!(p.frame.valid_count(), 24);
         let e = a.adapt(&pose_array(23)).unwrap_err().to_string();
-        assert!(e.contains("23 poses") && e.contains("input.joint_order lists 24"), "{e}");
+        assert!(
+            e.contains("23 poses") && e.contains("input.joint_order lists 24"),
+            "{e}"
+        );
         assert!(a.adapt(&pose_array(0)).is_err());
 
         let order: Vec<String> = ["head", "pelvis", "LeftHand"].iter().map(|s| s.to_string()).collect();
@@ -888,13 +916,22 @@ mod tests {
         no_skeleton.skeleton_available = false;
         let msg = ObjectsStamped {
             header: Header::default(),
-            objects: vec![off, no_skeleton, zed_object(7, 1, 34), zed_object(-1, 1, 34), zed_object(1, -3, 34)],
+            objects: vec![
+                off,
+                no_skeleton,
+                zed_object(7, 1, 34),
+                zed_object(-1, 1, 34),
+                zed_object(1, -3, 34),
+            ],
         };
         let out = z.adapt(&msg).unwrap();
         assert!(out.people.is_empty());
         let errs: Vec<String> = out.rejected.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].contains("body_format 7") && errs[1].contains("body_format -1"), "{errs:?}");
+        assert!(
+            errs[0].contains("body_format 7") && errs[1].contains("body_format -1"),
+            "{errs:?}"
+        );
         assert!(errs[2].contains("label_id -3"), "{errs:?}");
     }
 }

@@ -9,5 +9,5 @@
 //! The DDS node itself comes with the streaming engine.
 
 pub mod adapters;
-pub mod msg;
 pub mod bag;
+pub mod msg;

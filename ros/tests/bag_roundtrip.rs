@@ -110,7 +110,11 @@ fn writing_is_deterministic() {
     let da = write_bag(a.path());
     let db = write_bag(b.path());
     for f in ["metadata.yaml", "poses_bag_0.mcap"] {
-        assert_eq!(std::fs::read(da.join(f)).unwrap(), std::fs::read(db.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(da.join(f)).unwrap(),
+            std::fs::read(db.join(f)).unwrap(),
+            "{f}"
+        );
     }
 }
 
@@ -199,7 +203,8 @@ fn empty_bag_has_topics_and_no_messages() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("empty");
     let mut w = BagWriter::create(&dir).unwrap();
-    w.add_topic::<PoseArray>("/poses", &[QosProfile::sensor_data()]).unwrap();
+    w.add_topic::<PoseArray>("/poses", &[QosProfile::sensor_data()])
+        .unwrap();
     w.finish().unwrap();
     let r = BagReader::open(&dir).unwrap();
     assert_eq!(r.topics().len(), 1);

@@ -183,9 +183,16 @@ mod tests {
 
     #[test]
     fn broken_metadata_names_the_file_and_the_problem() {
-        let e = parse(Path::new("bag/metadata.yaml"), "rosbag2_bagfile_information:\n  version: 5\n").unwrap_err();
+        let e = parse(
+            Path::new("bag/metadata.yaml"),
+            "rosbag2_bagfile_information:\n  version: 5\n",
+        )
+        .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("bag/metadata.yaml") && s.contains("storage_identifier"), "{s}");
+        assert!(
+            s.contains("bag/metadata.yaml") && s.contains("storage_identifier"),
+            "{s}"
+        );
         let e = parse(Path::new("m.yaml"), "[unclosed").unwrap_err();
         assert!(e.to_string().contains("not valid YAML"), "{e}");
         let e = parse(Path::new("m.yaml"), "other: 1\n").unwrap_err();

@@ -40,13 +40,13 @@ pub enum BagError {
         path: PathBuf,
         offset: u64,
         #[source]
-        source: mcap::McapError,
+        source: Box<mcap::McapError>,
     },
     #[error("{path}: sqlite3: {source}")]
     Sqlite {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: Box<rusqlite::Error>,
     },
     #[error("{path}: topic {topic}: message {index} (log time {log_time_ns} ns): {source}")]
     Decode {
@@ -55,7 +55,7 @@ pub enum BagError {
         index: u64,
         log_time_ns: i64,
         #[source]
-        source: CdrError,
+        source: Box<CdrError>,
     },
     #[error("{path}: topic {topic} has type {found}, not {expected}")]
     WrongType {
@@ -74,7 +74,7 @@ pub enum BagError {
     Encode {
         path: PathBuf,
         #[source]
-        source: CdrError,
+        source: Box<CdrError>,
     },
 }
 
@@ -127,7 +127,7 @@ impl BagReader {
             topic: topic.name.clone(),
             index: msg.index_on_topic,
             log_time_ns: msg.log_time_ns,
-            source,
+            source: Box::new(source),
         })
     }
 }

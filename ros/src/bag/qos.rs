@@ -75,11 +75,7 @@ impl QosProfile {
 
 /// The `offered_qos_profiles` string for a list of profiles (rosbag2 metadata version 8).
 pub fn qos_profiles_yaml(profiles: &[QosProfile]) -> String {
-    profiles
-        .iter()
-        .map(|p| p.to_yaml_v8())
-        .collect::<Vec<_>>()
-        .join("\n")
+    profiles.iter().map(|p| p.to_yaml_v8()).collect::<Vec<_>>().join("\n")
 }
 
 /// Read `offered_qos_profiles` in either form rosbag2 writes: the version-8 YAML string

@@ -128,7 +128,10 @@ impl BagReader {
                 Storage::Sqlite3 => sqlite_topics(file)?,
             };
             for t in found {
-                match topics.iter_mut().find(|x| x.name == t.name && x.type_name == t.type_name) {
+                match topics
+                    .iter_mut()
+                    .find(|x| x.name == t.name && x.type_name == t.type_name)
+                {
                     Some(x) => {
                         if x.definition.is_none() {
                             x.definition = t.definition;
@@ -278,7 +281,7 @@ fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + 
     move |source| BagError::Mcap {
         path: path.to_path_buf(),
         offset,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -403,7 +406,7 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
         return Err(short());
     }
     file.read_exact(&mut magic).map_err(io)?;
-    if &magic != mcap::MAGIC {
+    if magic != mcap::MAGIC {
         return Err(BagError::NotABag {
             path: path.to_path_buf(),
             reason: "no MCAP magic at the start of the file".into(),
@@ -427,7 +430,10 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
             let Some(body) = summary.get(at + 9..(at + 9).saturating_add(rec_len)) else {
                 return Err(BagError::NotABag {
                     path: path.to_path_buf(),
-                    reason: format!("summary record at byte {} runs past the footer", summary_start as usize + at),
+                    reason: format!(
+                        "summary record at byte {} runs past the footer",
+                        summary_start as usize + at
+                    ),
                 });
             };
             records.push((op, body.to_vec()));
@@ -465,10 +471,7 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     for (op, body) in &records {
         match mcap::parse_record(*op, body).map_err(mcap_err(path, summary_start))? {
             Record::Schema { header, data } => {
-                schemas.insert(
-                    header.id,
-                    (header.name, String::from_utf8_lossy(&data).into_owned()),
-                );
+                schemas.insert(header.id, (header.name, String::from_utf8_lossy(&data).into_owned()));
             }
             Record::Channel(c) => {
                 let (type_name, definition) = schemas.get(&c.schema_id).cloned().unwrap_or_default();
@@ -517,7 +520,7 @@ fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(
         |source| BagError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         },
     )
 }
@@ -526,12 +529,10 @@ fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     let db = sqlite_open(path)?;
     let err = |source| BagError::Sqlite {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     };
     // offered_qos_profiles exists since Foxy; older bags lack the column.
-    let has_qos = db
-        .prepare("SELECT offered_qos_profiles FROM topics LIMIT 0")
-        .is_ok();
+    let has_qos = db.prepare("SELECT offered_qos_profiles FROM topics LIMIT 0").is_ok();
     let sql = if has_qos {
         "SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics ORDER BY id"
     } else {
@@ -611,7 +612,7 @@ impl SqliteStream {
         let db = sqlite_open(path)?;
         let err = |source| BagError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         let mut topics = HashMap::new();
         {
@@ -646,7 +647,7 @@ impl SqliteStream {
     fn fetch_page(&mut self) -> Result<(), BagError> {
         let err = |source| BagError::Sqlite {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         };
         let (t0, id0) = self.after.unwrap_or((i64::MIN, i64::MIN));
         let mut stmt = self

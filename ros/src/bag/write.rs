@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use super::BagError;
 use super::metadata::{WrittenBag, WrittenTopic, render_file, render_info};
 use super::qos::{QosProfile, qos_profiles_yaml};
-use super::BagError;
 use crate::msg::RosMessage;
 
 /// Handle of a topic added to a [`BagWriter`].
@@ -80,7 +80,7 @@ impl BagWriter {
         let writer = options.create(BufWriter::new(file)).map_err(|source| BagError::Mcap {
             path: mcap_path.clone(),
             offset: 0,
-            source,
+            source: Box::new(source),
         })?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -99,7 +99,7 @@ impl BagWriter {
         BagError::Mcap {
             path: self.mcap_path.clone(),
             offset: 0,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -162,7 +162,7 @@ impl BagWriter {
     pub fn write<M: RosMessage>(&mut self, topic: TopicId, log_time_ns: i64, msg: &M) -> Result<(), BagError> {
         let data = crate::msg::encode(msg).map_err(|source| BagError::Encode {
             path: self.dir.clone(),
-            source,
+            source: Box::new(source),
         })?;
         self.write_raw(topic, log_time_ns, &data)
     }
@@ -233,7 +233,7 @@ impl BagWriter {
         let err = |source| BagError::Mcap {
             path: mcap_path.clone(),
             offset: 0,
-            source,
+            source: Box::new(source),
         };
         self.writer.write_metadata(&record).map_err(err)?;
         self.writer.finish().map_err(err)?;

@@ -131,24 +131,51 @@ const DEFINITIONS: &[(&str, &str)] = &[
     ("std_msgs/ColorRGBA", "float32 r\nfloat32 g\nfloat32 b\nfloat32 a\n"),
     ("geometry_msgs/Point", "float64 x\nfloat64 y\nfloat64 z\n"),
     ("geometry_msgs/Vector3", "float64 x\nfloat64 y\nfloat64 z\n"),
-    ("geometry_msgs/Quaternion", "float64 x 0\nfloat64 y 0\nfloat64 z 0\nfloat64 w 1\n"),
-    ("geometry_msgs/Pose", "geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation\n"),
-    ("geometry_msgs/PoseArray", "std_msgs/Header header\ngeometry_msgs/Pose[] poses\n"),
-    ("sensor_msgs/CompressedImage", "std_msgs/Header header\nstring format\nuint8[] data\n"),
+    (
+        "geometry_msgs/Quaternion",
+        "float64 x 0\nfloat64 y 0\nfloat64 z 0\nfloat64 w 1\n",
+    ),
+    (
+        "geometry_msgs/Pose",
+        "geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation\n",
+    ),
+    (
+        "geometry_msgs/PoseArray",
+        "std_msgs/Header header\ngeometry_msgs/Pose[] poses\n",
+    ),
+    (
+        "sensor_msgs/CompressedImage",
+        "std_msgs/Header header\nstring format\nuint8[] data\n",
+    ),
     ("visualization_msgs/UVCoordinate", "float32 u\nfloat32 v\n"),
     ("visualization_msgs/MeshFile", "string filename\nuint8[] data\n"),
     ("visualization_msgs/Marker", std_msgs::MARKER_DEFINITION),
-    ("visualization_msgs/MarkerArray", "visualization_msgs/Marker[] markers\n"),
+    (
+        "visualization_msgs/MarkerArray",
+        "visualization_msgs/Marker[] markers\n",
+    ),
     ("diagnostic_msgs/KeyValue", "string key\nstring value\n"),
-    ("diagnostic_msgs/DiagnosticStatus", std_msgs::DIAGNOSTIC_STATUS_DEFINITION),
+    (
+        "diagnostic_msgs/DiagnosticStatus",
+        std_msgs::DIAGNOSTIC_STATUS_DEFINITION,
+    ),
     (
         "diagnostic_msgs/DiagnosticArray",
         "std_msgs/Header header\ndiagnostic_msgs/DiagnosticStatus[] status\n",
     ),
     ("a4mer_msgs/Skeleton3D", include_str!("../../msgs/msg/Skeleton3D.msg")),
-    ("a4mer_msgs/Skeleton3DArray", include_str!("../../msgs/msg/Skeleton3DArray.msg")),
-    ("a4mer_msgs/PoseForecast", include_str!("../../msgs/msg/PoseForecast.msg")),
-    ("a4mer_msgs/MotifAnticipation", include_str!("../../msgs/msg/MotifAnticipation.msg")),
+    (
+        "a4mer_msgs/Skeleton3DArray",
+        include_str!("../../msgs/msg/Skeleton3DArray.msg"),
+    ),
+    (
+        "a4mer_msgs/PoseForecast",
+        include_str!("../../msgs/msg/PoseForecast.msg"),
+    ),
+    (
+        "a4mer_msgs/MotifAnticipation",
+        include_str!("../../msgs/msg/MotifAnticipation.msg"),
+    ),
     ("zed_msgs/Keypoint2Di", "uint32[2] kp\n"),
     ("zed_msgs/Keypoint2Df", "float32[2] kp\n"),
     ("zed_msgs/Keypoint3D", "float32[3] kp\n"),
@@ -158,7 +185,10 @@ const DEFINITIONS: &[(&str, &str)] = &[
     ("zed_msgs/Skeleton2D", "zed_msgs/Keypoint2Df[70] keypoints\n"),
     ("zed_msgs/Skeleton3D", "zed_msgs/Keypoint3D[70] keypoints\n"),
     ("zed_msgs/Object", zed::OBJECT_DEFINITION),
-    ("zed_msgs/ObjectsStamped", "std_msgs/Header header\nzed_msgs/Object[] objects\n"),
+    (
+        "zed_msgs/ObjectsStamped",
+        "std_msgs/Header header\nzed_msgs/Object[] objects\n",
+    ),
 ];
 
 /// The `.msg` text of `pkg/Name`, if it is one of ours.
@@ -262,7 +292,10 @@ mod tests {
     fn every_mirrored_type_resolves_its_dependencies() {
         for (key, _) in DEFINITIONS {
             let (pkg, name) = key.split_once('/').unwrap();
-            assert!(schema_text(pkg, name).is_some(), "{key}: a dependency has no definition");
+            assert!(
+                schema_text(pkg, name).is_some(),
+                "{key}: a dependency has no definition"
+            );
         }
         let zed = ObjectsStamped::schema_text();
         assert!(zed.contains("MSG: zed_msgs/Keypoint3D\n") && zed.contains("MSG: zed_msgs/Skeleton3D\n"));
@@ -327,6 +360,9 @@ mod tests {
         })
         .unwrap();
         let e = decode::<Header>(&long).unwrap_err();
-        assert!(matches!(e, CdrError::TrailingBytes { .. } | CdrError::Decode { .. }), "{e}");
+        assert!(
+            matches!(e, CdrError::TrailingBytes { .. } | CdrError::Decode { .. }),
+            "{e}"
+        );
     }
 }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 macro_rules! ros_message {
     ($ty:ident, $pkg:literal, $name:literal) => {
         impl $crate::msg::RosMessage for $ty {
@@ -301,7 +300,13 @@ mod tests {
             assert!(t.nanosec < 1_000_000_000);
             assert_eq!(t.to_ns(), ns);
         }
-        assert_eq!(Time::from_ns(-1), Some(Time { sec: -1, nanosec: 999_999_999 }));
+        assert_eq!(
+            Time::from_ns(-1),
+            Some(Time {
+                sec: -1,
+                nanosec: 999_999_999
+            })
+        );
         assert_eq!(Time::from_ns(i64::MAX), None, "past 2038 does not fit int32 seconds");
     }
 }

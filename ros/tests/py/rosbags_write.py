@@ -10,6 +10,8 @@ definition). MCAP bags use zstd-compressed chunks.
 
 import json
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
@@ -68,7 +70,7 @@ def main():
             ]
             body = Skeleton3D(
                 id=1, layout='smpl24', joint_names=SMPL24, joints=points,
-                confidences=[1.0 if ok else 0.0 for ok in f['valid']],
+                confidences=np.array([1.0 if ok else 0.0 for ok in f['valid']], dtype=np.float32),
             )
             msg = Skeleton3DArray(header=header, bodies=[body])
             writer.write(poses, ns, typestore.serialize_cdr(msg, Skeleton3DArray.__msgtype__))
