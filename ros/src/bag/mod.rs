@@ -131,3 +131,27 @@ impl BagReader {
         })
     }
 }
+
+/// Write one person's canonical frames as a `Skeleton3DArray` topic (best-effort sensor
+/// QoS, as a pose estimator offers), each message logged at its own stamp.
+pub fn write_pose_frames(
+    dir: &std::path::Path,
+    topic: &str,
+    frame_id: &str,
+    person_id: u32,
+    frames: &[a4mer_runtime::PoseFrame],
+) -> Result<WriteSummary, BagError> {
+    let mut writer = BagWriter::create(dir)?;
+    let id = writer.add_topic::<crate::msg::Skeleton3DArray>(topic, &[QosProfile::sensor_data()])?;
+    for f in frames {
+        let msg = crate::adapters::skeleton_array(f.stamp_ns, frame_id, &[(person_id, f)]).ok_or_else(|| {
+            BagError::Topic {
+                path: dir.to_path_buf(),
+                topic: topic.to_string(),
+                reason: format!("stamp {} ns does not fit a ROS time (int32 seconds)", f.stamp_ns),
+            }
+        })?;
+        writer.write(id, f.stamp_ns, &msg)?;
+    }
+    writer.finish()
+}
