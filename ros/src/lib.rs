@@ -11,3 +11,4 @@
 pub mod adapters;
 pub mod bag;
 pub mod msg;
+pub mod ros_args;
