@@ -211,3 +211,71 @@ fn empty_bag_has_topics_and_no_messages() {
     assert_eq!(r.topics()[0].message_count, Some(0));
     assert_eq!(r.messages().count(), 0);
 }
+
+/// A Humble-style sqlite3 bag, built with the schema rosbag2_storage_default_plugins uses,
+/// read without metadata.yaml (bare .db3) and with one.
+#[test]
+fn reads_a_humble_sqlite3_bag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("humble");
+    std::fs::create_dir(&dir).unwrap();
+    let db_path = dir.join("humble_0.db3");
+    let db = rusqlite::Connection::open(&db_path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE schema(schema_version INTEGER PRIMARY KEY, ros_distro TEXT NOT NULL);
+         INSERT INTO schema VALUES (3, 'humble');
+         CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+             serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL);
+         CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL,
+             timestamp INTEGER NOT NULL, data BLOB NOT NULL);",
+    )
+    .unwrap();
+    let qos = "- history: 1\n  depth: 5\n  reliability: 2\n  durability: 2\n  deadline:\n    sec: 0\n    nsec: 0\n";
+    db.execute(
+        "INSERT INTO topics VALUES (1, '/poses', 'a4mer_msgs/msg/Skeleton3DArray', 'cdr', ?1)",
+        [qos],
+    )
+    .unwrap();
+    // 1200 messages (more than one page), inserted out of time order: reading is by timestamp.
+    let n = 1200;
+    db.execute_batch("BEGIN").unwrap();
+    for k in (0..n).rev() {
+        let data = a4mer_ros::msg::encode(&skeletons(k)).unwrap();
+        db.execute(
+            "INSERT INTO messages (topic_id, timestamp, data) VALUES (1, ?1, ?2)",
+            rusqlite::params![skeletons(k).header.stamp.to_ns(), data],
+        )
+        .unwrap();
+    }
+    db.execute_batch("COMMIT").unwrap();
+    drop(db);
+
+    let check = |path: &Path| {
+        let r = BagReader::open(path).unwrap();
+        assert_eq!(r.storage(), Storage::Sqlite3);
+        assert_eq!(r.topics()[0].message_count, Some(n as u64));
+        assert_eq!(
+            r.topics()[0].offered_qos_profiles,
+            [QosProfile {
+                depth: 5,
+                ..QosProfile::sensor_data()
+            }]
+        );
+        let mut k = 0;
+        for m in r.messages() {
+            let msg: Skeleton3DArray = r.decode(&m.unwrap()).unwrap();
+            assert_eq!(msg, skeletons(k));
+            k += 1;
+        }
+        assert_eq!(k, n);
+    };
+    check(&db_path);
+    std::fs::write(
+        dir.join("metadata.yaml"),
+        "rosbag2_bagfile_information:\n  version: 5\n  storage_identifier: sqlite3\n  relative_file_paths:\n    - humble_0.db3\n  \
+         topics_with_message_count:\n    - topic_metadata:\n        name: /poses\n        type: a4mer_msgs/msg/Skeleton3DArray\n        \
+         serialization_format: cdr\n        offered_qos_profiles: \"\"\n      message_count: 1200\n  compression_format: \"\"\n  compression_mode: \"\"\n",
+    )
+    .unwrap();
+    check(&dir);
+}

@@ -2,7 +2,8 @@
 //!
 //! Reading: rosbag2 directories (with `metadata.yaml`) in MCAP storage (the default since
 //! Iron) or sqlite3 storage (Humble), a bare `.mcap` or `.db3` file; compressed MCAP
-//! chunks (zstd, lz4). Messages stream with bounded memory, in storage order.
+//! chunks (zstd, lz4); rosbag2 zstd compression per message (both storages) or per file
+//! (MCAP). Messages stream with bounded memory, in storage order.
 //!
 //! Writing: MCAP rosbag2 directories as `ros2 bag record` makes them: profile `ros2`,
 //! `ros2msg` schemas carrying every dependency, `cdr` channels with
@@ -18,7 +19,7 @@ mod read;
 mod write;
 
 pub use qos::{Durability, History, QosProfile, Reliability};
-pub use read::{BagReader, Messages, Storage};
+pub use read::{BagCompression, BagReader, Messages, Storage};
 pub use write::{BagWriter, TopicId, WriteSummary};
 
 #[derive(Debug, thiserror::Error)]

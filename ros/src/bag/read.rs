@@ -24,10 +24,22 @@ pub enum Storage {
 /// field must give an error, not a huge allocation.
 const RECORD_LENGTH_LIMIT: usize = 1 << 30;
 
+/// rosbag2's own compression (`ros2 bag record --compression-mode`), as opposed to MCAP's
+/// chunk compression, which needs nothing from us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BagCompression {
+    None,
+    /// Each message payload is a zstd frame.
+    Message,
+    /// Each storage file is one zstd stream (`*.mcap.zstd`).
+    File,
+}
+
 /// An open bag: its topics, and a streaming view of its messages.
 pub struct BagReader {
     path: PathBuf,
     storage: Storage,
+    compression: BagCompression,
     files: Vec<PathBuf>,
     topics: Vec<TopicInfo>,
 }
@@ -69,10 +81,16 @@ impl BagReader {
                 _ => return Err(not_a_bag("no metadata.yaml, .mcap or .db3 file in the directory")),
             };
             files.retain(|f| storage_of(f) == Some(storage));
-            return Self::from_files(path, storage, files, Vec::new());
+            return Self::from_files(path, storage, BagCompression::None, files, Vec::new());
         }
         match storage_of(path) {
-            Some(storage) => Self::from_files(path, storage, vec![path.to_path_buf()], Vec::new()),
+            Some(storage) => Self::from_files(
+                path,
+                storage,
+                BagCompression::None,
+                vec![path.to_path_buf()],
+                Vec::new(),
+            ),
             None => Err(not_a_bag("expected a rosbag2 directory, a .mcap or a .db3 file")),
         }
     }
@@ -88,16 +106,25 @@ impl BagReader {
                 });
             }
         };
-        if !meta.compression_mode.is_empty() && !meta.compression_mode.eq_ignore_ascii_case("none") {
-            return Err(BagError::Unsupported {
-                path: meta_path.to_path_buf(),
-                what: format!(
-                    "compression mode `{}` ({}); MCAP chunk compression is supported, \
-                     re-record without --compression-mode or decompress the bag first",
-                    meta.compression_mode, meta.compression_format
-                ),
-            });
-        }
+        let compression = match (
+            meta.compression_mode.to_ascii_lowercase().as_str(),
+            meta.compression_format.as_str(),
+        ) {
+            ("" | "none", _) => BagCompression::None,
+            ("message", "zstd") => BagCompression::Message,
+            ("file", "zstd") if storage == Storage::Mcap => BagCompression::File,
+            (mode, format) => {
+                return Err(BagError::Unsupported {
+                    path: meta_path.to_path_buf(),
+                    what: format!(
+                        "compression mode `{mode}` with format `{format}` for {} storage \
+                         (supported: zstd per message, zstd per MCAP file, and MCAP chunk compression); \
+                         `ros2 bag convert` can write an uncompressed copy",
+                        meta.storage_identifier
+                    ),
+                });
+            }
+        };
         let files: Vec<PathBuf> = meta
             .relative_file_paths
             .iter()
@@ -111,18 +138,25 @@ impl BagReader {
                 });
             }
         }
-        Self::from_files(dir, storage, files, meta.topics)
+        Self::from_files(dir, storage, compression, files, meta.topics)
     }
 
     fn from_files(
         path: &Path,
         storage: Storage,
+        compression: BagCompression,
         files: Vec<PathBuf>,
         mut topics: Vec<TopicInfo>,
     ) -> Result<Self, BagError> {
         // The storage's own topic list fills in what metadata.yaml leaves out (schemas) and
-        // is the only list a bare file has.
-        for file in &files {
+        // is the only list a bare file has. A whole-file zstd stream cannot be seeked; its
+        // metadata.yaml has the topics.
+        let storage_files: &[PathBuf] = if compression == BagCompression::File {
+            &[]
+        } else {
+            &files
+        };
+        for file in storage_files {
             let found = match storage {
                 Storage::Mcap => mcap_topics(file)?,
                 Storage::Sqlite3 => sqlite_topics(file)?,
@@ -147,9 +181,14 @@ impl BagReader {
         Ok(Self {
             path: path.to_path_buf(),
             storage,
+            compression,
             files,
             topics,
         })
+    }
+
+    pub fn compression(&self) -> BagCompression {
+        self.compression
     }
 
     pub fn path(&self) -> &Path {
@@ -223,7 +262,9 @@ impl Iterator for Messages<'_> {
                     return None;
                 };
                 let opened = match self.reader.storage {
-                    Storage::Mcap => McapStream::open(file).map(Source::Mcap),
+                    Storage::Mcap => {
+                        McapStream::open(file, self.reader.compression == BagCompression::File).map(Source::Mcap)
+                    }
                     Storage::Sqlite3 => SqliteStream::open(file).map(Source::Sqlite),
                 };
                 match opened {
@@ -256,11 +297,26 @@ impl Iterator for Messages<'_> {
                     };
                     let index_on_topic = self.counts[topic];
                     self.counts[topic] += 1;
+                    let data = if self.reader.compression == BagCompression::Message {
+                        match zstd::stream::decode_all(raw.data.as_slice()) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                self.done = true;
+                                return Some(Err(BagError::Topic {
+                                    path: self.reader.files[self.file].clone(),
+                                    topic: raw.topic,
+                                    reason: format!("message {index_on_topic}: not a zstd frame: {e}"),
+                                }));
+                            }
+                        }
+                    } else {
+                        raw.data
+                    };
                     return Some(Ok(BagMessage {
                         topic,
                         log_time_ns: raw.log_time_ns,
                         index_on_topic,
-                        data: raw.data,
+                        data,
                     }));
                 }
                 Ok(None) => {
@@ -293,7 +349,7 @@ struct McapChannel {
 
 struct McapStream {
     path: PathBuf,
-    file: File,
+    file: Box<dyn Read>,
     reader: LinearReader,
     /// Bytes handed to the reader so far: where in the file an error happened.
     offset: u64,
@@ -302,11 +358,18 @@ struct McapStream {
 }
 
 impl McapStream {
-    fn open(path: &Path) -> Result<Self, BagError> {
-        let file = File::open(path).map_err(|source| BagError::Io {
+    /// `zstd_file`: the whole file is one zstd stream (rosbag2 file compression).
+    fn open(path: &Path, zstd_file: bool) -> Result<Self, BagError> {
+        let io = |source| BagError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = File::open(path).map_err(io)?;
+        let file: Box<dyn Read> = if zstd_file {
+            Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?)
+        } else {
+            Box::new(std::io::BufReader::new(file))
+        };
         let options = LinearReaderOptions::default()
             .with_prevalidate_chunk_crcs(true)
             .with_record_length_limit(RECORD_LENGTH_LIMIT);
@@ -446,7 +509,7 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     let mut have_stats = false;
     if records.is_empty() {
         // No summary (e.g. a recording that was cut off): scan every record.
-        let mut stream = McapStream::open(path)?;
+        let mut stream = McapStream::open(path, false)?;
         let mut seen: HashMap<(String, String), u64> = HashMap::new();
         let mut order: Vec<(String, String)> = Vec::new();
         while let Some(raw) = stream.next_raw()? {

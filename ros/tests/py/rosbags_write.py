@@ -1,11 +1,12 @@
 """Write a rosbag2 bag with the independent `rosbags` package, from poses given as JSON.
 
-Usage: rosbags_write.py FRAMES.json MSG_DIR OUT_BAG mcap|sqlite3
+Usage: rosbags_write.py FRAMES.json MSG_DIR OUT_BAG mcap|sqlite3 [none|storage|message|file]
 
 FRAMES.json: {"frame_id": str, "frames": [{"stamp_ns": int, "joints": [[x, y, z] x 24],
 "valid": [bool x 24]}]}. Writes two topics: /poses (a4mer_msgs/msg/Skeleton3DArray, types
 read from MSG_DIR/*.msg) and /pose_array (geometry_msgs/msg/PoseArray, rosbags' own Jazzy
-definition). MCAP bags use zstd-compressed chunks.
+definition). Compression (zstd): `storage` compresses MCAP chunks, `message` each payload,
+`file` the whole storage file, as `ros2 bag record --compression-mode` does.
 """
 
 import json
@@ -29,6 +30,7 @@ SMPL24 = [
 
 def main():
     frames_path, msg_dir, out, storage = sys.argv[1:5]
+    compression = sys.argv[5] if len(sys.argv) > 5 else 'none'
     doc = json.loads(Path(frames_path).read_text())
     typestore = get_typestore(Stores.ROS2_JAZZY)
     types = {}
@@ -51,8 +53,8 @@ def main():
     )
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     writer = Writer(Path(out), version=9, storage_plugin=plugin)
-    if storage == 'mcap':
-        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    if compression != 'none':
+        writer.set_compression(CompressionMode[compression.upper()], CompressionFormat.ZSTD)
     with writer:
         poses = writer.add_connection(
             '/poses', 'a4mer_msgs/msg/Skeleton3DArray', typestore=typestore, offered_qos_profiles=[sensor],
