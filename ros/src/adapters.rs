@@ -638,6 +638,100 @@ impl ZedAdapter {
     }
 }
 
+/// The pose message types the node accepts (`input.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputType {
+    /// `a4mer_msgs/msg/Skeleton3DArray`, the reference input.
+    Skeleton3DArray,
+    /// `geometry_msgs/msg/PoseArray`, one person.
+    PoseArray,
+    /// `zed_msgs/msg/ObjectsStamped` body tracking.
+    ZedObjects,
+}
+
+impl InputType {
+    pub const ALL: [InputType; 3] = [Self::Skeleton3DArray, Self::PoseArray, Self::ZedObjects];
+
+    /// The `input.type` parameter value.
+    pub fn param_value(self) -> &'static str {
+        match self {
+            Self::Skeleton3DArray => "skeleton3d_array",
+            Self::PoseArray => "pose_array",
+            Self::ZedObjects => "zed_objects",
+        }
+    }
+
+    pub fn from_param_value(v: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.param_value() == v)
+    }
+
+    /// `pkg/msg/Name`.
+    pub fn ros_type_name(self) -> String {
+        match self {
+            Self::Skeleton3DArray => Skeleton3DArray::ros_type_name(),
+            Self::PoseArray => PoseArray::ros_type_name(),
+            Self::ZedObjects => ObjectsStamped::ros_type_name(),
+        }
+    }
+
+    /// The input type a bag topic of type `pkg/msg/Name` carries, if we read it. ZED's
+    /// older package name `zed_interfaces` has the same layout.
+    pub fn from_ros_type_name(name: &str) -> Option<Self> {
+        match name {
+            "zed_interfaces/msg/ObjectsStamped" => Some(Self::ZedObjects),
+            _ => Self::ALL.into_iter().find(|t| t.ros_type_name() == name),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Cdr(#[from] crate::msg::CdrError),
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+}
+
+/// One adapter for whichever input type is configured: serialized message in, people out.
+#[derive(Debug)]
+pub enum InputAdapter {
+    Skeleton3DArray(SkeletonArrayAdapter),
+    PoseArray(Box<PoseArrayAdapter>),
+    ZedObjects(Box<ZedAdapter>),
+}
+
+impl InputAdapter {
+    /// `joint_order` applies to `PoseArray` (empty: SMPL-24); `map_file` replaces the
+    /// name-based or built-in joint maps.
+    pub fn new(kind: InputType, joint_order: &[String], map_file: Option<MapFile>) -> Result<Self, AdapterError> {
+        Ok(match kind {
+            InputType::Skeleton3DArray => Self::Skeleton3DArray(SkeletonArrayAdapter::new(map_file)),
+            InputType::PoseArray => Self::PoseArray(Box::new(PoseArrayAdapter::new(joint_order, map_file.as_ref())?)),
+            InputType::ZedObjects => Self::ZedObjects(Box::new(ZedAdapter::new(map_file.as_ref())?)),
+        })
+    }
+
+    pub fn input_type(&self) -> InputType {
+        match self {
+            Self::Skeleton3DArray(_) => InputType::Skeleton3DArray,
+            Self::PoseArray(_) => InputType::PoseArray,
+            Self::ZedObjects(_) => InputType::ZedObjects,
+        }
+    }
+
+    /// Decode a CDR payload (with its 4-byte header) of the configured type and adapt it.
+    pub fn adapt_cdr(&mut self, payload: &[u8]) -> Result<Adapted, InputError> {
+        Ok(match self {
+            Self::Skeleton3DArray(a) => a.adapt(&crate::msg::decode(payload)?)?,
+            Self::PoseArray(a) => Adapted {
+                people: vec![a.adapt(&crate::msg::decode(payload)?)?],
+                rejected: Vec::new(),
+            },
+            Self::ZedObjects(a) => a.adapt(&crate::msg::decode(payload)?)?,
+        })
+    }
+}
+
 /// The reference message for one canonical frame: layout `smpl24`, SMPL-24 names, NaN and
 /// confidence 0 for invalid joints.
 pub fn skeleton_from_frame(id: u32, frame: &PoseFrame) -> Skeleton3D {
@@ -933,5 +1027,38 @@ mod tests {
             "{errs:?}"
         );
         assert!(errs[2].contains("label_id -3"), "{errs:?}");
+    }
+
+    #[test]
+    fn input_adapter_decodes_and_adapts_each_type_and_rejects_the_wrong_one() {
+        for t in InputType::ALL {
+            assert_eq!(InputType::from_param_value(t.param_value()), Some(t));
+            assert_eq!(InputType::from_ros_type_name(&t.ros_type_name()), Some(t));
+        }
+        assert_eq!(
+            InputType::from_ros_type_name("zed_interfaces/msg/ObjectsStamped"),
+            Some(InputType::ZedObjects)
+        );
+        assert_eq!(InputType::from_param_value("kinect"), None);
+
+        let f = frame(42);
+        let skel = crate::msg::encode(&skeleton_array(42, "w", &[(5, &f)]).unwrap()).unwrap();
+        let poses = crate::msg::encode(&pose_array(24)).unwrap();
+        let zed = crate::msg::encode(&ObjectsStamped {
+            header: Header::default(),
+            objects: vec![zed_object(1, 8, 34)],
+        })
+        .unwrap();
+
+        let mut a = InputAdapter::new(InputType::Skeleton3DArray, &[], None).unwrap();
+        assert_eq!(a.adapt_cdr(&skel).unwrap().people[0].id, 5);
+        let e = a.adapt_cdr(&poses).unwrap_err().to_string();
+        assert!(e.contains("a4mer_msgs/msg/Skeleton3DArray"), "{e}");
+        let mut a = InputAdapter::new(InputType::PoseArray, &[], None).unwrap();
+        assert_eq!(a.adapt_cdr(&poses).unwrap().people[0].frame.valid_count(), 24);
+        assert!(a.adapt_cdr(&zed).is_err());
+        let mut a = InputAdapter::new(InputType::ZedObjects, &[], None).unwrap();
+        assert_eq!(a.adapt_cdr(&zed).unwrap().people[0].id, 8);
+        assert!(a.adapt_cdr(&skel[..skel.len() / 2]).is_err());
     }
 }
