@@ -3,6 +3,7 @@
 //! - [`msg`]: serde mirrors of `a4mer_msgs` and the standard/ZED messages we use, with
 //!   their CDR wire format and ros2msg schemas;
 //! - [`adapters`]: pose messages → canonical [`a4mer_runtime::PoseFrame`]s;
+//! - [`outputs`]: `PoseForecast` and forecast `MarkerArray` built from predicted poses;
 //! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
 //! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables.
 //!
@@ -11,4 +12,5 @@
 pub mod adapters;
 pub mod bag;
 pub mod msg;
+pub mod outputs;
 pub mod ros_args;
