@@ -5,12 +5,14 @@
 //! - [`adapters`]: pose messages → canonical [`a4mer_runtime::PoseFrame`]s;
 //! - [`outputs`]: `PoseForecast` and forecast `MarkerArray` built from predicted poses;
 //! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
-//! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables.
+//! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
+//! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated.
 //!
 //! The DDS node itself comes with the streaming engine.
 
 pub mod adapters;
 pub mod bag;
+pub mod config;
 pub mod msg;
 pub mod outputs;
 pub mod ros_args;
