@@ -77,6 +77,11 @@ fn written_bag_reads_back_exactly_as_dir_and_bare_file() {
         let topics = reader.topics();
         assert_eq!(topics.len(), 2, "{path:?}");
         let p = reader.topic_index("/a4mer/poses").unwrap();
+        assert_eq!(
+            reader.pose_topics(),
+            [(p, a4mer_ros::adapters::InputType::Skeleton3DArray)],
+            "diagnostics are not a pose topic"
+        );
         assert_eq!(topics[p].type_name, "a4mer_msgs/msg/Skeleton3DArray");
         assert_eq!(topics[p].message_count, Some(300));
         assert_eq!(topics[p].offered_qos_profiles, [QosProfile::sensor_data()]);

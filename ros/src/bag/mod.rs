@@ -156,3 +156,15 @@ pub fn write_pose_frames(
     }
     writer.finish()
 }
+
+impl BagReader {
+    /// The topics carrying a pose type the node reads, with that type: what a replay can
+    /// pick its input from.
+    pub fn pose_topics(&self) -> Vec<(usize, crate::adapters::InputType)> {
+        self.topics()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| crate::adapters::InputType::from_ros_type_name(&t.type_name).map(|k| (i, k)))
+            .collect()
+    }
+}
