@@ -5,8 +5,9 @@
 //! - Bags rosbags writes (MCAP and sqlite3, with each kind of zstd compression rosbag2
 //!   offers): we read every message and get back exactly the poses that went in.
 //!
-//! These tests need `python3` with `rosbags` (`pip install rosbags`); without it they print
-//! why and pass without checking anything. CI installs it.
+//! These tests need `python3` (or `$PYTHON`) with `rosbags` (`pip install rosbags`); without
+//! it they print why and check nothing, except under `CI=true`, where .ci/run installs it
+//! and its absence is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,20 +24,20 @@ use serde_json::Value;
 
 fn python_with_rosbags() -> Option<String> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(&python).args(["-c", "import rosbags"]).output() {
-        Ok(out) if out.status.success() => Some(python),
-        Ok(out) => {
-            eprintln!(
-                "skipping: `{python} -c 'import rosbags'` failed ({}); pip install rosbags",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("skipping: cannot run {python}: {e}");
-            None
-        }
-    }
+    let reason = match Command::new(&python).args(["-c", "import rosbags"]).output() {
+        Ok(out) if out.status.success() => return Some(python),
+        Ok(out) => format!(
+            "`{python} -c 'import rosbags'` failed ({}); pip install rosbags",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run {python}: {e}"),
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must have rosbags: {reason}"
+    );
+    eprintln!("skipping: {reason}");
+    None
 }
 
 fn manifest() -> PathBuf {
