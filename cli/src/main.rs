@@ -29,7 +29,8 @@ struct Cli {
 enum Command {
     /// Score forecasts on recordings with the standard protocol (MPJPE at 100..1000 ms).
     Eval(cmd_eval::EvalArgs),
-    /// Inspect a motion file: joints found, mapping to SMPL-24, units, up axis, rate.
+    /// Inspect a motion file (--info: joints, SMPL-24 mapping, units, up axis, rate) or convert it
+    /// to a rosbag2 bag (--to-bag).
     Import(cmd_import::ImportArgs),
     /// Pack binaries, model, launch files and a SHA-256 manifest into a reproducible device bundle.
     Bundle(cmd_bundle::BundleArgs),

@@ -180,3 +180,65 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
     std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
     assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
 }
+
+#[test]
+fn import_to_bag_writes_real_motion_at_its_timing() {
+    use a4mer_ros::bag::BagReader;
+    use a4mer_ros::msg::Skeleton3DArray;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("take2");
+    let out = a4mer()
+        .arg("import")
+        .arg(mocap_dir().join("bvhtools_test2.bvh"))
+        .args([
+            "--topic",
+            "/mocap/poses",
+            "--start-ns",
+            "1700000000000000000",
+            "--to-bag",
+        ])
+        .arg(&bag)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // 3945 frames at 30 Hz: 131.47 s.
+    assert!(
+        text.contains("wrote 3945 Skeleton3DArray messages (131.47 s at 30 Hz) on /mocap/poses"),
+        "{text}"
+    );
+
+    let reader = BagReader::open(&bag).unwrap();
+    let topic = reader.topic_index("/mocap/poses").unwrap();
+    assert_eq!(reader.topics()[topic].message_count, Some(3945));
+    let mut stamps = Vec::new();
+    for m in reader.messages() {
+        let m = m.unwrap();
+        let s: Skeleton3DArray = reader.decode(&m).unwrap();
+        assert_eq!(s.header.frame_id, "world");
+        assert_eq!(s.bodies.len(), 1);
+        assert_eq!(s.bodies[0].joints.len(), 24);
+        assert_eq!(m.log_time_ns, s.header.stamp.to_ns());
+        stamps.push(m.log_time_ns);
+    }
+    assert_eq!(stamps[0], 1_700_000_000_000_000_000);
+    assert_eq!(stamps[3], 1_700_000_000_100_000_000);
+    assert!(
+        stamps
+            .windows(2)
+            .all(|w| (33_333_333..=33_333_334).contains(&(w[1] - w[0])))
+    );
+
+    // The bag is not overwritten.
+    let out = a4mer()
+        .arg("import")
+        .arg(mocap_dir().join("bvhtools_test2.bvh"))
+        .arg("--to-bag")
+        .arg(&bag)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("take2") && err.contains("not empty"), "{err}");
+}
