@@ -23,6 +23,9 @@ pub const PARAMETERS: &[&str] = &[
     "output.queue_depth",
     "markers.stride",
     "diagnostics.period_s",
+    "link.device",
+    "link.baud",
+    "link.base_from_forecast",
 ];
 
 pub const DEFAULT_NODE_NAME: &str = "a4mer_node";
@@ -55,6 +58,8 @@ pub struct NodeConfig {
     pub marker_stride: usize,
     /// Period of `/diagnostics`.
     pub diagnostics_period_s: f64,
+    /// Serial link to the safety MCU; `None` when `link.device` is empty.
+    pub link: Option<crate::link::LinkConfig>,
 }
 
 fn invalid(name: &str, reason: String) -> ParamError {
@@ -95,6 +100,40 @@ fn existing_file(p: &Parameters, name: &str) -> Result<Option<PathBuf>, ParamErr
     }
 }
 
+/// The engine resets a track after a gap; it interpolates across anything shorter, so the
+/// limit stays between one model frame and 1 s.
+fn gap_limit_s(p: &Parameters) -> Result<f64, ParamError> {
+    let v = positive_f64(p, "tracks.gap_limit_s", 0.2)?;
+    if (0.034..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid("tracks.gap_limit_s", format!("{v} is outside 0.034..=1.0 s")))
+    }
+}
+
+fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamError> {
+    let device = p.string_or("link.device", "")?;
+    let baud = in_range_i64(p, "link.baud", 921_600, 9_600, 4_000_000)? as u32;
+    let pose = p.f64_array_or("link.base_from_forecast", &[0.0; 6])?;
+    let base_from_forecast: [f64; 6] = pose.as_slice().try_into().map_err(|_| {
+        invalid(
+            "link.base_from_forecast",
+            format!(
+                "{} values given, expected 6: x y z (m) roll pitch yaw (rad)",
+                pose.len()
+            ),
+        )
+    })?;
+    if base_from_forecast.iter().any(|v| !v.is_finite()) {
+        return Err(invalid("link.base_from_forecast", "values must be finite".into()));
+    }
+    Ok((!device.is_empty()).then(|| crate::link::LinkConfig {
+        device: PathBuf::from(device),
+        baud,
+        base_from_forecast: crate::link::RigidTransform::from_xyz_rpy(base_from_forecast),
+    }))
+}
+
 impl NodeConfig {
     pub fn from_parameters(p: &Parameters) -> Result<Self, ParamError> {
         p.reject_unknown(PARAMETERS)?;
@@ -123,11 +162,12 @@ impl NodeConfig {
             input_min_confidence: min_confidence as f32,
             input_queue_depth: in_range_i64(p, "input.queue_depth", 5, 1, 1000)? as u32,
             max_tracks: in_range_i64(p, "tracks.max", 4, 1, 64)? as usize,
-            gap_limit_s: positive_f64(p, "tracks.gap_limit_s", 0.5)?,
+            gap_limit_s: gap_limit_s(p)?,
             forecast_frame_id: p.string_or("forecast.frame_id", "")?,
             output_queue_depth: in_range_i64(p, "output.queue_depth", 10, 1, 1000)? as u32,
             marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
             diagnostics_period_s: positive_f64(p, "diagnostics.period_s", 1.0)?,
+            link: link_config(p)?,
         })
     }
 }
@@ -150,8 +190,31 @@ mod tests {
         assert_eq!(c.input_type, InputType::Skeleton3DArray);
         assert_eq!(c.model, None);
         assert_eq!((c.max_tracks, c.input_queue_depth, c.output_queue_depth), (4, 5, 10));
-        assert_eq!(c.gap_limit_s, 0.5);
+        assert_eq!(c.gap_limit_s, 0.2, "the engine's 200 ms default");
         assert!(!c.use_sim_time);
+        assert_eq!(c.link, None, "no link unless link.device is set");
+    }
+
+    #[test]
+    fn link_parameters() {
+        let c = config(&[
+            "-p",
+            "link.device:=/dev/ttyTHS1",
+            "-p",
+            "link.baud:=460800",
+            "-p",
+            "link.base_from_forecast:=[1.0, 0.0, 0.5, 0.0, 0.0, 3.141592653589793]",
+        ])
+        .unwrap();
+        let link = c.link.unwrap();
+        assert_eq!(link.device, PathBuf::from("/dev/ttyTHS1"));
+        assert_eq!(link.baud, 460_800);
+        // Yaw of pi: forward in the forecast frame is backward in the base frame.
+        let p = link.base_from_forecast.apply([1.0, 0.0, 0.0]);
+        assert!(
+            (p[0] - 0.0).abs() < 1e-6 && p[1].abs() < 1e-6 && (p[2] - 0.5).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -175,6 +238,13 @@ mod tests {
             ),
             ("tracks.maxx:=3", "tracks.maxx", "unknown parameter"),
             ("use_sim_time:=2", "use_sim_time", "expected bool"),
+            ("tracks.gap_limit_s:=5.0", "tracks.gap_limit_s", "outside 0.034..=1.0"),
+            ("link.baud:=300", "link.baud", "outside"),
+            (
+                "link.base_from_forecast:=[1.0, 2.0]",
+                "link.base_from_forecast",
+                "expected 6",
+            ),
         ] {
             let e = config(&["-p", arg]).unwrap_err().to_string();
             assert!(e.contains(&format!("`{name}`")) && e.contains(what), "{arg}: {e}");

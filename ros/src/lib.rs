@@ -15,6 +15,7 @@ pub mod adapters;
 pub mod bag;
 pub mod config;
 pub mod dds;
+pub mod link;
 pub mod msg;
 pub mod outputs;
 pub mod ros_args;

@@ -326,6 +326,17 @@ impl Parameters {
             .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect()))
     }
 
+    /// A double array; integers are accepted too (`[0, 0, 1]`).
+    pub fn f64_array_or(&self, name: &str, default: &[f64]) -> Result<Vec<f64>, ParamError> {
+        Ok(self
+            .typed(name, "double array", |v| match v {
+                ParamValue::DoubleArray(d) => Some(d.clone()),
+                ParamValue::IntegerArray(i) => Some(i.iter().map(|v| *v as f64).collect()),
+                _ => None,
+            })?
+            .unwrap_or_else(|| default.to_vec()))
+    }
+
     /// One of `choices`, e.g. `input.type`.
     pub fn choice_or(&self, name: &str, choices: &[&str], default: &str) -> Result<String, ParamError> {
         let v = self.string_or(name, default)?;
