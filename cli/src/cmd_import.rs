@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use a4mer_runtime::SMPL24;
@@ -16,15 +16,53 @@ pub struct ImportArgs {
     /// Print what was found and how it maps to SMPL-24.
     #[arg(long)]
     info: bool,
+    /// Write the recording as a rosbag2 bag (MCAP) with an a4mer_msgs/Skeleton3DArray topic,
+    /// one message per 30 Hz frame, stamped at the recording's timing.
+    #[arg(long, value_name = "DIR")]
+    to_bag: Option<PathBuf>,
+    /// Topic of the poses in the bag.
+    #[arg(long, default_value = "/poses", requires = "to_bag")]
+    topic: String,
+    /// frame_id of the poses (metres, REP-103).
+    #[arg(long, default_value = "world", requires = "to_bag")]
+    frame_id: String,
+    /// Stamp of the first frame, nanoseconds (ROS time); later frames follow at 30 Hz.
+    #[arg(long, default_value_t = 0, value_name = "NS", requires = "to_bag")]
+    start_ns: i64,
     #[command(flatten)]
     source: SourceArgs,
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
-    if !args.info {
-        bail!("import: nothing to do; pass --info to inspect {}", args.file.display());
+    if !args.info && args.to_bag.is_none() {
+        bail!(
+            "import: nothing to do; pass --info to inspect {} or --to-bag DIR to convert it",
+            args.file.display()
+        );
     }
     let motion = import_bvh(&args.file, &args.source.import_options())?;
+    if let Some(dir) = &args.to_bag {
+        let frames: Vec<_> = motion
+            .frames
+            .iter()
+            .map(|f| a4mer_runtime::PoseFrame {
+                stamp_ns: args.start_ns.saturating_add(f.stamp_ns),
+                ..*f
+            })
+            .collect();
+        let summary = a4mer_ros::bag::write_pose_frames(dir, &args.topic, &args.frame_id, 1, &frames)
+            .with_context(|| format!("writing {} as a bag", args.file.display()))?;
+        println!(
+            "wrote {} Skeleton3DArray messages ({:.2} s at 30 Hz) on {} to {}",
+            summary.message_count,
+            summary.duration_ns as f64 * 1e-9,
+            args.topic,
+            summary.mcap_file.display()
+        );
+        if !args.info {
+            return Ok(());
+        }
+    }
     let info = &motion.info;
     let how = |detected: bool| if detected { "detected" } else { "from flag" };
     let nodes = info.skeleton.len();

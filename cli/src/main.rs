@@ -8,8 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
+mod bundle;
+mod cmd_bundle;
 mod cmd_eval;
 mod cmd_import;
+mod cmd_verify;
 // Model issue: training, motif inspection.
 mod cmd_motifs;
 mod cmd_train;
@@ -17,8 +20,8 @@ mod cmd_train;
 #[derive(Parser)]
 #[command(
     name = "a4mer",
-    version,
-    about = "A4Mer human-motion anticipation: import, evaluate, and (as they land) train, replay, bench, bundle"
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("A4MER_GIT_REVISION"), ")"),
+    about = "A4Mer human-motion anticipation: import, evaluate, bundle and verify device bundles"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,8 +32,13 @@ struct Cli {
 enum Command {
     /// Score forecasts on recordings with the standard protocol (MPJPE at 100..1000 ms).
     Eval(cmd_eval::EvalArgs),
-    /// Inspect a motion file: joints found, mapping to SMPL-24, units, up axis, rate.
+    /// Inspect a motion file (--info: joints, SMPL-24 mapping, units, up axis, rate) or convert it
+    /// to a rosbag2 bag (--to-bag).
     Import(cmd_import::ImportArgs),
+    /// Pack binaries, model, launch files and a SHA-256 manifest into a reproducible device bundle.
+    Bundle(cmd_bundle::BundleArgs),
+    /// Check a bundle: every hash, nothing missing or extra, binaries built for this machine.
+    Verify(cmd_verify::VerifyArgs),
     /// Train A4Mer (self-supervised pre-training + heads) and export an .a4m artifact.
     Train(cmd_train::TrainArgs),
     /// Print a recording's atom segments and motif ids over time.
@@ -66,6 +74,8 @@ fn main() {
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(args),
         Command::Import(args) => cmd_import::run(args),
+        Command::Bundle(args) => cmd_bundle::run(args),
+        Command::Verify(args) => cmd_verify::run(args),
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
     };

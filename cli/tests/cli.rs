@@ -96,3 +96,149 @@ fn bad_input_exits_nonzero_with_a_named_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("furlong"));
 }
+
+/// Builds a bundle from this test binary's own `a4mer` (host architecture) and a model
+/// file, then checks reproducibility, verification, and each kind of damage.
+#[test]
+fn bundles_are_reproducible_and_verify_catches_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = dir.path().join("bins");
+    std::fs::create_dir(&bins).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_a4mer"), bins.join("a4mer")).unwrap();
+    let model = dir.path().join("model.a4m");
+    std::fs::write(&model, b"model bytes").unwrap();
+    let launch = dir.path().join("launch");
+    std::fs::create_dir_all(launch.join("params")).unwrap();
+    std::fs::write(launch.join("params/a4mer.yaml"), "a4mer_node:\n  ros__parameters: {}\n").unwrap();
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let bundle = |out: &std::path::Path| {
+        let st = a4mer()
+            .args(["bundle", "--target", &target, "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(out)
+            .arg("--bin-dir")
+            .arg(&bins)
+            .arg("--launch-dir")
+            .arg(&launch)
+            .args(["--zstd-level", "1"])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    };
+    let (a, b) = (dir.path().join("a.tar.zst"), dir.path().join("b.tar.zst"));
+    bundle(&a);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a different wall-clock second
+    bundle(&b);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same inputs, same bytes"
+    );
+
+    let out = a4mer().arg("verify").arg(&a).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "bin/a4mer architecture",
+        "models/model.a4m",
+        "launch/params/a4mer.yaml",
+        "all ",
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+
+    let fails = |path: &std::path::Path, args: &[&str]| -> String {
+        let out = a4mer().arg("verify").arg(path).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // Wrong architecture for the device.
+    assert!(fails(&a, &["--arch", "riscv64"]).contains("this machine is riscv64"));
+    // Truncated.
+    let bytes = std::fs::read(&a).unwrap();
+    let cut = dir.path().join("cut.tar.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = fails(&cut, &[]);
+    assert!(msg.contains("cut.tar.zst"), "{msg}");
+    // Tampered: unpack, change the model, verify the directory.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let file = std::fs::File::open(&a).unwrap();
+    tar::Archive::new(zstd::stream::Decoder::new(file).unwrap())
+        .unpack(&unpacked)
+        .unwrap();
+    let out = a4mer().arg("verify").arg(&unpacked).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(unpacked.join("models/model.a4m"), b"model bytez").unwrap();
+    let msg = fails(&unpacked, &[]);
+    assert!(msg.contains("FAIL  models/model.a4m: sha256"), "{msg}");
+    std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
+    assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
+}
+
+#[test]
+fn import_to_bag_writes_real_motion_at_its_timing() {
+    use a4mer_ros::bag::BagReader;
+    use a4mer_ros::msg::Skeleton3DArray;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("take2");
+    let out = a4mer()
+        .arg("import")
+        .arg(mocap_dir().join("bvhtools_test2.bvh"))
+        .args([
+            "--topic",
+            "/mocap/poses",
+            "--start-ns",
+            "1700000000000000000",
+            "--to-bag",
+        ])
+        .arg(&bag)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // 3945 frames at 30 Hz: 131.47 s.
+    assert!(
+        text.contains("wrote 3945 Skeleton3DArray messages (131.47 s at 30 Hz) on /mocap/poses"),
+        "{text}"
+    );
+
+    let reader = BagReader::open(&bag).unwrap();
+    let topic = reader.topic_index("/mocap/poses").unwrap();
+    assert_eq!(reader.topics()[topic].message_count, Some(3945));
+    let mut stamps = Vec::new();
+    for m in reader.messages() {
+        let m = m.unwrap();
+        let s: Skeleton3DArray = reader.decode(&m).unwrap();
+        assert_eq!(s.header.frame_id, "world");
+        assert_eq!(s.bodies.len(), 1);
+        assert_eq!(s.bodies[0].joints.len(), 24);
+        assert_eq!(m.log_time_ns, s.header.stamp.to_ns());
+        stamps.push(m.log_time_ns);
+    }
+    assert_eq!(stamps[0], 1_700_000_000_000_000_000);
+    assert_eq!(stamps[3], 1_700_000_000_100_000_000);
+    assert!(
+        stamps
+            .windows(2)
+            .all(|w| (33_333_333..=33_333_334).contains(&(w[1] - w[0])))
+    );
+
+    // The bag is not overwritten.
+    let out = a4mer()
+        .arg("import")
+        .arg(mocap_dir().join("bvhtools_test2.bvh"))
+        .arg("--to-bag")
+        .arg(&bag)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("take2") && err.contains("not empty"), "{err}");
+}

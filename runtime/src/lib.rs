@@ -11,6 +11,7 @@ pub mod joint_map;
 pub mod model;
 pub mod pose;
 pub mod skeleton;
+pub mod stream;
 
 pub use joint_map::{JointMap, JointMapError};
 pub use pose::{FPS, Joints, NUM_JOINTS, PoseFrame, frame_period_ns};

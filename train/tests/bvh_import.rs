@@ -520,8 +520,37 @@ fn malformed_files_name_file_and_line() {
     assert!(e.to_string().contains("Hips Zrotation"), "{e}");
 
     let e = err(&format!("{HEADER}Frames: 1\nFrame Time: 0\n0 0 0 0 0 0\n"));
-    assert!(matches!(e, BvhError::ZeroFrameTime { line: 13, .. }), "{e:?}");
+    assert!(matches!(e, BvhError::BadFrameTime { line: 13, .. }), "{e:?}");
     assert!(e.to_string().starts_with("bad.bvh:13:"), "{e}");
+    // A 1e9 s frame time would ask for 30 billion resampled frames: refused up front.
+    let e = err(&format!("{HEADER}Frames: 1\nFrame Time: 1e9\n0 0 0 0 0 0\n"));
+    assert!(matches!(e, BvhError::BadFrameTime { line: 13, .. }), "{e:?}");
+
+    let e = err(&HEADER.replace(
+        "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation",
+        "CHANNELS 3 Xposition Yposition Zposition CHANNELS 3 Zrotation Xrotation Yrotation",
+    ));
+    assert!(
+        matches!(e, BvhError::Syntax { line: 5, .. }) && e.to_string().contains("twice"),
+        "{e:?}"
+    );
+
+    // Absurd nesting is refused, not a stack overflow.
+    let deep = format!(
+        "HIERARCHY\nROOT a\n{{\nOFFSET 0 0 0\nCHANNELS 0\n{}",
+        "JOINT b\n{\nOFFSET 0 0 0\n".repeat(10_000)
+    );
+    let e = err(&deep);
+    assert!(
+        matches!(
+            e,
+            BvhError::TooLarge {
+                what: "joint nesting depth",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     let e = err(&format!("{HEADER}Frames: 1\nFrame Time: 0.0333\n0 0 0 abc 0 0\n"));
     assert!(

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use a4mer_runtime::{JointMap, JointMapError, PoseFrame, Skeleton};
+use a4mer_runtime::{FPS, JointMap, JointMapError, PoseFrame, Skeleton};
 
 use super::resample::resample_to_model_rate;
 
@@ -35,8 +35,17 @@ pub enum BvhError {
     },
     #[error("{path}: no MOTION block after the hierarchy")]
     MissingMotion { path: PathBuf },
-    #[error("{path}:{line}: frame time {value} s is not a positive duration")]
-    ZeroFrameTime { path: PathBuf, line: usize, value: f64 },
+    #[error(
+        "{path}:{line}: frame time {value} s is outside {MIN_FRAME_TIME_S}..={MAX_FRAME_TIME_S} s (1 Hz to 10 kHz)"
+    )]
+    BadFrameTime { path: PathBuf, line: usize, value: f64 },
+    #[error("{path}:{line}: {what} exceeds the importer's limit of {limit}")]
+    TooLarge {
+        path: PathBuf,
+        line: usize,
+        what: &'static str,
+        limit: usize,
+    },
     #[error("{path}:{line}: frame has {found} values, the hierarchy declares {expected} channels")]
     ChannelCountMismatch {
         path: PathBuf,
@@ -80,6 +89,17 @@ pub enum BvhError {
         source: JointMapError,
     },
 }
+
+/// Shortest and longest frame time accepted (10 kHz, 1 Hz).
+pub const MIN_FRAME_TIME_S: f64 = 1e-4;
+pub const MAX_FRAME_TIME_S: f64 = 1.0;
+/// Most hierarchy nodes (joints and End Sites); full-body rigs with fingers and face
+/// have a few hundred.
+pub const MAX_NODES: usize = 1024;
+/// Deepest joint nesting.
+pub const MAX_DEPTH: usize = 128;
+/// Longest recording after resampling: 10 h at 30 Hz.
+pub const MAX_MODEL_FRAMES: usize = 10 * 3600 * 30;
 
 /// Length unit of a source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -228,7 +248,8 @@ impl Channel {
         })
     }
 
-    fn name(self) -> &'static str {
+    /// The channel's name as BVH files write it.
+    pub fn name(self) -> &'static str {
         match self {
             Channel::XPosition => "Xposition",
             Channel::YPosition => "Yposition",
@@ -311,14 +332,31 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
     })?;
 
     let num_frames = bvh.num_frames();
-    let mut positions_src = vec![[0.0f64; 3]; num_frames * bvh.nodes.len()];
-    for (f, out) in positions_src.chunks_mut(bvh.nodes.len()).enumerate() {
-        bvh.forward_kinematics(f, out);
+    let source_fps = snap_rate(1.0 / bvh.frame_time_s);
+    let duration_s = num_frames.saturating_sub(1) as f64 / source_fps;
+    if duration_s * FPS as f64 >= MAX_MODEL_FRAMES as f64 {
+        return Err(BvhError::TooLarge {
+            path: path.to_path_buf(),
+            line: 0,
+            what: "recording length at 30 Hz (frames)",
+            limit: MAX_MODEL_FRAMES,
+        });
     }
+    let n = bvh.nodes.len();
+    let mut positions_src = vec![[0.0f64; 3]; n];
 
     let (up_axis, up_axis_basis) = match options.up_axis {
         Some(up) => (up, "flag"),
-        None => detect_up(&positions_src, bvh.nodes.len(), &joint_map),
+        None => {
+            // A sample of the take is plenty to tell which way is up.
+            let step = (num_frames / 200).max(1);
+            let mut sampled = Vec::new();
+            for f in (0..num_frames).step_by(step) {
+                bvh.forward_kinematics(f, &mut positions_src);
+                sampled.extend_from_slice(&positions_src);
+            }
+            detect_up(&sampled, n, &joint_map)
+        }
     };
     let height_src = bvh.skeleton_height(&joint_map);
     let (units, units_detected) = match options.units {
@@ -332,7 +370,8 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
     let mut source_frames = Vec::with_capacity(num_frames);
     let mut joints_f32 = vec![[0.0f32; 3]; bvh.nodes.len()];
     for f in 0..num_frames {
-        for (dst, p) in joints_f32.iter_mut().zip(&positions_src[f * bvh.nodes.len()..]) {
+        bvh.forward_kinematics(f, &mut positions_src);
+        for (dst, p) in joints_f32.iter_mut().zip(&positions_src) {
             let r = mat_vec(&rot, p);
             *dst = [(r[0] * scale) as f32, (r[1] * scale) as f32, (r[2] * scale) as f32];
         }
@@ -345,12 +384,11 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
         source_frames.push((joints, valid));
     }
 
-    let source_fps = snap_rate(1.0 / bvh.frame_time_s);
     let frames = resample_to_model_rate(&source_frames, source_fps);
     let info = ImportInfo {
         source_frames: num_frames,
         source_fps,
-        duration_s: num_frames.saturating_sub(1) as f64 / source_fps,
+        duration_s,
         units,
         units_detected,
         up_axis,
@@ -381,10 +419,9 @@ fn snap_rate(fps: f64) -> f64 {
 /// the axis of largest extent when the rig has no head or feet.
 fn detect_up(positions: &[[f64; 3]], n: usize, map: &JointMap) -> (UpAxis, &'static str) {
     let num_frames = positions.len() / n.max(1);
-    let step = (num_frames / 200).max(1);
     let head = map.source_of(15).or(map.source_of(12));
     let feet: Vec<usize> = [7, 8, 10, 11].iter().filter_map(|&j| map.source_of(j)).collect();
-    let frames = (0..num_frames).step_by(step);
+    let frames = 0..num_frames;
     if let (Some(h), false) = (head, feet.is_empty()) {
         let mut v = [0.0; 3];
         for f in frames {
@@ -544,7 +581,7 @@ pub fn parse_bvh(text: &str, path: &Path) -> Result<BvhFile, BvhError> {
     let mut nodes = Vec::new();
     let mut num_channels = 0;
     p.expect("ROOT")?;
-    p.joint(None, &mut nodes, &mut num_channels)?;
+    p.joint(None, 0, &mut nodes, &mut num_channels)?;
     if p.peek()?.is_some_and(|t| t.eq_ignore_ascii_case("ROOT")) {
         return Err(p.syntax("a second ROOT: only single-skeleton files are supported"));
     }
@@ -572,15 +609,16 @@ pub fn parse_bvh(text: &str, path: &Path) -> Result<BvhFile, BvhError> {
         column: 1,
         text: time_text.to_string(),
     })?;
-    if !(frame_time_s.is_finite() && frame_time_s > 0.0) {
-        return Err(BvhError::ZeroFrameTime {
+    if !(MIN_FRAME_TIME_S..=MAX_FRAME_TIME_S).contains(&frame_time_s) {
+        return Err(BvhError::BadFrameTime {
             path: path.to_path_buf(),
             line: time_line,
             value: frame_time_s,
         });
     }
 
-    let mut values = Vec::with_capacity(declared.min(1 << 20) * num_channels);
+    // Each value takes at least two characters: never reserve more than the text holds.
+    let mut values = Vec::with_capacity(declared.saturating_mul(num_channels).min(text.len() / 2));
     let mut found = 0usize;
     let mut last_line = time_line;
     while let Some((i, line)) = p.lines.next() {
@@ -747,9 +785,22 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
     fn joint(
         &mut self,
         parent: Option<usize>,
+        depth: usize,
         nodes: &mut Vec<BvhNode>,
         num_channels: &mut usize,
     ) -> Result<(), BvhError> {
+        if depth >= MAX_DEPTH || nodes.len() >= MAX_NODES {
+            return Err(BvhError::TooLarge {
+                path: self.path.to_path_buf(),
+                line: self.last_line,
+                what: if depth >= MAX_DEPTH {
+                    "joint nesting depth"
+                } else {
+                    "number of joints and End Sites"
+                },
+                limit: if depth >= MAX_DEPTH { MAX_DEPTH } else { MAX_NODES },
+            });
+        }
         // Names may contain spaces (`Bip01 L Thigh`): everything up to `{` on the line.
         let mut name_parts = Vec::new();
         loop {
@@ -785,6 +836,9 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
                     seen_offset = true;
                 }
                 "CHANNELS" => {
+                    if !nodes[index].channels.is_empty() {
+                        return Err(self.syntax(&format!("joint {:?} declares CHANNELS twice", nodes[index].name)));
+                    }
                     let n = self.token("channel count")?;
                     let n: usize = n
                         .parse()
@@ -803,7 +857,7 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
                     nodes[index].channel_start = *num_channels;
                     *num_channels += n;
                 }
-                "JOINT" => self.joint(Some(index), nodes, num_channels)?,
+                "JOINT" => self.joint(Some(index), depth + 1, nodes, num_channels)?,
                 "END" => {
                     self.expect("Site")?;
                     self.expect("{")?;
@@ -814,6 +868,14 @@ impl<'a, I: Iterator<Item = (usize, &'a str)>> Parser<'a, I> {
                         self.number("OFFSET z")?,
                     ];
                     self.expect("}")?;
+                    if nodes.len() >= MAX_NODES {
+                        return Err(BvhError::TooLarge {
+                            path: self.path.to_path_buf(),
+                            line: self.last_line,
+                            what: "number of joints and End Sites",
+                            limit: MAX_NODES,
+                        });
+                    }
                     let name = format!("{}_EndSite", nodes[index].name);
                     nodes.push(BvhNode {
                         name,

@@ -23,17 +23,6 @@ pub fn bundled_mocap() -> Vec<PathBuf> {
     v
 }
 
-fn channel_name(c: Channel) -> &'static str {
-    match c {
-        Channel::XPosition => "Xposition",
-        Channel::YPosition => "Yposition",
-        Channel::ZPosition => "Zposition",
-        Channel::XRotation => "Xrotation",
-        Channel::YRotation => "Yrotation",
-        Channel::ZRotation => "Zrotation",
-    }
-}
-
 /// Serialise a parsed file back to BVH text.
 pub fn write_bvh(bvh: &BvhFile) -> String {
     let mut s = String::from("HIERARCHY\n");
@@ -53,7 +42,7 @@ pub fn write_bvh(bvh: &BvhFile) -> String {
         )
         .unwrap();
         if !n.end_site {
-            let names: Vec<&str> = n.channels.iter().map(|c| channel_name(*c)).collect();
+            let names: Vec<&str> = n.channels.iter().map(|c| c.name()).collect();
             writeln!(s, "{pad}\tCHANNELS {} {}", names.len(), names.join(" ")).unwrap();
         }
         for c in (0..bvh.nodes.len()).filter(|&c| bvh.nodes[c].parent == Some(j)) {

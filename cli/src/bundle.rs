@@ -1,0 +1,293 @@
+//! Device bundles: one reproducible `tar.zst` per device with the binaries, the model,
+//! launch and parameter files and a manifest of SHA-256 hashes; and their verification.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MANIFEST: &str = "MANIFEST.json";
+pub const FORMAT: u32 = 1;
+/// Refuse bundles that unpack larger than this: a device bundle is tens of MB.
+const MAX_UNPACKED_BYTES: u64 = 2 << 30;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub executable: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelEntry {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    pub name: String,
+    pub version: String,
+    pub git_revision: String,
+    pub target: String,
+    pub model: ModelEntry,
+    pub files: Vec<FileEntry>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What goes into a bundle, by path inside it.
+pub struct Contents {
+    pub files: BTreeMap<String, (Vec<u8>, bool)>,
+}
+
+impl Contents {
+    pub fn new() -> Self {
+        Self { files: BTreeMap::new() }
+    }
+
+    pub fn add_file(&mut self, inside: &str, from: &Path, executable: bool) -> Result<()> {
+        let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+        self.files.insert(inside.to_string(), (bytes, executable));
+        Ok(())
+    }
+
+    /// Every file under `dir`, placed under `inside/`.
+    pub fn add_dir(&mut self, inside: &str, dir: &Path) -> Result<()> {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(dir).unwrap_or(&path);
+                    let name = format!("{inside}/{}", rel.to_string_lossy());
+                    let executable = is_executable(&path);
+                    self.add_file(&name, &path, executable)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Contents {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+/// Write `contents` and their manifest as a reproducible `tar.zst`: sorted entries, fixed
+/// mtimes, owner and modes, so the same inputs give the same bytes.
+pub fn write_bundle(out: &Path, manifest_base: Manifest, contents: &Contents, zstd_level: i32) -> Result<Manifest> {
+    let mut manifest = manifest_base;
+    manifest.files = contents
+        .files
+        .iter()
+        .map(|(path, (bytes, executable))| FileEntry {
+            path: path.clone(),
+            sha256: sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+            executable: *executable,
+        })
+        .collect();
+    let manifest_json = serde_json::to_vec_pretty(&manifest)?;
+
+    let tmp = out.with_extension("partial");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let encoder = zstd::stream::Encoder::new(file, zstd_level)?;
+    let mut tar = tar::Builder::new(encoder);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut append = |path: &str, bytes: &[u8], executable: bool| -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(if executable { 0o755 } else { 0o644 });
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, bytes)
+            .with_context(|| format!("adding {path} to {}", out.display()))
+    };
+    append(MANIFEST, &manifest_json, false)?;
+    for (path, (bytes, executable)) in &contents.files {
+        append(path, bytes, *executable)?;
+    }
+    let encoder = tar.into_inner()?;
+    encoder.finish()?.sync_all()?;
+    std::fs::rename(&tmp, out).with_context(|| format!("moving bundle into place at {}", out.display()))?;
+    Ok(manifest)
+}
+
+/// A bundle's files as read back, by path.
+pub struct Unpacked {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Read a `tar.zst` bundle or an unpacked bundle directory.
+pub fn read_bundle(path: &Path) -> Result<Unpacked> {
+    let mut files = BTreeMap::new();
+    if path.is_dir() {
+        let mut c = Contents::new();
+        c.add_dir("", path)?;
+        for (name, (bytes, _)) in c.files {
+            files.insert(name.trim_start_matches('/').to_string(), bytes);
+        }
+        return Ok(Unpacked { files });
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let decoder = zstd::stream::Decoder::new(file).with_context(|| format!("{}: not a zstd stream", path.display()))?;
+    let mut archive = tar::Archive::new(decoder.take(MAX_UNPACKED_BYTES));
+    let mut total = 0u64;
+    for entry in archive
+        .entries()
+        .with_context(|| format!("{}: not a tar archive", path.display()))?
+    {
+        let mut entry = entry.with_context(|| format!("{}: damaged or truncated archive", path.display()))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let name = entry.path()?.to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{}: damaged or truncated at {name}", path.display()))?;
+        total += bytes.len() as u64;
+        if total >= MAX_UNPACKED_BYTES {
+            bail!("{}: unpacks to more than {} bytes", path.display(), MAX_UNPACKED_BYTES);
+        }
+        files.insert(name, bytes);
+    }
+    Ok(Unpacked { files })
+}
+
+/// The CPU architecture an executable was built for, in Rust's `target_arch` spelling.
+pub fn binary_arch(bytes: &[u8]) -> Option<&'static str> {
+    use object::{Architecture, Object};
+    let file = object::File::parse(bytes).ok()?;
+    Some(match file.architecture() {
+        Architecture::X86_64 => "x86_64",
+        Architecture::Aarch64 => "aarch64",
+        Architecture::Arm => "arm",
+        Architecture::Riscv64 => "riscv64",
+        _ => "other",
+    })
+}
+
+/// The `target_arch` part of a target triple.
+pub fn triple_arch(triple: &str) -> &str {
+    triple.split('-').next().unwrap_or(triple)
+}
+
+/// One verification result line.
+pub struct Check {
+    pub ok: bool,
+    pub what: String,
+    pub detail: String,
+}
+
+/// Check a bundle against its manifest: every hash and size, nothing extra, nothing
+/// missing, binaries built for `machine_arch`.
+pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut check = |ok: bool, what: String, detail: String| checks.push(Check { ok, what, detail });
+    let Some(raw) = unpacked.files.get(MANIFEST) else {
+        check(false, MANIFEST.into(), "missing: not an a4mer bundle".into());
+        return checks;
+    };
+    let manifest: Manifest = match serde_json::from_slice(raw) {
+        Ok(m) => m,
+        Err(e) => {
+            check(false, MANIFEST.into(), format!("unreadable: {e}"));
+            return checks;
+        }
+    };
+    check(
+        manifest.format == FORMAT,
+        "bundle format".into(),
+        format!("{} (this a4mer reads {FORMAT})", manifest.format),
+    );
+    check(
+        true,
+        "bundle".into(),
+        format!(
+            "{} {} for {}, git {}",
+            manifest.name, manifest.version, manifest.target, manifest.git_revision
+        ),
+    );
+    for entry in &manifest.files {
+        match unpacked.files.get(&entry.path) {
+            None => check(false, entry.path.clone(), "listed in the manifest but missing".into()),
+            Some(bytes) => {
+                let sha = sha256_hex(bytes);
+                let ok = sha == entry.sha256 && bytes.len() as u64 == entry.bytes;
+                let detail = if ok {
+                    format!("sha256 {}", &sha[..16])
+                } else {
+                    format!(
+                        "sha256 {} ({} bytes) does not match the manifest's {} ({} bytes)",
+                        &sha[..16],
+                        bytes.len(),
+                        &entry.sha256[..entry.sha256.len().min(16)],
+                        entry.bytes
+                    )
+                };
+                check(ok, entry.path.clone(), detail);
+                if entry.executable && entry.path.starts_with("bin/") {
+                    let arch = binary_arch(bytes).unwrap_or("not an executable");
+                    check(
+                        arch == machine_arch,
+                        format!("{} architecture", entry.path),
+                        format!("built for {arch}, this machine is {machine_arch}"),
+                    );
+                }
+            }
+        }
+    }
+    for name in unpacked.files.keys() {
+        if name != MANIFEST && !manifest.files.iter().any(|e| &e.path == name) {
+            check(false, name.clone(), "present but not in the manifest".into());
+        }
+    }
+    let model_listed = manifest
+        .files
+        .iter()
+        .any(|e| e.path == manifest.model.path && e.sha256 == manifest.model.sha256);
+    check(
+        model_listed,
+        "model".into(),
+        format!(
+            "{} sha256 {}",
+            manifest.model.path,
+            &manifest.model.sha256[..manifest.model.sha256.len().min(16)]
+        ),
+    );
+    checks
+}
+
+/// Default directory of deployment binaries for `target`.
+pub fn default_bin_dir(target: &str) -> PathBuf {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target_dir.join(target).join("dist")
+}

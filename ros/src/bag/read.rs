@@ -1,0 +1,775 @@
+//! Reading rosbag2 bags: MCAP or sqlite3 storage, directory or bare file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use mcap::records::Record;
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
+use rusqlite::{Connection, OpenFlags};
+
+use super::metadata::{self, BagMetadata};
+use super::qos::parse_qos_profiles;
+use super::{BagError, BagMessage, TopicInfo};
+
+/// Storage of the bag's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    Mcap,
+    Sqlite3,
+}
+
+/// No single record (or decompressed chunk) may claim more than this: a corrupt length
+/// field must give an error, not a huge allocation.
+const RECORD_LENGTH_LIMIT: usize = 1 << 30;
+
+/// rosbag2's own compression (`ros2 bag record --compression-mode`), as opposed to MCAP's
+/// chunk compression, which needs nothing from us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BagCompression {
+    None,
+    /// Each message payload is a zstd frame.
+    Message,
+    /// Each storage file is one zstd stream (`*.mcap.zstd`).
+    File,
+}
+
+/// An open bag: its topics, and a streaming view of its messages.
+pub struct BagReader {
+    path: PathBuf,
+    storage: Storage,
+    compression: BagCompression,
+    files: Vec<PathBuf>,
+    topics: Vec<TopicInfo>,
+}
+
+impl BagReader {
+    /// Open a rosbag2 directory (with or without `metadata.yaml`), a `.mcap` or a `.db3` file.
+    pub fn open(path: &Path) -> Result<Self, BagError> {
+        let not_a_bag = |reason: &str| BagError::NotABag {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let meta = std::fs::metadata(path).map_err(|source| BagError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let meta_path = path.join("metadata.yaml");
+            if meta_path.exists() {
+                let text = std::fs::read_to_string(&meta_path).map_err(|source| BagError::Io {
+                    path: meta_path.clone(),
+                    source,
+                })?;
+                let bag_meta = metadata::parse(&meta_path, &text)?;
+                return Self::from_metadata(path, &meta_path, bag_meta);
+            }
+            // A directory without metadata.yaml (an interrupted recording): use its files.
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|source| BagError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("mcap" | "db3")))
+                .collect();
+            files.sort();
+            let storage = match files.first().and_then(|f| f.extension()).and_then(|e| e.to_str()) {
+                Some("mcap") => Storage::Mcap,
+                Some("db3") => Storage::Sqlite3,
+                _ => return Err(not_a_bag("no metadata.yaml, .mcap or .db3 file in the directory")),
+            };
+            files.retain(|f| storage_of(f) == Some(storage));
+            return Self::from_files(path, storage, BagCompression::None, files, Vec::new());
+        }
+        match storage_of(path) {
+            Some(storage) => Self::from_files(
+                path,
+                storage,
+                BagCompression::None,
+                vec![path.to_path_buf()],
+                Vec::new(),
+            ),
+            None => Err(not_a_bag("expected a rosbag2 directory, a .mcap or a .db3 file")),
+        }
+    }
+
+    fn from_metadata(dir: &Path, meta_path: &Path, meta: BagMetadata) -> Result<Self, BagError> {
+        let storage = match meta.storage_identifier.as_str() {
+            "mcap" => Storage::Mcap,
+            "sqlite3" => Storage::Sqlite3,
+            other => {
+                return Err(BagError::Unsupported {
+                    path: meta_path.to_path_buf(),
+                    what: format!("storage plugin `{other}` (mcap and sqlite3 are supported)"),
+                });
+            }
+        };
+        let compression = match (
+            meta.compression_mode.to_ascii_lowercase().as_str(),
+            meta.compression_format.as_str(),
+        ) {
+            ("" | "none", _) => BagCompression::None,
+            ("message", "zstd") => BagCompression::Message,
+            ("file", "zstd") if storage == Storage::Mcap => BagCompression::File,
+            (mode, format) => {
+                return Err(BagError::Unsupported {
+                    path: meta_path.to_path_buf(),
+                    what: format!(
+                        "compression mode `{mode}` with format `{format}` for {} storage \
+                         (supported: zstd per message, zstd per MCAP file, and MCAP chunk compression); \
+                         `ros2 bag convert` can write an uncompressed copy",
+                        meta.storage_identifier
+                    ),
+                });
+            }
+        };
+        let files: Vec<PathBuf> = meta
+            .relative_file_paths
+            .iter()
+            .map(|p| dir.join(Path::new(p).file_name().unwrap_or(p.as_ref())))
+            .collect();
+        for f in &files {
+            if !f.exists() {
+                return Err(BagError::Metadata {
+                    path: meta_path.to_path_buf(),
+                    reason: format!("lists {} which does not exist", f.display()),
+                });
+            }
+        }
+        Self::from_files(dir, storage, compression, files, meta.topics)
+    }
+
+    fn from_files(
+        path: &Path,
+        storage: Storage,
+        compression: BagCompression,
+        files: Vec<PathBuf>,
+        mut topics: Vec<TopicInfo>,
+    ) -> Result<Self, BagError> {
+        // The storage's own topic list fills in what metadata.yaml leaves out (schemas) and
+        // is the only list a bare file has. A whole-file zstd stream cannot be seeked; its
+        // metadata.yaml has the topics.
+        let storage_files: &[PathBuf] = if compression == BagCompression::File {
+            &[]
+        } else {
+            &files
+        };
+        for file in storage_files {
+            let found = match storage {
+                Storage::Mcap => mcap_topics(file)?,
+                Storage::Sqlite3 => sqlite_topics(file)?,
+            };
+            for t in found {
+                match topics
+                    .iter_mut()
+                    .find(|x| x.name == t.name && x.type_name == t.type_name)
+                {
+                    Some(x) => {
+                        if x.definition.is_none() {
+                            x.definition = t.definition;
+                        }
+                        if x.offered_qos_profiles.is_empty() {
+                            x.offered_qos_profiles = t.offered_qos_profiles;
+                        }
+                    }
+                    None => topics.push(t),
+                }
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            storage,
+            compression,
+            files,
+            topics,
+        })
+    }
+
+    pub fn compression(&self) -> BagCompression {
+        self.compression
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    pub fn topics(&self) -> &[TopicInfo] {
+        &self.topics
+    }
+
+    /// Index of the topic called `name`.
+    pub fn topic_index(&self, name: &str) -> Option<usize> {
+        self.topics.iter().position(|t| t.name == name)
+    }
+
+    /// Every message, file by file, in storage order (MCAP: file order; sqlite3: by
+    /// timestamp). Memory stays bounded by one chunk (MCAP) or one page of rows (sqlite3).
+    pub fn messages(&self) -> Messages<'_> {
+        Messages {
+            reader: self,
+            file: 0,
+            source: None,
+            counts: vec![0; self.topics.len()],
+            done: false,
+        }
+    }
+}
+
+fn storage_of(path: &Path) -> Option<Storage> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("mcap") => Some(Storage::Mcap),
+        Some("db3") => Some(Storage::Sqlite3),
+        _ => None,
+    }
+}
+
+/// Streaming iterator over a bag's messages. After the first error it ends.
+pub struct Messages<'a> {
+    reader: &'a BagReader,
+    file: usize,
+    source: Option<Source>,
+    counts: Vec<u64>,
+    done: bool,
+}
+
+enum Source {
+    Mcap(McapStream),
+    Sqlite(SqliteStream),
+}
+
+/// A raw message before it is tied to a topic index.
+struct Raw {
+    topic: String,
+    type_name: String,
+    log_time_ns: i64,
+    data: Vec<u8>,
+}
+
+impl Iterator for Messages<'_> {
+    type Item = Result<BagMessage, BagError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            if self.source.is_none() {
+                let Some(file) = self.reader.files.get(self.file) else {
+                    self.done = true;
+                    return None;
+                };
+                let opened = match self.reader.storage {
+                    Storage::Mcap => {
+                        McapStream::open(file, self.reader.compression == BagCompression::File).map(Source::Mcap)
+                    }
+                    Storage::Sqlite3 => SqliteStream::open(file).map(Source::Sqlite),
+                };
+                match opened {
+                    Ok(s) => self.source = Some(s),
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let next = match self.source.as_mut() {
+                Some(Source::Mcap(s)) => s.next_raw(),
+                Some(Source::Sqlite(s)) => s.next_raw(),
+                None => Ok(None),
+            };
+            match next {
+                Ok(Some(raw)) => {
+                    let Some(topic) = self
+                        .reader
+                        .topics
+                        .iter()
+                        .position(|t| t.name == raw.topic && t.type_name == raw.type_name)
+                    else {
+                        self.done = true;
+                        return Some(Err(BagError::Topic {
+                            path: self.reader.files[self.file].clone(),
+                            topic: raw.topic,
+                            reason: format!("message of type {} on a topic the bag does not list", raw.type_name),
+                        }));
+                    };
+                    let index_on_topic = self.counts[topic];
+                    self.counts[topic] += 1;
+                    let data = if self.reader.compression == BagCompression::Message {
+                        match zstd::stream::decode_all(raw.data.as_slice()) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                self.done = true;
+                                return Some(Err(BagError::Topic {
+                                    path: self.reader.files[self.file].clone(),
+                                    topic: raw.topic,
+                                    reason: format!("message {index_on_topic}: not a zstd frame: {e}"),
+                                }));
+                            }
+                        }
+                    } else {
+                        raw.data
+                    };
+                    return Some(Ok(BagMessage {
+                        topic,
+                        log_time_ns: raw.log_time_ns,
+                        index_on_topic,
+                        data,
+                    }));
+                }
+                Ok(None) => {
+                    self.source = None;
+                    self.file += 1;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + '_ {
+    move |source| BagError::Mcap {
+        path: path.to_path_buf(),
+        offset,
+        source: Box::new(source),
+    }
+}
+
+struct McapChannel {
+    topic: String,
+    type_name: String,
+    encoding: String,
+}
+
+struct McapStream {
+    path: PathBuf,
+    file: Box<dyn Read>,
+    reader: LinearReader,
+    /// Bytes handed to the reader so far: where in the file an error happened.
+    offset: u64,
+    schemas: HashMap<u16, String>,
+    channels: HashMap<u16, McapChannel>,
+}
+
+impl McapStream {
+    /// `zstd_file`: the whole file is one zstd stream (rosbag2 file compression).
+    fn open(path: &Path, zstd_file: bool) -> Result<Self, BagError> {
+        let io = |source| BagError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let file: Box<dyn Read> = if zstd_file {
+            Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?)
+        } else {
+            Box::new(std::io::BufReader::new(file))
+        };
+        let options = LinearReaderOptions::default()
+            .with_prevalidate_chunk_crcs(true)
+            .with_record_length_limit(RECORD_LENGTH_LIMIT);
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            reader: LinearReader::new_with_options(options),
+            offset: 0,
+            schemas: HashMap::new(),
+            channels: HashMap::new(),
+        })
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
+        loop {
+            let Some(event) = self.reader.next_event() else {
+                return Ok(None);
+            };
+            let (opcode, data) = match event.map_err(mcap_err(&self.path, self.offset))? {
+                LinearReadEvent::ReadRequest(need) => {
+                    let buf = self.reader.insert(need.max(1 << 16));
+                    let n = self.file.read(buf).map_err(|source| BagError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                    self.reader.notify_read(n);
+                    self.offset += n as u64;
+                    continue;
+                }
+                LinearReadEvent::Record { opcode, data } => (opcode, data),
+            };
+            let record = mcap::parse_record(opcode, data).map_err(mcap_err(&self.path, self.offset))?;
+            match record {
+                Record::Schema { header, .. } => {
+                    self.schemas.insert(header.id, header.name);
+                }
+                Record::Channel(c) => {
+                    let type_name = self.schemas.get(&c.schema_id).cloned().unwrap_or_default();
+                    self.channels.insert(
+                        c.id,
+                        McapChannel {
+                            topic: c.topic,
+                            type_name,
+                            encoding: c.message_encoding,
+                        },
+                    );
+                }
+                Record::Message { header, data } => {
+                    let Some(ch) = self.channels.get(&header.channel_id) else {
+                        return Err(BagError::NotABag {
+                            path: self.path.clone(),
+                            reason: format!(
+                                "message near byte {} refers to channel {} which was never defined",
+                                self.offset, header.channel_id
+                            ),
+                        });
+                    };
+                    if ch.encoding != "cdr" {
+                        return Err(BagError::Topic {
+                            path: self.path.clone(),
+                            topic: ch.topic.clone(),
+                            reason: format!("message encoding `{}` (only cdr is supported)", ch.encoding),
+                        });
+                    }
+                    let log_time_ns = i64::try_from(header.log_time).map_err(|_| BagError::Topic {
+                        path: self.path.clone(),
+                        topic: ch.topic.clone(),
+                        reason: format!("log time {} ns is out of range", header.log_time),
+                    })?;
+                    return Ok(Some(Raw {
+                        topic: ch.topic.clone(),
+                        type_name: ch.type_name.clone(),
+                        log_time_ns,
+                        data: data.into_owned(),
+                    }));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Topics of an MCAP file, from its summary section; by a full scan when it has none.
+fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
+    let io = |source| BagError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut magic = [0u8; 8];
+    let short = || BagError::NotABag {
+        path: path.to_path_buf(),
+        reason: format!("{len} bytes is too short for an MCAP file"),
+    };
+    if len < 8 + 37 {
+        return Err(short());
+    }
+    file.read_exact(&mut magic).map_err(io)?;
+    if magic != mcap::MAGIC {
+        return Err(BagError::NotABag {
+            path: path.to_path_buf(),
+            reason: "no MCAP magic at the start of the file".into(),
+        });
+    }
+    // Footer: opcode, length, summary_start, summary_offset_start, crc, then magic.
+    let mut footer = [0u8; 37];
+    file.seek(SeekFrom::Start(len - 37)).map_err(io)?;
+    file.read_exact(&mut footer).map_err(io)?;
+    let summary_start = u64::from_le_bytes(footer[9..17].try_into().unwrap_or_default());
+    let footer_ok = footer[0] == mcap::records::op::FOOTER && &footer[29..37] == mcap::MAGIC;
+    let mut records: Vec<(u8, Vec<u8>)> = Vec::new();
+    if footer_ok && summary_start > 0 && summary_start < len - 37 {
+        let mut summary = vec![0u8; (len - 37 - summary_start) as usize];
+        file.seek(SeekFrom::Start(summary_start)).map_err(io)?;
+        file.read_exact(&mut summary).map_err(io)?;
+        let mut at = 0usize;
+        while at + 9 <= summary.len() {
+            let op = summary[at];
+            let rec_len = u64::from_le_bytes(summary[at + 1..at + 9].try_into().unwrap_or_default()) as usize;
+            let Some(body) = summary.get(at + 9..(at + 9).saturating_add(rec_len)) else {
+                return Err(BagError::NotABag {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "summary record at byte {} runs past the footer",
+                        summary_start as usize + at
+                    ),
+                });
+            };
+            records.push((op, body.to_vec()));
+            at += 9 + rec_len;
+        }
+    }
+    let mut schemas: HashMap<u16, (String, String)> = HashMap::new();
+    let mut channels: Vec<(u16, TopicInfo)> = Vec::new();
+    let mut counts: HashMap<u16, u64> = HashMap::new();
+    let mut have_stats = false;
+    if records.is_empty() {
+        // No summary (e.g. a recording that was cut off): scan every record.
+        let mut stream = McapStream::open(path, false)?;
+        let mut seen: HashMap<(String, String), u64> = HashMap::new();
+        let mut order: Vec<(String, String)> = Vec::new();
+        while let Some(raw) = stream.next_raw()? {
+            let key = (raw.topic, raw.type_name);
+            if !seen.contains_key(&key) {
+                order.push(key.clone());
+            }
+            *seen.entry(key).or_default() += 1;
+        }
+        return Ok(order
+            .into_iter()
+            .map(|key| TopicInfo {
+                message_count: seen.get(&key).copied(),
+                name: key.0,
+                type_name: key.1,
+                serialization_format: "cdr".into(),
+                offered_qos_profiles: Vec::new(),
+                definition: None,
+            })
+            .collect());
+    }
+    for (op, body) in &records {
+        match mcap::parse_record(*op, body).map_err(mcap_err(path, summary_start))? {
+            Record::Schema { header, data } => {
+                schemas.insert(header.id, (header.name, String::from_utf8_lossy(&data).into_owned()));
+            }
+            Record::Channel(c) => {
+                let (type_name, definition) = schemas.get(&c.schema_id).cloned().unwrap_or_default();
+                let offered_qos_profiles = c
+                    .metadata
+                    .get("offered_qos_profiles")
+                    .map(|q| parse_qos_profiles(&serde_json::Value::String(q.clone())))
+                    .transpose()
+                    .map_err(|reason| BagError::Topic {
+                        path: path.to_path_buf(),
+                        topic: c.topic.clone(),
+                        reason,
+                    })?
+                    .unwrap_or_default();
+                channels.push((
+                    c.id,
+                    TopicInfo {
+                        name: c.topic,
+                        type_name,
+                        serialization_format: c.message_encoding,
+                        offered_qos_profiles,
+                        message_count: None,
+                        definition: (!definition.is_empty()).then_some(definition),
+                    },
+                ));
+            }
+            Record::Statistics(s) => {
+                have_stats = true;
+                counts = s.channel_message_counts.into_iter().collect();
+            }
+            _ => {}
+        }
+    }
+    Ok(channels
+        .into_iter()
+        .map(|(id, mut t)| {
+            if have_stats {
+                t.message_count = Some(counts.get(&id).copied().unwrap_or(0));
+            }
+            t
+        })
+        .collect())
+}
+
+fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(
+        |source| BagError::Sqlite {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        },
+    )
+}
+
+fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
+    let db = sqlite_open(path)?;
+    let err = |source| BagError::Sqlite {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    };
+    // offered_qos_profiles exists since Foxy; older bags lack the column.
+    let has_qos = db.prepare("SELECT offered_qos_profiles FROM topics LIMIT 0").is_ok();
+    let sql = if has_qos {
+        "SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics ORDER BY id"
+    } else {
+        "SELECT id, name, type, serialization_format, '' FROM topics ORDER BY id"
+    };
+    let mut stmt = db.prepare(sql).map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    let mut counts: HashMap<i64, u64> = HashMap::new();
+    let mut stmt = db
+        .prepare("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id")
+        .map_err(err)?;
+    for row in stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(err)?
+    {
+        let (id, n) = row.map_err(err)?;
+        counts.insert(id, n.max(0) as u64);
+    }
+    // Iron and later keep the definitions in the bag.
+    let mut definitions: HashMap<String, String> = HashMap::new();
+    if let Ok(mut stmt) = db.prepare("SELECT topic_type, encoded_message_definition FROM message_definitions") {
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(err)?;
+        for row in rows {
+            let (t, d) = row.map_err(err)?;
+            definitions.insert(t, d);
+        }
+    }
+    rows.into_iter()
+        .map(|(id, name, type_name, format, qos)| {
+            let offered_qos_profiles =
+                parse_qos_profiles(&serde_json::Value::String(qos)).map_err(|reason| BagError::Topic {
+                    path: path.to_path_buf(),
+                    topic: name.clone(),
+                    reason,
+                })?;
+            Ok(TopicInfo {
+                definition: definitions.get(&type_name).filter(|d| !d.is_empty()).cloned(),
+                name,
+                type_name,
+                serialization_format: format,
+                offered_qos_profiles,
+                message_count: Some(counts.get(&id).copied().unwrap_or(0)),
+            })
+        })
+        .collect()
+}
+
+/// Messages of a sqlite3 bag in pages ordered by (timestamp, id): bounded memory without
+/// holding a statement across calls.
+struct SqliteStream {
+    path: PathBuf,
+    db: Connection,
+    topics: HashMap<i64, (String, String, String)>,
+    page: std::vec::IntoIter<(i64, i64, i64, Vec<u8>)>,
+    after: Option<(i64, i64)>,
+    exhausted: bool,
+}
+
+const SQLITE_PAGE: i64 = 512;
+
+impl SqliteStream {
+    fn open(path: &Path) -> Result<Self, BagError> {
+        let db = sqlite_open(path)?;
+        let err = |source| BagError::Sqlite {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        };
+        let mut topics = HashMap::new();
+        {
+            let mut stmt = db
+                .prepare("SELECT id, name, type, serialization_format FROM topics")
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(err)?;
+            for row in rows {
+                let (id, name, type_name, format) = row.map_err(err)?;
+                topics.insert(id, (name, type_name, format));
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            db,
+            topics,
+            page: Vec::new().into_iter(),
+            after: None,
+            exhausted: false,
+        })
+    }
+
+    fn fetch_page(&mut self) -> Result<(), BagError> {
+        let err = |source| BagError::Sqlite {
+            path: self.path.clone(),
+            source: Box::new(source),
+        };
+        let (t0, id0) = self.after.unwrap_or((i64::MIN, i64::MIN));
+        let mut stmt = self
+            .db
+            .prepare_cached(
+                "SELECT id, topic_id, timestamp, data FROM messages \
+                 WHERE timestamp > ?1 OR (timestamp = ?1 AND id > ?2) \
+                 ORDER BY timestamp, id LIMIT ?3",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(rusqlite::params![t0, id0, SQLITE_PAGE], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            })
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        if (rows.len() as i64) < SQLITE_PAGE {
+            self.exhausted = true;
+        }
+        if let Some(last) = rows.last() {
+            self.after = Some((last.2, last.0));
+        }
+        self.page = rows.into_iter();
+        Ok(())
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
+        loop {
+            if let Some((id, topic_id, timestamp, data)) = self.page.next() {
+                let Some((topic, type_name, format)) = self.topics.get(&topic_id) else {
+                    return Err(BagError::NotABag {
+                        path: self.path.clone(),
+                        reason: format!("message row {id} refers to topic id {topic_id}, which is not in `topics`"),
+                    });
+                };
+                if format != "cdr" {
+                    return Err(BagError::Topic {
+                        path: self.path.clone(),
+                        topic: topic.clone(),
+                        reason: format!("serialization format `{format}` (only cdr is supported)"),
+                    });
+                }
+                return Ok(Some(Raw {
+                    topic: topic.clone(),
+                    type_name: type_name.clone(),
+                    log_time_ns: timestamp,
+                    data,
+                }));
+            }
+            if self.exhausted {
+                return Ok(None);
+            }
+            self.fetch_page()?;
+        }
+    }
+}

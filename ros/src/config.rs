@@ -1,0 +1,278 @@
+//! The node's parameters: names, defaults, and validation that names the bad parameter.
+//!
+//! `launch/params/a4mer.yaml` documents every one; a test keeps the two in step.
+
+use std::path::PathBuf;
+
+use crate::adapters::InputType;
+use crate::ros_args::params::{ParamError, Parameters};
+
+/// Every parameter the node accepts. Anything else fails start-up (a typo must not fall
+/// back to a default silently).
+pub const PARAMETERS: &[&str] = &[
+    "use_sim_time",
+    "model",
+    "input.type",
+    "input.joint_order",
+    "input.joint_map",
+    "input.min_confidence",
+    "input.queue_depth",
+    "tracks.max",
+    "tracks.gap_limit_s",
+    "forecast.frame_id",
+    "output.queue_depth",
+    "markers.stride",
+    "diagnostics.period_s",
+    "link.device",
+    "link.baud",
+    "link.base_from_forecast",
+];
+
+pub const DEFAULT_NODE_NAME: &str = "a4mer_node";
+
+/// The validated configuration of one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConfig {
+    /// Take time from `/clock` instead of the system clock.
+    pub use_sim_time: bool,
+    /// The model artifact; `None` means the bundled int8 model.
+    pub model: Option<PathBuf>,
+    pub input_type: InputType,
+    /// Joint order of `pose_array` input; empty means SMPL-24.
+    pub input_joint_order: Vec<String>,
+    /// Explicit joint map (TOML) replacing the name-based and built-in maps.
+    pub input_joint_map: Option<PathBuf>,
+    /// Joints at or below this confidence count as not observed.
+    pub input_min_confidence: f32,
+    /// Keep-last depth of the (best-effort) input subscription.
+    pub input_queue_depth: u32,
+    /// Most people tracked at once; more are dropped (and counted in diagnostics).
+    pub max_tracks: usize,
+    /// A track with no frame for this long is reset.
+    pub gap_limit_s: f64,
+    /// Frame of published forecasts; empty means the input header's frame.
+    pub forecast_frame_id: String,
+    /// Keep-last depth of the (reliable) outputs.
+    pub output_queue_depth: u32,
+    /// Draw every n-th forecast step as a marker.
+    pub marker_stride: usize,
+    /// Period of `/diagnostics`.
+    pub diagnostics_period_s: f64,
+    /// Serial link to the safety MCU; `None` when `link.device` is empty.
+    pub link: Option<crate::link::LinkConfig>,
+}
+
+fn invalid(name: &str, reason: String) -> ParamError {
+    ParamError::Invalid {
+        name: name.into(),
+        reason,
+    }
+}
+
+fn in_range_i64(p: &Parameters, name: &str, default: i64, lo: i64, hi: i64) -> Result<i64, ParamError> {
+    let v = p.i64_or(name, default)?;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(name, format!("{v} is outside {lo}..={hi}")))
+    }
+}
+
+fn positive_f64(p: &Parameters, name: &str, default: f64) -> Result<f64, ParamError> {
+    let v = p.f64_or(name, default)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(invalid(name, format!("{v} is not a positive number of seconds")))
+    }
+}
+
+fn existing_file(p: &Parameters, name: &str) -> Result<Option<PathBuf>, ParamError> {
+    let v = p.string_or(name, "")?;
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(&v);
+    if path.is_file() {
+        Ok(Some(path))
+    } else {
+        Err(invalid(name, format!("{v} is not a readable file")))
+    }
+}
+
+/// The engine resets a track after a gap; it interpolates across anything shorter, so the
+/// limit stays between one model frame and 1 s.
+fn gap_limit_s(p: &Parameters) -> Result<f64, ParamError> {
+    let v = positive_f64(p, "tracks.gap_limit_s", 0.2)?;
+    if (0.034..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid("tracks.gap_limit_s", format!("{v} is outside 0.034..=1.0 s")))
+    }
+}
+
+fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamError> {
+    let device = p.string_or("link.device", "")?;
+    let baud = in_range_i64(p, "link.baud", 921_600, 9_600, 4_000_000)? as u32;
+    let pose = p.f64_array_or("link.base_from_forecast", &[0.0; 6])?;
+    let base_from_forecast: [f64; 6] = pose.as_slice().try_into().map_err(|_| {
+        invalid(
+            "link.base_from_forecast",
+            format!(
+                "{} values given, expected 6: x y z (m) roll pitch yaw (rad)",
+                pose.len()
+            ),
+        )
+    })?;
+    if base_from_forecast.iter().any(|v| !v.is_finite()) {
+        return Err(invalid("link.base_from_forecast", "values must be finite".into()));
+    }
+    Ok((!device.is_empty()).then(|| crate::link::LinkConfig {
+        device: PathBuf::from(device),
+        baud,
+        base_from_forecast: crate::link::RigidTransform::from_xyz_rpy(base_from_forecast),
+    }))
+}
+
+impl NodeConfig {
+    pub fn from_parameters(p: &Parameters) -> Result<Self, ParamError> {
+        p.reject_unknown(PARAMETERS)?;
+        let type_names: Vec<&str> = InputType::ALL.iter().map(|t| t.param_value()).collect();
+        let input_type = p.choice_or("input.type", &type_names, InputType::Skeleton3DArray.param_value())?;
+        let input_type =
+            InputType::from_param_value(&input_type).ok_or_else(|| invalid("input.type", input_type.clone()))?;
+        let input_joint_order = p.string_array_or("input.joint_order", &[])?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = input_joint_order.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(invalid("input.joint_order", format!("`{dup}` is listed twice")));
+        }
+        let min_confidence = p.f64_or("input.min_confidence", 0.0)?;
+        if !(0.0..1.0).contains(&min_confidence) {
+            return Err(invalid(
+                "input.min_confidence",
+                format!("{min_confidence} is outside [0, 1)"),
+            ));
+        }
+        Ok(Self {
+            use_sim_time: p.bool_or("use_sim_time", false)?,
+            model: existing_file(p, "model")?,
+            input_type,
+            input_joint_order,
+            input_joint_map: existing_file(p, "input.joint_map")?,
+            input_min_confidence: min_confidence as f32,
+            input_queue_depth: in_range_i64(p, "input.queue_depth", 5, 1, 1000)? as u32,
+            max_tracks: in_range_i64(p, "tracks.max", 4, 1, 64)? as usize,
+            gap_limit_s: gap_limit_s(p)?,
+            forecast_frame_id: p.string_or("forecast.frame_id", "")?,
+            output_queue_depth: in_range_i64(p, "output.queue_depth", 10, 1, 1000)? as u32,
+            marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
+            diagnostics_period_s: positive_f64(p, "diagnostics.period_s", 1.0)?,
+            link: link_config(p)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros_args::RosArgs;
+
+    fn config(args: &[&str]) -> Result<NodeConfig, ParamError> {
+        let mut all = vec!["--ros-args"];
+        all.extend_from_slice(args);
+        let (_, ros) = RosArgs::parse(&all).unwrap();
+        NodeConfig::from_parameters(&Parameters::load(&ros, DEFAULT_NODE_NAME, "/a4mer_node")?)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.input_type, InputType::Skeleton3DArray);
+        assert_eq!(c.model, None);
+        assert_eq!((c.max_tracks, c.input_queue_depth, c.output_queue_depth), (4, 5, 10));
+        assert_eq!(c.gap_limit_s, 0.2, "the engine's 200 ms default");
+        assert!(!c.use_sim_time);
+        assert_eq!(c.link, None, "no link unless link.device is set");
+    }
+
+    #[test]
+    fn link_parameters() {
+        let c = config(&[
+            "-p",
+            "link.device:=/dev/ttyTHS1",
+            "-p",
+            "link.baud:=460800",
+            "-p",
+            "link.base_from_forecast:=[1.0, 0.0, 0.5, 0.0, 0.0, 3.141592653589793]",
+        ])
+        .unwrap();
+        let link = c.link.unwrap();
+        assert_eq!(link.device, PathBuf::from("/dev/ttyTHS1"));
+        assert_eq!(link.baud, 460_800);
+        // Yaw of pi: forward in the forecast frame is backward in the base frame.
+        let p = link.base_from_forecast.apply([1.0, 0.0, 0.0]);
+        assert!(
+            (p[0] - 0.0).abs() < 1e-6 && p[1].abs() < 1e-6 && (p[2] - 0.5).abs() < 1e-6,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        for (arg, name, what) in [
+            ("input.type:=kinect", "input.type", "kinect"),
+            ("tracks.max:=0", "tracks.max", "outside 1..=64"),
+            ("tracks.max:=many", "tracks.max", "expected integer"),
+            ("tracks.gap_limit_s:=-1", "tracks.gap_limit_s", "positive"),
+            ("input.min_confidence:=1.5", "input.min_confidence", "outside"),
+            ("model:=/nonexistent/m.a4m", "model", "/nonexistent/m.a4m"),
+            (
+                "input.joint_map:=/nonexistent/map.toml",
+                "input.joint_map",
+                "not a readable file",
+            ),
+            (
+                "input.joint_order:=[pelvis, head, pelvis]",
+                "input.joint_order",
+                "twice",
+            ),
+            ("tracks.maxx:=3", "tracks.maxx", "unknown parameter"),
+            ("use_sim_time:=2", "use_sim_time", "expected bool"),
+            ("tracks.gap_limit_s:=5.0", "tracks.gap_limit_s", "outside 0.034..=1.0"),
+            ("link.baud:=300", "link.baud", "outside"),
+            (
+                "link.base_from_forecast:=[1.0, 2.0]",
+                "link.base_from_forecast",
+                "expected 6",
+            ),
+        ] {
+            let e = config(&["-p", arg]).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")) && e.contains(what), "{arg}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod params_file {
+    use super::*;
+    use crate::ros_args::RosArgs;
+
+    fn shipped() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../launch/params/a4mer.yaml")
+    }
+
+    /// The shipped file lists every parameter, and its values are the defaults.
+    #[test]
+    fn shipped_params_file_documents_every_parameter_with_its_default() {
+        let path = shipped();
+        let (_, ros) = RosArgs::parse(&["--ros-args", "--params-file", path.to_str().unwrap()]).unwrap();
+        let p = Parameters::load(&ros, DEFAULT_NODE_NAME, "/robot1/a4mer_node").unwrap();
+        let listed: Vec<&str> = p.names().collect();
+        let mut want = PARAMETERS.to_vec();
+        want.sort();
+        assert_eq!(listed, want);
+        let from_file = NodeConfig::from_parameters(&p).unwrap();
+        let defaults = NodeConfig::from_parameters(&Parameters::default()).unwrap();
+        assert_eq!(from_file, defaults);
+    }
+}

@@ -1,0 +1,21 @@
+//! a4mer-ros: the ROS 2 side of a4mer.
+//!
+//! - [`msg`]: serde mirrors of `a4mer_msgs` and the standard/ZED messages we use, with
+//!   their CDR wire format and ros2msg schemas;
+//! - [`adapters`]: pose messages → canonical [`a4mer_runtime::PoseFrame`]s;
+//! - [`outputs`]: `PoseForecast` and forecast `MarkerArray` built from predicted poses;
+//! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
+//! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
+//! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
+//! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS.
+//!
+//! The DDS node itself comes with the streaming engine.
+
+pub mod adapters;
+pub mod bag;
+pub mod config;
+pub mod dds;
+pub mod link;
+pub mod msg;
+pub mod outputs;
+pub mod ros_args;

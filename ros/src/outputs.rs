@@ -1,0 +1,219 @@
+//! Output messages built from forecasts: `PoseForecast` and the RViz/Foxglove markers.
+//!
+//! Pure functions of their inputs, shared by the node and the replay so both publish
+//! exactly the same messages.
+
+use a4mer_runtime::skeleton::SMPL24_PARENTS;
+use a4mer_runtime::{Joints, NUM_JOINTS, SMPL24};
+
+use crate::msg::{ColorRGBA, Duration, Header, Marker, MarkerArray, Point, PoseForecast, Vector3};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OutputError {
+    #[error("forecast for person {person_id}: {what}")]
+    Forecast { person_id: u32, what: String },
+}
+
+/// A `PoseForecast` from H predicted SMPL-24 poses (`steps[k]` at stamp + (k+1) · period).
+pub fn pose_forecast(
+    header: Header,
+    person_id: u32,
+    step_period_ns: i64,
+    steps: &[Joints],
+    spread_m: &[f32],
+) -> Result<PoseForecast, OutputError> {
+    let bad = |what: String| OutputError::Forecast { person_id, what };
+    if spread_m.len() != steps.len() {
+        return Err(bad(format!(
+            "{} spread values for {} steps",
+            spread_m.len(),
+            steps.len()
+        )));
+    }
+    let step_period = Duration::from_ns(step_period_ns)
+        .filter(|_| step_period_ns > 0)
+        .ok_or_else(|| bad(format!("step period {step_period_ns} ns is not a positive duration")))?;
+    let num_steps = u32::try_from(steps.len()).map_err(|_| bad(format!("{} steps", steps.len())))?;
+    Ok(PoseForecast {
+        header,
+        person_id,
+        step_period,
+        joint_names: SMPL24.iter().map(|s| s.to_string()).collect(),
+        num_steps,
+        points: steps
+            .iter()
+            .flat_map(|pose| pose.iter())
+            .map(|p| Point {
+                x: p[0] as f64,
+                y: p[1] as f64,
+                z: p[2] as f64,
+            })
+            .collect(),
+        spread_m: spread_m.to_vec(),
+    })
+}
+
+/// How forecast markers look.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkerStyle {
+    /// Draw every `stride`-th step (1 = all); the last step is always drawn.
+    pub stride: usize,
+    /// Line width, metres.
+    pub line_width_m: f64,
+    pub color: ColorRGBA,
+    /// Opacity of the first and of the last drawn step; the steps between fade linearly.
+    pub alpha_first: f32,
+    pub alpha_last: f32,
+    /// Markers disappear after this unless a newer forecast replaces them.
+    pub lifetime_ns: i64,
+}
+
+impl Default for MarkerStyle {
+    fn default() -> Self {
+        Self {
+            stride: 5,
+            line_width_m: 0.02,
+            color: ColorRGBA {
+                r: 1.0,
+                g: 0.45,
+                b: 0.0,
+                a: 1.0,
+            },
+            alpha_first: 0.9,
+            alpha_last: 0.15,
+            lifetime_ns: 500_000_000,
+        }
+    }
+}
+
+/// The predicted skeleton as one `LINE_LIST` per drawn step, fading over the horizon, in
+/// namespace `a4mer/forecast/<person_id>` with the step index as marker id (a newer
+/// forecast of the same person replaces the older one). Bones with a non-finite end are
+/// left out.
+pub fn forecast_markers(forecast: &PoseForecast, style: &MarkerStyle) -> Result<MarkerArray, OutputError> {
+    let bad = |what: String| OutputError::Forecast {
+        person_id: forecast.person_id,
+        what,
+    };
+    let j = forecast.joint_names.len();
+    let h = forecast.num_steps as usize;
+    if j != NUM_JOINTS || forecast.points.len() != h * j {
+        return Err(bad(format!(
+            "{} points for {h} steps of {j} joints (markers need SMPL-24)",
+            forecast.points.len()
+        )));
+    }
+    let stride = style.stride.max(1);
+    let mut drawn: Vec<usize> = (0..h).step_by(stride).collect();
+    if h > 0 && drawn.last() != Some(&(h - 1)) {
+        drawn.push(h - 1);
+    }
+    let lifetime = Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default();
+    let markers = drawn
+        .iter()
+        .enumerate()
+        .map(|(n, &k)| {
+            let t = if drawn.len() > 1 {
+                n as f32 / (drawn.len() - 1) as f32
+            } else {
+                0.0
+            };
+            let pose = &forecast.points[k * j..(k + 1) * j];
+            let finite = |p: &Point| p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
+            let points = SMPL24_PARENTS
+                .iter()
+                .enumerate()
+                .filter_map(|(child, parent)| parent.map(|p| (pose[p], pose[child])))
+                .filter(|(a, b)| finite(a) && finite(b))
+                .flat_map(|(a, b)| [a, b])
+                .collect();
+            Marker {
+                header: forecast.header.clone(),
+                ns: format!("a4mer/forecast/{}", forecast.person_id),
+                id: k as i32,
+                type_: Marker::LINE_LIST,
+                action: Marker::ADD,
+                scale: Vector3 {
+                    x: style.line_width_m,
+                    y: 0.0,
+                    z: 0.0,
+                },
+                color: ColorRGBA {
+                    a: style.alpha_first + (style.alpha_last - style.alpha_first) * t,
+                    ..style.color
+                },
+                lifetime,
+                points,
+                ..Default::default()
+            }
+        })
+        .collect();
+    Ok(MarkerArray { markers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::Time;
+
+    fn steps(h: usize) -> Vec<Joints> {
+        (0..h)
+            .map(|k| std::array::from_fn(|j| [k as f32 * 0.1, j as f32 * 0.01, 1.0]))
+            .collect()
+    }
+
+    fn header() -> Header {
+        Header {
+            stamp: Time { sec: 3, nanosec: 0 },
+            frame_id: "base_link".into(),
+        }
+    }
+
+    #[test]
+    fn forecast_is_step_major_with_its_period() {
+        let f = pose_forecast(header(), 7, 33_333_333, &steps(30), &[0.05; 30]).unwrap();
+        assert_eq!(f.num_steps, 30);
+        assert_eq!(f.points.len(), 30 * 24);
+        assert_eq!(f.points[2 * 24 + 5].x, (2.0f32 * 0.1) as f64);
+        assert_eq!(f.points[2 * 24 + 5].y, (5.0f32 * 0.01) as f64);
+        assert_eq!(
+            f.step_period,
+            Duration {
+                sec: 0,
+                nanosec: 33_333_333
+            }
+        );
+        assert_eq!(f.joint_names[15], "head");
+
+        let e = pose_forecast(header(), 7, 33_333_333, &steps(30), &[0.05; 29]).unwrap_err();
+        assert!(
+            e.to_string().contains("person 7") && e.to_string().contains("29 spread"),
+            "{e}"
+        );
+        assert!(pose_forecast(header(), 7, 0, &steps(3), &[0.0; 3]).is_err());
+    }
+
+    #[test]
+    fn markers_fade_over_the_horizon_and_skip_broken_bones() {
+        let mut f = pose_forecast(header(), 2, 33_333_333, &steps(30), &[0.0; 30]).unwrap();
+        f.points[15].z = f64::NAN; // step 0 head: the neck-head bone goes
+        let m = forecast_markers(&f, &MarkerStyle::default()).unwrap();
+        let ids: Vec<i32> = m.markers.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [0, 5, 10, 15, 20, 25, 29]);
+        assert_eq!(m.markers[0].points.len(), 2 * 22);
+        assert_eq!(m.markers[1].points.len(), 2 * 23);
+        let alphas: Vec<f32> = m.markers.iter().map(|m| m.color.a).collect();
+        assert!(alphas.windows(2).all(|w| w[0] > w[1]), "{alphas:?}");
+        assert!((alphas[0] - 0.9).abs() < 1e-6 && (alphas[6] - 0.15).abs() < 1e-6);
+        assert!(
+            m.markers
+                .iter()
+                .all(|x| x.header == header() && x.ns == "a4mer/forecast/2")
+        );
+        assert_eq!(m.markers[0].type_, Marker::LINE_LIST);
+
+        f.points.pop();
+        let e = forecast_markers(&f, &MarkerStyle::default()).unwrap_err();
+        assert!(e.to_string().contains("719 points for 30 steps"), "{e}");
+    }
+}

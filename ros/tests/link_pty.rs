@@ -1,0 +1,285 @@
+//! The safety link end to end over a pseudo-terminal pair standing in for the UART:
+//! real mocap → forecast (constant velocity, until the engine lands) → link frames → a
+//! host twin of the MCU (the firmware's `LinkReceiver` + `Monitor`) → SSM command. And the
+//! link's failures: a stalled reader, garbage on the line, the cable pulled.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use a4mer_firmware::link::{LinkReceiver, ModelHealth};
+use a4mer_firmware::monitor::{Command, Mode, Monitor, MonitorConfig};
+use a4mer_firmware::ssm::RobotState;
+use a4mer_ros::link::{LinkConfig, LinkSender, Outgoing, PersonView, RigidTransform, people_for_link};
+use a4mer_runtime::PoseFrame;
+use a4mer_train::data::bvh::{ImportOptions, import_bvh};
+use a4mer_train::eval::{ConstantVelocity, Forecaster};
+use serialport::{SerialPort, TTYPort};
+
+fn real_take() -> Vec<PoseFrame> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mocap/bvhtools_test2.bvh");
+    import_bvh(&path, &ImportOptions::default()).unwrap().frames
+}
+
+/// The frame the node would send after seeing `observed` (oldest first).
+fn outgoing(observed: &[PoseFrame], base: &RigidTransform) -> Outgoing {
+    let forecast = ConstantVelocity.forecast(observed);
+    let with_spread: Vec<_> = forecast
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (*p, 0.01 * (k + 1) as f32))
+        .collect();
+    let last = observed.last().unwrap();
+    let view = PersonView {
+        track_id: 7,
+        observed: &last.joints_in_world,
+        forecast: &with_spread,
+    };
+    Outgoing {
+        health: ModelHealth::Nominal,
+        step_ms: 200,
+        pose_age_us: 20_000,
+        people: people_for_link(&[view], base, 6).unwrap(),
+    }
+}
+
+/// The MCU's twin: reads the master side, feeds bytes to the firmware's receiver and monitor.
+struct Twin {
+    receiver: LinkReceiver,
+    monitor: Monitor,
+    start: Instant,
+    accepted_people: usize,
+}
+
+impl Twin {
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
+fn spawn_twin(mut master: TTYPort, reading: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Arc<Mutex<Twin>> {
+    let twin = Arc::new(Mutex::new(Twin {
+        receiver: LinkReceiver::new(),
+        monitor: Monitor::new(MonitorConfig::default()).unwrap(),
+        start: Instant::now(),
+        accepted_people: 0,
+    }));
+    master.set_timeout(Duration::from_millis(20)).unwrap();
+    let t = Arc::clone(&twin);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !stop.load(Ordering::Relaxed) {
+            if !reading.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            let n = match master.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                Err(_) => break,
+            };
+            let mut twin = t.lock().unwrap();
+            for &b in &buf[..n] {
+                if let Some(Ok(frame)) = twin.receiver.push(b) {
+                    let now = twin.now_us();
+                    twin.accepted_people = frame.people.len();
+                    twin.monitor.accept_frame(frame, now);
+                }
+            }
+        }
+    });
+    twin
+}
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn pose_to_forecast_to_link_to_ssm_decision_and_the_link_failing() {
+    let take = real_take();
+    let (master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
+    let slave_path = slave.name().expect("pty has a name");
+    // The person walks around ~3.6 m from the capture origin; put the robot base there.
+    let base = RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]);
+    let sender = LinkSender::start(
+        LinkConfig {
+            device: slave_path.clone().into(),
+            baud: 921_600,
+            base_from_forecast: base,
+        },
+        42,
+    )
+    .unwrap();
+    let reading = Arc::new(AtomicBool::new(true));
+    let stop = Arc::new(AtomicBool::new(false));
+    let twin = spawn_twin(master, Arc::clone(&reading), Arc::clone(&stop));
+    let robot = RobotState {
+        position_in_base_m: [0.0, 0.0, 1.0],
+        programmed_speed_mps: 1.0,
+    };
+
+    // 1. Healthy stream at 30 Hz: the MCU runs, scaled by the person's distance.
+    let mut t = 60;
+    let send = |n: usize, t: &mut usize| {
+        for _ in 0..n {
+            sender.offer(outgoing(&take[*t - 60..=*t], &base));
+            *t += 1;
+            std::thread::sleep(Duration::from_millis(33));
+        }
+    };
+    send(30, &mut t);
+    wait_until("frames accepted", Duration::from_secs(5), || {
+        twin.lock().unwrap().receiver.counters().accepted >= 20
+    });
+    {
+        let mut tw = twin.lock().unwrap();
+        let now = tw.now_us();
+        let (command, _) = tw.monitor.command(&robot, now);
+        assert_eq!(tw.monitor.mode(), Mode::Run, "{command:?}");
+        assert!(
+            matches!(command, Command::Run { scale } if (0.0..=1.0).contains(&scale)),
+            "{command:?}"
+        );
+        assert_eq!(tw.accepted_people, 1);
+        assert_eq!(tw.receiver.counters().dropped(), 0, "{:?}", tw.receiver.counters());
+    }
+    let sent_healthy = sender.stats().frames_sent;
+    assert!(sent_healthy >= 25, "{:?}", sender.stats());
+
+    // 2. Garbage on the line (another writer on the same pty): dropped and counted, the
+    //    stream resynchronises on the next delimiter.
+    {
+        // The sender holds the port exclusively (TIOCEXCL); root may still open it plainly.
+        let mut junk = std::fs::OpenOptions::new().write(true).open(&slave_path).unwrap();
+        junk.write_all(&[0x00, 0x13, 0x37, 0xff, 0x42, 0x99, 0x00, 0x05, 0x05, 0x00])
+            .unwrap();
+    }
+    send(15, &mut t);
+    wait_until("garbage counted", Duration::from_secs(5), || {
+        twin.lock().unwrap().receiver.counters().dropped() >= 1
+    });
+    let accepted_before = twin.lock().unwrap().receiver.counters().accepted;
+    send(10, &mut t);
+    wait_until("stream resumes after garbage", Duration::from_secs(5), || {
+        twin.lock().unwrap().receiver.counters().accepted > accepted_before
+    });
+
+    // 3. The reader stalls (MCU busy, cable half-connected): offers never block the caller.
+    reading.store(false, Ordering::Relaxed);
+    let stalled = Instant::now();
+    for _ in 0..300 {
+        sender.offer(outgoing(&take[t - 60..=t], &base));
+        t += 1;
+    }
+    assert!(
+        stalled.elapsed() < Duration::from_secs(2),
+        "300 offers took {:?} with the reader stalled",
+        stalled.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let s = sender.stats();
+    assert!(s.frames_superseded > 0, "{s:?}");
+    reading.store(true, Ordering::Relaxed);
+
+    // 4. The cable is pulled: the twin stops, its side of the pty closes. The sender notices,
+    //    keeps accepting offers without blocking, and the MCU protective-stops at its deadline.
+    stop.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(100));
+    let pulled = Instant::now();
+    for _ in 0..60 {
+        sender.offer(outgoing(&take[t - 60..=t], &base));
+        t += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(pulled.elapsed() < Duration::from_secs(3));
+    wait_until("the sender to notice the pulled cable", Duration::from_secs(5), || {
+        let s = sender.stats();
+        s.write_errors >= 1 && !s.connected
+    });
+    {
+        let mut tw = twin.lock().unwrap();
+        let deadline_us = tw.now_us() + 400_000;
+        tw.monitor.poll(deadline_us);
+        let (command, _) = tw.monitor.command(&robot, deadline_us);
+        assert_eq!(command, Command::ProtectiveStop);
+        assert_eq!(tw.monitor.mode(), Mode::ProtectiveStop);
+    }
+    drop(sender); // joins the writer thread: it must not be stuck either
+}
+
+#[test]
+fn a_missing_device_is_reported_not_fatal() {
+    let sender = LinkSender::start(
+        LinkConfig {
+            device: "/dev/a4mer-no-such-tty".into(),
+            baud: 921_600,
+            base_from_forecast: RigidTransform::IDENTITY,
+        },
+        1,
+    )
+    .unwrap();
+    let take = real_take();
+    for t in 60..70 {
+        sender.offer(outgoing(&take[t - 60..=t], &RigidTransform::IDENTITY));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_until("error reported", Duration::from_secs(3), || {
+        sender.stats().last_error.is_some()
+    });
+    let s = sender.stats();
+    assert!(!s.connected && s.frames_sent == 0, "{s:?}");
+    assert!(s.last_error.unwrap().contains("/dev/a4mer-no-such-tty"));
+}
+
+#[test]
+fn people_for_link_keeps_the_nearest_and_rejects_non_finite_positions() {
+    let take = real_take();
+    let near = take[100].joints_in_world;
+    let mut far = near;
+    for p in far.iter_mut() {
+        p[0] += 5.0;
+    }
+    let mut middle = near;
+    for p in middle.iter_mut() {
+        p[0] += 1.0;
+    }
+    let base = RigidTransform::from_xyz_rpy([-near[0][0] as f64, -near[0][1] as f64, 0.0, 0.0, 0.0, 0.0]);
+    let none: Vec<([[f32; 3]; 24], f32)> = Vec::new();
+    let views = [
+        PersonView {
+            track_id: 1,
+            observed: &far,
+            forecast: &none,
+        },
+        PersonView {
+            track_id: 2,
+            observed: &near,
+            forecast: &none,
+        },
+        PersonView {
+            track_id: 3,
+            observed: &middle,
+            forecast: &none,
+        },
+    ];
+    let people = people_for_link(&views, &base, 6).unwrap();
+    assert_eq!(people.iter().map(|p| p.track_id).collect::<Vec<_>>(), vec![2, 3]);
+    // The pelvis lands at the base origin (x, y) after the transform.
+    let pelvis = people[0].steps[0].joints_in_base_mm[0];
+    assert!(pelvis[0].abs() <= 1 && pelvis[1].abs() <= 1, "{pelvis:?}");
+
+    let mut broken = near;
+    broken[15][2] = f32::NAN; // head: a link joint
+    let views = [PersonView {
+        track_id: 9,
+        observed: &broken,
+        forecast: &none,
+    }];
+    assert!(people_for_link(&views, &base, 6).is_err());
+}

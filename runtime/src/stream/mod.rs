@@ -1,0 +1,12 @@
+//! Streaming: from pose messages at whatever rate and quality producers deliver them, to
+//! clean model-rate frames per person.
+//!
+//! - [`conditioner`]: one person's input timeline: validation, duplicates, out-of-order
+//!   frames, gaps and resampling onto the 30 Hz model grid.
+//! - [`tracks`]: a bounded table of per-person streams with idle eviction.
+
+pub mod conditioner;
+pub mod tracks;
+
+pub use conditioner::{Conditioned, Conditioner, ConditionerConfig, ConfigError, Reject};
+pub use tracks::{PersonId, Tracks, TracksConfig};
