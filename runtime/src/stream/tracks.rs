@@ -149,7 +149,7 @@ mod tests {
         );
         // 10 was last seen at 1 s; at 3.5 s it has timed out.
         t.expire(3 * S + S / 2);
-        assert_eq!(t.ids().collect::<Vec<_>>(), vec![]);
+        assert_eq!(t.ids().collect::<Vec<_>>(), Vec::<u64>::new());
         let ev: Vec<_> = t.drain_evictions().collect();
         assert!(ev.contains(&(10, Eviction::IdleTimeout)) && ev.contains(&(12, Eviction::IdleTimeout)));
     }
