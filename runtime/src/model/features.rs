@@ -218,23 +218,44 @@ impl NormStats {
         }
     }
 
-    /// Normalized model input of one frame (`FEAT_DIM`): invalid joints are zero and
-    /// flagged by their validity bit, never silently zero.
+    /// Joints the training data had. A joint never valid in training has no statistics (its
+    /// standard deviations sit at the 1e-3 floor); fed to the model it would be normalised
+    /// into values hundreds of units large. Another rig may well have it (hands, when
+    /// fingers are mapped), so the model treats it as missing, as it was in training.
+    /// The pelvis always counts: positions are pelvis-relative, so its own are zero by
+    /// construction.
+    pub fn trained_joints(&self) -> [bool; NUM_JOINTS] {
+        std::array::from_fn(|j| {
+            j == PELVIS
+                || (0..3).any(|c| {
+                    let i = j * 3 + c;
+                    self.feat_std.get(i).is_some_and(|s| *s > 1.5e-3)
+                        || self.feat_mean.get(i).is_some_and(|m| *m != 0.0)
+                })
+        })
+    }
+
+    /// Normalized model input of one frame (`FEAT_DIM`): invalid joints, and joints the
+    /// model was not trained on, are zero and flagged by their validity bit, never silently
+    /// zero.
     pub fn normalize_feat(&self, f: &FrameFeatures, out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate().take(CONT_DIM) {
             *o = (f.feat[i] - self.feat_mean[i]) / self.feat_std[i];
         }
+        let trained = self.trained_joints();
         for j in 0..NUM_JOINTS {
-            if f.feat[CONT_DIM + j] == 0.0 {
+            let valid = f.feat[CONT_DIM + j] != 0.0 && trained[j];
+            if !valid {
                 out[j * 3..j * 3 + 3].fill(0.0);
             }
-            out[CONT_DIM + j] = f.feat[CONT_DIM + j];
+            out[CONT_DIM + j] = if valid { 1.0 } else { 0.0 };
         }
     }
 
     pub fn normalize_kin(&self, f: &FrameFeatures, out: &mut [f32]) {
+        let trained = self.trained_joints();
         for (i, o) in out.iter_mut().enumerate().take(KIN_DIM) {
-            *o = if f.kin_valid[i / 3] {
+            *o = if f.kin_valid[i / 3] && trained[i / 3] {
                 f.kin[i] / self.kin_std[i]
             } else {
                 0.0

@@ -263,11 +263,24 @@ impl Model {
 
     fn decode_steps(&self, last: &PoseFrame, yaw: f32, disp_norm: &[f32], log_spread: &[f32]) -> Vec<ForecastStep> {
         let h = self.config.horizon;
+        // A joint the model was not trained on moves with its nearest trained ancestor
+        // (a hand with its wrist): its own head output was never fitted.
+        let trained = self.norm.trained_joints();
+        let source: [usize; NUM_JOINTS] = std::array::from_fn(|j| {
+            let mut k = j;
+            while !trained[k] {
+                match crate::skeleton::SMPL24_PARENTS[k] {
+                    Some(p) => k = p,
+                    None => break,
+                }
+            }
+            k
+        });
         (0..h)
             .map(|s| {
                 let mut joints = last.joints_in_world;
                 for (j, p) in joints.iter_mut().enumerate() {
-                    let o = s * POSE_DIM + j * 3;
+                    let o = s * POSE_DIM + source[j] * 3;
                     let dh = [
                         disp_norm[o] * self.norm.disp_std[s * 3],
                         disp_norm[o + 1] * self.norm.disp_std[s * 3 + 1],
