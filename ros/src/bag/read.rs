@@ -588,8 +588,11 @@ fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
     )
 }
 
-fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
-    let db = sqlite_open(path)?;
+/// One row of a sqlite3 bag's `topics` table: id, name, type, serialization format and
+/// offered QoS profiles (empty before Foxy, which lacks the column).
+type TopicRow = (i64, String, String, String, String);
+
+fn sqlite_topic_rows(db: &Connection, path: &Path) -> Result<Vec<TopicRow>, BagError> {
     let err = |source| BagError::Sqlite {
         path: path.to_path_buf(),
         source: Box::new(source),
@@ -602,19 +605,27 @@ fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
         "SELECT id, name, type, serialization_format, '' FROM topics ORDER BY id"
     };
     let mut stmt = db.prepare(sql).map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })
-        .map_err(err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(err)?;
+    stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })
+    .map_err(err)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(err)
+}
+
+fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
+    let db = sqlite_open(path)?;
+    let err = |source| BagError::Sqlite {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    };
+    let rows = sqlite_topic_rows(&db, path)?;
     let mut counts: HashMap<i64, u64> = HashMap::new();
     let mut stmt = db
         .prepare("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id")
@@ -673,30 +684,10 @@ const SQLITE_PAGE: i64 = 512;
 impl SqliteStream {
     fn open(path: &Path) -> Result<Self, BagError> {
         let db = sqlite_open(path)?;
-        let err = |source| BagError::Sqlite {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        };
-        let mut topics = HashMap::new();
-        {
-            let mut stmt = db
-                .prepare("SELECT id, name, type, serialization_format FROM topics")
-                .map_err(err)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(err)?;
-            for row in rows {
-                let (id, name, type_name, format) = row.map_err(err)?;
-                topics.insert(id, (name, type_name, format));
-            }
-        }
+        let topics = sqlite_topic_rows(&db, path)?
+            .into_iter()
+            .map(|(id, name, type_name, format, _)| (id, (name, type_name, format)))
+            .collect();
         Ok(Self {
             path: path.to_path_buf(),
             db,
