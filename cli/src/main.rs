@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
 mod bundle;
+mod cmd_bench;
 mod cmd_bundle;
 mod cmd_eval;
 mod cmd_import;
@@ -43,6 +44,8 @@ enum Command {
     Train(cmd_train::TrainArgs),
     /// Print a recording's atom segments and motif ids over time.
     Motifs(cmd_motifs::MotifsArgs),
+    /// Time the streaming engine per frame on real mocap (median, p99, max; memory; FLOPs).
+    Bench(cmd_bench::BenchArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -78,6 +81,7 @@ fn main() {
         Command::Verify(args) => cmd_verify::run(args),
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
+        Command::Bench(args) => cmd_bench::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");

@@ -1,5 +1,6 @@
 //! a4mer-train: motion import, the evaluation protocol, training and export.
 
+pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod fit;

@@ -28,7 +28,7 @@ const LEFT_SHOULDER: usize = 16;
 const RIGHT_SHOULDER: usize = 17;
 const PELVIS: usize = 0;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq)]
 pub enum FeatureError {
     #[error("frame at stamp_ns {stamp_ns}: pelvis is invalid; the model needs a pelvis")]
     PelvisInvalid { stamp_ns: i64 },
@@ -239,10 +239,15 @@ impl NormStats {
     /// model was not trained on, are zero and flagged by their validity bit, never silently
     /// zero.
     pub fn normalize_feat(&self, f: &FrameFeatures, out: &mut [f32]) {
+        self.normalize_feat_with(f, &self.trained_joints(), out)
+    }
+
+    /// [`NormStats::normalize_feat`] with [`NormStats::trained_joints`] computed once by
+    /// the caller (the streaming engine, per frame).
+    pub fn normalize_feat_with(&self, f: &FrameFeatures, trained: &[bool; NUM_JOINTS], out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate().take(CONT_DIM) {
             *o = (f.feat[i] - self.feat_mean[i]) / self.feat_std[i];
         }
-        let trained = self.trained_joints();
         for j in 0..NUM_JOINTS {
             let valid = f.feat[CONT_DIM + j] != 0.0 && trained[j];
             if !valid {
@@ -253,7 +258,10 @@ impl NormStats {
     }
 
     pub fn normalize_kin(&self, f: &FrameFeatures, out: &mut [f32]) {
-        let trained = self.trained_joints();
+        self.normalize_kin_with(f, &self.trained_joints(), out)
+    }
+
+    pub fn normalize_kin_with(&self, f: &FrameFeatures, trained: &[bool; NUM_JOINTS], out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate().take(KIN_DIM) {
             *o = if f.kin_valid[i / 3] && trained[i / 3] {
                 f.kin[i] / self.kin_std[i]

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod features;
+pub mod native;
 pub mod nn;
 pub mod params;
 pub mod segment;
@@ -43,18 +44,18 @@ pub struct MotifVocab {
 }
 
 impl MotifVocab {
-    /// Nearest code and its softmax confidence.
+    /// Nearest code and its softmax confidence. Allocation-free (the engine calls it per
+    /// closed atom): the distances are computed twice rather than stored.
     pub fn assign(&self, e: &[f32]) -> (usize, f32) {
-        let mut d2 = Vec::with_capacity(self.k);
-        for c in 0..self.k {
+        let d2 = |c: usize| -> f32 {
             let row = &self.centroids[c * self.d..(c + 1) * self.d];
-            d2.push(row.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum::<f32>());
-        }
-        let (best, bd) = d2
-            .iter()
+            row.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
+        };
+        let (best, bd) = (0..self.k)
+            .map(d2)
             .enumerate()
-            .fold((0, f32::INFINITY), |acc, (i, &v)| if v < acc.1 { (i, v) } else { acc });
-        let z: f32 = d2.iter().map(|v| (-(v - bd) / self.temperature).exp()).sum();
+            .fold((0, f32::INFINITY), |acc, (i, v)| if v < acc.1 { (i, v) } else { acc });
+        let z: f32 = (0..self.k).map(|c| (-(d2(c) - bd) / self.temperature).exp()).sum();
         (best, 1.0 / z)
     }
 
@@ -196,9 +197,9 @@ impl Model {
         prepare(&self.net, &self.norm, &self.config, frames, &self.device)
     }
 
-    fn heads_input(&self, preps: &[Prepared]) -> (Batch, Tensor<2>, batch::Encoded) {
+    fn heads_input(&self, preps: &[Prepared], max_atoms: usize) -> (Batch, Tensor<2>, batch::Encoded) {
         let inputs: Vec<WindowInput> = preps.iter().map(|p| p.input.clone()).collect();
-        let batch = Batch::build(&inputs, self.config.n_atoms, &self.device);
+        let batch = Batch::build(&inputs, max_atoms, &self.device);
         let enc = self.net.encode(&batch);
         let x = enc.head_input(&batch);
         (batch, x, enc)
@@ -207,6 +208,22 @@ impl Model {
     /// Forecast the next `horizon` frames after each window (each window is the full history
     /// the model gets, e.g. the 2 s of the evaluation protocol).
     pub fn forecast_batch(&self, windows: &[&[PoseFrame]]) -> Result<Vec<Forecast>, ModelError> {
+        self.forecast_batch_with(windows, self.config.n_atoms)
+    }
+
+    /// Like [`Model::forecast`], but every closed atom of the window reaches the motif
+    /// level (each layer still sees `n_atoms` atoms back, so the receptive field reaches
+    /// further than one window of atoms). This is what the streaming engine computes from
+    /// the stream's start: its reference in parity tests.
+    pub fn forecast_history(&self, frames: &[PoseFrame]) -> Result<Forecast, ModelError> {
+        let mut v = self.forecast_batch_with(&[frames], usize::MAX)?;
+        v.pop().ok_or(ModelError::TooFewFrames {
+            need: 2,
+            got: frames.len(),
+        })
+    }
+
+    fn forecast_batch_with(&self, windows: &[&[PoseFrame]], max_atoms: usize) -> Result<Vec<Forecast>, ModelError> {
         let mut preps = Vec::with_capacity(windows.len());
         for w in windows {
             if w.len() < 2 {
@@ -217,7 +234,7 @@ impl Model {
         if preps.is_empty() {
             return Ok(Vec::new());
         }
-        let (batch, x, enc) = self.heads_input(&preps);
+        let (batch, x, enc) = self.heads_input(&preps, max_atoms);
         let (mean, log_spread) = self.net.forecast.forward(x.clone());
         let mean = host(mean);
         let spread = host(log_spread);
@@ -355,7 +372,7 @@ impl Model {
         }
         features::frame_features(after, None)?;
         let prep = self.prepare(before)?;
-        let (_, x, _) = self.heads_input(std::slice::from_ref(&prep));
+        let (_, x, _) = self.heads_input(std::slice::from_ref(&prep), self.config.n_atoms);
         let last = before[before.len() - 1];
         let yaw = prep.raw.last().map(|f| f.yaw_rad).unwrap_or(0.0);
         let extra = interp_extra(&last, yaw, after, gap, h);

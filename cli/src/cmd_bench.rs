@@ -1,0 +1,113 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Serialize;
+
+use a4mer_runtime::artifact::load_model;
+use a4mer_runtime::device::inference_device;
+use a4mer_runtime::stream::StreamModel;
+use a4mer_train::bench::{BenchReport, BurnComparison, bench_engine, compare_burn};
+use a4mer_train::data::load_motions;
+
+use crate::{SourceArgs, print_json};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The model (.a4m) to stream.
+    #[arg(long, default_value = "models/a4mer-small.a4m", value_name = "FILE")]
+    model: PathBuf,
+    /// Recordings streamed (looped): BVH files or directories of them.
+    #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
+    data: Vec<PathBuf>,
+    /// Frames to stream through the engine.
+    #[arg(long, default_value_t = 20_000)]
+    frames: usize,
+    /// Also time the burn modules at batch 1 (heads alone, and the whole model re-run on a
+    /// 2 s window per frame, as a runtime without a streaming cache would).
+    #[arg(long)]
+    compare_burn: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+#[derive(Serialize)]
+struct Output {
+    #[serde(flatten)]
+    engine: BenchReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burn: Option<BurnComparison>,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let (model, _) = load_model(&args.model, &inference_device())
+        .with_context(|| format!("loading model {}", args.model.display()))?;
+    let stream = Arc::new(StreamModel::new(&model).with_context(|| format!("model {}", args.model.display()))?);
+    let motions = load_motions(&args.data, &args.source.import_options()).context("loading bench recordings")?;
+    let takes: Vec<&[a4mer_runtime::PoseFrame]> = motions.iter().map(|m| m.frames.as_slice()).collect();
+    anyhow::ensure!(args.frames > 0, "--frames must be > 0");
+    let engine = bench_engine(stream.clone(), &takes, args.frames).context("streaming the bench recordings")?;
+    let burn = if args.compare_burn {
+        Some(compare_burn(&model, &stream, &takes).context("timing the burn modules")?)
+    } else {
+        None
+    };
+    let out = Output { engine, burn };
+    if args.json {
+        return print_json(&out);
+    }
+    print_table(&out);
+    Ok(())
+}
+
+fn print_table(out: &Output) {
+    let e = &out.engine;
+    println!("a4mer bench: {} frames, one engine, single thread", e.frames);
+    println!(
+        "{:<22} {:>8} {:>10} {:>10} {:>10}",
+        "per frame (us)", "frames", "median", "p99", "max"
+    );
+    for (name, s) in [
+        ("push (all)", &e.push_us),
+        ("segment-closing", &e.close_us),
+        ("ordinary", &e.steady_us),
+    ] {
+        println!(
+            "{:<22} {:>8} {:>10.1} {:>10.1} {:>10.1}",
+            name, s.count, s.median, s.p99, s.max
+        );
+    }
+    println!("throughput            {:.0} frames/s", e.fps);
+    match e.rss_mb_at_10k {
+        Some(at) => println!(
+            "resident memory       {:.1} MiB after 10 000 frames, {:.1} MiB at the end",
+            at, e.rss_mb
+        ),
+        None => println!("resident memory       {:.1} MiB at the end", e.rss_mb),
+    }
+    println!(
+        "arithmetic            {:.2} M multiply-adds per ordinary frame (open segment {:.1} frames), +{:.2} M on a close",
+        e.macs_steady as f64 / 1e6,
+        e.mean_open_len,
+        e.macs_close_extra as f64 / 1e6
+    );
+    if let Some(b) = &out.burn {
+        println!("batch-1 comparison (median / p99 us):");
+        println!(
+            "  forecast head, burn ndarray   {:>8.1} / {:.1}",
+            b.heads_burn_us.median, b.heads_burn_us.p99
+        );
+        println!(
+            "  forecast head, a4mer kernels  {:>8.1} / {:.1}",
+            b.heads_native_us.median, b.heads_native_us.p99
+        );
+        println!(
+            "  whole model on a 2 s window   {:>8.1} / {:.1}  (burn, no streaming cache)",
+            b.window_burn_us.median, b.window_burn_us.p99
+        );
+    }
+}

@@ -1,0 +1,690 @@
+//! The streaming engine: one person's pose frames in, one anticipation per frame out.
+//!
+//! Per model-rate frame the engine does the least the model allows:
+//! - features of the new frame (they depend on that frame and the previous one only);
+//! - the frame predictor's surprise, which may close the open segment;
+//! - on a close: the closed segment's atom token, one cached step of the causal motif
+//!   encoder (its key/value rings hold the last `n_atoms` atoms), the motif id;
+//! - the open segment's token and the heads.
+//!
+//! Everything is sized when the engine is built; `push` allocates nothing. The node, the
+//! replay tool, the benchmarks and the tests all run this one code path.
+
+use std::sync::Arc;
+
+use crate::model::features::{
+    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, frame_features, heading_to_world,
+};
+use crate::model::native::{NativeNet, NetState};
+use crate::model::nn::{A4merConfig, head_input_dim};
+use crate::model::segment::Segmenter;
+use crate::model::{Model, MotifVocab, surprise_mask};
+use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
+use crate::skeleton::SMPL24_PARENTS;
+
+use super::conditioner::{Conditioner, ConditionerConfig, ConfigError, Reject};
+
+/// Longest segment the engine's frame window holds (the model's `l_max` must fit).
+pub const MAX_SEGMENT: usize = 32;
+/// Most atoms the atom buffer holds (the model's `n_atoms` must fit).
+pub const MAX_ATOMS: usize = 64;
+/// Longest forecast an anticipation carries (the model's `horizon` must fit).
+pub const MAX_HORIZON: usize = 60;
+/// Most next-motif candidates an anticipation carries.
+pub const MAX_TOP_K: usize = 8;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EngineError {
+    #[error("model config: {field} = {value} exceeds the engine's capacity {max}")]
+    Capacity {
+        field: &'static str,
+        value: usize,
+        max: usize,
+    },
+    #[error("engine config: {0}")]
+    Conditioner(#[from] ConfigError),
+    #[error("engine config: top_k = {0}: must be 1..={MAX_TOP_K}")]
+    TopK(usize),
+    #[error("engine config: max_pelvis_speed_mps = {0}: must be finite and > 0")]
+    MaxSpeed(f32),
+}
+
+/// Why a frame produced no new anticipation. Every one is counted in [`Health`].
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Rejected(#[from] Reject),
+    #[error("frame at stamp_ns {stamp_ns}: the pelvis is missing or not finite")]
+    NoPelvis { stamp_ns: i64 },
+    #[error("frame at stamp_ns {stamp_ns}: joint {joint} is {distance_m:.0} m from the origin (limit {limit_m} m)")]
+    OutOfRange {
+        stamp_ns: i64,
+        joint: usize,
+        distance_m: f32,
+        limit_m: f32,
+    },
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error(
+        "frame at stamp_ns {stamp_ns}: the pelvis moved at {speed_mps:.0} m/s; stream reset (not the same person, or a tracking error)"
+    )]
+    Teleport { stamp_ns: i64, speed_mps: f32 },
+    #[error("frame at stamp_ns {stamp_ns}: the model produced a non-finite output; stream reset")]
+    NonFiniteOutput { stamp_ns: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    pub conditioner: ConditionerConfig,
+    /// Model frames after a (re)start before anticipations count as `Ok`.
+    pub warmup_frames: u32,
+    /// Model frames after a dropped frame during which the stream counts as `Degraded`.
+    pub degraded_hold_frames: u32,
+    /// Next-motif candidates reported.
+    pub top_k: usize,
+    /// A pelvis faster than this between inputs is a different person or a tracking
+    /// error: the stream restarts rather than feed the model a jump.
+    pub max_pelvis_speed_mps: f32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            conditioner: ConditionerConfig::default(),
+            warmup_frames: FPS,
+            degraded_hold_frames: FPS,
+            top_k: 3,
+            max_pelvis_speed_mps: 20.0,
+        }
+    }
+}
+
+/// Coordinates beyond this (metres from the world origin) are not a person in a work cell;
+/// f32 positions also lose millimetres out there.
+const MAX_DISTANCE_M: f32 = 100_000.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthState {
+    /// Too little context since the stream (re)started: forecasts are weak.
+    Warming,
+    Ok,
+    /// Recent frames were dropped, or too few of the joints the model knows are valid.
+    Degraded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Health {
+    pub state: HealthState,
+    pub frames_dropped: u64,
+    pub resets: u64,
+    pub last_error: Option<StreamError>,
+}
+
+/// One step of the forecast.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForecastStep {
+    /// Time after the anticipation's `stamp_ns`.
+    pub dt_s: f32,
+    pub joints_in_world: Joints,
+    /// Expected per-joint error (m).
+    pub spread_m: f32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MotifNow {
+    pub id: u16,
+    pub confidence: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MotifNext {
+    /// Most likely motifs `horizon_s` ahead, most likely first.
+    pub top: heapless::Vec<(u16, f32), MAX_TOP_K>,
+    /// How far ahead the distribution looks.
+    pub horizon_s: f32,
+    /// Expected time until the current motif ends, reading the head's probability of
+    /// still being in it after `horizon_s` as a constant hazard; `None` without a current
+    /// motif or when staying is (numerically) certain.
+    pub transition_in_s: Option<f32>,
+}
+
+/// What the engine says after a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anticipation {
+    /// Stamp of the model-rate frame the forecast starts from.
+    pub stamp_ns: i64,
+    /// Model-rate frames the last push advanced (0 when an input faster than 30 Hz fell
+    /// between grid frames: this is then the previous anticipation again).
+    pub model_frames: u8,
+    pub forecast: heapless::Vec<ForecastStep, MAX_HORIZON>,
+    /// Joints the forecast covers (valid in the last frame).
+    pub valid: [bool; NUM_JOINTS],
+    pub motif_now: Option<MotifNow>,
+    pub motif_next: MotifNext,
+    pub health: Health,
+}
+
+/// A closed Action Atom.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AtomRecord {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub frames: u16,
+    /// The motif current when this atom closed.
+    pub motif: MotifNow,
+}
+
+/// A loaded model prepared for streaming, shared by every track.
+#[derive(Debug)]
+pub struct StreamModel {
+    net: NativeNet,
+    config: A4merConfig,
+    norm: NormStats,
+    vocab: MotifVocab,
+    /// Joints the training data had (see [`NormStats::trained_joints`]).
+    trained: [bool; NUM_JOINTS],
+    /// The joint whose forecast each joint follows (itself when trained).
+    source: [usize; NUM_JOINTS],
+}
+
+impl StreamModel {
+    pub fn new(model: &Model) -> Result<Self, EngineError> {
+        let c = &model.config;
+        for (field, value, max) in [
+            ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),
+            ("n_atoms", c.n_atoms, MAX_ATOMS),
+            ("horizon", c.horizon, MAX_HORIZON),
+            ("n_motifs", c.n_motifs, u16::MAX as usize),
+        ] {
+            if value > max {
+                return Err(EngineError::Capacity { field, value, max });
+            }
+        }
+        let trained = model.norm.trained_joints();
+        let source = std::array::from_fn(|j| {
+            let mut k = j;
+            while !trained[k] {
+                match SMPL24_PARENTS[k] {
+                    Some(p) => k = p,
+                    None => break,
+                }
+            }
+            k
+        });
+        Ok(Self {
+            net: NativeNet::from_burn(&model.net, c),
+            config: c.clone(),
+            norm: model.norm.clone(),
+            vocab: model.vocab.clone(),
+            trained,
+            source,
+        })
+    }
+
+    pub fn config(&self) -> &A4merConfig {
+        &self.config
+    }
+
+    pub fn net(&self) -> &NativeNet {
+        &self.net
+    }
+}
+
+/// The frames the per-frame work needs: the open segment's normalized inputs and the two
+/// frames before the newest (surprise, velocities).
+#[derive(Clone, Debug)]
+struct FrameWindow {
+    open: heapless::Vec<[f32; FEAT_DIM], MAX_SEGMENT>,
+    open_start_ns: i64,
+    /// Normalized inputs of the last two frames, newest first.
+    recent: heapless::Deque<[f32; FEAT_DIM], 2>,
+    last: Option<(PoseFrame, FrameFeatures)>,
+}
+
+impl FrameWindow {
+    fn new() -> Self {
+        Self {
+            open: heapless::Vec::new(),
+            open_start_ns: 0,
+            recent: heapless::Deque::new(),
+            last: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.open.clear();
+        self.recent.clear();
+        self.last = None;
+    }
+
+    fn push_recent(&mut self, feat: [f32; FEAT_DIM]) {
+        if self.recent.is_full() {
+            self.recent.pop_back();
+        }
+        // Not full after the pop.
+        let _ = self.recent.push_front(feat);
+    }
+}
+
+/// The last closed atoms with their stamps, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct AtomBuffer {
+    atoms: heapless::Deque<AtomRecord, MAX_ATOMS>,
+    capacity: usize,
+}
+
+impl AtomBuffer {
+    fn push(&mut self, a: AtomRecord) {
+        if self.atoms.len() >= self.capacity.max(1) {
+            self.atoms.pop_front();
+        }
+        // Capacity is at most MAX_ATOMS and one slot was just made.
+        let _ = self.atoms.push_back(a);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &AtomRecord> {
+        self.atoms.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.atoms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.atoms.is_empty()
+    }
+
+    pub fn newest(&self) -> Option<&AtomRecord> {
+        self.atoms.back()
+    }
+}
+
+/// One person's streaming state.
+pub struct Engine {
+    model: Arc<StreamModel>,
+    config: EngineConfig,
+    conditioner: Conditioner,
+    net: NetState,
+    segmenter: Segmenter,
+    window: FrameWindow,
+    atoms: AtomBuffer,
+    /// The newest `motif_span` atom states (ring) and how many are filled.
+    states: Vec<f32>,
+    states_len: usize,
+    states_next: usize,
+    last_state: Vec<f32>,
+    token: Vec<f32>,
+    head_in: Vec<f32>,
+    mean: Vec<f32>,
+    log_spread: Vec<f32>,
+    probs: Vec<f32>,
+    motif_now: Option<MotifNow>,
+    atoms_closed: u64,
+    frames_since_reset: u64,
+    frames_since_drop: u64,
+    started: bool,
+    last_input_pelvis: Option<(i64, [f32; 3])>,
+    health: Health,
+    out: Anticipation,
+}
+
+impl Engine {
+    pub fn new(model: Arc<StreamModel>, config: EngineConfig) -> Result<Self, EngineError> {
+        if !(1..=MAX_TOP_K).contains(&config.top_k) {
+            return Err(EngineError::TopK(config.top_k));
+        }
+        if !(config.max_pelvis_speed_mps.is_finite() && config.max_pelvis_speed_mps > 0.0) {
+            return Err(EngineError::MaxSpeed(config.max_pelvis_speed_mps));
+        }
+        let conditioner = Conditioner::new(config.conditioner.clone())?;
+        let c = &model.config;
+        let d = c.d_model;
+        let health = Health {
+            state: HealthState::Warming,
+            frames_dropped: 0,
+            resets: 0,
+            last_error: None,
+        };
+        Ok(Self {
+            net: model.net.new_state(),
+            conditioner,
+            segmenter: Segmenter::new(),
+            window: FrameWindow::new(),
+            atoms: AtomBuffer {
+                atoms: heapless::Deque::new(),
+                capacity: c.n_atoms,
+            },
+            states: vec![0.0; c.motif_span * d],
+            states_len: 0,
+            states_next: 0,
+            last_state: vec![0.0; d],
+            token: vec![0.0; d],
+            head_in: vec![0.0; head_input_dim(d)],
+            mean: vec![0.0; c.horizon * POSE_DIM],
+            log_spread: vec![0.0; c.horizon],
+            probs: vec![0.0; c.n_motifs],
+            motif_now: None,
+            atoms_closed: 0,
+            frames_since_reset: 0,
+            frames_since_drop: u64::MAX,
+            started: false,
+            last_input_pelvis: None,
+            health,
+            out: Anticipation {
+                stamp_ns: 0,
+                model_frames: 0,
+                forecast: heapless::Vec::new(),
+                valid: [false; NUM_JOINTS],
+                motif_now: None,
+                motif_next: MotifNext {
+                    top: heapless::Vec::new(),
+                    horizon_s: c.motif_lookahead_frames as f32 / FPS as f32,
+                    transition_in_s: None,
+                },
+                health,
+            },
+            model,
+            config,
+        })
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    pub fn atoms(&self) -> &AtomBuffer {
+        &self.atoms
+    }
+
+    /// Atoms closed since the engine was built (a counter: the buffer itself is bounded).
+    pub fn atoms_closed(&self) -> u64 {
+        self.atoms_closed
+    }
+
+    /// Frames in the open segment.
+    pub fn open_len(&self) -> usize {
+        self.window.open.len()
+    }
+
+    /// The newest anticipation (also what the last successful `push` returned).
+    pub fn latest(&self) -> Option<&Anticipation> {
+        self.started.then_some(&self.out)
+    }
+
+    fn drop_frame(&mut self, e: StreamError) -> StreamError {
+        self.health.frames_dropped += 1;
+        self.health.last_error = Some(e);
+        self.frames_since_drop = 0;
+        e
+    }
+
+    fn restart(&mut self) {
+        self.net.reset();
+        self.segmenter = Segmenter::new();
+        self.window.clear();
+        self.atoms.atoms.clear();
+        self.states_len = 0;
+        self.states_next = 0;
+        self.last_state.fill(0.0);
+        self.motif_now = None;
+        self.frames_since_reset = 0;
+    }
+
+    /// Feed one input frame (any rate, any order); get the anticipation as of its stamp.
+    pub fn push(&mut self, frame: &PoseFrame) -> Result<Anticipation, StreamError> {
+        self.push_ref(frame).cloned()
+    }
+
+    /// [`Engine::push`] without copying the anticipation out.
+    pub fn push_ref(&mut self, frame: &PoseFrame) -> Result<&Anticipation, StreamError> {
+        let Some(pelvis) = frame.pelvis().filter(|p| p.iter().all(|c| c.is_finite())) else {
+            return Err(self.drop_frame(StreamError::NoPelvis {
+                stamp_ns: frame.stamp_ns,
+            }));
+        };
+        for (j, p) in frame.joints_in_world.iter().enumerate() {
+            let r = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+            if frame.valid[j] && r > MAX_DISTANCE_M {
+                return Err(self.drop_frame(StreamError::OutOfRange {
+                    stamp_ns: frame.stamp_ns,
+                    joint: j,
+                    distance_m: r,
+                    limit_m: MAX_DISTANCE_M,
+                }));
+            }
+        }
+        let newest = self.conditioner.newest_ns();
+        if let (Some((t0, p0)), Some(newest)) = (self.last_input_pelvis, newest)
+            && frame.stamp_ns > newest
+        {
+            let dt_s = (frame.stamp_ns - t0) as f64 / 1e9;
+            let dist = ((pelvis[0] - p0[0]).powi(2) + (pelvis[1] - p0[1]).powi(2) + (pelvis[2] - p0[2]).powi(2)).sqrt();
+            let speed_mps = (dist as f64 / dt_s) as f32;
+            if speed_mps > self.config.max_pelvis_speed_mps {
+                self.conditioner.reset();
+                self.health.last_error = Some(StreamError::Teleport {
+                    stamp_ns: frame.stamp_ns,
+                    speed_mps,
+                });
+            }
+        }
+        let conditioned = match self.conditioner.push(frame) {
+            Ok(c) => c,
+            Err(r) => return Err(self.drop_frame(r.into())),
+        };
+        self.last_input_pelvis = Some((frame.stamp_ns, pelvis));
+        if conditioned.reset {
+            if self.started {
+                self.health.resets += 1;
+            }
+            self.restart();
+        }
+        self.started = true;
+        let n = conditioned.frames.len();
+        for (i, f) in conditioned.frames.iter().enumerate() {
+            if let Err(e) = self.step(f, i + 1 == n) {
+                self.conditioner.reset();
+                self.restart();
+                self.health.resets += 1;
+                return Err(self.drop_frame(e));
+            }
+        }
+        self.out.model_frames = n.min(u8::MAX as usize) as u8;
+        self.update_health();
+        self.out.health = self.health;
+        Ok(&self.out)
+    }
+
+    fn update_health(&mut self) {
+        let known = self.model.trained.iter().filter(|t| **t).count();
+        let seen = (0..NUM_JOINTS)
+            .filter(|&j| self.model.trained[j] && self.out.valid[j])
+            .count();
+        self.health.state = if self.frames_since_reset < self.config.warmup_frames as u64 {
+            HealthState::Warming
+        } else if self.frames_since_drop < self.config.degraded_hold_frames as u64 || 4 * seen < 3 * known {
+            HealthState::Degraded
+        } else {
+            HealthState::Ok
+        };
+    }
+
+    /// One model-rate frame. Heads run only when `emit` (the last grid frame of an input).
+    fn step(&mut self, f: &PoseFrame, emit: bool) -> Result<(), StreamError> {
+        let model = Arc::clone(&self.model);
+        let cfg = &model.config;
+        let raw = frame_features(f, self.window.last.as_ref().map(|(p, ff)| (p, ff)))?;
+        let mut feat = [0.0f32; FEAT_DIM];
+        model.norm.normalize_feat_with(&raw, &model.trained, &mut feat);
+
+        let surprise = match (self.window.recent.front(), self.window.recent.back()) {
+            (Some(p1), Some(p2)) if self.window.recent.len() == 2 => {
+                let mask = surprise_mask(p2, p1, &feat);
+                let pred = model.net.predict_frame(p1, p2, &mut self.net);
+                let (mut err, mut cnt) = (0.0f32, 0.0f32);
+                for i in 0..CONT_DIM {
+                    err += (pred[i] - feat[i]) * (pred[i] - feat[i]) * mask[i];
+                    cnt += mask[i];
+                }
+                if cnt > 0.0 { err / cnt } else { 0.0 }
+            }
+            _ => 0.0,
+        };
+
+        if let Some(len) = self.segmenter.push(&cfg.segmenter, surprise) {
+            self.close_segment(&model, len, f.stamp_ns);
+        }
+        if self.window.open.is_empty() {
+            self.window.open_start_ns = f.stamp_ns;
+        }
+        // The segmenter closes at l_max <= MAX_SEGMENT, so there is always room.
+        let _ = self.window.open.push(feat);
+        self.window.push_recent(feat);
+        self.window.last = Some((*f, raw));
+        self.frames_since_reset += 1;
+        self.frames_since_drop = self.frames_since_drop.saturating_add(1);
+        if emit { self.heads(&model, f) } else { Ok(()) }
+    }
+
+    fn close_segment(&mut self, model: &StreamModel, len: usize, next_start_ns: i64) {
+        let d = model.config.d_model;
+        let frames = self.window.open.as_flattened();
+        debug_assert_eq!(frames.len(), len * FEAT_DIM);
+        model.net.encode_atom(frames, &mut self.net, &mut self.token);
+        model.net.motif_step(&self.token, &mut self.net, &mut self.last_state);
+        let span = model.config.motif_span;
+        self.states[self.states_next * d..(self.states_next + 1) * d].copy_from_slice(&self.last_state);
+        self.states_next = (self.states_next + 1) % span;
+        self.states_len = (self.states_len + 1).min(span);
+        // Motif embedding: mean state over the newest `motif_span` atoms, into `token`
+        // (free again once the motif step is done).
+        self.token.fill(0.0);
+        let m = self.states_len as f32;
+        for s in self.states.chunks_exact(d).take(self.states_len) {
+            for (e, v) in self.token.iter_mut().zip(s) {
+                *e += v / m;
+            }
+        }
+        let (id, confidence) = model.vocab.assign(&self.token);
+        let now = MotifNow {
+            id: id as u16,
+            confidence,
+        };
+        self.motif_now = Some(now);
+        self.atoms_closed += 1;
+        self.atoms.push(AtomRecord {
+            start_ns: self.window.open_start_ns,
+            end_ns: next_start_ns,
+            frames: len as u16,
+            motif: now,
+        });
+        self.window.open.clear();
+    }
+
+    fn heads(&mut self, model: &StreamModel, f: &PoseFrame) -> Result<(), StreamError> {
+        let cfg = &model.config;
+        let d = cfg.d_model;
+        let net = &model.net;
+        net.encode_atom(self.window.open.as_flattened(), &mut self.net, &mut self.token);
+        let Some((_, raw)) = &self.window.last else {
+            return Ok(());
+        };
+        let Some(feat) = self.window.recent.front() else {
+            return Ok(());
+        };
+        let (state, rest) = self.head_in.split_at_mut(d);
+        let (open, rest) = rest.split_at_mut(d);
+        let (last_feat, kin) = rest.split_at_mut(FEAT_DIM);
+        state.copy_from_slice(&self.last_state);
+        open.copy_from_slice(&self.token);
+        last_feat.copy_from_slice(feat);
+        model.norm.normalize_kin_with(raw, &model.trained, &mut kin[..KIN_DIM]);
+        net.forecast(&self.head_in, &mut self.net, &mut self.mean, &mut self.log_spread);
+        net.next_motif(&self.last_state, &self.token, &mut self.net, &mut self.probs);
+
+        let out = &mut self.out;
+        out.stamp_ns = f.stamp_ns;
+        out.valid = f.valid;
+        out.forecast.clear();
+        let yaw = raw.yaw_rad;
+        for s in 0..cfg.horizon {
+            let mut joints = f.joints_in_world;
+            for (j, p) in joints.iter_mut().enumerate() {
+                let o = s * POSE_DIM + model.source[j] * 3;
+                let ds = &model.norm.disp_std[s * 3..s * 3 + 3];
+                let dw = heading_to_world(
+                    [self.mean[o] * ds[0], self.mean[o + 1] * ds[1], self.mean[o + 2] * ds[2]],
+                    yaw,
+                );
+                *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
+            }
+            let step = ForecastStep {
+                dt_s: (s + 1) as f32 / FPS as f32,
+                joints_in_world: joints,
+                spread_m: self.log_spread[s].exp(),
+            };
+            if !(step.spread_m.is_finite() && joints.iter().flatten().all(|c| c.is_finite())) {
+                return Err(StreamError::NonFiniteOutput { stamp_ns: f.stamp_ns });
+            }
+            // horizon <= MAX_HORIZON (checked in StreamModel::new).
+            let _ = out.forecast.push(step);
+        }
+        out.motif_now = self.motif_now;
+        top_k(&self.probs, self.config.top_k, &mut out.motif_next.top);
+        out.motif_next.transition_in_s = self.motif_now.and_then(|m| {
+            let stay = self.probs.get(m.id as usize).copied().unwrap_or(0.0);
+            transition_in_s(stay, out.motif_next.horizon_s)
+        });
+        Ok(())
+    }
+}
+
+/// Expected time to leave the current motif if the probability of still being in it
+/// after `horizon_s` comes from a constant hazard: `p = exp(-λ h)`, so `1/λ = h / -ln p`.
+fn transition_in_s(stay: f32, horizon_s: f32) -> Option<f32> {
+    let stay = stay.clamp(0.0, 1.0);
+    if stay >= 1.0 - 1e-6 {
+        return None;
+    }
+    if stay <= 0.0 {
+        return Some(0.0);
+    }
+    Some(horizon_s / -stay.ln())
+}
+
+fn top_k(probs: &[f32], k: usize, out: &mut heapless::Vec<(u16, f32), MAX_TOP_K>) {
+    out.clear();
+    for (i, &p) in probs.iter().enumerate() {
+        let pos = out.iter().position(|&(_, q)| p > q).unwrap_or(out.len());
+        if pos < k {
+            if out.len() == k {
+                out.pop();
+            }
+            // len < k <= MAX_TOP_K after the pop.
+            let _ = out.insert(pos, (i as u16, p));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_is_sorted_and_bounded() {
+        let mut out = heapless::Vec::new();
+        top_k(&[0.1, 0.4, 0.05, 0.3, 0.15], 3, &mut out);
+        assert_eq!(out.as_slice(), &[(1, 0.4), (3, 0.3), (4, 0.15)]);
+        top_k(&[0.5, 0.5], 3, &mut out);
+        assert_eq!(out.as_slice(), &[(0, 0.5), (1, 0.5)]);
+    }
+
+    #[test]
+    fn transition_time_follows_the_stay_probability() {
+        assert_eq!(transition_in_s(1.0, 0.5), None);
+        assert_eq!(transition_in_s(0.0, 0.5), Some(0.0));
+        let t = transition_in_s((-1.0f32).exp(), 0.5).unwrap();
+        assert!((t - 0.5).abs() < 1e-5, "{t}");
+        assert!(transition_in_s(0.9, 0.5).unwrap() > transition_in_s(0.5, 0.5).unwrap());
+    }
+}

@@ -1,0 +1,256 @@
+//! Latency of the streaming engine on real mocap: what `a4mer bench` and the criterion
+//! benches report. Heavy measurements live here, never in timed tests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use a4mer_runtime::model::nn::head_input_dim;
+use a4mer_runtime::model::{Model, ModelError, host};
+use a4mer_runtime::stream::{Engine, EngineConfig, EngineError, StreamError, StreamModel};
+use a4mer_runtime::{PoseFrame, frame_period_ns};
+
+/// An endless stream of one person from real takes: each take is played forwards, then
+/// backwards, so the stream never jumps (a jump would reset the engine and bench warm-up
+/// instead of steady state). Every take is shifted on the ground so that it starts where
+/// the first one does, which keeps the change of take continuous too. Stamps run on the
+/// 30 Hz grid from zero.
+pub struct MocapLoop<'a> {
+    takes: Vec<&'a [PoseFrame]>,
+    offsets: Vec<[f32; 2]>,
+    take: usize,
+    pos: usize,
+    forward: bool,
+    k: u64,
+}
+
+impl<'a> MocapLoop<'a> {
+    /// `None` when no take has at least two frames.
+    pub fn new(takes: &[&'a [PoseFrame]]) -> Option<Self> {
+        let takes: Vec<&[PoseFrame]> = takes.iter().copied().filter(|t| t.len() >= 2).collect();
+        let origin = takes.first()?[0].joints_in_world[0];
+        let offsets = takes
+            .iter()
+            .map(|t| {
+                let p = t[0].joints_in_world[0];
+                [origin[0] - p[0], origin[1] - p[1]]
+            })
+            .collect();
+        (!takes.is_empty()).then_some(Self {
+            takes,
+            offsets,
+            take: 0,
+            pos: 0,
+            forward: true,
+            k: 0,
+        })
+    }
+}
+
+impl Iterator for MocapLoop<'_> {
+    type Item = PoseFrame;
+
+    fn next(&mut self) -> Option<PoseFrame> {
+        let t = self.takes[self.take];
+        let mut f = t[self.pos];
+        f.stamp_ns = frame_period_ns(self.k);
+        let o = self.offsets[self.take];
+        for p in f.joints_in_world.iter_mut() {
+            p[0] += o[0];
+            p[1] += o[1];
+        }
+        self.k += 1;
+        if self.forward {
+            if self.pos + 1 == t.len() {
+                self.forward = false;
+            } else {
+                self.pos += 1;
+            }
+        } else if self.pos == 0 {
+            // The next take starts where the person is: shift it there.
+            self.take = (self.take + 1) % self.takes.len();
+            self.forward = true;
+        } else {
+            self.pos -= 1;
+        }
+        Some(f)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Stats {
+    pub count: usize,
+    pub median: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// From durations in nanoseconds, reported in microseconds.
+    pub fn from_ns(samples: &mut [u32]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        Self {
+            count: samples.len(),
+            median: at(0.5),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub frames: usize,
+    pub push_us: Stats,
+    /// Frames that closed a segment (atom encoder + motif step on top of the usual work).
+    pub close_us: Stats,
+    pub steady_us: Stats,
+    /// Resident memory at the end, and after the first 10 000 frames.
+    pub rss_mb: f64,
+    pub rss_mb_at_10k: Option<f64>,
+    pub fps: f64,
+    /// Multiply-accumulates of an ordinary frame (open segment at its mean length) and
+    /// the extra of a closing frame.
+    pub macs_steady: usize,
+    pub macs_close_extra: usize,
+    pub mean_open_len: f64,
+    pub dropped: u64,
+}
+
+/// Resident set size of this process in MiB (Linux `/proc/self/statm`; `None` elsewhere).
+pub fn rss_mb() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / (1024.0 * 1024.0))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the bench data has no take with two or more frames")]
+    NoData,
+    #[error("frame {frame}: {source}")]
+    Stream { frame: usize, source: StreamError },
+    #[error("the bench recordings need a take of {0} frames")]
+    TakeTooShort(usize),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// The model's burn modules at batch 1 beside our kernels: where the per-frame time would
+/// go without them.
+#[derive(Clone, Debug, Serialize)]
+pub struct BurnComparison {
+    /// The forecast head alone: burn modules, then our kernels, on the same input.
+    pub heads_burn_us: Stats,
+    pub heads_native_us: Stats,
+    /// `Model::forecast` on a 2 s (60-frame) window per frame: no streaming cache.
+    pub window_burn_us: Stats,
+}
+
+pub fn compare_burn(model: &Model, stream: &StreamModel, takes: &[&[PoseFrame]]) -> Result<BurnComparison, BenchError> {
+    use burn::tensor::{Tensor, TensorData};
+    const WINDOW: usize = 60;
+    const WINDOWS: usize = 200;
+    let n_in = head_input_dim(model.config.d_model);
+    let input: Vec<f32> = (0..n_in).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect();
+    let reps = 2000;
+    let mut burn_ns = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let x = Tensor::<2>::from_data(TensorData::new(input.clone(), [1, n_in]), &model.device);
+        let (mean, spread) = model.net.forecast.forward(x);
+        std::hint::black_box((host(mean), host(spread)));
+        burn_ns.push(t.elapsed().as_nanos() as u32);
+    }
+    let mut state = stream.net().new_state();
+    let h = model.config.horizon;
+    let mut mean = vec![0.0; h * a4mer_runtime::model::features::POSE_DIM];
+    let mut spread = vec![0.0; h];
+    let mut native_ns = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        stream.net().forecast(&input, &mut state, &mut mean, &mut spread);
+        std::hint::black_box(&mean);
+        native_ns.push(t.elapsed().as_nanos() as u32);
+    }
+    let take = takes
+        .iter()
+        .find(|t| t.len() >= WINDOW + WINDOWS)
+        .ok_or(BenchError::TakeTooShort(WINDOW + WINDOWS))?;
+    let mut window_ns = Vec::with_capacity(WINDOWS);
+    for i in 0..WINDOWS {
+        let t = Instant::now();
+        std::hint::black_box(model.forecast(&take[i..i + WINDOW])?);
+        window_ns.push(t.elapsed().as_nanos() as u32);
+    }
+    Ok(BurnComparison {
+        heads_burn_us: Stats::from_ns(&mut burn_ns),
+        heads_native_us: Stats::from_ns(&mut native_ns),
+        window_burn_us: Stats::from_ns(&mut window_ns),
+    })
+}
+
+/// Stream `frames` frames of `takes` through one engine, timing every `push`.
+pub fn bench_engine(model: Arc<StreamModel>, takes: &[&[PoseFrame]], frames: usize) -> Result<BenchReport, BenchError> {
+    let mut engine = Engine::new(model.clone(), EngineConfig::default())?;
+    let mut source = MocapLoop::new(takes).ok_or(BenchError::NoData)?;
+    // Every buffer is allocated and touched before the first frame, so RSS growth after
+    // that is the engine's.
+    let mut push = vec![1u32; frames];
+    let mut is_close = vec![false; frames];
+    let mut open_sum = 0u64;
+    let mut rss_at_10k = None;
+    let start = Instant::now();
+    for i in 0..frames {
+        let Some(f) = source.next() else { break };
+        let closes_before = engine.atoms_closed();
+        let t = Instant::now();
+        let r = engine.push_ref(&f).map(|a| a.forecast.len());
+        let dt = t.elapsed();
+        if let Err(source) = r {
+            return Err(BenchError::Stream { frame: i, source });
+        }
+        push[i] = dt.as_nanos().min(u32::MAX as u128) as u32;
+        is_close[i] = engine.atoms_closed() != closes_before;
+        open_sum += engine.open_len() as u64;
+        if i + 1 == 10_000 {
+            rss_at_10k = rss_mb();
+        }
+    }
+    let wall = start.elapsed().max(Duration::from_nanos(1));
+    let mut close: Vec<u32> = push
+        .iter()
+        .zip(&is_close)
+        .filter(|(_, c)| **c)
+        .map(|(p, _)| *p)
+        .collect();
+    let mut steady: Vec<u32> = push
+        .iter()
+        .zip(&is_close)
+        .filter(|(_, c)| !**c)
+        .map(|(p, _)| *p)
+        .collect();
+    let mean_open = open_sum as f64 / frames.max(1) as f64;
+    let (macs_steady, macs_close_extra) = model.net().macs(mean_open.round().max(1.0) as usize);
+    let dropped = engine.health().frames_dropped;
+    Ok(BenchReport {
+        frames,
+        push_us: Stats::from_ns(&mut push),
+        close_us: Stats::from_ns(&mut close),
+        steady_us: Stats::from_ns(&mut steady),
+        rss_mb: rss_mb().unwrap_or(f64::NAN),
+        rss_mb_at_10k: rss_at_10k,
+        fps: frames as f64 / wall.as_secs_f64(),
+        macs_steady,
+        macs_close_extra,
+        mean_open_len: mean_open,
+        dropped,
+    })
+}

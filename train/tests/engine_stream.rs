@@ -1,0 +1,314 @@
+//! The streaming engine on real mocap: parity with the offline batch model, no allocation
+//! per frame, and every kind of bad timing or bad frame counted in `health`.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
+
+use a4mer_runtime::artifact::load_model;
+use a4mer_runtime::device::inference_device;
+use a4mer_runtime::model::Model;
+use a4mer_runtime::stream::{
+    Anticipation, Engine, EngineConfig, HealthState, Reject, StreamError, StreamModel, Tracks, TracksConfig,
+};
+use a4mer_runtime::{NUM_JOINTS, PoseFrame, frame_period_ns};
+use a4mer_train::data::bvh::{ImportOptions, import_bvh};
+
+/// Counts allocations made on threads that asked for it (tests run in parallel).
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCS.with(|a| a.set(a.get() + 1));
+        }
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn model() -> &'static (Model, Arc<StreamModel>) {
+    static M: OnceLock<(Model, Arc<StreamModel>)> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = common::repo_root().join("models/a4mer-small.a4m");
+        let (model, _) = load_model(&path, &inference_device()).unwrap();
+        let stream = Arc::new(StreamModel::new(&model).unwrap());
+        (model, stream)
+    })
+}
+
+fn take(i: usize) -> Vec<PoseFrame> {
+    import_bvh(&common::bundled_mocap()[i], &ImportOptions::default())
+        .unwrap()
+        .frames
+}
+
+/// `frames[lo..lo+n]` restamped on the model grid from `t0_ns`.
+fn clip(frames: &[PoseFrame], lo: usize, n: usize, t0_ns: i64) -> Vec<PoseFrame> {
+    frames[lo..lo + n]
+        .iter()
+        .enumerate()
+        .map(|(k, f)| PoseFrame {
+            stamp_ns: t0_ns + frame_period_ns(k as u64),
+            ..*f
+        })
+        .collect()
+}
+
+fn engine() -> Engine {
+    Engine::new(Arc::clone(&model().1), EngineConfig::default()).unwrap()
+}
+
+/// Largest difference relative to the reference's magnitude: `max|a-b| / max|b|`.
+fn rel(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) -> f32 {
+    let (mut diff, mut scale) = (0.0f32, 0.0f32);
+    for (x, y) in a.zip(b) {
+        diff = diff.max((x - y).abs());
+        scale = scale.max(y.abs());
+    }
+    diff / scale.max(1e-12)
+}
+
+/// Compare one streamed anticipation with the batch model on the same frames. Returns
+/// the largest relative difference seen.
+fn check_against_batch(a: &Anticipation, window: &[PoseFrame]) -> f32 {
+    let (model, _) = model();
+    let want = model.forecast_history(window).unwrap();
+    let last = window[window.len() - 1];
+    assert_eq!(a.stamp_ns, last.stamp_ns);
+    assert_eq!(a.forecast.len(), want.steps.len());
+    // Displacements from the last frame: comparing world positions would hide errors
+    // behind the person's distance from the origin.
+    let disp = |steps: &mut dyn Iterator<Item = &a4mer_runtime::Joints>| -> Vec<f32> {
+        steps
+            .flat_map(|j| {
+                (0..NUM_JOINTS)
+                    .filter(|&k| last.valid[k])
+                    .flat_map(move |k| (0..3).map(move |c| j[k][c] - last.joints_in_world[k][c]))
+            })
+            .collect()
+    };
+    let got_d = disp(&mut a.forecast.iter().map(|s| &s.joints_in_world));
+    let want_d = disp(&mut want.steps.iter().map(|s| &s.joints_in_world));
+    let r_pose = rel(got_d.iter().copied(), want_d.iter().copied());
+    let r_spread = rel(
+        a.forecast.iter().map(|s| s.spread_m),
+        want.steps.iter().map(|s| s.spread_m),
+    );
+    // Top-k of the next-motif distribution: same ids (unless tied within 1e-5), same
+    // probabilities.
+    let r_next = rel(
+        a.motif_next.top.iter().map(|&(_, p)| p),
+        a.motif_next.top.iter().map(|&(id, _)| want.motif_next[id as usize]),
+    );
+    let mut sorted: Vec<f32> = want.motif_next.clone();
+    sorted.sort_by(|x, y| y.total_cmp(x));
+    for (k, &(_, p)) in a.motif_next.top.iter().enumerate() {
+        assert!((p - sorted[k]).abs() < 1e-5, "top-{k}: {p} vs {}", sorted[k]);
+    }
+    match (a.motif_now, want.motif_now) {
+        (None, None) => {}
+        (Some(g), Some((id, conf))) => {
+            assert_eq!(g.id as usize, id, "motif_now at {}", a.stamp_ns);
+            assert!(
+                (g.confidence - conf).abs() <= 1e-4 * conf.max(1e-3),
+                "{} vs {conf}",
+                g.confidence
+            );
+        }
+        (g, w) => panic!("motif_now {g:?} vs batch {w:?}"),
+    }
+    r_pose.max(r_spread).max(r_next)
+}
+
+#[test]
+fn streaming_equals_the_batch_model_on_real_mocap() {
+    let frames = take(0);
+    let other = take(1);
+    let mut worst = 0.0f32;
+    let mut checked = 0;
+    let mut closes = 0;
+    // Two takes; 420 frames each reach far past the 16-atom motif window, so the key/value
+    // rings wrap several times.
+    for (src, lo) in [(&frames, 300usize), (&other, 2000)] {
+        let clip = clip(src, lo, 420, 1_700_000_000_000_000_000);
+        let mut e = engine();
+        for (t, f) in clip.iter().enumerate() {
+            let a = e.push(f).unwrap();
+            assert_eq!(a.model_frames, 1);
+            // Every frame early on, then every 7th and the frames around each close.
+            let near_close = e.open_len() <= 2;
+            if t >= 1 && (t < 40 || t % 7 == 0 || near_close) {
+                worst = worst.max(check_against_batch(&a, &clip[..=t]));
+                checked += 1;
+            }
+        }
+        closes += e.atoms_closed();
+        // The batch segmentation of the whole clip closes the same atoms.
+        let prep = model().0.prepare(&clip).unwrap();
+        let n_atoms = model().0.config.n_atoms;
+        assert_eq!(e.atoms().len(), prep.input.closed.len().min(n_atoms));
+        let last = e.atoms().newest().unwrap();
+        let r = prep.input.closed.last().unwrap();
+        assert_eq!(last.end_ns, clip[r.end].stamp_ns);
+        assert_eq!(last.start_ns, clip[r.start].stamp_ns);
+    }
+    println!("parity: {checked} frames checked, {closes} atoms closed, worst relative difference {worst:.2e}");
+    assert!(closes > 2 * 16, "{closes} closes");
+    assert!(worst <= 1e-4, "worst relative difference {worst:e}");
+}
+
+#[test]
+fn push_allocates_nothing_once_running() {
+    let frames = clip(&take(1), 100, 600, 0);
+    let mut e = engine();
+    for f in &frames[..20] {
+        e.push_ref(f).unwrap();
+    }
+    COUNTING.with(|c| c.set(true));
+    let before = ALLOCS.with(Cell::get);
+    let closes_before = e.atoms_closed();
+    for f in &frames[20..] {
+        e.push_ref(f).unwrap();
+    }
+    let after = ALLOCS.with(Cell::get);
+    COUNTING.with(|c| c.set(false));
+    let closes = e.atoms_closed() - closes_before;
+    assert!(closes > 20, "the run must include segment-closing frames ({closes})");
+    assert_eq!(after - before, 0, "allocations in {} pushes", frames.len() - 20);
+}
+
+#[test]
+fn bad_timing_and_bad_frames_are_counted_and_never_reach_the_model() {
+    let frames = clip(&take(0), 500, 200, 10_000_000_000);
+    let mut e = engine();
+    for f in &frames[..40] {
+        e.push(f).unwrap();
+    }
+    assert_eq!(e.health().state, HealthState::Ok, "{:?}", e.health());
+
+    // Duplicate and out-of-order stamps are dropped with their reason.
+    let dup = e.push(&frames[39]).unwrap_err();
+    assert_eq!(
+        dup,
+        StreamError::Rejected(Reject::Duplicate {
+            stamp_ns: frames[39].stamp_ns
+        })
+    );
+    assert!(matches!(
+        e.push(&frames[30]),
+        Err(StreamError::Rejected(Reject::OutOfOrder { .. }))
+    ));
+    assert_eq!(e.health().frames_dropped, 2);
+
+    // NaN joints are marked invalid; the frame is used, the forecast covers the rest.
+    let mut f = frames[40];
+    f.joints_in_world[20] = [f32::NAN, 0.0, f32::INFINITY];
+    let a = e.push(&f).unwrap();
+    assert!(!a.valid[20] && a.valid[19]);
+    assert!(
+        a.forecast
+            .iter()
+            .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
+    );
+    assert_eq!(a.health.state, HealthState::Degraded, "recent drops degrade the stream");
+
+    // Too few valid joints: rejected, never fed to the model.
+    let mut f = frames[41];
+    f.valid[1..20].fill(false);
+    assert!(matches!(
+        e.push(&f),
+        Err(StreamError::Rejected(Reject::TooFewValidJoints { .. }))
+    ));
+    // No pelvis: rejected.
+    let mut f = frames[41];
+    f.valid[0] = false;
+    assert_eq!(e.push(&f).unwrap_err(), StreamError::NoPelvis { stamp_ns: f.stamp_ns });
+    assert_eq!(e.health().frames_dropped, 4);
+    assert_eq!(e.health().resets, 0);
+
+    // A gap over 200 ms resets: the anticipations say "warming" again.
+    let mut t = 42;
+    for f in &frames[t..t + 30] {
+        e.push(f).unwrap();
+    }
+    t += 30;
+    let mut late = frames[t];
+    late.stamp_ns += 300_000_000;
+    let a = e.push(&late).unwrap();
+    assert_eq!(a.health.resets, 1);
+    assert_eq!(a.health.state, HealthState::Warming);
+    assert!(e.atoms().is_empty() && a.motif_now.is_none());
+
+    // A 10 km jump is not the same person: reset, with the reason kept.
+    let mut jump = frames[t + 1];
+    jump.stamp_ns = late.stamp_ns + frame_period_ns(1);
+    for p in jump.joints_in_world.iter_mut() {
+        p[0] += 10_000.0;
+    }
+    let a = e.push(&jump).unwrap();
+    assert_eq!(a.health.resets, 2);
+    assert!(matches!(a.health.last_error, Some(StreamError::Teleport { .. })));
+    // Far beyond any work cell: rejected outright.
+    let mut far = jump;
+    far.stamp_ns += frame_period_ns(1);
+    far.joints_in_world[3][2] = 1e9;
+    assert!(matches!(e.push(&far), Err(StreamError::OutOfRange { joint: 3, .. })));
+}
+
+#[test]
+fn producer_rates_from_15_to_120_hz_give_an_anticipation_per_input() {
+    let src = take(1);
+    for hz in [15u32, 60, 120] {
+        let mut e = engine();
+        let period_ns = 1_000_000_000 / hz as i64;
+        let mut model_frames = 0u32;
+        for k in 0..(2 * hz as usize) {
+            // The take is 30 Hz: sample it at the producer's instants (nearest frame is
+            // enough here; rates are what is under test).
+            let t_ns = k as i64 * period_ns;
+            let idx = 200 + (t_ns * 30 / 1_000_000_000) as usize;
+            let f = PoseFrame {
+                stamp_ns: t_ns,
+                ..src[idx]
+            };
+            let a = e.push(&f).unwrap();
+            model_frames += a.model_frames as u32;
+            assert!(a.forecast.len() == 30);
+        }
+        assert!(
+            (59..=61).contains(&model_frames),
+            "{hz} Hz: {model_frames} model frames in 2 s"
+        );
+    }
+}
+
+#[test]
+fn tracks_of_engines_stay_bounded() {
+    let frames = clip(&take(0), 0, 60, 0);
+    let mut tracks = Tracks::new(TracksConfig::default(), || engine());
+    for (k, f) in frames.iter().enumerate() {
+        // Ten people come and go; at most four are followed.
+        for id in 0..10u64 {
+            if (k as u64 + id) % 3 == 0 {
+                let _ = tracks.get_or_insert(id, f.stamp_ns).push(f);
+            }
+        }
+        assert!(tracks.len() <= 4);
+    }
+    assert!(tracks.drain_evictions().count() > 0);
+}
