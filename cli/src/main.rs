@@ -11,6 +11,7 @@ use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 mod bundle;
 mod cmd_bundle;
 mod cmd_eval;
+mod cmd_forecast;
 mod cmd_import;
 mod cmd_verify;
 // Model issue: training, motif inspection.
@@ -43,6 +44,8 @@ enum Command {
     Train(cmd_train::TrainArgs),
     /// Print a recording's atom segments and motif ids over time.
     Motifs(cmd_motifs::MotifsArgs),
+    /// Run the offline model on one window of a recording (the reference for the Python peers).
+    Forecast(cmd_forecast::ForecastArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -78,6 +81,7 @@ fn main() {
         Command::Verify(args) => cmd_verify::run(args),
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
+        Command::Forecast(args) => cmd_forecast::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");
