@@ -80,7 +80,10 @@ class Check:
         import numpy as np
 
         a = np.asarray(got, dtype=np.float64).reshape(-1)
-        b = np.array([np.nan if v is None else v for v in np.asarray(want, dtype=object).reshape(-1)], dtype=np.float64)
+        # Ours are f32 printed as their shortest round-trip decimal: read them back as f32.
+        b = np.array(
+            [np.nan if v is None else v for v in np.asarray(want, dtype=object).reshape(-1)], dtype=np.float32
+        ).astype(np.float64)
         if a.shape != b.shape:
             self.failures.append(f"{name}: shape {a.shape} vs ours {b.shape}")
             self.rows.append((name, b.size, float("inf"), float("inf"), False))
@@ -98,7 +101,7 @@ class Check:
         if not passed and diff.size:
             i = int(np.argmax(diff / scale))
             self.failures.append(
-                f"{name}: element {i}: {a[ok][i]!r} vs ours {b[ok][i]!r} (|diff| {diff[i]:.3g} > {RTOL} * {scale[i]:.3g})"
+                f"{name}: element {i}: {float(a[ok][i])!r} vs ours {float(b[ok][i])!r} (|diff| {diff[i]:.3g} > {RTOL} * {scale[i]:.3g})"
             )
         self.rows.append((name, int(b.size), max_abs, max_rel, passed))
 

@@ -95,6 +95,13 @@ struct Report {
     debug: Debug,
 }
 
+fn absolute(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
 pub fn run(args: ForecastArgs) -> Result<()> {
     let (model, _) = load_model(&args.model, &inference_device())?;
     let motion = import_bvh(&args.data, &args.source.import_options())?;
@@ -121,8 +128,9 @@ pub fn run(args: ForecastArgs) -> Result<()> {
 
     let atoms_used = prep.input.closed.len().min(model.config.n_atoms);
     let report = Report {
-        model: args.model.display().to_string(),
-        data: args.data.display().to_string(),
+        // Absolute, so a fixture still names its model when read from another directory.
+        model: absolute(&args.model),
+        data: absolute(&args.data),
         start: args.start,
         frames: n,
         fps: FPS,
@@ -195,7 +203,8 @@ pub fn run(args: ForecastArgs) -> Result<()> {
     }) {
         let pelvis = s.joints_in_world[0];
         let from = last.joints_in_world[0];
-        let moved = ((pelvis[0] - from[0]).powi(2) + (pelvis[1] - from[1]).powi(2) + (pelvis[2] - from[2]).powi(2)).sqrt();
+        let moved =
+            ((pelvis[0] - from[0]).powi(2) + (pelvis[1] - from[1]).powi(2) + (pelvis[2] - from[2]).powi(2)).sqrt();
         println!(
             "  +{:>4.0} ms: pelvis moves {:.3} m, spread {:.3} m",
             s.dt_s * 1000.0,
