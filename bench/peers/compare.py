@@ -34,6 +34,13 @@ def ours_from_binary(a4mer: str, model: str) -> dict:
     return json.loads(r.stdout)
 
 
+def read_json(path: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise RuntimeError(f"{path}: {e}") from e
+
+
 def check_ours(ours: dict, origin: str) -> dict:
     try:
         push = ours["push_us"]
@@ -65,11 +72,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.ours_json:
-            ours = check_ours(json.loads(Path(args.ours_json).read_text()), args.ours_json)
+            ours = check_ours(read_json(args.ours_json), args.ours_json)
         else:
             ours = check_ours(ours_from_binary(args.a4mer, args.model), f"{args.a4mer} bench")
         if args.peers_json:
-            peers = json.loads(Path(args.peers_json).read_text())
+            peers = read_json(args.peers_json)
         else:
             peers = run_bench(args.model, args.data, args.frames, args.a4mer)
         rows = table(ours, peers)

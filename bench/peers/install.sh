@@ -10,7 +10,7 @@ set -euo pipefail
 
 PY=${PYTHON:-python3}
 TORCH_INDEX=${A4MER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}
-PIP=("$PY" -m pip install --disable-pip-version-check --no-input -q)
+PIP=("$PY" -m pip install --disable-pip-version-check --root-user-action=ignore --no-input -q)
 
 if "$PY" -c 'import sys, torch; sys.exit(torch.__version__.split("+")[0] != "2.9.0")' 2>/dev/null; then
     echo "install.sh: torch 2.9.0 already installed"

@@ -107,7 +107,10 @@ pub fn run(args: ForecastArgs) -> Result<()> {
     let motion = import_bvh(&args.data, &args.source.import_options())?;
     let n = args.frames.unwrap_or(model.config.obs_frames);
     if n < 2 {
-        bail!("--frames {n}: the model needs at least 2 frames");
+        bail!(
+            "{}: --frames {n}: the model needs at least 2 frames",
+            args.data.display()
+        );
     }
     let end = args.start.checked_add(n).filter(|&e| e <= motion.frames.len());
     let Some(end) = end else {

@@ -33,6 +33,18 @@ fn peers_missing() -> Option<String> {
     }
 }
 
+/// True when the peers can run; otherwise says why (and fails under `A4MER_REQUIRE_PEERS=1`).
+fn peers_available(test: &str) -> bool {
+    let Some(why) = peers_missing() else {
+        return true;
+    };
+    if std::env::var("A4MER_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
+        panic!("A4MER_REQUIRE_PEERS=1 but {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
 /// A copy of a BVH recording at a lower frame rate (every `step`-th frame), so the importer
 /// resamples it back to the model rate: the peers then see interpolated frames.
 fn decimated_bvh(src: &Path, step: usize, dst: &Path) {
@@ -158,11 +170,7 @@ fn fixture(data: &Path, start: usize, frames: Option<usize>, out: &Path) -> serd
 
 #[test]
 fn pytorch_and_onnxruntime_peers_match_the_batch_model_on_real_mocap() {
-    if let Some(why) = peers_missing() {
-        if std::env::var("A4MER_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
-            panic!("A4MER_REQUIRE_PEERS=1 but {why}");
-        }
-        eprintln!("SKIPPED peers parity: {why}");
+    if !peers_available("peers parity") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -227,4 +235,34 @@ fn pytorch_and_onnxruntime_peers_match_the_batch_model_on_real_mocap() {
             );
         }
     }
+}
+
+/// `a4m.py` verifies the artifact's hash: a flipped payload byte stops the peers, by name.
+#[test]
+fn peers_reject_a_tampered_artifact() {
+    if !peers_available("peers tamper check") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(repo().join("models/a4mer-small.a4m")).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x40;
+    let bad = dir.path().join("tampered.a4m");
+    std::fs::write(&bad, bytes).unwrap();
+    let fx = dir.path().join("f.json");
+    fixture(&repo().join("data/mocap/bvhtools_test2.bvh"), 0, Some(20), &fx);
+    let o = Command::new(python())
+        .arg(repo().join("bench/peers/peers.py"))
+        .args(["parity", "--model"])
+        .arg(&bad)
+        .arg("--fixture")
+        .arg(&fx)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tampered.a4m") && stderr.contains("SHA-256 mismatch"),
+        "{stderr}"
+    );
 }
