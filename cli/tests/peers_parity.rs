@@ -182,8 +182,8 @@ fn pytorch_and_onnxruntime_peers_match_the_batch_model_on_real_mocap() {
     let small_rig = dir.path().join("bvhtools_test_no_toes_hands.bvh");
     bvh_without_leaves(&take1, &["LeftToe", "RightToe", "LeftHand", "RightHand"], &small_rig);
     // Full observation windows across both takes (start, middle, near the end), the 15 Hz
-    // copy, a smaller rig (no toes, no hands: those SMPL joints are invalid), and short windows: two frames (no surprise, no closed atom) and one with a
-    // single closed atom.
+    // copy, a smaller rig (no toes, no hands: those SMPL joints are invalid), and short
+    // windows: two frames (no surprise, no closed atom) and 20 frames (a few atoms).
     let windows: Vec<(&Path, usize, Option<usize>)> = vec![
         (&take1, 0, None),
         (&take1, 1500, None),
@@ -210,6 +210,11 @@ fn pytorch_and_onnxruntime_peers_match_the_batch_model_on_real_mocap() {
         let small = *data == small_rig.as_path();
         for j in [10, 11, 20, 21] {
             assert_eq!(valid[j].as_bool(), Some(!small), "{} joint {j}", data.display());
+        }
+        let closed = v["debug"]["closed"].as_array().unwrap().len();
+        match frames {
+            Some(2) => assert_eq!(closed, 0),
+            _ => assert!(closed >= 1, "{} at {start}: no closed atom", data.display()),
         }
         args.push("--fixture".into());
         args.push(out.display().to_string());
