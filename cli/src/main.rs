@@ -12,6 +12,7 @@ mod bundle;
 mod cmd_bench;
 mod cmd_bundle;
 mod cmd_eval;
+mod cmd_forecast;
 mod cmd_import;
 mod cmd_verify;
 // Model issue: training, motif inspection.
@@ -46,6 +47,8 @@ enum Command {
     Motifs(cmd_motifs::MotifsArgs),
     /// Time the streaming engine per frame on real mocap (median, p99, max; memory; FLOPs).
     Bench(cmd_bench::BenchArgs),
+    /// Run the offline model on one window of a recording (the reference for the Python peers).
+    Forecast(cmd_forecast::ForecastArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -82,6 +85,7 @@ fn main() {
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
         Command::Bench(args) => cmd_bench::run(args),
+        Command::Forecast(args) => cmd_forecast::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");
