@@ -300,11 +300,11 @@ fn producer_rates_from_15_to_120_hz_give_an_anticipation_per_input() {
 #[test]
 fn tracks_of_engines_stay_bounded() {
     let frames = clip(&take(0), 0, 60, 0);
-    let mut tracks = Tracks::new(TracksConfig::default(), || engine());
+    let mut tracks = Tracks::new(TracksConfig::default(), engine);
     for (k, f) in frames.iter().enumerate() {
         // Ten people come and go; at most four are followed.
         for id in 0..10u64 {
-            if (k as u64 + id) % 3 == 0 {
+            if (k as u64 + id).is_multiple_of(3) {
                 let _ = tracks.get_or_insert(id, f.stamp_ns).push(f);
             }
         }

@@ -59,7 +59,7 @@ impl Dense {
 
 /// `y += x W` for one row. Four input rows per pass, so `y` is loaded and stored a quarter
 /// as often (it does not fit in registers for the wide heads).
-#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
 fn gemv_acc(x: &[f32], w: &[f32], y: &mut [f32]) {
     let n = y.len();
     let mut rows = w.chunks_exact(n);
