@@ -42,9 +42,9 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda available:", t
 export LIBTORCH_USE_PYTORCH=1
 export LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-# One cargo invocation, one feature set: every tch test has `tch` in its name.
+# One cargo invocation, one feature set: every tch test has `libtorch` in its name.
 features=a4mer-runtime/tch,a4mer-train/tch,a4mer-cli/tch
 step "build (tch)"
 cargo test --locked -p a4mer-runtime -p a4mer-train -p a4mer-cli --features "$features" --no-run
 step "tests (tch): parity with ndarray on mocap, CLI backends, tch-cuda skip reason"
-cargo test --locked -p a4mer-runtime -p a4mer-train -p a4mer-cli --features "$features" -- tch --nocapture
+cargo test --locked -p a4mer-runtime -p a4mer-train -p a4mer-cli --features "$features" -- libtorch --nocapture

@@ -128,7 +128,7 @@ fn tch_backends_in_a_default_build_say_to_rebuild_with_the_feature() {
 /// train/tests/tch_parity.rs, applied to the MPJPE table).
 #[cfg(feature = "tch")]
 #[test]
-fn tch_cpu_eval_matches_ndarray_eval() {
+fn libtorch_cpu_eval_matches_ndarray_eval() {
     let eval = |backend: &str| -> serde_json::Value {
         let out = a4mer()
             .args(["eval", "--json", "--split", "heldout", "--backend", backend, "--model"])
@@ -170,7 +170,7 @@ fn tch_cpu_eval_matches_ndarray_eval() {
 /// Without a GPU the CUDA backend is refused with the reason; with one, it runs.
 #[cfg(feature = "tch")]
 #[test]
-fn tch_cuda_runs_or_is_refused_with_the_reason() {
+fn libtorch_cuda_runs_or_is_refused_with_the_reason() {
     let out = motifs_on("tch-cuda");
     if out.status.success() {
         println!("tch-cuda: a CUDA device is present and `a4mer motifs` ran on it");
@@ -178,6 +178,6 @@ fn tch_cuda_runs_or_is_refused_with_the_reason() {
     }
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("tch-cuda: no CUDA device"), "{err}");
+    assert!(err.contains("`tch-cuda`: no CUDA device"), "{err}");
     println!("SKIP tch-cuda: {}", err.trim());
 }

@@ -110,14 +110,14 @@ fn assert_forecast_parity(name: &str, w: &Worst) {
 }
 
 #[test]
-fn tch_cpu_forecasts_match_ndarray_on_mocap() {
+fn libtorch_cpu_forecasts_match_ndarray_on_mocap() {
     let reference = model_on(&backend_device(Backend::Ndarray).unwrap());
     let tch = model_on(&backend_device(Backend::TchCpu).unwrap());
     assert_forecast_parity("tch-cpu", &compare_forecasts(&reference, &tch));
 }
 
 #[test]
-fn tch_cpu_motifs_match_ndarray_on_a_whole_recording() {
+fn libtorch_cpu_motifs_match_ndarray_on_a_whole_recording() {
     let reference = model_on(&backend_device(Backend::Ndarray).unwrap());
     let tch = model_on(&backend_device(Backend::TchCpu).unwrap());
     let path = &common::bundled_mocap()[1];
@@ -148,7 +148,7 @@ fn tch_cpu_motifs_match_ndarray_on_a_whole_recording() {
 /// On a machine without a GPU (CI) this prints why it skips; with one, it is the parity
 /// test on CUDA.
 #[test]
-fn tch_cuda_matches_ndarray_or_skips_with_a_reason() {
+fn libtorch_cuda_matches_ndarray_or_skips_with_a_reason() {
     let device = match backend_device(Backend::TchCuda) {
         Err(e @ BackendError::NoCuda(_)) => {
             let msg = e.to_string();
