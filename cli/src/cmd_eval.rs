@@ -7,7 +7,7 @@ use a4mer_train::data::load_motions;
 use a4mer_train::eval::{EvalReport, MethodScores, Split, evaluate};
 
 use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
+use a4mer_runtime::device::{Backend, backend_device};
 use a4mer_train::forecaster::ModelForecaster;
 
 use crate::{SourceArgs, print_json};
@@ -26,6 +26,10 @@ pub struct EvalArgs {
     /// A trained model (.a4m) to score next to the baselines (adds the `model` key).
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Backend that runs the model: ndarray, tch-cpu or tch-cuda (the tch ones need a build
+    /// with `--features tch`).
+    #[arg(long, default_value_t = Backend::Ndarray, value_name = "BACKEND")]
+    backend: Backend,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -36,11 +40,14 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading recordings")?;
     let loaded = match &args.model {
-        Some(p) => Some(
-            load_model(p, &inference_device())
-                .with_context(|| format!("loading model {}", p.display()))?
-                .0,
-        ),
+        Some(p) => {
+            let device = backend_device(args.backend)?;
+            Some(
+                load_model(p, &device)
+                    .with_context(|| format!("loading model {} on {}", p.display(), args.backend))?
+                    .0,
+            )
+        }
         None => None,
     };
     let mut forecaster = loaded.as_ref().map(ModelForecaster::new);

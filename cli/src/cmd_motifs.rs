@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use a4mer_runtime::FPS;
 use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
+use a4mer_runtime::device::{Backend, backend_device};
 use a4mer_train::data::import_bvh;
 
 use crate::{SourceArgs, print_json};
@@ -21,6 +21,10 @@ pub struct MotifsArgs {
     /// A BVH recording.
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
+    /// Backend that runs the model: ndarray, tch-cpu or tch-cuda (the tch ones need a build
+    /// with `--features tch`).
+    #[arg(long, default_value_t = Backend::Ndarray, value_name = "BACKEND")]
+    backend: Backend,
     /// Print `[{"start_s","end_s","atoms","motif","confidence"}]`: runs of atoms sharing a motif.
     #[arg(long)]
     json: bool,
@@ -38,7 +42,9 @@ struct MotifRun {
 }
 
 pub fn run(args: MotifsArgs) -> Result<()> {
-    let (model, _) = load_model(&args.model, &inference_device())?;
+    let device = backend_device(args.backend)?;
+    let (model, _) = load_model(&args.model, &device)
+        .with_context(|| format!("loading model {} on {}", args.model.display(), args.backend))?;
     let motion = import_bvh(&args.data, &args.source.import_options())?;
     let atoms = model
         .motifs(&motion.frames)

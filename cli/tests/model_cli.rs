@@ -91,3 +91,93 @@ fn a_tampered_model_is_refused_with_the_check_named() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("SHA-256 mismatch") && err.contains("bad.a4m"), "{err}");
 }
+
+fn motifs_on(backend: &str) -> std::process::Output {
+    a4mer()
+        .args(["motifs", "--json", "--backend", backend, "--model"])
+        .arg(repo().join("models/a4mer-small.a4m"))
+        .arg("--data")
+        .arg(repo().join("data/mocap/bvhtools_test2.bvh"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_unknown_backend_is_refused_with_the_choices() {
+    let out = motifs_on("cuda");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--backend") && err.contains("ndarray, tch-cpu or tch-cuda"),
+        "{err}"
+    );
+}
+
+#[cfg(not(feature = "tch"))]
+#[test]
+fn tch_backends_in_a_default_build_say_to_rebuild_with_the_feature() {
+    for backend in ["tch-cpu", "tch-cuda"] {
+        let out = motifs_on(backend);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(backend) && err.contains("--features tch"), "{err}");
+    }
+}
+
+/// The CLI on libtorch gives the same evaluation as on ndarray (the parity bar of
+/// train/tests/tch_parity.rs, applied to the MPJPE table).
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_cpu_eval_matches_ndarray_eval() {
+    let eval = |backend: &str| -> serde_json::Value {
+        let out = a4mer()
+            .args(["eval", "--json", "--split", "heldout", "--backend", backend, "--model"])
+            .arg(repo().join("models/a4mer-small.a4m"))
+            .arg("--data")
+            .arg(repo().join("data/mocap"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (nd, tch) = (eval("ndarray"), eval("tch-cpu"));
+    assert_eq!(nd["windows"], tch["windows"]);
+    for frame in ["world", "pelvis_relative"] {
+        let row = |v: &serde_json::Value| -> Vec<f64> {
+            v["mpjpe_mm"]["model"][frame]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let (a, b) = (row(&nd), row(&tch));
+        assert_eq!(a.len(), 5);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-4 * x.abs(),
+                "{frame}: ndarray {x} mm vs tch-cpu {y} mm"
+            );
+        }
+        println!("{frame} MPJPE (mm) ndarray {a:?} tch-cpu {b:?}");
+    }
+}
+
+/// Without a GPU the CUDA backend is refused with the reason; with one, it runs.
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_cuda_runs_or_is_refused_with_the_reason() {
+    let out = motifs_on("tch-cuda");
+    if out.status.success() {
+        println!("tch-cuda: a CUDA device is present and `a4mer motifs` ran on it");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("`tch-cuda`: no CUDA device"), "{err}");
+    println!("SKIP tch-cuda: {}", err.trim());
+}
