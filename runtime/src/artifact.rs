@@ -331,6 +331,9 @@ impl Artifact {
             }
             tensors.insert(name.clone(), t);
         }
+        // Cheap for any config that passed `validate` (bounded parameters and layers): burn
+        // initializes parameters lazily, so nothing large is allocated before `fill` has
+        // checked that the file carries every tensor with its exact shape.
         let net = A4mer::new(&p.config, device);
         let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors {
             origin: origin.into(),
@@ -511,5 +514,50 @@ mod tests {
             Artifact::from_bytes(b"\x01\x02garbage", "mem"),
             Err(ArtifactError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn config_that_would_build_gigabytes_is_rejected_before_building() {
+        // Each of these passed the old per-field limits, so `into_model` would have built
+        // modules of many GiB (or overflowed, or built millions of layers) from a sealed
+        // artifact of a few KB.
+        let huge: [(&str, fn(&mut A4merConfig)); 6] = [
+            ("parameters", |c| c.d_ff = 1 << 40),
+            ("parameter count overflows", |c| c.n_motifs = usize::MAX),
+            ("parameters", |c| c.head_hidden = 65536),
+            ("parameters", |c| {
+                c.d_model = 4096;
+                c.d_ff = 4096;
+            }),
+            ("atom_layers", |c| c.atom_layers = 1 << 30),
+            ("motif_layers", |c| {
+                // Few parameters per layer, so only the layer bound stops a million blocks.
+                c.d_model = 2;
+                c.d_ff = 1;
+                c.motif_layers = 1 << 20;
+            }),
+        ];
+        for (what, edit) in huge {
+            let (mut art, _) = sample();
+            edit(&mut art.payload.config);
+            match Artifact::from_bytes(&art.to_bytes().unwrap(), "mem") {
+                Err(ArtifactError::Config { message, .. }) => assert!(message.contains(what), "{what}: {message}"),
+                other => panic!("{what}: expected a config error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tensors_for_a_smaller_model_name_the_first_missing_one() {
+        let (mut art, _) = sample();
+        art.payload.config.motif_layers += 1;
+        let checked = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
+        match checked.into_model(&inference_device(), "mem") {
+            Err(ArtifactError::Tensors {
+                source: FillError::Missing(name),
+                ..
+            }) => assert!(name.starts_with("motif.blocks.2."), "{name}"),
+            other => panic!("expected a missing tensor, got {other:?}"),
+        }
     }
 }

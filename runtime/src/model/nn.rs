@@ -15,6 +15,14 @@ use crate::pose::NUM_JOINTS;
 /// exactly zero, so a masked key contributes nothing (not merely little).
 pub const MASKED: f32 = -1.0e9;
 
+/// Largest model a config may build: 32 M parameters (128 MiB of f32), 40x the shipped
+/// model. A corrupt or hostile artifact must not make the loader allocate gigabytes.
+pub const MAX_PARAMS: usize = 32 << 20;
+
+/// Most transformer layers per encoder. A layer of a tiny width has few parameters but
+/// still costs a module each: the parameter bound alone would allow millions of them.
+pub const MAX_LAYERS: usize = 64;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct A4merConfig {
     pub d_model: usize,
@@ -98,7 +106,60 @@ impl A4merConfig {
         if c.d_model > 4096 || c.head_hidden > 65536 || c.horizon > 1024 || c.segmenter.l_max > 1024 {
             return Err("config dimensions are implausibly large".into());
         }
-        Ok(())
+        for (name, v) in [("atom_layers", c.atom_layers), ("motif_layers", c.motif_layers)] {
+            if v > MAX_LAYERS {
+                return Err(format!("config.{name} {v} is more than {MAX_LAYERS}"));
+            }
+        }
+        // The per-field limits above still allow gigabytes of modules (d_ff, layer counts and
+        // n_motifs are free): bound what building this config would allocate.
+        match c.param_count() {
+            Some(n) if n <= MAX_PARAMS => Ok(()),
+            Some(n) => Err(format!(
+                "config would build {n} parameters ({} MiB), more than the {MAX_PARAMS} this runtime accepts",
+                n / (1 << 18)
+            )),
+            None => Err("config parameter count overflows".into()),
+        }
+    }
+
+    /// Number of f32 parameters [`A4mer::new`] builds for this config (`None` on overflow),
+    /// computed without building anything. A test checks it against the built modules.
+    pub fn param_count(&self) -> Option<usize> {
+        let c = self;
+        let add = |xs: &[Option<usize>]| xs.iter().try_fold(0usize, |a, x| a.checked_add((*x)?));
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        let linear = |i: usize, o: usize| mul(i, o)?.checked_add(o);
+        let (d, l, hh, dff) = (c.d_model, c.segmenter.l_max, c.head_hidden, c.d_ff);
+        let d2 = mul(2, d)?;
+        let d3 = mul(3, d)?;
+        let block = add(&[mul(4, d), linear(d, d3), linear(d, d), linear(d, dff), linear(dff, d)])?;
+        let blocks = mul(block, c.atom_layers.checked_add(c.motif_layers)?)?;
+        let out = mul(c.horizon, POSE_DIM)?;
+        // head_input_dim and interp_input_dim, without their overflow on absurd d
+        let head_in = d2.checked_add(FEAT_DIM + KIN_DIM)?;
+        let head = |i: usize| add(&[linear(i, hh), linear(hh, hh), linear(hh, out), linear(hh, c.horizon)]);
+        add(&[
+            Some(blocks),
+            // atom encoder: embed, pos, ln, dur, proj
+            linear(FEAT_DIM, d),
+            mul(l, d),
+            Some(d2),
+            mul(l.checked_add(1)?, d),
+            linear(d, d),
+            // motif encoder: ln, mask token
+            Some(d3),
+            linear(2 * CONT_DIM, CONT_DIM),
+            // decoder
+            linear(d, d2),
+            mul(l, d2),
+            linear(d2, CONT_DIM),
+            // pred_atom, pred_motif
+            mul(2, add(&[linear(d, d2), linear(d2, d)])?),
+            head(head_in),
+            add(&[linear(d2, hh), linear(hh, c.n_motifs)]),
+            head(head_in.checked_add(POSE_DIM + NUM_JOINTS + 1)?),
+        ])
     }
 }
 

@@ -209,3 +209,27 @@ fn init_is_deterministic_and_names_are_paths() {
     );
     assert!(a.contains_key("motif.mask_token"));
 }
+
+#[test]
+fn param_count_matches_the_built_modules() {
+    let device = inference_device();
+    let mut wide = tiny_config();
+    wide.d_ff = 48;
+    wide.head_hidden = 8;
+    wide.n_motifs = 7;
+    wide.horizon = 3;
+    wide.segmenter.l_max = 9;
+    for cfg in [tiny_config(), A4merConfig::small(), wide] {
+        let built: usize = params::param_shapes(&A4mer::new(&cfg, &device))
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum();
+        assert_eq!(cfg.param_count(), Some(built), "{cfg:?}");
+    }
+    let absurd = A4merConfig {
+        d_model: usize::MAX,
+        ..tiny_config()
+    };
+    assert_eq!(absurd.param_count(), None);
+    assert!(absurd.validate().is_err());
+}
