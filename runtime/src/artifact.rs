@@ -521,7 +521,8 @@ mod tests {
         // Each of these passed the old per-field limits, so `into_model` would have built
         // modules of many GiB (or overflowed, or built millions of layers) from a sealed
         // artifact of a few KB.
-        let huge: [(&str, fn(&mut A4merConfig)); 6] = [
+        type Edit = fn(&mut A4merConfig);
+        let huge: [(&str, Edit); 6] = [
             ("parameters", |c| c.d_ff = 1 << 40),
             ("parameter count overflows", |c| c.n_motifs = usize::MAX),
             ("parameters", |c| c.head_hidden = 65536),
