@@ -43,6 +43,8 @@ pub enum BagError {
         #[source]
         source: Box<mcap::McapError>,
     },
+    #[error(transparent)]
+    Corrupt(Box<read::CorruptRecord>),
     #[error("{path}: sqlite3: {source}")]
     Sqlite {
         path: PathBuf,
