@@ -18,9 +18,20 @@ fn main() {
         None => "unknown".to_string(),
     };
     println!("cargo:rustc-env=A4MER_GIT_REVISION={revision}");
-    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={dir}/index");
-        println!("cargo:rerun-if-changed={dir}/refs/heads");
+    // In a worktree, HEAD and index are per worktree but refs live in the common dir. A
+    // watched path that does not exist makes cargo rerun this script (and relink the CLI)
+    // on every build, so only existing paths are named.
+    let dir = git(&["rev-parse", "--absolute-git-dir"]);
+    let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]).or_else(|| dir.clone());
+    let watched = [
+        dir.as_ref().map(|d| format!("{d}/HEAD")),
+        dir.as_ref().map(|d| format!("{d}/index")),
+        common.as_ref().map(|c| format!("{c}/refs/heads")),
+        common.as_ref().map(|c| format!("{c}/packed-refs")),
+    ];
+    for path in watched.into_iter().flatten() {
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
 }
