@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
-use crate::skeleton::SMPL24_MIRROR;
+use crate::skeleton::{SMPL24_MIRROR, SMPL24_PARENTS};
 
 /// Pelvis-relative joint positions in the heading frame.
 pub const POSE_DIM: usize = NUM_JOINTS * 3;
@@ -233,6 +233,51 @@ impl NormStats {
                         || self.feat_mean.get(i).is_some_and(|m| *m != 0.0)
                 })
         })
+    }
+
+    /// The joint whose forecast each joint follows: itself when trained, else its nearest
+    /// trained ancestor (a hand moves with its wrist): an untrained joint's own head
+    /// output was never fitted.
+    pub fn forecast_sources(&self) -> [usize; NUM_JOINTS] {
+        let trained = self.trained_joints();
+        std::array::from_fn(|j| {
+            let mut k = j;
+            while !trained[k] {
+                match SMPL24_PARENTS[k] {
+                    Some(p) => k = p,
+                    None => break,
+                }
+            }
+            k
+        })
+    }
+
+    /// Joints in the world at forecast step `s`: `last` moved by the head's normalized
+    /// displacements `disp_norm` (`horizon * POSE_DIM`, heading frame `yaw_rad`), each
+    /// joint taking its `sources` joint's displacement.
+    pub fn decode_step(
+        &self,
+        last: &Joints,
+        sources: &[usize; NUM_JOINTS],
+        disp_norm: &[f32],
+        s: usize,
+        yaw_rad: f32,
+    ) -> Joints {
+        let std = &self.disp_std[s * 3..s * 3 + 3];
+        let mut joints = *last;
+        for (p, &src) in joints.iter_mut().zip(sources) {
+            let o = s * POSE_DIM + src * 3;
+            let dw = heading_to_world(
+                [
+                    disp_norm[o] * std[0],
+                    disp_norm[o + 1] * std[1],
+                    disp_norm[o + 2] * std[2],
+                ],
+                yaw_rad,
+            );
+            *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
+        }
+        joints
     }
 
     /// Normalized model input of one frame (`FEAT_DIM`): invalid joints, and joints the

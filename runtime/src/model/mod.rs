@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use crate::skeleton::Skeleton;
 use batch::{Batch, WindowInput};
-use features::{
-    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, heading_to_world, world_to_heading,
-};
+use features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, world_to_heading};
 pub use nn::{A4mer, A4merConfig};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -99,7 +97,7 @@ pub fn motif_embeddings(states: &[f32], n: usize, d: usize, span: usize) -> Vec<
 }
 
 /// One forecast step: joints in the world frame, and the expected per-joint error (m).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ForecastStep {
     pub dt_s: f32,
     pub joints_in_world: Joints,
@@ -279,38 +277,14 @@ impl Model {
     }
 
     fn decode_steps(&self, last: &PoseFrame, yaw: f32, disp_norm: &[f32], log_spread: &[f32]) -> Vec<ForecastStep> {
-        let h = self.config.horizon;
-        // A joint the model was not trained on moves with its nearest trained ancestor
-        // (a hand with its wrist): its own head output was never fitted.
-        let trained = self.norm.trained_joints();
-        let source: [usize; NUM_JOINTS] = std::array::from_fn(|j| {
-            let mut k = j;
-            while !trained[k] {
-                match crate::skeleton::SMPL24_PARENTS[k] {
-                    Some(p) => k = p,
-                    None => break,
-                }
-            }
-            k
-        });
-        (0..h)
-            .map(|s| {
-                let mut joints = last.joints_in_world;
-                for (j, p) in joints.iter_mut().enumerate() {
-                    let o = s * POSE_DIM + source[j] * 3;
-                    let dh = [
-                        disp_norm[o] * self.norm.disp_std[s * 3],
-                        disp_norm[o + 1] * self.norm.disp_std[s * 3 + 1],
-                        disp_norm[o + 2] * self.norm.disp_std[s * 3 + 2],
-                    ];
-                    let dw = heading_to_world(dh, yaw);
-                    *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
-                }
-                ForecastStep {
-                    dt_s: (s + 1) as f32 / FPS as f32,
-                    joints_in_world: joints,
-                    spread_m: log_spread[s].exp(),
-                }
+        let sources = self.norm.forecast_sources();
+        (0..self.config.horizon)
+            .map(|s| ForecastStep {
+                dt_s: (s + 1) as f32 / FPS as f32,
+                joints_in_world: self
+                    .norm
+                    .decode_step(&last.joints_in_world, &sources, disp_norm, s, yaw),
+                spread_m: log_spread[s].exp(),
             })
             .collect()
     }
@@ -380,21 +354,10 @@ impl Model {
         let (mean, _) = self.net.interp.forward(Tensor::cat(vec![x, extra], 1));
         let mean = host(mean);
         let base = interp_base(&last, after, gap);
+        // Every joint takes its own residual here (the interpolation head's convention).
+        let own: [usize; NUM_JOINTS] = std::array::from_fn(|j| j);
         Ok((0..gap)
-            .map(|s| {
-                let mut joints = base[s];
-                for (j, p) in joints.iter_mut().enumerate() {
-                    let o = s * POSE_DIM + j * 3;
-                    let dh = [
-                        mean[o] * self.norm.disp_std[s * 3],
-                        mean[o + 1] * self.norm.disp_std[s * 3 + 1],
-                        mean[o + 2] * self.norm.disp_std[s * 3 + 2],
-                    ];
-                    let dw = heading_to_world(dh, yaw);
-                    *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
-                }
-                joints
-            })
+            .map(|s| self.norm.decode_step(&base[s], &own, &mean, s, yaw))
             .collect())
     }
 }

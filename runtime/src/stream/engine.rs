@@ -12,15 +12,15 @@
 
 use std::sync::Arc;
 
+pub use crate::model::ForecastStep;
 use crate::model::features::{
-    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, frame_features, heading_to_world,
+    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, frame_features,
 };
 use crate::model::native::{NativeNet, NetState};
 use crate::model::nn::{A4merConfig, head_input_dim};
 use crate::model::segment::Segmenter;
 use crate::model::{Model, MotifVocab, surprise_mask};
-use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
-use crate::skeleton::SMPL24_PARENTS;
+use crate::pose::{FPS, NUM_JOINTS, PoseFrame};
 
 use super::conditioner::{Conditioner, ConditionerConfig, ConfigError, Reject};
 
@@ -120,16 +120,6 @@ pub struct Health {
     pub last_error: Option<StreamError>,
 }
 
-/// One step of the forecast.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ForecastStep {
-    /// Time after the anticipation's `stamp_ns`.
-    pub dt_s: f32,
-    pub joints_in_world: Joints,
-    /// Expected per-joint error (m).
-    pub spread_m: f32,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MotifNow {
     pub id: u16,
@@ -181,10 +171,11 @@ pub struct StreamModel {
     config: A4merConfig,
     norm: NormStats,
     vocab: MotifVocab,
-    /// Joints the training data had (see [`NormStats::trained_joints`]).
+    /// Joints the training data had (see [`NormStats::trained_joints`]), and how many.
     trained: [bool; NUM_JOINTS],
-    /// The joint whose forecast each joint follows (itself when trained).
-    source: [usize; NUM_JOINTS],
+    trained_count: usize,
+    /// The joint whose forecast each joint follows (see [`NormStats::forecast_sources`]).
+    sources: [usize; NUM_JOINTS],
 }
 
 impl StreamModel {
@@ -201,23 +192,14 @@ impl StreamModel {
             }
         }
         let trained = model.norm.trained_joints();
-        let source = std::array::from_fn(|j| {
-            let mut k = j;
-            while !trained[k] {
-                match SMPL24_PARENTS[k] {
-                    Some(p) => k = p,
-                    None => break,
-                }
-            }
-            k
-        });
         Ok(Self {
             net: NativeNet::from_burn(&model.net, c),
             config: c.clone(),
             norm: model.norm.clone(),
             vocab: model.vocab.clone(),
             trained,
-            source,
+            trained_count: trained.iter().filter(|t| **t).count(),
+            sources: model.norm.forecast_sources(),
         })
     }
 
@@ -496,7 +478,7 @@ impl Engine {
     }
 
     fn update_health(&mut self) {
-        let known = self.model.trained.iter().filter(|t| **t).count();
+        let known = self.model.trained_count;
         let seen = (0..NUM_JOINTS)
             .filter(|&j| self.model.trained[j] && self.out.valid[j])
             .count();
@@ -608,16 +590,9 @@ impl Engine {
         out.forecast.clear();
         let yaw = raw.yaw_rad;
         for s in 0..cfg.horizon {
-            let mut joints = f.joints_in_world;
-            for (j, p) in joints.iter_mut().enumerate() {
-                let o = s * POSE_DIM + model.source[j] * 3;
-                let ds = &model.norm.disp_std[s * 3..s * 3 + 3];
-                let dw = heading_to_world(
-                    [self.mean[o] * ds[0], self.mean[o + 1] * ds[1], self.mean[o + 2] * ds[2]],
-                    yaw,
-                );
-                *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
-            }
+            let joints = model
+                .norm
+                .decode_step(&f.joints_in_world, &model.sources, &self.mean, s, yaw);
             let step = ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
                 joints_in_world: joints,
