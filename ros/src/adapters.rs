@@ -690,6 +690,8 @@ pub enum InputError {
     Cdr(#[from] crate::msg::CdrError),
     #[error(transparent)]
     Adapter(#[from] AdapterError),
+    #[error("expected a {expected} message, got {got}")]
+    WrongType { expected: String, got: String },
 }
 
 /// One adapter for whichever input type is configured: serialized message in, people out.
@@ -721,14 +723,56 @@ impl InputAdapter {
 
     /// Decode a CDR payload (with its 4-byte header) of the configured type and adapt it.
     pub fn adapt_cdr(&mut self, payload: &[u8]) -> Result<Adapted, InputError> {
-        Ok(match self {
-            Self::Skeleton3DArray(a) => a.adapt(&crate::msg::decode(payload)?)?,
-            Self::PoseArray(a) => Adapted {
-                people: vec![a.adapt(&crate::msg::decode(payload)?)?],
+        let msg = match self.input_type() {
+            InputType::Skeleton3DArray => InputMessage::Skeleton3DArray(crate::msg::decode(payload)?),
+            InputType::PoseArray => InputMessage::PoseArray(crate::msg::decode(payload)?),
+            InputType::ZedObjects => InputMessage::ZedObjects(Box::new(crate::msg::decode(payload)?)),
+        };
+        self.adapt(&msg)
+    }
+
+    /// Adapt a decoded message; a message of another type than configured is an error.
+    pub fn adapt(&mut self, msg: &InputMessage) -> Result<Adapted, InputError> {
+        Ok(match (self, msg) {
+            (Self::Skeleton3DArray(a), InputMessage::Skeleton3DArray(m)) => a.adapt(m)?,
+            (Self::PoseArray(a), InputMessage::PoseArray(m)) => Adapted {
+                people: vec![a.adapt(m)?],
                 rejected: Vec::new(),
             },
-            Self::ZedObjects(a) => a.adapt(&crate::msg::decode(payload)?)?,
+            (Self::ZedObjects(a), InputMessage::ZedObjects(m)) => a.adapt(m)?,
+            (a, m) => {
+                return Err(InputError::WrongType {
+                    expected: a.input_type().ros_type_name(),
+                    got: m.input_type().ros_type_name(),
+                });
+            }
         })
+    }
+}
+
+/// One decoded input message of any supported type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputMessage {
+    Skeleton3DArray(Skeleton3DArray),
+    PoseArray(PoseArray),
+    ZedObjects(Box<ObjectsStamped>),
+}
+
+impl InputMessage {
+    pub fn input_type(&self) -> InputType {
+        match self {
+            Self::Skeleton3DArray(_) => InputType::Skeleton3DArray,
+            Self::PoseArray(_) => InputType::PoseArray,
+            Self::ZedObjects(_) => InputType::ZedObjects,
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        match self {
+            Self::Skeleton3DArray(m) => &m.header,
+            Self::PoseArray(m) => &m.header,
+            Self::ZedObjects(m) => &m.header,
+        }
     }
 }
 

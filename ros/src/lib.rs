@@ -7,9 +7,8 @@
 //! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
 //! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
 //! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
-//! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS.
-//!
-//! The DDS node itself comes with the streaming engine.
+//! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
+//! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`.
 
 pub mod adapters;
 pub mod bag;
@@ -17,5 +16,6 @@ pub mod config;
 pub mod dds;
 pub mod link;
 pub mod msg;
+pub mod node;
 pub mod outputs;
 pub mod ros_args;

@@ -1,4 +1,5 @@
-//! Output messages built from forecasts: `PoseForecast` and the RViz/Foxglove markers.
+//! Output messages built from forecasts: `PoseForecast`, `MotifAnticipation` and the
+//! RViz/Foxglove markers.
 //!
 //! Pure functions of their inputs, shared by the node and the replay so both publish
 //! exactly the same messages.
@@ -6,7 +7,11 @@
 use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::{Joints, NUM_JOINTS, SMPL24};
 
-use crate::msg::{ColorRGBA, Duration, Header, Marker, MarkerArray, Point, PoseForecast, Vector3};
+use a4mer_runtime::stream::{Anticipation, HealthState};
+
+use crate::msg::{
+    ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, PoseForecast, Vector3,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OutputError {
@@ -51,6 +56,57 @@ pub fn pose_forecast(
             .collect(),
         spread_m: spread_m.to_vec(),
     })
+}
+
+/// The engine's forecast as a `PoseForecast`. Joints the input did not observe are NaN:
+/// a consumer must not act on a position the model only guessed from other joints.
+pub fn anticipation_forecast(
+    header: Header,
+    person_id: u32,
+    a: &Anticipation,
+) -> Result<PoseForecast, OutputError> {
+    let step_period_ns = a
+        .forecast
+        .first()
+        .map(|s| (s.dt_s as f64 * 1e9).round() as i64)
+        .unwrap_or(0);
+    let steps: Vec<Joints> = a
+        .forecast
+        .iter()
+        .map(|s| {
+            std::array::from_fn(|j| {
+                if a.valid[j] {
+                    s.joints_in_world[j]
+                } else {
+                    [f32::NAN; 3]
+                }
+            })
+        })
+        .collect();
+    let spread: Vec<f32> = a.forecast.iter().map(|s| s.spread_m).collect();
+    pose_forecast(header, person_id, step_period_ns, &steps, &spread)
+}
+
+/// The engine's motif output and health as a `MotifAnticipation`.
+pub fn motif_anticipation(header: Header, person_id: u32, a: &Anticipation) -> MotifAnticipation {
+    let (motif_now, motif_now_confidence) = a
+        .motif_now
+        .map(|m| (i32::from(m.id), m.confidence))
+        .unwrap_or((-1, 0.0));
+    MotifAnticipation {
+        header,
+        person_id,
+        motif_now,
+        motif_now_confidence,
+        next_motif_ids: a.motif_next.top.iter().map(|(id, _)| i32::from(*id)).collect(),
+        next_motif_probabilities: a.motif_next.top.iter().map(|(_, p)| *p).collect(),
+        expected_time_to_transition_s: a.motif_next.transition_in_s.unwrap_or(f32::NAN),
+        health: match a.health.state {
+            HealthState::Warming => MotifAnticipation::HEALTH_WARMING_UP,
+            HealthState::Ok => MotifAnticipation::HEALTH_OK,
+            HealthState::Degraded => MotifAnticipation::HEALTH_DEGRADED,
+        },
+    }
 }
 
 /// How forecast markers look.

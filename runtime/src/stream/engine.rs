@@ -281,7 +281,9 @@ impl AtomBuffer {
     }
 }
 
-/// One person's streaming state.
+/// One person's streaming state. Cloning a fresh engine is how a track table makes one per
+/// person without re-validating its configuration.
+#[derive(Clone)]
 pub struct Engine {
     model: Arc<StreamModel>,
     config: EngineConfig,

@@ -15,4 +15,4 @@ pub use engine::{
     Anticipation, AtomBuffer, AtomRecord, Engine, EngineConfig, EngineError, ForecastStep, Health, HealthState,
     MotifNext, MotifNow, StreamError, StreamModel,
 };
-pub use tracks::{PersonId, Tracks, TracksConfig};
+pub use tracks::{Eviction, PersonId, Tracks, TracksConfig};

@@ -1,0 +1,475 @@
+//! `a4mer_node`: poses in, anticipation out.
+//!
+//! One thread runs the frame loop: a mio poll on the input subscription (ros2-client
+//! subscriptions are mio event sources), so a message is handled as soon as it arrives,
+//! with a timeout that drives `/diagnostics`. ros2-client's spinner (ROS graph, `/clock`
+//! for `use_sim_time`, rosout) runs on a second thread. Adapters, engine and output
+//! builders are the same code the replay and the bench run.
+//!
+//! Start-up validates everything (arguments, names, parameters, the model, the joint map)
+//! before any DDS entity exists, so a bad parameter fails with its name and nothing else
+//! on the network sees a half-started node.
+
+pub mod diagnostics;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use a4mer_runtime::artifact::{Artifact, ArtifactError};
+use a4mer_runtime::device::inference_device;
+use a4mer_runtime::stream::{
+    ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks, TracksConfig,
+};
+use ros2_client::{
+    MessageInfo, MessageTypeName, Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Subscription,
+};
+use sha2::{Digest, Sha256};
+
+use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFile};
+use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
+use crate::dds::{DdsError, context, input_qos, output_qos};
+use crate::msg::{
+    DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, RosMessage,
+    Skeleton3DArray, Time,
+};
+use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+use crate::ros_args::env::EnvError;
+use crate::ros_args::names::NameError;
+use crate::ros_args::params::ParamError;
+use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
+use diagnostics::{Diagnostics, Identity};
+
+/// The model the node runs when the `model` parameter is empty.
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small.a4m");
+pub const BUNDLED_MODEL_NAME: &str = "a4mer-small.a4m (bundled)";
+
+/// Most samples taken per wake-up before the loop checks its timers again, so a flood on
+/// the input cannot starve `/diagnostics` or shutdown.
+const MAX_TAKES_PER_WAKE: usize = 256;
+/// Longest the loop sleeps before it looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Args(#[from] ArgsError),
+    #[error("unexpected argument `{0}` (ROS options go after --ros-args)")]
+    Unexpected(String),
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error(transparent)]
+    Names(#[from] NameError),
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    #[error("parameter `model`: cannot read {path}: {source}")]
+    ModelRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parameter `model`: {0}")]
+    Model(#[from] ArtifactError),
+    #[error("parameter `model`: {0}")]
+    ModelEngine(#[from] EngineError),
+    #[error("parameter `input.joint_map` / `input.joint_order`: {0}")]
+    Input(#[from] AdapterError),
+    #[error(transparent)]
+    Dds(#[from] DdsError),
+    #[error("{what}: {reason}")]
+    Ros { what: String, reason: String },
+}
+
+fn ros_err(what: impl Into<String>) -> impl FnOnce(String) -> NodeError {
+    let what = what.into();
+    move |reason| NodeError::Ros { what, reason }
+}
+
+/// A model ready for the engine, with what identifies it in diagnostics.
+#[derive(Clone, Debug)]
+pub struct LoadedModel {
+    pub stream: Arc<StreamModel>,
+    pub origin: String,
+    pub sha256_hex: String,
+}
+
+impl LoadedModel {
+    /// `path`, or the bundled model when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, NodeError> {
+        let (bytes, origin) = match path {
+            Some(p) => (
+                std::fs::read(p).map_err(|source| NodeError::ModelRead {
+                    path: p.display().to_string(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (BUNDLED_MODEL.to_vec(), BUNDLED_MODEL_NAME.to_string()),
+        };
+        let sha256_hex = hex::encode(Sha256::digest(&bytes));
+        let model = Artifact::from_bytes(&bytes, &origin)?.into_model(&inference_device(), &origin)?;
+        Ok(Self {
+            stream: Arc::new(StreamModel::new(&model)?),
+            origin,
+            sha256_hex,
+        })
+    }
+}
+
+/// Absolute topic names after namespace expansion and remapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topics {
+    pub poses: String,
+    pub forecast: String,
+    pub motifs: String,
+    pub markers: String,
+    pub diagnostics: String,
+}
+
+/// Everything start-up decides, validated.
+#[derive(Clone, Debug)]
+pub struct NodeSetup {
+    pub names: NodeNames,
+    pub config: NodeConfig,
+    pub env: RosEnv,
+    pub topics: Topics,
+    pub model: LoadedModel,
+    pub engine: EngineConfig,
+}
+
+impl NodeSetup {
+    /// From the command line (without the program name) and the ROS environment.
+    pub fn from_args<S: AsRef<str>>(args: &[S], env: RosEnv) -> Result<Self, NodeError> {
+        let (rest, ros) = RosArgs::parse(args)?;
+        if let Some(first) = rest.first() {
+            return Err(NodeError::Unexpected(first.clone()));
+        }
+        let names = NodeNames::new(DEFAULT_NODE_NAME, "/", &ros)?;
+        let params = Parameters::load(&ros, names.name(), &names.fully_qualified_name())?;
+        let config = NodeConfig::from_parameters(&params)?;
+        let topics = Topics {
+            poses: names.resolve_topic("~/poses")?,
+            forecast: names.resolve_topic("~/forecast")?,
+            motifs: names.resolve_topic("~/motifs")?,
+            markers: names.resolve_topic("~/forecast_markers")?,
+            diagnostics: names.resolve_topic("/diagnostics")?,
+        };
+        let model = LoadedModel::load(config.model.as_deref())?;
+        let engine = EngineConfig {
+            conditioner: ConditionerConfig {
+                gap_limit_ns: (config.gap_limit_s * 1e9).round() as i64,
+                ..ConditionerConfig::default()
+            },
+            ..EngineConfig::default()
+        };
+        // Fail now, naming the parameter, rather than on the first message.
+        Engine::new(Arc::clone(&model.stream), engine.clone())?;
+        input_adapter(&config)?;
+        Ok(Self {
+            names,
+            config,
+            env,
+            topics,
+            model,
+            engine,
+        })
+    }
+}
+
+fn input_adapter(config: &NodeConfig) -> Result<InputAdapter, AdapterError> {
+    let map = config.input_joint_map.as_deref().map(MapFile::read).transpose()?;
+    let mut adapter = InputAdapter::new(config.input_type, &config.input_joint_order, map)?;
+    if let InputAdapter::Skeleton3DArray(a) = &mut adapter {
+        a.min_confidence = config.input_min_confidence;
+    }
+    Ok(adapter)
+}
+
+fn topic_name(full: &str) -> Result<Name, NodeError> {
+    Name::parse(full).map_err(|e| NodeError::Ros {
+        what: format!("topic {full}"),
+        reason: format!("{e:?}"),
+    })
+}
+
+/// The input subscription, typed by `input.type`.
+enum InputSubscription {
+    Skeletons(Subscription<Skeleton3DArray>),
+    Poses(Subscription<PoseArray>),
+    Zed(Subscription<ObjectsStamped>),
+}
+
+impl InputSubscription {
+    fn new(node: &mut Node, kind: InputType, topic: &str, qos: QosProfile) -> Result<Self, NodeError> {
+        fn make<M: RosMessage + serde::de::DeserializeOwned + 'static>(
+            node: &mut Node,
+            topic: &str,
+            qos: QosProfile,
+        ) -> Result<Subscription<M>, NodeError> {
+            let t = node
+                .create_topic(&topic_name(topic)?, MessageTypeName::new(M::PACKAGE, M::NAME), &qos)
+                .map_err(|e| ros_err(format!("topic {topic}"))(format!("{e:?}")))?;
+            node.create_subscription(&t, Some(qos))
+                .map_err(|e| ros_err(format!("subscription {topic}"))(format!("{e:?}")))
+        }
+        Ok(match kind {
+            InputType::Skeleton3DArray => Self::Skeletons(make(node, topic, qos)?),
+            InputType::PoseArray => Self::Poses(make(node, topic, qos)?),
+            InputType::ZedObjects => Self::Zed(make(node, topic, qos)?),
+        })
+    }
+
+    fn take(&self) -> ros2_client::ReadResult<Option<(InputMessage, MessageInfo)>> {
+        Ok(match self {
+            Self::Skeletons(s) => s.take()?.map(|(m, i)| (InputMessage::Skeleton3DArray(m), i)),
+            Self::Poses(s) => s.take()?.map(|(m, i)| (InputMessage::PoseArray(m), i)),
+            Self::Zed(s) => s.take()?.map(|(m, i)| (InputMessage::ZedObjects(Box::new(m)), i)),
+        })
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Self::Skeletons(s) => s,
+            Self::Poses(s) => s,
+            Self::Zed(s) => s,
+        }
+    }
+}
+
+fn wall_clock_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Counters at the end of a run (tests and the demo read them).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    pub messages: u64,
+    pub forecasts_published: u64,
+    pub malformed_messages: u64,
+    pub unusable_messages: u64,
+    pub rejected_frames: u64,
+}
+
+struct Outputs {
+    forecast: Publisher<PoseForecast>,
+    motifs: Publisher<MotifAnticipation>,
+    markers: Publisher<MarkerArray>,
+    diagnostics: Publisher<DiagnosticArray>,
+}
+
+/// The frame loop's state: one engine per person, adapters, counters.
+struct FrameLoop {
+    config: NodeConfig,
+    adapter: InputAdapter,
+    tracks: Tracks<Engine>,
+    diag: Diagnostics,
+    style: MarkerStyle,
+}
+
+impl FrameLoop {
+    fn on_message(&mut self, msg: &InputMessage, out: &Outputs) {
+        let adapted = match self.adapter.adapt(msg) {
+            Ok(a) => a,
+            Err(e) => return self.diag.unusable(e.to_string()),
+        };
+        for r in adapted.rejected {
+            self.diag.rejected_body(r.to_string());
+        }
+        let frame_id = if self.config.forecast_frame_id.is_empty() {
+            msg.header().frame_id.clone()
+        } else {
+            self.config.forecast_frame_id.clone()
+        };
+        let (mut sent, mut failed) = (0u64, 0u64);
+        for person in &adapted.people {
+            let engine = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns);
+            let (motifs, forecast, health) = match engine.push_ref(&person.frame) {
+                Ok(a) => {
+                    let header = Header {
+                        stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
+                        frame_id: frame_id.clone(),
+                    };
+                    let forecast = (a.health.state != HealthState::Warming && !a.forecast.is_empty())
+                        .then(|| anticipation_forecast(header.clone(), person.id, a));
+                    (motif_anticipation(header, person.id, a), forecast, a.health)
+                }
+                Err(e) => {
+                    self.diag.rejected_frame(person.id, &e);
+                    continue;
+                }
+            };
+            self.diag
+                .person(person.id, health, motifs.motif_now, engine.atoms_closed());
+            match forecast {
+                Some(Ok(forecast)) => {
+                    if let Ok(markers) = forecast_markers(&forecast, &self.style)
+                        && out.markers.publish(markers).is_err()
+                    {
+                        failed += 1;
+                    }
+                    match out.forecast.publish(forecast) {
+                        Ok(()) => sent += 1,
+                        Err(_) => failed += 1,
+                    }
+                }
+                Some(Err(e)) => self.diag.unusable(e.to_string()),
+                None => {}
+            }
+            if out.motifs.publish(motifs).is_err() {
+                failed += 1;
+            }
+        }
+        for (id, why) in self.tracks.drain_evictions() {
+            self.diag.evicted(id as u32);
+            if let Eviction::MadeRoomFor(new) = why {
+                self.diag.last_error = Some(format!(
+                    "tracks.max = {} reached: person {id} dropped for person {new}",
+                    self.config.max_tracks
+                ));
+            }
+        }
+        self.diag.published(sent, failed);
+    }
+}
+
+/// Run the node until `stop` is set. Returns its counters.
+pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeError> {
+    let NodeSetup {
+        names,
+        config,
+        env,
+        topics,
+        model,
+        engine,
+    } = setup;
+    let ctx = context(&env)?;
+    let node_name = NodeName::new(names.namespace(), names.name())
+        .map_err(|e| ros_err(format!("node name {}", names.fully_qualified_name()))(format!("{e:?}")))?;
+    let options = NodeOptions::new()
+        .enable_rosout(true)
+        .declare_parameter("use_sim_time", ParameterValue::Boolean(config.use_sim_time));
+    let mut node = ctx
+        .new_node(node_name, options)
+        .map_err(|e| ros_err("creating the node")(format!("{e:?}")))?;
+    let spinner = node
+        .spinner()
+        .map_err(|e| ros_err("creating the node's spinner")(format!("{e:?}")))?;
+    let spin_thread = std::thread::Builder::new()
+        .name("a4mer-spin".into())
+        .spawn(move || futures::executor::block_on(spinner.spin()))
+        .map_err(|e| ros_err("starting the spinner thread")(e.to_string()))?;
+
+    let out_qos = output_qos(config.output_queue_depth as usize);
+    macro_rules! publisher {
+        ($ty:ty, $topic:expr) => {{
+            let name = topic_name($topic)?;
+            let t = node
+                .create_topic(&name, MessageTypeName::new(<$ty>::PACKAGE, <$ty>::NAME), &out_qos)
+                .map_err(|e| ros_err(format!("topic {}", $topic))(format!("{e:?}")))?;
+            node.create_publisher::<$ty>(&t, Some(out_qos.clone()))
+                .map_err(|e| ros_err(format!("publisher {}", $topic))(format!("{e:?}")))?
+        }};
+    }
+    let outputs = Outputs {
+        forecast: publisher!(PoseForecast, &topics.forecast),
+        motifs: publisher!(MotifAnticipation, &topics.motifs),
+        markers: publisher!(MarkerArray, &topics.markers),
+        diagnostics: publisher!(DiagnosticArray, &topics.diagnostics),
+    };
+    let in_qos = input_qos(config.input_queue_depth as usize);
+    let input_type = config.input_type;
+    let type_name = input_type.ros_type_name();
+    let mut input = InputSubscription::new(&mut node, input_type, &topics.poses, in_qos)?;
+
+    let mut poll = mio::Poll::new().map_err(|e| ros_err("event loop")(e.to_string()))?;
+    poll.registry()
+        .register(input.source(), mio::Token(0), mio::Interest::READABLE)
+        .map_err(|e| ros_err(format!("waiting on {}", topics.poses))(e.to_string()))?;
+
+    let identity = Identity {
+        node: names.fully_qualified_name(),
+        input_topic: topics.poses.clone(),
+        input_type: type_name.clone(),
+        model: model.origin.clone(),
+        model_sha256: model.sha256_hex.clone(),
+        max_tracks: config.max_tracks,
+        use_sim_time: config.use_sim_time,
+    };
+    let proto = Engine::new(Arc::clone(&model.stream), engine)?;
+    let mut frames = FrameLoop {
+        adapter: input_adapter(&config)?,
+        tracks: Tracks::new(
+            TracksConfig {
+                max_tracks: config.max_tracks,
+                ..TracksConfig::default()
+            },
+            move || proto.clone(),
+        ),
+        diag: Diagnostics::new(Instant::now()),
+        style: MarkerStyle {
+            stride: config.marker_stride,
+            ..MarkerStyle::default()
+        },
+        config,
+    };
+    let period = Duration::from_secs_f64(frames.config.diagnostics_period_s);
+    let mut next_report = Instant::now() + period;
+    let mut events = mio::Events::with_capacity(8);
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next_report {
+            let header = Header {
+                stamp: Time::from_ns(node.time_now().to_nanos()).unwrap_or_default(),
+                frame_id: String::new(),
+            };
+            let report = frames.diag.report(now, header, &identity);
+            // A failed send is visible in the next report's counters.
+            if outputs.diagnostics.publish(report).is_err() {
+                frames.diag.published(0, 1);
+            }
+            next_report = (next_report + period).max(now);
+        }
+        let timeout = next_report.saturating_duration_since(now).min(STOP_CHECK);
+        if let Err(e) = poll.poll(&mut events, Some(timeout))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            return Err(ros_err("event loop")(e.to_string()));
+        }
+        for _ in 0..MAX_TAKES_PER_WAKE {
+            match input.take() {
+                Ok(Some((msg, info))) => {
+                    let taken = Instant::now();
+                    let transport = info.source_timestamp().and_then(|s| {
+                        let ns = wall_clock_ns() - s.to_nanos();
+                        (ns >= 0).then(|| Duration::from_nanos(ns as u64))
+                    });
+                    frames.diag.message(transport);
+                    frames.on_message(&msg, &outputs);
+                    frames.diag.latency(taken.elapsed());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    frames.diag.message(None);
+                    frames.diag.malformed(format!("{}: {e:?}", topics.poses));
+                }
+            }
+        }
+    }
+    let d = &frames.diag;
+    let summary = RunSummary {
+        messages: d.messages,
+        forecasts_published: d.forecasts_published,
+        malformed_messages: d.malformed_messages,
+        unusable_messages: d.unusable_messages,
+        rejected_frames: d.rejected_frames.values().sum(),
+    };
+    drop(outputs);
+    drop(input);
+    drop(node);
+    let _ = spin_thread.join();
+    Ok(summary)
+}
