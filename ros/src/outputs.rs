@@ -65,11 +65,8 @@ pub fn anticipation_forecast(
     person_id: u32,
     a: &Anticipation,
 ) -> Result<PoseForecast, OutputError> {
-    let step_period_ns = a
-        .forecast
-        .first()
-        .map(|s| (s.dt_s as f64 * 1e9).round() as i64)
-        .unwrap_or(0);
+    // Steps are at the model rate (`dt_s` of step k is (k + 1) model periods, rounded to f32).
+    let step_period_ns = a4mer_runtime::frame_period_ns(1);
     let steps: Vec<Joints> = a
         .forecast
         .iter()

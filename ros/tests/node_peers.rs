@@ -1,0 +1,377 @@
+//! `a4mer_node` as its own process against real ROS 2 peers on loopback DDS:
+//! - rclpy (Fast DDS): `PoseArray` in, `MarkerArray` and `/diagnostics` out, then bad inputs
+//!   over the wire (wrong joint count, NaN joints, stamps going backwards, a 10x burst, a
+//!   publisher that vanishes and returns) while the node keeps running and reports them;
+//! - Cyclone DDS (Python, IDL written from the `.msg` files): two people as
+//!   `Skeleton3DArray` in, `PoseForecast` and `MotifAnticipation` out, compared with the
+//!   engine run in this process on the same frames.
+//!
+//! Peers are required in CI (`A4MER_REQUIRE_PEERS=1` or `CI=true`); elsewhere a missing
+//! Python module skips the test with the reason.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use a4mer_ros::node::LoadedModel;
+use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
+use a4mer_runtime::{PoseFrame, SMPL24};
+use serde_json::{Value, json};
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn require_peers() -> bool {
+    std::env::var("A4MER_REQUIRE_PEERS").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// `python3` if it imports `module`; otherwise skip (or fail where peers are required).
+fn python_with(module: &str, install: &str) -> Option<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let reason = match Command::new(&python).args(["-c", &format!("import {module}")]).output() {
+        Ok(out) if out.status.success() => return Some(python),
+        Ok(out) => format!(
+            "`{python} -c 'import {module}'` failed ({}); {install}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run {python}: {e}"),
+    };
+    assert!(!require_peers(), "peers are required here: {reason}");
+    eprintln!("skipping: {reason}");
+    None
+}
+
+/// Real motion: a bundled mocap take, canonical SMPL-24 at 30 Hz, from `start`.
+fn mocap_frames(start: usize, n: usize) -> Vec<PoseFrame> {
+    let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
+    let motion = a4mer_train::data::import_bvh(&path, &Default::default()).unwrap();
+    let start_ns = 1_700_000_000_000_000_000;
+    assert!(motion.frames.len() >= start + n, "take too short");
+    motion.frames[start..start + n]
+        .iter()
+        .map(|f| PoseFrame {
+            stamp_ns: start_ns + f.stamp_ns - motion.frames[start].stamp_ns,
+            ..*f
+        })
+        .collect()
+}
+
+/// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
+fn joints_json(f: &PoseFrame) -> Value {
+    json!(
+        f.joints_in_world
+            .iter()
+            .zip(f.valid)
+            .map(|(p, v)| if v { json!([p[0], p[1], p[2]]) } else { Value::Null })
+            .collect::<Vec<_>>()
+    )
+}
+
+/// A DDS domain no other test on this host uses at the same time.
+fn domain(offset: u32) -> u16 {
+    (120 + (std::process::id() % 40) * 2 + offset) as u16
+}
+
+struct NodeProcess {
+    child: Child,
+    stderr_path: PathBuf,
+}
+
+impl NodeProcess {
+    fn start(dir: &Path, domain: u16, params: &[&str]) -> Self {
+        let stderr_path = dir.join("node.stderr");
+        let mut args = vec!["--ros-args".to_string()];
+        for p in params {
+            args.extend(["-p".to_string(), p.to_string()]);
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_a4mer_node"))
+            .args(&args)
+            .env("ROS_DOMAIN_ID", domain.to_string())
+            .env("ROS_LOCALHOST_ONLY", "1")
+            .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, stderr_path }
+    }
+
+    fn stderr(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(&self.stderr_path).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// SIGTERM, as systemd stops it; the node must exit 0 within 10 s.
+    fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the node died during the test:\n{}",
+            self.stderr()
+        );
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let err = self.stderr();
+                assert!(status.success(), "node exit {status}:\n{err}");
+                return err;
+            }
+            assert!(Instant::now() < deadline, "node ignored SIGTERM for 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_peer(python: &str, script: &str, args: &[String], env: &[(&str, String)]) -> Value {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest().join("tests/py").join(script)).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
+}
+
+const FASTDDS_LOOPBACK: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>udp_loopback</transport_id>
+      <type>UDPv4</type>
+      <interfaceWhiteList><address>127.0.0.1</address></interfaceWhiteList>
+    </transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="loopback" is_default_profile="true">
+    <rtps>
+      <userTransports><transport_id>udp_loopback</transport_id></userTransports>
+      <useBuiltinTransports>false</useBuiltinTransports>
+    </rtps>
+  </participant>
+</profiles>
+"#;
+
+fn diag_value<'a>(d: &'a Value, key: &str) -> &'a str {
+    d["values"][key].as_str().unwrap_or("")
+}
+
+fn diag_u64(d: &Value, key: &str) -> u64 {
+    diag_value(d, key).parse().unwrap_or(0)
+}
+
+#[test]
+fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
+    let Some(python) = python_with(
+        "rclpy, geometry_msgs.msg, visualization_msgs.msg, diagnostic_msgs.msg",
+        "pip install 'ros-jazzy-rclpy[fastrtps]' ros-jazzy-geometry-msgs ros-jazzy-visualization-msgs ros-jazzy-diagnostic-msgs",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let frames = mocap_frames(0, 300);
+    let frames_path = dir.path().join("frames.json");
+    std::fs::write(
+        &frames_path,
+        json!({
+            "stamps_ns": frames.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
+            "joints": frames.iter().map(joints_json).collect::<Vec<_>>(),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let profile = dir.path().join("fastdds.xml");
+    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
+    let domain = domain(0);
+    let node = NodeProcess::start(
+        dir.path(),
+        domain,
+        &["input.type:=pose_array", "diagnostics.period_s:=0.5", "markers.stride:=10"],
+    );
+    let out = run_peer(
+        &python,
+        "rclpy_peer.py",
+        &[frames_path.display().to_string(), "/a4mer_node".into()],
+        &[
+            ("ROS_DOMAIN_ID", domain.to_string()),
+            ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
+            ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
+        ],
+    );
+    let stderr = node.stop();
+
+    let markers = |phase: &str| out["markers"][phase].as_u64().unwrap_or(0);
+    // 120 frames at 30 Hz, the first 30 warming up.
+    assert!(markers("normal") >= 60, "markers while streaming: {}", out["markers"]);
+    assert!(
+        markers("returned") >= 30,
+        "markers after the publisher came back: {}",
+        out["markers"]
+    );
+    assert_eq!(out["marker_namespaces"], json!(["a4mer/forecast/0"]));
+
+    let diags = out["diagnostics"].as_array().unwrap();
+    assert!(diags.len() >= 10, "{} diagnostics in ~12 s at 2 Hz", diags.len());
+    let normal = diags.iter().rfind(|d| d["phase"] == "normal").expect("diagnostics while streaming");
+    assert_eq!(diag_value(normal, "input_type"), "geometry_msgs/msg/PoseArray");
+    let rate: f64 = diag_value(normal, "input_rate_hz").parse().unwrap();
+    assert!((20.0..40.0).contains(&rate), "input rate {rate} Hz at 30 Hz");
+    assert!(diag_value(normal, "latency_p99_ms").parse::<f64>().is_ok());
+    assert!(
+        diags.iter().any(|d| d["phase"] != "normal" && d["level"] == 1),
+        "a WARN after the bad inputs"
+    );
+    let last = diags.last().unwrap();
+    assert!(diag_u64(last, "unusable_messages") >= 3, "wrong joint count: {last}");
+    assert!(
+        diag_value(last, "last_error").contains("poses") || diag_u64(last, "rejected_frames") > 0,
+        "{last}"
+    );
+    assert!(
+        diag_u64(last, "rejected_frames.no_pelvis") + diag_u64(last, "rejected_frames.too_few_valid_joints") >= 2,
+        "all-NaN frames: {last}"
+    );
+    assert!(diag_u64(last, "rejected_frames.stamp_backwards") >= 3, "stamps backwards: {last}");
+    assert!(diag_u64(last, "stream_resets") >= 1, "the 1.5 s gap resets the stream: {last}");
+    // The burst (300 messages in 1 s) was taken, not queued up: the input rate in the burst
+    // window is well above 30 Hz.
+    let burst_rate = diags
+        .iter()
+        .filter(|d| d["phase"] == "bad")
+        .filter_map(|d| diag_value(d, "input_rate_hz").parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(burst_rate > 100.0, "input rate during the 10x burst: {burst_rate}");
+    assert!(stderr.contains("stopped after"), "{stderr}");
+}
+
+#[test]
+fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
+    let Some(python) = python_with("cyclonedds", "pip install cyclonedds") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let n = 90;
+    // Two people: the take from its start, and a later part of it shifted 2 m to the left.
+    let a = mocap_frames(0, n);
+    let b: Vec<PoseFrame> = mocap_frames(400, n)
+        .into_iter()
+        .zip(&a)
+        .map(|(mut f, fa)| {
+            f.stamp_ns = fa.stamp_ns;
+            for p in &mut f.joints_in_world {
+                p[1] += 2.0;
+            }
+            f
+        })
+        .collect();
+    let frames_path = dir.path().join("frames.json");
+    std::fs::write(
+        &frames_path,
+        json!({
+            "stamps_ns": a.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
+            "joint_names": SMPL24,
+            "people": {
+                "3": a.iter().map(joints_json).collect::<Vec<_>>(),
+                "8": b.iter().map(joints_json).collect::<Vec<_>>(),
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let domain = domain(1);
+    let node = NodeProcess::start(dir.path(), domain, &["forecast.frame_id:=map"]);
+    let cyclone_uri = format!(
+        "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
+         <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
+         <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>"
+    );
+    let out = run_peer(
+        &python,
+        "cyclone_peer.py",
+        &[frames_path.display().to_string(), "/a4mer_node".into(), domain.to_string()],
+        &[("CYCLONEDDS_URI", cyclone_uri)],
+    );
+    let stderr = node.stop();
+    assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");
+
+    // The same engine, in this process, on the same frames.
+    let model = LoadedModel::load(None).unwrap();
+    let mut expected: HashMap<(u32, i64), (Vec<Option<[f32; 3]>>, Option<i32>, u8)> = HashMap::new();
+    for (id, frames) in [(3u32, &a), (8, &b)] {
+        let mut engine = Engine::new(Arc::clone(&model.stream), EngineConfig::default()).unwrap();
+        for f in frames.iter() {
+            let an = engine.push(f).unwrap();
+            let points = an
+                .forecast
+                .iter()
+                .flat_map(|s| (0..24).map(move |j| an.valid[j].then_some(s.joints_in_world[j])))
+                .collect();
+            let health = match an.health.state {
+                HealthState::Ok => 0,
+                HealthState::Warming => 1,
+                HealthState::Degraded => 2,
+            };
+            expected.insert((id, f.stamp_ns), (points, an.motif_now.map(|m| m.id as i32), health));
+        }
+    }
+
+    let forecasts = out["forecasts"].as_array().unwrap();
+    let motifs = out["motifs"].as_array().unwrap();
+    assert_eq!(motifs.len(), 2 * n, "a MotifAnticipation per person per frame");
+    let warm = expected.values().filter(|(p, _, h)| *h != 1 && !p.is_empty()).count();
+    assert!(warm >= 2 * (n - 31), "{warm} warm frames");
+    assert_eq!(forecasts.len(), warm, "a PoseForecast per person per frame after warm-up");
+    let mut worst = 0f64;
+    for f in forecasts {
+        let id = f["person_id"].as_u64().unwrap() as u32;
+        let stamp = f["stamp_ns"].as_i64().unwrap();
+        assert_eq!(f["frame_id"], "map", "forecast.frame_id");
+        assert_eq!(f["num_steps"], 30);
+        assert_eq!(f["step_period_ns"], 33_333_333);
+        assert_eq!(f["joint_names"], json!(SMPL24));
+        assert_eq!(f["spread_m"].as_array().unwrap().len(), 30);
+        let (want, _, _) = &expected[&(id, stamp)];
+        let got = f["points"].as_array().unwrap();
+        assert_eq!(got.len(), 30 * 24);
+        for (g, w) in got.iter().zip(want) {
+            match w {
+                Some(w) => {
+                    for c in 0..3 {
+                        worst = worst.max((g[c].as_f64().unwrap() - w[c] as f64).abs());
+                    }
+                }
+                None => assert_eq!(g, &json!([null, null, null]), "an unobserved joint is NaN"),
+            }
+        }
+    }
+    assert!(worst < 1e-6, "node vs in-process engine: {worst} m");
+    for m in motifs {
+        let id = m["person_id"].as_u64().unwrap() as u32;
+        let (_, motif, health) = &expected[&(id, m["stamp_ns"].as_i64().unwrap())];
+        assert_eq!(m["motif_now"].as_i64().unwrap() as i32, motif.unwrap_or(-1));
+        assert_eq!(m["health"].as_u64().unwrap() as u8, *health);
+        assert_eq!(m["next_motif_ids"].as_array().unwrap().len(), 3, "top-3");
+    }
+}
