@@ -11,6 +11,7 @@ use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 mod bundle;
 mod cmd_bench;
 mod cmd_bundle;
+mod cmd_demo;
 mod cmd_eval;
 mod cmd_forecast;
 mod cmd_import;
@@ -49,6 +50,8 @@ enum Command {
     Bench(cmd_bench::BenchArgs),
     /// Run the offline model on one window of a recording (the reference for the Python peers).
     Forecast(cmd_forecast::ForecastArgs),
+    /// Replay real mocap to the node over DDS on loopback and watch it anticipate (live view).
+    Demo(cmd_demo::DemoArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -85,6 +88,7 @@ fn main() {
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
         Command::Bench(args) => cmd_bench::run(args),
+        Command::Demo(args) => cmd_demo::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
     };
     if let Err(e) = result {

@@ -8,12 +8,14 @@
 //! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
 //! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
 //! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
-//! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`.
+//! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`;
+//! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`).
 
 pub mod adapters;
 pub mod bag;
 pub mod config;
 pub mod dds;
+pub mod demo;
 pub mod link;
 pub mod msg;
 pub mod node;

@@ -1,0 +1,213 @@
+//! `a4mer demo`: publisher, node and subscriber on real DDS on loopback, with a live line
+//! per second and a summary.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use a4mer_ros::demo::{DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
+use a4mer_ros::node::NodeSetup;
+use a4mer_ros::ros_args::RosEnv;
+use a4mer_runtime::{PoseFrame, frame_period_ns};
+use a4mer_train::bench::MocapLoop;
+use a4mer_train::data::load_motions;
+
+use crate::{SourceArgs, print_json};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Model artifact for the node. Default: the node's bundled model.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Recordings replayed as the people in front of the robot (BVH files or directories).
+    #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
+    data: Vec<PathBuf>,
+    /// People in the scene (each a different part of the recordings, 1.5 m apart).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    people: u32,
+    /// How long to stream, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+    /// DDS domain of the demo; traffic stays on loopback whatever the domain.
+    #[arg(long, default_value_t = 77, value_parser = clap::value_parser!(u16).range(0..=232))]
+    domain: u16,
+    /// Run the node as the `a4mer_node` binary next to this one (its own process, so its
+    /// start-up and memory are measured on their own) instead of a thread.
+    #[arg(long)]
+    node_process: bool,
+    /// Print the summary as one JSON object (live lines go to stderr).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into())
+}
+
+fn live(line: &LiveLine) -> String {
+    let now = line
+        .motif_now
+        .map(|(id, c)| format!("motif {id:>3} ({:.0}%)", c * 100.0))
+        .unwrap_or_else(|| "motif   - (warming up)".into());
+    let next = line
+        .motif_next
+        .map(|(id, p)| {
+            let when = line
+                .transition_in_s
+                .map(|t| if t > 60.0 { " in >60 s".to_string() } else { format!(" in {t:.1} s") })
+                .unwrap_or_default();
+            format!("next {id:>3} ({:.0}%){when}", p * 100.0)
+        })
+        .unwrap_or_default();
+    let err: Vec<String> = HORIZONS_S
+        .iter()
+        .zip(&line.mpjpe_mm)
+        .map(|(h, e)| format!("{:.0}ms {}", h * 1000.0, fmt_opt(*e, 0)))
+        .collect();
+    format!(
+        "t={:>3.0}s  person {}: {now}  {next:<24} | error so far (mm) {} | latency p50 {} p99 {} ms | {:.0} forecasts/s",
+        line.t_s,
+        line.person_id,
+        err.join(" "),
+        fmt_opt(line.latency_p50_ms, 2),
+        fmt_opt(line.latency_p99_ms, 2),
+        line.forecasts_per_s
+    )
+}
+
+fn print_summary(s: &DemoSummary) {
+    println!("\nsummary");
+    println!("  people                     {}", s.people);
+    println!(
+        "  frames sent / forecasts    {} / {} ({} motif messages)",
+        s.frames_sent, s.forecasts_received, s.motif_messages_received
+    );
+    let l = &s.end_to_end_latency_ms;
+    println!(
+        "  pose in -> forecast out    p50 {} ms, p99 {} ms, max {} ms over {} forecasts (DDS on loopback)",
+        fmt_opt(l.p50, 2),
+        fmt_opt(l.p99, 2),
+        fmt_opt(l.max, 2),
+        l.count
+    );
+    for (h, e) in s.horizons_s.iter().zip(&s.mpjpe_mm) {
+        println!("  MPJPE at {:>4.0} ms           {} mm", h * 1000.0, fmt_opt(*e, 1));
+    }
+    println!(
+        "  first forecast             {} s after the node started (warm-up alone is {:.1} s)",
+        fmt_opt(s.first_forecast_s, 2),
+        s.warmup_s
+    );
+    if let Some(rss) = s.node_peak_rss_mb {
+        println!("  node peak RSS              {rss:.1} MiB");
+    }
+}
+
+/// The people: each a looped walk through the recordings from a different start, shifted
+/// sideways, stamped from now on the 30 Hz grid.
+fn people_takes(motions: &[Vec<PoseFrame>], people: u32, frames: usize) -> Result<Vec<Vec<PoseFrame>>> {
+    let takes: Vec<&[PoseFrame]> = motions.iter().map(Vec::as_slice).collect();
+    let base_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_nanos() as i64;
+    (0..people)
+        .map(|i| {
+            let source = MocapLoop::new(&takes).context("the recordings have no take of 2 or more frames")?;
+            Ok(source
+                .skip(i as usize * 150)
+                .take(frames)
+                .enumerate()
+                .map(|(k, mut f)| {
+                    f.stamp_ns = base_ns + frame_period_ns(k as u64);
+                    for p in f.joints_in_world.iter_mut() {
+                        p[1] += 1.5 * i as f32;
+                    }
+                    f
+                })
+                .collect())
+        })
+        .collect()
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    if !(args.seconds.is_finite() && (2.0..=3600.0).contains(&args.seconds)) {
+        bail!("--seconds {} is outside 2..=3600", args.seconds);
+    }
+    let motions = load_motions(&args.data, &args.source.import_options()).context("loading the demo recordings")?;
+    let motions: Vec<Vec<PoseFrame>> = motions.into_iter().map(|m| m.frames).collect();
+    let frames = (args.seconds * 30.0).round() as usize;
+    let people = people_takes(&motions, args.people, frames)?;
+
+    let env = RosEnv::from_lookup(|k| match k {
+        "ROS_DOMAIN_ID" => Some(args.domain.to_string()),
+        "ROS_LOCALHOST_ONLY" => Some("1".into()),
+        _ => None,
+    })
+    .context("demo ROS environment")?;
+    let mut ros_args = vec!["--ros-args".to_string()];
+    if let Some(m) = &args.model {
+        ros_args.extend(["-p".into(), format!("model:={}", m.display())]);
+    }
+    ros_args.extend(["-p".into(), format!("tracks.max:={}", args.people.max(4))]);
+    let setup = NodeSetup::from_args(&ros_args, env.clone()).context("node start-up")?;
+    let topics = setup.topics.clone();
+    eprintln!(
+        "a4mer demo: {} people, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
+        args.people,
+        args.seconds,
+        args.data
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.domain,
+        if args.node_process { "process" } else { "thread" },
+        setup.model.origin
+    );
+    let node = if args.node_process {
+        let exe = std::env::current_exe()
+            .context("locating the a4mer binary")?
+            .with_file_name("a4mer_node");
+        if !exe.is_file() {
+            bail!(
+                "--node-process: {} not found (build it: cargo build --bin a4mer_node)",
+                exe.display()
+            );
+        }
+        NodeLaunch::Process { exe, args: ros_args }
+    } else {
+        NodeLaunch::InProcess(Box::new(setup))
+    };
+    let json = args.json;
+    let summary = a4mer_ros::demo::run(
+        DemoConfig {
+            people,
+            node,
+            poses_topic: topics.poses,
+            forecast_topic: topics.forecast,
+            motifs_topic: topics.motifs,
+            env,
+        },
+        &mut |line| {
+            if json {
+                eprintln!("{}", live(line));
+            } else {
+                println!("{}", live(line));
+            }
+        },
+    )
+    .context("demo")?;
+    if summary.forecasts_received == 0 {
+        bail!("no forecast arrived over DDS in {:.0} s", args.seconds);
+    }
+    if json {
+        print_json(&summary)
+    } else {
+        print_summary(&summary);
+        Ok(())
+    }
+}

@@ -1,0 +1,405 @@
+//! `a4mer demo`: the whole product on real DDS on loopback, in one command.
+//!
+//! Three DDS participants: a publisher replaying real mocap as `Skeleton3DArray` at its real
+//! rate, the node (a thread running [`crate::node::run`], or the `a4mer_node` binary as a
+//! child process), and a subscriber that scores every `PoseForecast` against what the
+//! people then did and times it from pose publish to forecast receipt.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use a4mer_runtime::{PoseFrame, frame_period_ns};
+use ros2_client::{Context, MessageTypeName, Name, NodeName, NodeOptions, Subscription};
+
+use crate::adapters::skeleton_array;
+use crate::dds::{DdsError, context, output_qos};
+use crate::msg::{MotifAnticipation, PoseForecast, RosMessage, Skeleton3DArray};
+use crate::node::{NodeError, NodeSetup, RunSummary};
+use crate::ros_args::RosEnv;
+
+/// Horizons the live line and the summary score, seconds.
+pub const HORIZONS_S: [f64; 3] = [0.1, 0.4, 1.0];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Dds(#[from] DdsError),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("{what}: {reason}")]
+    Setup { what: String, reason: String },
+    #[error("demo input: {0}")]
+    Input(String),
+}
+
+fn setup_err(what: &str) -> impl FnOnce(String) -> DemoError + '_ {
+    move |reason| DemoError::Setup {
+        what: what.into(),
+        reason,
+    }
+}
+
+/// How the node runs.
+pub enum NodeLaunch {
+    /// A thread of this process.
+    InProcess(Box<NodeSetup>),
+    /// The `a4mer_node` binary with these arguments (its start-up and memory are its own).
+    Process { exe: PathBuf, args: Vec<String> },
+}
+
+pub struct DemoConfig {
+    /// One take per person, all the same length, on the 30 Hz grid.
+    pub people: Vec<Vec<PoseFrame>>,
+    pub node: NodeLaunch,
+    /// The node's input and output topics.
+    pub poses_topic: String,
+    pub forecast_topic: String,
+    pub motifs_topic: String,
+    /// Domain and discovery for all three participants.
+    pub env: RosEnv,
+}
+
+/// One line per second of the live view.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LiveLine {
+    pub t_s: f64,
+    pub person_id: u32,
+    pub motif_now: Option<(i32, f32)>,
+    pub motif_next: Option<(i32, f32)>,
+    pub transition_in_s: Option<f32>,
+    pub health: Option<u8>,
+    /// MPJPE so far at [`HORIZONS_S`], mm (None until scored).
+    pub mpjpe_mm: Vec<Option<f64>>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub forecasts_per_s: f64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LatencyMs {
+    pub count: usize,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl LatencyMs {
+    fn of(mut us: Vec<u64>) -> Self {
+        us.sort_unstable();
+        let q = |q: f64| {
+            (!us.is_empty()).then(|| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0)
+        };
+        Self {
+            count: us.len(),
+            p50: q(0.5),
+            p99: q(0.99),
+            max: us.last().map(|v| *v as f64 / 1000.0),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DemoSummary {
+    pub people: usize,
+    pub frames_sent: u64,
+    pub forecasts_received: u64,
+    pub motif_messages_received: u64,
+    /// Pose message published → its forecast received, over DDS on loopback.
+    pub end_to_end_latency_ms: LatencyMs,
+    pub horizons_s: Vec<f64>,
+    pub mpjpe_mm: Vec<Option<f64>>,
+    /// Node start → first forecast received; includes DDS discovery and the warm-up frames.
+    pub first_forecast_s: Option<f64>,
+    pub warmup_s: f64,
+    /// Peak resident memory of the node process (`NodeLaunch::Process` only).
+    pub node_peak_rss_mb: Option<f64>,
+    pub node: Option<RunSummaryView>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct RunSummaryView {
+    pub messages: u64,
+    pub forecasts_published: u64,
+    pub rejected_frames: u64,
+}
+
+impl From<RunSummary> for RunSummaryView {
+    fn from(s: RunSummary) -> Self {
+        Self {
+            messages: s.messages,
+            forecasts_published: s.forecasts_published,
+            rejected_frames: s.rejected_frames,
+        }
+    }
+}
+
+fn topic(ctx_node: &mut ros2_client::Node, name: &str, ty: MessageTypeName) -> Result<ros2_client::dds::rustdds::Topic, DemoError> {
+    let n = Name::parse(name).map_err(|e| setup_err(name)(format!("{e:?}")))?;
+    ctx_node
+        .create_topic(&n, ty, &output_qos(100))
+        .map_err(|e| setup_err(name)(format!("{e:?}")))
+}
+
+fn type_of<M: RosMessage>() -> MessageTypeName {
+    MessageTypeName::new(M::PACKAGE, M::NAME)
+}
+
+/// Peak RSS (VmHWM) of a process, MiB.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+enum RunningNode {
+    Thread(std::thread::JoinHandle<Result<RunSummary, NodeError>>),
+    Child(Child),
+}
+
+/// Score of forecasts against the takes: sum of per-forecast MPJPE at each horizon.
+struct Scorer {
+    start_ns: i64,
+    sums: Vec<(f64, u64)>,
+}
+
+impl Scorer {
+    fn score(&mut self, f: &PoseForecast, take: &[PoseFrame]) {
+        let j = f.joint_names.len();
+        let period = frame_period_ns(1);
+        let base = (f.header.stamp.to_ns() - self.start_ns + period / 2).div_euclid(period);
+        for (h, horizon) in HORIZONS_S.iter().enumerate() {
+            let step = (horizon * 30.0).round() as usize;
+            if step == 0 || step > f.num_steps as usize || j == 0 {
+                continue;
+            }
+            let Some(actual) = usize::try_from(base + step as i64).ok().and_then(|i| take.get(i)) else {
+                continue;
+            };
+            let pts = &f.points[(step - 1) * j..step * j];
+            let (mut sum, mut n) = (0.0, 0);
+            for (k, p) in pts.iter().enumerate().take(actual.valid.len()) {
+                if actual.valid[k] && p.x.is_finite() {
+                    let a = actual.joints_in_world[k];
+                    sum += ((p.x - a[0] as f64).powi(2) + (p.y - a[1] as f64).powi(2) + (p.z - a[2] as f64).powi(2)).sqrt();
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                self.sums[h].0 += sum / n as f64 * 1000.0;
+                self.sums[h].1 += 1;
+            }
+        }
+    }
+
+    fn mpjpe_mm(&self) -> Vec<Option<f64>> {
+        self.sums.iter().map(|(s, n)| (*n > 0).then(|| s / *n as f64)).collect()
+    }
+}
+
+/// Run the demo for the length of the takes; `on_line` gets one line per second.
+pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSummary, DemoError> {
+    let n_people = cfg.people.len();
+    let len = cfg.people.first().map(Vec::len).unwrap_or(0);
+    if n_people == 0 || len == 0 || cfg.people.iter().any(|p| p.len() != len) {
+        return Err(DemoError::Input("need at least one person, all takes the same non-zero length".into()));
+    }
+    let start_ns = cfg.people[0][0].stamp_ns;
+
+    // The node first: its start-up time counts from here.
+    let t0 = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let node = match cfg.node {
+        NodeLaunch::InProcess(setup) => {
+            let stop = Arc::clone(&stop);
+            RunningNode::Thread(
+                std::thread::Builder::new()
+                    .name("a4mer-node".into())
+                    .spawn(move || crate::node::run(*setup, stop))
+                    .map_err(|e| setup_err("starting the node thread")(e.to_string()))?,
+            )
+        }
+        NodeLaunch::Process { exe, args } => RunningNode::Child(
+            Command::new(&exe)
+                .args(&args)
+                .env("ROS_DOMAIN_ID", cfg.env.domain_id.to_string())
+                .env("ROS_LOCALHOST_ONLY", if cfg.env.localhost_only() { "1" } else { "0" })
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| setup_err(&exe.display().to_string())(e.to_string()))?,
+        ),
+    };
+
+    let sub_ctx: Context = context(&cfg.env)?;
+    let mut sub_node = sub_ctx
+        .new_node(
+            NodeName::new("/", "a4mer_demo_subscriber").map_err(|e| setup_err("subscriber")(format!("{e:?}")))?,
+            NodeOptions::new(),
+        )
+        .map_err(|e| setup_err("subscriber")(format!("{e:?}")))?;
+    let t = topic(&mut sub_node, &cfg.forecast_topic, type_of::<PoseForecast>())?;
+    let mut forecasts: Subscription<PoseForecast> = sub_node
+        .create_subscription(&t, Some(output_qos(100)))
+        .map_err(|e| setup_err(&cfg.forecast_topic)(format!("{e:?}")))?;
+    let t = topic(&mut sub_node, &cfg.motifs_topic, type_of::<MotifAnticipation>())?;
+    let mut motifs: Subscription<MotifAnticipation> = sub_node
+        .create_subscription(&t, Some(output_qos(100)))
+        .map_err(|e| setup_err(&cfg.motifs_topic)(format!("{e:?}")))?;
+
+    // Publisher: its own participant and thread, pacing the takes at 30 Hz.
+    let sent_at: Arc<Mutex<BTreeMap<i64, Instant>>> = Arc::default();
+    let pub_ctx: Context = context(&cfg.env)?;
+    let mut pub_node = pub_ctx
+        .new_node(
+            NodeName::new("/", "a4mer_demo_publisher").map_err(|e| setup_err("publisher")(format!("{e:?}")))?,
+            NodeOptions::new(),
+        )
+        .map_err(|e| setup_err("publisher")(format!("{e:?}")))?;
+    let t = topic(&mut pub_node, &cfg.poses_topic, type_of::<Skeleton3DArray>())?;
+    let publisher = pub_node
+        .create_publisher::<Skeleton3DArray>(&t, Some(output_qos(10)))
+        .map_err(|e| setup_err(&cfg.poses_topic)(format!("{e:?}")))?;
+    let people = Arc::new(cfg.people);
+    let publisher_thread = {
+        let (people, sent_at, stop) = (Arc::clone(&people), Arc::clone(&sent_at), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name("a4mer-demo-pub".into())
+            .spawn(move || {
+                let _keep = pub_node;
+                let mut sent = 0u64;
+                let begin = Instant::now();
+                for k in 0..len {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let due = begin + Duration::from_nanos(frame_period_ns(k as u64) as u64);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let bodies: Vec<(u32, &PoseFrame)> =
+                        people.iter().enumerate().map(|(i, take)| (i as u32 + 1, &take[k])).collect();
+                    let Some(msg) = skeleton_array(people[0][k].stamp_ns, "world", &bodies) else {
+                        continue;
+                    };
+                    if let Ok(mut m) = sent_at.lock() {
+                        m.insert(people[0][k].stamp_ns, Instant::now());
+                        while m.len() > 300 {
+                            m.pop_first();
+                        }
+                    }
+                    if publisher.publish(msg).is_ok() {
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+            .map_err(|e| setup_err("starting the publisher thread")(e.to_string()))?
+    };
+
+    let mut poll = mio::Poll::new().map_err(|e| setup_err("event loop")(e.to_string()))?;
+    poll.registry()
+        .register(&mut forecasts, mio::Token(0), mio::Interest::READABLE)
+        .map_err(|e| setup_err("event loop")(e.to_string()))?;
+    poll.registry()
+        .register(&mut motifs, mio::Token(1), mio::Interest::READABLE)
+        .map_err(|e| setup_err("event loop")(e.to_string()))?;
+    let mut events = mio::Events::with_capacity(8);
+
+    let mut scorer = Scorer {
+        start_ns,
+        sums: vec![(0.0, 0); HORIZONS_S.len()],
+    };
+    let (mut all_latency_us, mut window_latency_us) = (Vec::new(), Vec::new());
+    let mut summary = DemoSummary {
+        people: n_people,
+        horizons_s: HORIZONS_S.to_vec(),
+        warmup_s: 1.0,
+        ..DemoSummary::default()
+    };
+    let mut last_motif: Option<MotifAnticipation> = None;
+    let mut window_forecasts = 0u64;
+    let take_s = len as f64 / 30.0;
+    let mut next_line = t0 + Duration::from_secs(1);
+    // Run for the takes plus time to drain the last forecasts.
+    let end = Instant::now() + Duration::from_secs_f64(take_s + 1.5);
+    while Instant::now() < end {
+        let _ = poll.poll(&mut events, Some(Duration::from_millis(20)));
+        while let Ok(Some((f, _))) = forecasts.take() {
+            let received = Instant::now();
+            summary.forecasts_received += 1;
+            window_forecasts += 1;
+            summary.first_forecast_s.get_or_insert(t0.elapsed().as_secs_f64());
+            let stamp = f.header.stamp.to_ns();
+            // A forecast's stamp is the grid frame of its input, within 2 ms.
+            if let Ok(m) = sent_at.lock()
+                && let Some((_, at)) = m.range(stamp - 2_000_000..=stamp + 2_000_000).next()
+            {
+                let us = received.duration_since(*at).as_micros() as u64;
+                all_latency_us.push(us);
+                window_latency_us.push(us);
+            }
+            if let Some(take) = (f.person_id as usize).checked_sub(1).and_then(|i| people.get(i)) {
+                scorer.score(&f, take);
+            }
+        }
+        while let Ok(Some((m, _))) = motifs.take() {
+            summary.motif_messages_received += 1;
+            if m.person_id == 1 {
+                last_motif = Some(m);
+            }
+        }
+        if Instant::now() >= next_line {
+            let lat = LatencyMs::of(std::mem::take(&mut window_latency_us));
+            let m = last_motif.as_ref();
+            on_line(&LiveLine {
+                t_s: t0.elapsed().as_secs_f64().round(),
+                person_id: 1,
+                motif_now: m.filter(|m| m.motif_now >= 0).map(|m| (m.motif_now, m.motif_now_confidence)),
+                // The most likely motif other than the current one: what comes next.
+                motif_next: m.and_then(|m| {
+                    m.next_motif_ids
+                        .iter()
+                        .zip(&m.next_motif_probabilities)
+                        .find(|(id, _)| **id != m.motif_now)
+                        .map(|(id, p)| (*id, *p))
+                }),
+                transition_in_s: m
+                    .map(|m| m.expected_time_to_transition_s)
+                    .filter(|t| t.is_finite()),
+                health: m.map(|m| m.health),
+                mpjpe_mm: scorer.mpjpe_mm(),
+                latency_p50_ms: lat.p50,
+                latency_p99_ms: lat.p99,
+                forecasts_per_s: window_forecasts as f64,
+            });
+            window_forecasts = 0;
+            next_line += Duration::from_secs(1);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    summary.frames_sent = publisher_thread.join().unwrap_or(0);
+    summary.end_to_end_latency_ms = LatencyMs::of(all_latency_us);
+    summary.mpjpe_mm = scorer.mpjpe_mm();
+    match node {
+        RunningNode::Thread(h) => {
+            let run = h
+                .join()
+                .map_err(|_| setup_err("node thread")("panicked".into()))??;
+            summary.node = Some(run.into());
+        }
+        RunningNode::Child(mut child) => {
+            summary.node_peak_rss_mb = peak_rss_mb(child.id());
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    Ok(summary)
+}
