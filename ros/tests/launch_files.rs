@@ -1,0 +1,97 @@
+//! The launch files and the systemd unit start the node the way they claim. ROS launch is
+//! not installable from pip here, so the launch files are checked statically (arguments
+//! declared and used alike in XML and Python) and the command line the XML builds is run.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn launch_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../launch")
+}
+
+fn required() -> bool {
+    std::env::var("A4MER_REQUIRE_PEERS").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
+}
+
+#[test]
+fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
+    let out = Command::new("python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/launch_check.py"))
+        .arg(launch_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |key: &str| -> Vec<String> {
+        let mut n: Vec<String> = match &v[key] {
+            Value::Object(m) => m.keys().cloned().collect(),
+            Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+            _ => panic!("{key}"),
+        };
+        n.sort();
+        n
+    };
+    assert_eq!(names("xml_args"), names("py_args"));
+    assert_eq!(names("xml_args"), names("xml_vars"), "every XML argument is used, none undeclared");
+    assert_eq!(names("py_args"), names("py_reads"), "every Python argument is used, none undeclared");
+
+    // Run the node with the XML's command line, in a namespace, with the shipped params file.
+    let cmd = v["xml_cmd"].as_str().unwrap();
+    let xml_args = v["xml_args"].as_object().unwrap();
+    let mut line = cmd.replace("$(var executable)", env!("CARGO_BIN_EXE_a4mer_node"));
+    for (name, default) in xml_args {
+        let value = match name.as_str() {
+            "namespace" => "/robot1".to_string(),
+            "poses_topic" => "/camera/skeletons".to_string(),
+            _ => default.as_str().unwrap().replace("$(dirname)", launch_dir().to_str().unwrap()),
+        };
+        line = line.replace(&format!("$(var {name})"), &value);
+    }
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let mut child = Command::new(parts[0])
+        .args(&parts[1..])
+        .env("ROS_DOMAIN_ID", (150 + std::process::id() % 40).to_string())
+        .env("ROS_LOCALHOST_ONLY", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "the node exited at start-up");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("/robot1/a4mer_node on /camera/skeletons"),
+        "namespace and remap applied: {err}"
+    );
+}
+
+#[test]
+fn systemd_unit_verifies_with_the_built_binary() {
+    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+        assert!(!required(), "systemd-analyze is required here");
+        eprintln!("skipping: no systemd-analyze");
+        return;
+    }
+    let unit = std::fs::read_to_string(launch_dir().join("systemd/a4mer-node.service")).unwrap();
+    assert!(unit.contains("ExecStart=/opt/a4mer/bin/a4mer_node --ros-args --params-file /opt/a4mer/launch/params/a4mer.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a4mer-node.service");
+    std::fs::write(&path, unit.replace("/opt/a4mer/bin/a4mer_node", env!("CARGO_BIN_EXE_a4mer_node"))).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim().is_empty(), "systemd-analyze verify: {text}");
+}
