@@ -375,3 +375,40 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
         assert_eq!(m["next_motif_ids"].as_array().unwrap().len(), 3, "top-3");
     }
 }
+
+#[test]
+fn use_sim_time_stamps_diagnostics_with_clock_from_rclpy() {
+    let Some(python) = python_with(
+        "rclpy, rosgraph_msgs.msg, diagnostic_msgs.msg",
+        "pip install 'ros-jazzy-rclpy[fastrtps]' ros-jazzy-diagnostic-msgs",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("fastdds.xml");
+    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
+    let domain = domain(2);
+    let node = NodeProcess::start(dir.path(), domain, &["use_sim_time:=true", "diagnostics.period_s:=0.25"]);
+    let sim_start_ns: i64 = 1_000_000_000_000;
+    let out = run_peer(
+        &python,
+        "rclpy_clock.py",
+        &[sim_start_ns.to_string()],
+        &[
+            ("ROS_DOMAIN_ID", domain.to_string()),
+            ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
+            ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
+        ],
+    );
+    node.stop();
+    let stamps: Vec<i64> = out["stamps_ns"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    // Once /clock flows, every report carries simulated time (1000 s + at most 3 s), never
+    // the wall clock.
+    let sim: Vec<i64> = stamps.iter().copied().filter(|s| *s >= sim_start_ns).collect();
+    assert!(sim.len() >= 5, "diagnostics in simulated time: {stamps:?}");
+    assert!(
+        stamps.iter().all(|s| *s == 0 || (sim_start_ns..sim_start_ns + 3_000_000_000).contains(s)),
+        "{stamps:?}"
+    );
+    assert!(sim.windows(2).all(|w| w[0] <= w[1]), "simulated time runs forward: {sim:?}");
+}

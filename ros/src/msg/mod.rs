@@ -18,7 +18,7 @@ pub mod zed;
 pub use a4mer::{MotifAnticipation, PoseForecast, Skeleton3D, Skeleton3DArray};
 pub use std_msgs::{
     ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, Point, Pose,
-    PoseArray, Quaternion, Time, Vector3,
+    Clock, PoseArray, Quaternion, Time, Vector3,
 };
 pub use zed::ObjectsStamped;
 
@@ -128,6 +128,7 @@ const DEFINITIONS: &[(&str, &str)] = &[
     ("builtin_interfaces/Time", "int32 sec\nuint32 nanosec\n"),
     ("builtin_interfaces/Duration", "int32 sec\nuint32 nanosec\n"),
     ("std_msgs/Header", "builtin_interfaces/Time stamp\nstring frame_id\n"),
+    ("rosgraph_msgs/Clock", "builtin_interfaces/Time clock\n"),
     ("std_msgs/ColorRGBA", "float32 r\nfloat32 g\nfloat32 b\nfloat32 a\n"),
     ("geometry_msgs/Point", "float64 x\nfloat64 y\nfloat64 z\n"),
     ("geometry_msgs/Vector3", "float64 x\nfloat64 y\nfloat64 z\n"),

@@ -36,6 +36,13 @@ impl Time {
     }
 }
 
+/// rosgraph_msgs/Clock: simulated time on `/clock` (`use_sim_time`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    pub clock: Time,
+}
+ros_message!(Clock, "rosgraph_msgs", "Clock");
+
 /// builtin_interfaces/Duration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duration {

@@ -23,7 +23,7 @@ use a4mer_runtime::stream::{
     ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks, TracksConfig,
 };
 use ros2_client::{
-    MessageInfo, MessageTypeName, Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Subscription,
+    MessageInfo, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,7 +31,7 @@ use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFi
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos};
 use crate::msg::{
-    DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, RosMessage,
+    Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, RosMessage,
     Skeleton3DArray, Time,
 };
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
@@ -349,9 +349,9 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     let ctx = context(&env)?;
     let node_name = NodeName::new(names.namespace(), names.name())
         .map_err(|e| ros_err(format!("node name {}", names.fully_qualified_name()))(format!("{e:?}")))?;
-    let options = NodeOptions::new()
-        .enable_rosout(true)
-        .declare_parameter("use_sim_time", ParameterValue::Boolean(config.use_sim_time));
+    // use_sim_time is ours: ros2-client's own /clock reader uses a type name
+    // (builtin_interfaces/Time) that ROS 2 publishers of rosgraph_msgs/Clock do not match.
+    let options = NodeOptions::new().enable_rosout(true);
     let mut node = ctx
         .new_node(node_name, options)
         .map_err(|e| ros_err("creating the node")(format!("{e:?}")))?;
@@ -389,6 +389,24 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     poll.registry()
         .register(input.source(), mio::Token(0), mio::Interest::READABLE)
         .map_err(|e| ros_err(format!("waiting on {}", topics.poses))(e.to_string()))?;
+    // ROS 2's clock QoS: best effort, keep last 1 (matches reliable publishers too).
+    let mut clock: Option<Subscription<Clock>> = if config.use_sim_time {
+        let qos = input_qos(1);
+        let t = node
+            .create_topic(&topic_name("/clock")?, MessageTypeName::new(Clock::PACKAGE, Clock::NAME), &qos)
+            .map_err(|e| ros_err("topic /clock")(format!("{e:?}")))?;
+        let mut sub: Subscription<Clock> = node
+            .create_subscription(&t, Some(qos))
+            .map_err(|e| ros_err("subscription /clock")(format!("{e:?}")))?;
+        poll.registry()
+            .register(&mut sub, mio::Token(1), mio::Interest::READABLE)
+            .map_err(|e| ros_err("waiting on /clock")(e.to_string()))?;
+        Some(sub)
+    } else {
+        None
+    };
+    // Simulated time: zero until the first /clock message, as in rclcpp.
+    let mut sim_now_ns = 0i64;
 
     let identity = Identity {
         node: names.fully_qualified_name(),
@@ -422,8 +440,9 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_report {
+            let now_ns = if clock.is_some() { sim_now_ns } else { wall_clock_ns() };
             let header = Header {
-                stamp: Time::from_ns(node.time_now().to_nanos()).unwrap_or_default(),
+                stamp: Time::from_ns(now_ns).unwrap_or_default(),
                 frame_id: String::new(),
             };
             let report = frames.diag.report(now, header, &identity);
@@ -438,6 +457,15 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             && e.kind() != std::io::ErrorKind::Interrupted
         {
             return Err(ros_err("event loop")(e.to_string()));
+        }
+        if let Some(c) = &clock {
+            for _ in 0..MAX_TAKES_PER_WAKE {
+                match c.take() {
+                    Ok(Some((m, _))) => sim_now_ns = m.clock.to_ns(),
+                    Ok(None) => break,
+                    Err(e) => frames.diag.malformed(format!("/clock: {e:?}")),
+                }
+            }
         }
         for _ in 0..MAX_TAKES_PER_WAKE {
             match input.take() {
@@ -469,6 +497,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     };
     drop(outputs);
     drop(input);
+    drop(clock.take());
     drop(node);
     let _ = spin_thread.join();
     Ok(summary)
