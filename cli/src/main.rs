@@ -12,6 +12,7 @@ mod bundle;
 mod cmd_bench;
 mod cmd_bundle;
 mod cmd_demo;
+mod cmd_replay;
 mod cmd_eval;
 mod cmd_forecast;
 mod cmd_import;
@@ -52,6 +53,9 @@ enum Command {
     Forecast(cmd_forecast::ForecastArgs),
     /// Replay real mocap to the node over DDS on loopback and watch it anticipate (live view).
     Demo(cmd_demo::DemoArgs),
+    /// Replay a rosbag2 bag through the node's engine by bag time: output bag, scores, events,
+    /// HTML audit report. Deterministic for the bag and the model.
+    Replay(cmd_replay::ReplayArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -89,6 +93,7 @@ fn main() {
         Command::Motifs(args) => cmd_motifs::run(args),
         Command::Bench(args) => cmd_bench::run(args),
         Command::Demo(args) => cmd_demo::run(args),
+        Command::Replay(args) => cmd_replay::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
     };
     if let Err(e) = result {

@@ -723,11 +723,7 @@ impl InputAdapter {
 
     /// Decode a CDR payload (with its 4-byte header) of the configured type and adapt it.
     pub fn adapt_cdr(&mut self, payload: &[u8]) -> Result<Adapted, InputError> {
-        let msg = match self.input_type() {
-            InputType::Skeleton3DArray => InputMessage::Skeleton3DArray(crate::msg::decode(payload)?),
-            InputType::PoseArray => InputMessage::PoseArray(crate::msg::decode(payload)?),
-            InputType::ZedObjects => InputMessage::ZedObjects(Box::new(crate::msg::decode(payload)?)),
-        };
+        let msg = InputMessage::decode(payload, self.input_type())?;
         self.adapt(&msg)
     }
 
@@ -759,6 +755,15 @@ pub enum InputMessage {
 }
 
 impl InputMessage {
+    /// Decode a CDR payload (with its 4-byte header) as `kind`.
+    pub fn decode(payload: &[u8], kind: InputType) -> Result<Self, crate::msg::CdrError> {
+        Ok(match kind {
+            InputType::Skeleton3DArray => Self::Skeleton3DArray(crate::msg::decode(payload)?),
+            InputType::PoseArray => Self::PoseArray(crate::msg::decode(payload)?),
+            InputType::ZedObjects => Self::ZedObjects(Box::new(crate::msg::decode(payload)?)),
+        })
+    }
+
     pub fn input_type(&self) -> InputType {
         match self {
             Self::Skeleton3DArray(_) => InputType::Skeleton3DArray,

@@ -9,7 +9,8 @@
 //! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
 //! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
 //! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`;
-//! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`).
+//! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`);
+//! - [`replay`]: deterministic replay of a bag through the engine, scoring and the HTML audit report.
 
 pub mod adapters;
 pub mod bag;
@@ -20,4 +21,5 @@ pub mod link;
 pub mod msg;
 pub mod node;
 pub mod outputs;
+pub mod replay;
 pub mod ros_args;

@@ -1,0 +1,624 @@
+//! Deterministic replay of a recorded bag through the node's engine, for safety audits.
+//!
+//! The pose topic runs through the same adapters, `Tracks` and `Engine` as the node, driven
+//! by message stamps (never wall time), in storage order. Everything in [`ReplayReport`]
+//! except [`ReplayReport::timing`] and the output bag depends only on the bag and the
+//! model, so two replays are byte-identical. Each forecast is scored against what the
+//! person did later in the same bag, beside the zero- and constant-velocity baselines.
+//!
+//! Memory is bounded on long bags: per person only the last 1.2 s of frames and the
+//! forecasts still waiting for their ground truth are kept; events are capped.
+
+pub mod report;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamError, Tracks, TracksConfig};
+use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::adapters::{InputAdapter, InputMessage, InputType};
+use crate::bag::{BagError, BagReader, BagWriter, TopicId};
+use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
+use crate::node::LoadedModel;
+use crate::node::diagnostics::stream_error_kind;
+use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+
+pub const HORIZONS_MS: [u32; 5] = [100, 200, 400, 600, 1000];
+/// Most events listed; later ones are counted in `events_dropped`.
+pub const MAX_EVENTS: usize = 10_000;
+/// A ground-truth frame within half a model period of a forecast's target time scores it.
+const MATCH_NS: i64 = 16_666_667;
+const HISTORY_NS: i64 = 1_200_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Bag(#[from] BagError),
+    #[error("{path}: no pose topic; topics: {topics} (give one with --topic)")]
+    NoPoseTopic { path: PathBuf, topics: String },
+    #[error("{path}: topic {topic} not in the bag; topics: {topics}")]
+    NoSuchTopic { path: PathBuf, topic: String, topics: String },
+    #[error("{path}: topic {topic} has type {type_name}, which is not a pose type the node reads")]
+    UnknownType { path: PathBuf, topic: String, type_name: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("engine: {0}")]
+    Engine(#[from] a4mer_runtime::stream::EngineError),
+    #[error("adapter: {0}")]
+    Adapter(#[from] crate::adapters::AdapterError),
+    #[error("output: {0}")]
+    Output(#[from] crate::outputs::OutputError),
+}
+
+pub struct ReplayOptions {
+    pub topic: Option<String>,
+    pub model: LoadedModel,
+    pub engine: EngineConfig,
+    pub tracks: TracksConfig,
+    /// Write the input poses and our outputs to this new rosbag2 directory.
+    pub out_dir: Option<PathBuf>,
+    pub markers: MarkerStyle,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorTable {
+    pub world: Vec<Option<f64>>,
+    pub pelvis_relative: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Scores {
+    pub horizons_ms: Vec<u32>,
+    /// Forecasts scored at each horizon.
+    pub scored: Vec<u64>,
+    pub model: ErrorTable,
+    pub zero_velocity: ErrorTable,
+    pub constant_velocity: ErrorTable,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorOverTime {
+    pub t_s: f64,
+    /// Model world MPJPE of forecasts made in this second, at 400 and 1000 ms.
+    pub mpjpe_400ms: Option<f64>,
+    pub mpjpe_1000ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MotifSpan {
+    pub person_id: u32,
+    pub motif: i32,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub t_s: f64,
+    pub person_id: Option<u32>,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Compute time per `push`; not deterministic, so kept apart from everything else.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Timing {
+    pub pushes: u64,
+    pub push_p50_us: Option<u32>,
+    pub push_p99_us: Option<u32>,
+    pub push_max_us: Option<u32>,
+    /// Pushes per 10 µs bin (the last bin holds everything from 10 ms).
+    pub push_histogram_10us: Vec<u64>,
+    pub wall_s: f64,
+    /// Bag seconds replayed per wall second.
+    pub realtime_factor: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReplayReport {
+    pub bag: String,
+    pub bag_sha256: String,
+    pub model: String,
+    pub model_sha256: String,
+    pub topic: String,
+    pub input_type: String,
+    pub messages: u64,
+    pub frames: u64,
+    pub people: Vec<u32>,
+    pub duration_s: f64,
+    pub forecasts: u64,
+    pub mpjpe_mm: Scores,
+    pub error_over_time: Vec<ErrorOverTime>,
+    pub motif_timeline: Vec<MotifSpan>,
+    pub events: Vec<Event>,
+    pub events_dropped: u64,
+    /// The error that ended the replay early; the report covers what came before it.
+    pub stopped_at: Option<String>,
+    pub output_bag: Option<String>,
+    pub timing: Timing,
+}
+
+/// SHA-256 over a bag: the file, or every file of the directory in name order (names
+/// included), read in blocks.
+pub fn bag_sha256(path: &Path) -> Result<String, ReplayError> {
+    let io = |source| ReplayError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for f in files.drain(..) {
+        if path.is_dir() {
+            h.update(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        }
+        let mut file = std::fs::File::open(&f).map_err(|source| ReplayError::Io { path: f.clone(), source })?;
+        loop {
+            let n = file.read(&mut buf).map_err(|source| ReplayError::Io { path: f.clone(), source })?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A forecast waiting for what the person then did.
+struct Pending {
+    stamp_ns: i64,
+    steps: Vec<Joints>,
+    valid: [bool; NUM_JOINTS],
+    last: Joints,
+    /// Metres per second from the last two observed frames.
+    velocity: Option<Joints>,
+    done: [bool; HORIZONS_MS.len()],
+}
+
+#[derive(Default)]
+struct Sums {
+    // [horizon] -> (sum mm, count) for model/zv/cv × world/pelvis.
+    acc: [[[(f64, u64); 2]; 3]; HORIZONS_MS.len()],
+}
+
+impl Sums {
+    fn table(&self, method: usize) -> ErrorTable {
+        let col = |frame: usize| {
+            self.acc
+                .iter()
+                .map(|h| {
+                    let (s, n) = h[method][frame];
+                    (n > 0).then(|| s / n as f64)
+                })
+                .collect()
+        };
+        ErrorTable {
+            world: col(0),
+            pelvis_relative: col(1),
+        }
+    }
+}
+
+fn mpjpe_mm(pred: &Joints, gt: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relative: bool) -> Option<f64> {
+    let (mut sum, mut n) = (0.0f64, 0);
+    for j in 0..NUM_JOINTS {
+        if !mask[j] {
+            continue;
+        }
+        let mut d = 0.0f64;
+        for c in 0..3 {
+            let (mut p, mut g) = (pred[j][c] as f64, gt[j][c] as f64);
+            if pelvis_relative {
+                p -= pred[0][c] as f64;
+                g -= gt[0][c] as f64;
+            }
+            d += (p - g).powi(2);
+        }
+        sum += d.sqrt();
+        n += 1;
+    }
+    (n > 0).then(|| sum / n as f64 * 1000.0)
+}
+
+/// Per-person scoring state.
+#[derive(Default)]
+struct PersonScoring {
+    history: VecDeque<PoseFrame>,
+    pending: VecDeque<Pending>,
+    last_motif: Option<(i32, i64)>,
+    last_health: Option<HealthState>,
+    last_resets: u64,
+    last_stamp_ns: Option<i64>,
+}
+
+struct Scorer {
+    sums: Sums,
+    by_second: BTreeMap<i64, [(f64, u64); 2]>,
+    start_ns: i64,
+}
+
+impl Scorer {
+    fn observe(&mut self, p: &mut PersonScoring, f: &PoseFrame) {
+        while p.history.front().is_some_and(|h| f.stamp_ns - h.stamp_ns > HISTORY_NS) {
+            p.history.pop_front();
+        }
+        p.history.push_back(*f);
+        for pend in p.pending.iter_mut() {
+            for (h, ms) in HORIZONS_MS.iter().enumerate() {
+                if pend.done[h] {
+                    continue;
+                }
+                let target = pend.stamp_ns + *ms as i64 * 1_000_000;
+                if f.stamp_ns < target - MATCH_NS {
+                    continue;
+                }
+                pend.done[h] = true;
+                if f.stamp_ns > target + MATCH_NS {
+                    continue; // no frame near the target (a gap): not scored
+                }
+                let step = ((*ms as i64 * 30 + 500) / 1000) as usize;
+                let Some(pred) = pend.steps.get(step - 1) else {
+                    continue;
+                };
+                let mask: [bool; NUM_JOINTS] = std::array::from_fn(|j| pend.valid[j] && f.valid[j]);
+                let dt_s = (f.stamp_ns - pend.stamp_ns) as f32 / 1e9;
+                let cv: Joints = match pend.velocity {
+                    Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * dt_s)),
+                    None => pend.last,
+                };
+                for (m, guess) in [pred, &pend.last, &cv].into_iter().enumerate() {
+                    for (fr, rel) in [false, true].into_iter().enumerate() {
+                        if let Some(e) = mpjpe_mm(guess, &f.joints_in_world, &mask, rel) {
+                            let acc = &mut self.sums.acc[h][m][fr];
+                            acc.0 += e;
+                            acc.1 += 1;
+                            if m == 0 && !rel && (*ms == 400 || *ms == 1000) {
+                                let sec = (pend.stamp_ns - self.start_ns).div_euclid(1_000_000_000);
+                                let slot = &mut self.by_second.entry(sec).or_default()[usize::from(*ms == 1000)];
+                                slot.0 += e;
+                                slot.1 += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        while p.pending.front().is_some_and(|x| x.done.iter().all(|d| *d)) {
+            p.pending.pop_front();
+        }
+    }
+}
+
+fn percentile_from_histogram(hist: &[u64], total: u64, q: f64) -> Option<u32> {
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total - 1) as f64 * q).round() as u64;
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen > rank {
+            return Some(i as u32 * 10 + 5);
+        }
+    }
+    None
+}
+
+/// Replay `bag`. A bag error part-way (truncated file, bad chunk CRC) ends the replay with
+/// `stopped_at` set and the report covering everything before it; errors before the
+/// first message (no such bag, no pose topic) are returned.
+pub fn replay(
+    bag: &Path,
+    opts: &ReplayOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<ReplayReport, ReplayError> {
+    let wall = Instant::now();
+    let reader = BagReader::open(bag)?;
+    let topics = reader.topics();
+    let list = || {
+        topics
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.type_name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let topic_index = match &opts.topic {
+        Some(name) => reader.topic_index(name).ok_or_else(|| ReplayError::NoSuchTopic {
+            path: bag.to_path_buf(),
+            topic: name.clone(),
+            topics: list(),
+        })?,
+        None => topics
+            .iter()
+            .position(|t| InputType::from_ros_type_name(&t.type_name).is_some())
+            .ok_or_else(|| ReplayError::NoPoseTopic {
+                path: bag.to_path_buf(),
+                topics: list(),
+            })?,
+    };
+    let topic = topics[topic_index].clone();
+    let input_type = InputType::from_ros_type_name(&topic.type_name).ok_or_else(|| ReplayError::UnknownType {
+        path: bag.to_path_buf(),
+        topic: topic.name.clone(),
+        type_name: topic.type_name.clone(),
+    })?;
+    let mut adapter = InputAdapter::new(input_type, &[], None)?;
+    let proto = Engine::new(Arc::clone(&opts.model.stream), opts.engine.clone())?;
+    let mut tracks: Tracks<Engine> = Tracks::new(opts.tracks.clone(), move || proto.clone());
+
+    struct Out {
+        writer: BagWriter,
+        input: TopicId,
+        forecast: TopicId,
+        motifs: TopicId,
+        markers: TopicId,
+    }
+    let mut out = match &opts.out_dir {
+        Some(dir) => {
+            let mut writer = BagWriter::create(dir)?;
+            let schema = topic.definition.clone().unwrap_or_else(|| {
+                let (pkg, name) = topic.type_name.split_once("/msg/").unwrap_or(("", ""));
+                crate::msg::schema_text(pkg, name).unwrap_or_default()
+            });
+            let input = writer.add_topic_raw(&topic.name, &topic.type_name, &schema, &topic.offered_qos_profiles)?;
+            let qos = [crate::bag::QosProfile::reliable(10)];
+            let forecast = writer.add_topic::<PoseForecast>("/a4mer/forecast", &qos)?;
+            let motifs = writer.add_topic::<MotifAnticipation>("/a4mer/motifs", &qos)?;
+            let markers = writer.add_topic::<MarkerArray>("/a4mer/forecast_markers", &qos)?;
+            Some(Out {
+                writer,
+                input,
+                forecast,
+                motifs,
+                markers,
+            })
+        }
+        None => None,
+    };
+
+    let mut report = ReplayReport {
+        bag: bag.display().to_string(),
+        bag_sha256: bag_sha256(bag)?,
+        model: opts.model.origin.clone(),
+        model_sha256: opts.model.sha256_hex.clone(),
+        topic: topic.name.clone(),
+        input_type: topic.type_name.clone(),
+        mpjpe_mm: Scores {
+            horizons_ms: HORIZONS_MS.to_vec(),
+            ..Scores::default()
+        },
+        ..ReplayReport::default()
+    };
+    let mut people: BTreeMap<u32, PersonScoring> = BTreeMap::new();
+    let mut scorer = Scorer {
+        sums: Sums::default(),
+        by_second: BTreeMap::new(),
+        start_ns: 0,
+    };
+    let mut first_ns: Option<i64> = None;
+    let mut last_ns = 0i64;
+    let mut hist = vec![0u64; 1001];
+    let mut pushes = 0u64;
+    let mut open_spans: BTreeMap<u32, (i32, i64)> = BTreeMap::new();
+    let gap_ns = opts.engine.conditioner.gap_limit_ns;
+
+    let mut events: Vec<Event> = Vec::new();
+    let mut dropped = 0u64;
+    let mut event = |t_ns: i64, start: i64, person_id: Option<u32>, kind: &str, detail: String| {
+        if events.len() < MAX_EVENTS {
+            events.push(Event {
+                t_s: (t_ns - start) as f64 / 1e9,
+                person_id,
+                kind: kind.into(),
+                detail,
+            });
+        } else {
+            dropped += 1;
+        }
+    };
+
+    for item in reader.messages() {
+        let msg = match item {
+            Ok(m) => m,
+            Err(e) => {
+                report.stopped_at = Some(e.to_string());
+                break;
+            }
+        };
+        if msg.topic != topic_index {
+            continue;
+        }
+        report.messages += 1;
+        progress(report.messages, topic.message_count);
+        if let Some(o) = out.as_mut() {
+            o.writer.write_raw(o.input, msg.log_time_ns, &msg.data)?;
+        }
+        let decoded = InputMessage::decode(&msg.data, input_type).map_err(crate::adapters::InputError::from);
+        let adapted = match decoded.and_then(|d| adapter.adapt(&d).map(|a| (a, d.header().frame_id.clone()))) {
+            Ok(a) => a,
+            Err(e) => {
+                let start = first_ns.unwrap_or(msg.log_time_ns);
+                event(msg.log_time_ns, start, None, "unusable_message", e.to_string());
+                continue;
+            }
+        };
+        let (adapted, frame_id) = adapted;
+        for r in &adapted.rejected {
+            let start = first_ns.unwrap_or(msg.log_time_ns);
+            event(msg.log_time_ns, start, None, "rejected_body", r.to_string());
+        }
+        for person in &adapted.people {
+            let stamp = person.frame.stamp_ns;
+            let start = *first_ns.get_or_insert(stamp);
+            scorer.start_ns = start;
+            last_ns = last_ns.max(stamp);
+            let ps = people.entry(person.id).or_default();
+            if let Some(prev) = ps.last_stamp_ns
+                && stamp - prev > gap_ns
+            {
+                event(
+                    stamp,
+                    start,
+                    Some(person.id),
+                    "gap",
+                    format!("{:.3} s without frames", (stamp - prev) as f64 / 1e9),
+                );
+            }
+            ps.last_stamp_ns = Some(ps.last_stamp_ns.map_or(stamp, |p| p.max(stamp)));
+            let engine = tracks.get_or_insert(u64::from(person.id), stamp);
+            let t = Instant::now();
+            let result = engine.push_ref(&person.frame);
+            let us = t.elapsed().as_micros() as usize;
+            hist[(us / 10).min(1000)] += 1;
+            pushes += 1;
+            let a = match result {
+                Ok(a) => a,
+                Err(e) => {
+                    event(stamp, start, Some(person.id), stream_error_kind(&e), e.to_string());
+                    if matches!(e, StreamError::Teleport { .. } | StreamError::NonFiniteOutput { .. }) {
+                        ps.last_health = None;
+                    }
+                    continue;
+                }
+            };
+            report.frames += 1;
+            // Health transitions and resets.
+            if a.health.resets > ps.last_resets {
+                ps.last_resets = a.health.resets;
+                event(a.stamp_ns, start, Some(person.id), "reset", "stream restarted (warming up)".into());
+            }
+            if ps.last_health != Some(a.health.state) {
+                let kind = match a.health.state {
+                    HealthState::Warming => "warming_up",
+                    HealthState::Ok => "ok",
+                    HealthState::Degraded => "degraded",
+                };
+                let detail = a.health.last_error.map(|e| e.to_string()).unwrap_or_default();
+                event(a.stamp_ns, start, Some(person.id), kind, detail);
+                ps.last_health = Some(a.health.state);
+            }
+            // Motif timeline and transitions.
+            let motif = a.motif_now.map(|m| i32::from(m.id)).unwrap_or(-1);
+            match open_spans.get(&person.id) {
+                Some((m, _)) if *m == motif => {}
+                prev => {
+                    if let Some((m, s)) = prev.copied() {
+                        report.motif_timeline.push(MotifSpan {
+                            person_id: person.id,
+                            motif: m,
+                            start_s: (s - start) as f64 / 1e9,
+                            end_s: (a.stamp_ns - start) as f64 / 1e9,
+                        });
+                        if m >= 0 && motif >= 0 {
+                            event(a.stamp_ns, start, Some(person.id), "motif_transition", format!("{m} -> {motif}"));
+                        }
+                    }
+                    open_spans.insert(person.id, (motif, a.stamp_ns));
+                }
+            }
+            ps.last_motif = Some((motif, a.stamp_ns));
+            // Outputs, stamped with the input's log time so the output bag scrubs with it.
+            let header = Header {
+                stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
+                frame_id: frame_id.clone(),
+            };
+            let motifs = motif_anticipation(header.clone(), person.id, a);
+            let forecast = (a.health.state != HealthState::Warming && !a.forecast.is_empty())
+                .then(|| anticipation_forecast(header, person.id, a))
+                .transpose()?;
+            if let Some(f) = &forecast {
+                report.forecasts += 1;
+                let steps: Vec<Joints> = a.forecast.iter().map(|s| s.joints_in_world).collect();
+                let prev = ps.history.back().copied();
+                let velocity = prev.filter(|p| p.stamp_ns < stamp).map(|p| {
+                    let dt = (stamp - p.stamp_ns) as f32 / 1e9;
+                    std::array::from_fn(|j| {
+                        std::array::from_fn(|c| (person.frame.joints_in_world[j][c] - p.joints_in_world[j][c]) / dt)
+                    })
+                });
+                ps.pending.push_back(Pending {
+                    stamp_ns: a.stamp_ns,
+                    steps,
+                    valid: a.valid,
+                    last: person.frame.joints_in_world,
+                    velocity,
+                    done: [false; HORIZONS_MS.len()],
+                });
+                if let Some(o) = out.as_mut() {
+                    o.writer.write(o.forecast, msg.log_time_ns, f)?;
+                    o.writer.write(o.markers, msg.log_time_ns, &forecast_markers(f, &opts.markers)?)?;
+                }
+            }
+            if let Some(o) = out.as_mut() {
+                o.writer.write(o.motifs, msg.log_time_ns, &motifs)?;
+            }
+            scorer.observe(ps, &person.frame);
+        }
+        for (id, why) in tracks.drain_evictions() {
+            let start = first_ns.unwrap_or(msg.log_time_ns);
+            event(last_ns, start, Some(id as u32), "track_evicted", format!("{why:?}"));
+        }
+    }
+    let start = first_ns.unwrap_or(0);
+    for (id, (m, s)) in open_spans {
+        report.motif_timeline.push(MotifSpan {
+            person_id: id,
+            motif: m,
+            start_s: (s - start) as f64 / 1e9,
+            end_s: (last_ns - start) as f64 / 1e9,
+        });
+    }
+    report.motif_timeline.sort_by(|a, b| (a.person_id, a.start_s).partial_cmp(&(b.person_id, b.start_s)).unwrap_or(std::cmp::Ordering::Equal));
+    report.events = events;
+    report.events_dropped = dropped;
+    report.people = people.keys().copied().collect();
+    report.duration_s = (last_ns - start).max(0) as f64 / 1e9;
+    report.mpjpe_mm.scored = scorer.sums.acc.iter().map(|h| h[0][0].1).collect();
+    report.mpjpe_mm.model = scorer.sums.table(0);
+    report.mpjpe_mm.zero_velocity = scorer.sums.table(1);
+    report.mpjpe_mm.constant_velocity = scorer.sums.table(2);
+    report.error_over_time = scorer
+        .by_second
+        .iter()
+        .map(|(sec, v)| ErrorOverTime {
+            t_s: *sec as f64,
+            mpjpe_400ms: (v[0].1 > 0).then(|| v[0].0 / v[0].1 as f64),
+            mpjpe_1000ms: (v[1].1 > 0).then(|| v[1].0 / v[1].1 as f64),
+        })
+        .collect();
+    if let Some(o) = out {
+        let summary = o.writer.finish()?;
+        report.output_bag = Some(summary.dir.display().to_string());
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    report.timing = Timing {
+        pushes,
+        push_p50_us: percentile_from_histogram(&hist, pushes, 0.5),
+        push_p99_us: percentile_from_histogram(&hist, pushes, 0.99),
+        push_max_us: hist.iter().rposition(|n| *n > 0).map(|i| i as u32 * 10 + 10),
+        push_histogram_10us: hist,
+        wall_s,
+        realtime_factor: (wall_s > 0.0 && report.duration_s > 0.0).then(|| report.duration_s / wall_s),
+    };
+    Ok(report)
+}
