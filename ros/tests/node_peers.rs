@@ -9,6 +9,8 @@
 //! Peers are required in CI (`A4MER_REQUIRE_PEERS=1` or `CI=true`); elsewhere a missing
 //! Python module skips the test with the reason.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,44 +23,7 @@ use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
 use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn require_peers() -> bool {
-    std::env::var("A4MER_REQUIRE_PEERS").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// `python3` if it imports `module`; otherwise skip (or fail where peers are required).
-fn python_with(module: &str, install: &str) -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let reason = match Command::new(&python).args(["-c", &format!("import {module}")]).output() {
-        Ok(out) if out.status.success() => return Some(python),
-        Ok(out) => format!(
-            "`{python} -c 'import {module}'` failed ({}); {install}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => format!("cannot run {python}: {e}"),
-    };
-    assert!(!require_peers(), "peers are required here: {reason}");
-    eprintln!("skipping: {reason}");
-    None
-}
-
-/// Real motion: a bundled mocap take, canonical SMPL-24 at 30 Hz, from `start`.
-fn mocap_frames(start: usize, n: usize) -> Vec<PoseFrame> {
-    let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
-    let motion = a4mer_train::data::import_bvh(&path, &Default::default()).unwrap();
-    let start_ns = 1_700_000_000_000_000_000;
-    assert!(motion.frames.len() >= start + n, "take too short");
-    motion.frames[start..start + n]
-        .iter()
-        .map(|f| PoseFrame {
-            stamp_ns: start_ns + f.stamp_ns - motion.frames[start].stamp_ns,
-            ..*f
-        })
-        .collect()
-}
+use common::{manifest, mocap_frames_from, python_with};
 
 /// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
 fn joints_json(f: &PoseFrame) -> Value {
@@ -191,7 +156,7 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let frames = mocap_frames(0, 300);
+    let frames = mocap_frames_from(0, 300);
     let frames_path = dir.path().join("frames.json");
     std::fs::write(
         &frames_path,
@@ -274,8 +239,8 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let n = 90;
     // Two people: the take from its start, and a later part of it shifted 2 m to the left.
-    let a = mocap_frames(0, n);
-    let b: Vec<PoseFrame> = mocap_frames(400, n)
+    let a = mocap_frames_from(0, n);
+    let b: Vec<PoseFrame> = mocap_frames_from(400, n)
         .into_iter()
         .zip(&a)
         .map(|(mut f, fa)| {

@@ -9,8 +9,11 @@
 //! it they print why and check nothing, except under `CI=true`, where .ci/run installs it
 //! and its absence is a failure.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{manifest, mocap_frames_from, python_with_rosbags, run_py};
 
 use a4mer_ros::adapters::{SkeletonArrayAdapter, skeleton_array};
 use a4mer_ros::bag::{BagCompression, BagReader, BagWriter, QosProfile, Storage};
@@ -22,56 +25,9 @@ use a4mer_ros::msg::{
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, SMPL24};
 use serde_json::Value;
 
-fn python_with_rosbags() -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let reason = match Command::new(&python).args(["-c", "import rosbags"]).output() {
-        Ok(out) if out.status.success() => return Some(python),
-        Ok(out) => format!(
-            "`{python} -c 'import rosbags'` failed ({}); pip install rosbags",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => format!("cannot run {python}: {e}"),
-    };
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must have rosbags: {reason}"
-    );
-    eprintln!("skipping: {reason}");
-    None
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_py(python: &str, script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python)
-        .arg(manifest().join("tests/py").join(script))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Real motion: the first 20 s of a bundled mocap take, canonical SMPL-24 at 30 Hz.
 fn mocap_frames() -> Vec<PoseFrame> {
-    let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
-    let motion = a4mer_train::data::import_bvh(&path, &Default::default()).unwrap();
-    let start_ns = 1_700_000_000_000_000_000;
-    motion
-        .frames
-        .iter()
-        .take(600)
-        .map(|f| PoseFrame {
-            stamp_ns: start_ns + f.stamp_ns,
-            ..*f
-        })
-        .collect()
+    mocap_frames_from(0, 600)
 }
 
 fn header(stamp_ns: i64, frame_id: &str) -> Header {

@@ -512,17 +512,30 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
         let mut stream = McapStream::open(path, false)?;
         let mut seen: HashMap<(String, String), u64> = HashMap::new();
         let mut order: Vec<(String, String)> = Vec::new();
-        while let Some(raw) = stream.next_raw()? {
-            let key = (raw.topic, raw.type_name);
-            if !seen.contains_key(&key) {
-                order.push(key.clone());
+        // A file cut off mid-record still has the topics seen before the cut; reading its
+        // messages then ends with the error at the cut, so nothing is silently lost.
+        let mut complete = true;
+        loop {
+            match stream.next_raw() {
+                Ok(Some(raw)) => {
+                    let key = (raw.topic, raw.type_name);
+                    if !seen.contains_key(&key) {
+                        order.push(key.clone());
+                    }
+                    *seen.entry(key).or_default() += 1;
+                }
+                Ok(None) => break,
+                Err(_) if !order.is_empty() => {
+                    complete = false;
+                    break;
+                }
+                Err(e) => return Err(e),
             }
-            *seen.entry(key).or_default() += 1;
         }
         return Ok(order
             .into_iter()
             .map(|key| TopicInfo {
-                message_count: seen.get(&key).copied(),
+                message_count: seen.get(&key).copied().filter(|_| complete),
                 name: key.0,
                 type_name: key.1,
                 serialization_format: "cdr".into(),

@@ -579,6 +579,9 @@ pub fn replay(
             event(last_ns, start, Some(id as u32), "track_evicted", format!("{why:?}"));
         }
     }
+    if report.messages == 0 && report.stopped_at.is_none() {
+        report.stopped_at = Some(format!("{}: no messages on {}", bag.display(), topic.name));
+    }
     let start = first_ns.unwrap_or(0);
     for (id, (m, s)) in open_spans {
         report.motif_timeline.push(MotifSpan {

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests: Python peers and real mocap.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use a4mer_runtime::PoseFrame;
+
+pub fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// CI installs every peer; there a missing one fails the test instead of skipping it.
+pub fn require_peers() -> bool {
+    std::env::var("A4MER_REQUIRE_PEERS").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// `python3` (or `$PYTHON`) if it imports `modules`; otherwise skip (or fail where peers
+/// are required) with the reason and the install hint.
+pub fn python_with(modules: &str, install: &str) -> Option<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let reason = match Command::new(&python).args(["-c", &format!("import {modules}")]).output() {
+        Ok(out) if out.status.success() => return Some(python),
+        Ok(out) => format!(
+            "`{python} -c 'import {modules}'` failed ({}); {install}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run {python}: {e}"),
+    };
+    assert!(!require_peers(), "peers are required here: {reason}");
+    eprintln!("skipping: {reason}");
+    None
+}
+
+pub fn python_with_rosbags() -> Option<String> {
+    python_with("rosbags", "pip install rosbags")
+}
+
+/// Run `tests/py/<script>`; its stdout.
+pub fn run_py(python: &str, script: &str, args: &[&Path]) -> String {
+    let out = Command::new(python)
+        .arg(manifest().join("tests/py").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Real motion: `n` frames of a bundled mocap take from frame `start`, canonical SMPL-24
+/// at 30 Hz, stamped from 1.7e18 ns.
+pub fn mocap_frames_from(start: usize, n: usize) -> Vec<PoseFrame> {
+    let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
+    let motion = a4mer_train::data::import_bvh(&path, &Default::default()).unwrap();
+    assert!(motion.frames.len() >= start + n, "take too short");
+    let start_ns = 1_700_000_000_000_000_000;
+    motion.frames[start..start + n]
+        .iter()
+        .map(|f| PoseFrame {
+            stamp_ns: start_ns + f.stamp_ns - motion.frames[start].stamp_ns,
+            ..*f
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! `ros::replay` on real mocap: bags written by `rosbags` (MCAP and sqlite3) replay, our
+//! output bag reads back in `rosbags`, replays are byte-identical, corrupt bags stop with
+//! a clear error and a partial report, and the report renders in headless Chromium.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use a4mer_ros::adapters::skeleton_array;
+use a4mer_ros::bag::{BagWriter, QosProfile};
+use a4mer_ros::msg::Skeleton3DArray;
+use a4mer_ros::node::LoadedModel;
+use a4mer_ros::outputs::MarkerStyle;
+use a4mer_ros::replay::{ReplayError, ReplayOptions, ReplayReport, replay, report};
+use a4mer_runtime::PoseFrame;
+use a4mer_runtime::stream::{EngineConfig, TracksConfig};
+use serde_json::Value;
+
+use common::{manifest, mocap_frames_from, python_with_rosbags, require_peers, run_py};
+
+fn options(out_dir: Option<PathBuf>, topic: Option<&str>) -> ReplayOptions {
+    ReplayOptions {
+        topic: topic.map(str::to_string),
+        model: LoadedModel::load(None).unwrap(),
+        engine: EngineConfig::default(),
+        tracks: TracksConfig::default(),
+        out_dir,
+        markers: MarkerStyle::default(),
+    }
+}
+
+fn run(bag: &Path, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    replay(bag, opts, &mut |_, _| {})
+}
+
+/// The report without what may differ between runs or bags holding the same poses.
+fn deterministic(r: &ReplayReport) -> Value {
+    let mut v = serde_json::to_value(r).unwrap();
+    let o = v.as_object_mut().unwrap();
+    for k in ["timing", "output_bag", "bag", "bag_sha256", "input_type", "topic"] {
+        o.remove(k);
+    }
+    v
+}
+
+/// Our own bag of `frames` (what `a4mer import --to-bag` writes).
+fn our_bag(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
+    let bag = dir.join("poses");
+    let mut w = BagWriter::create(&bag).unwrap();
+    let t = w.add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()]).unwrap();
+    for f in frames {
+        w.write(t, f.stamp_ns, &skeleton_array(f.stamp_ns, "mocap", &[(1, f)]).unwrap()).unwrap();
+    }
+    w.finish().unwrap();
+    bag
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rosbags_written_bags_replay_and_our_output_bag_reads_back_in_rosbags() {
+    let Some(python) = python_with_rosbags() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = mocap_frames_from(0, 600);
+    let doc = serde_json::json!({
+        "frame_id": "mocap",
+        "frames": frames.iter().map(|f| serde_json::json!({
+            "stamp_ns": f.stamp_ns, "joints": f.joints_in_world, "valid": f.valid,
+        })).collect::<Vec<_>>(),
+    });
+    let json_path = tmp.path().join("frames.json");
+    std::fs::write(&json_path, doc.to_string()).unwrap();
+    let msg_dir = manifest().join("msgs/msg");
+    let mut reports = Vec::new();
+    for (storage, compression) in [("mcap", "storage"), ("sqlite3", "none")] {
+        let bag = tmp.path().join(format!("theirs_{storage}"));
+        run_py(
+            &python,
+            "rosbags_write.py",
+            &[&json_path, &msg_dir, &bag, Path::new(storage), Path::new(compression)],
+        );
+        let out = tmp.path().join(format!("out_{storage}"));
+        let r = run(&bag, &options(Some(out.clone()), None)).unwrap();
+        assert_eq!(r.stopped_at, None);
+        assert_eq!(r.topic, "/poses", "the first pose topic");
+        assert_eq!((r.messages, r.frames, r.people.clone()), (600, 600, vec![1]));
+        assert!((560..=571).contains(&r.forecasts), "{} forecasts after warm-up", r.forecasts);
+        let s = &r.mpjpe_mm;
+        assert!(s.scored[4] > 500, "forecasts scored at 1 s: {:?}", s.scored);
+        let (model, cv) = (s.model.world[4].unwrap(), s.constant_velocity.world[4].unwrap());
+        assert!(model < cv, "model {model} mm vs constant velocity {cv} mm at 1 s");
+        assert!(r.events.iter().any(|e| e.kind == "motif_transition"), "motif transitions listed");
+        assert!(r.events.iter().any(|e| e.kind == "ok"), "the end of warm-up is listed");
+        assert!(!r.motif_timeline.is_empty() && !r.error_over_time.is_empty());
+
+        let check: Value = serde_json::from_str(&run_py(&python, "rosbags_check.py", &[&out])).unwrap();
+        let topics = check["topics"].as_object().unwrap();
+        let count = |t: &str| topics[t]["count"].as_u64().unwrap();
+        let identical = |t: &str| topics[t]["identical"].as_u64().unwrap();
+        assert_eq!((count("/poses"), identical("/poses")), (600, 600));
+        assert_eq!(count("/a4mer/motifs"), 600);
+        assert_eq!(count("/a4mer/forecast"), r.forecasts);
+        assert_eq!(count("/a4mer/forecast_markers"), r.forecasts);
+        for t in ["/a4mer/motifs", "/a4mer/forecast", "/a4mer/forecast_markers"] {
+            assert_eq!(identical(t), count(t), "{t}: every message decodes in rosbags");
+        }
+        reports.push(deterministic(&r));
+    }
+    assert_eq!(reports[0], reports[1], "MCAP and sqlite3 storage give the same result");
+}
+
+#[test]
+fn replays_are_byte_identical_across_runs_and_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = our_bag(tmp.path(), &mocap_frames_from(0, 450));
+    let out_a = tmp.path().join("a").join("out");
+    let a = run(&bag, &options(Some(out_a.clone()), None)).unwrap();
+    // The same replay while three others run on other threads.
+    let others: Vec<_> = (0..3)
+        .map(|k| {
+            let (bag, out) = (bag.clone(), tmp.path().join(format!("other{k}")));
+            std::thread::spawn(move || run(&bag, &options(Some(out), None)).unwrap())
+        })
+        .collect();
+    let out_b = tmp.path().join("b").join("out");
+    let b = run(&bag, &options(Some(out_b.clone()), None)).unwrap();
+    let c: Vec<ReplayReport> = others.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        serde_json::to_string(&deterministic(&a)).unwrap(),
+        serde_json::to_string(&deterministic(&b)).unwrap()
+    );
+    for r in &c {
+        assert_eq!(deterministic(r), deterministic(&a));
+    }
+    let (fa, fb) = (files(&out_a), files(&out_b));
+    assert_eq!(fa.len(), 2, "metadata.yaml and the MCAP file");
+    for ((na, da), (nb, db)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(da == db, "{na}: output bags differ");
+    }
+    assert_eq!(a.bag_sha256, b.bag_sha256);
+}
+
+#[test]
+fn corrupt_bags_stop_with_a_clear_error_and_a_partial_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = mocap_frames_from(0, 3000);
+    let bag = our_bag(tmp.path(), &frames);
+    let mcap = std::fs::read_dir(&bag)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .unwrap();
+    let bytes = std::fs::read(&mcap).unwrap();
+
+    // Truncated: the report covers the messages before the cut and says where it stopped.
+    let cut = tmp.path().join("truncated.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let r = run(&cut, &options(None, None)).unwrap();
+    let stop = r.stopped_at.clone().expect("stopped early");
+    assert!(stop.contains("truncated.mcap"), "names the file: {stop}");
+    assert!(r.messages > 500 && r.messages < 3000, "{} messages before the cut", r.messages);
+    assert!(report::html(&r).contains("Replay stopped early"));
+
+    // A flipped byte inside a chunk: its CRC no longer matches.
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    let crc = tmp.path().join("bad_crc.mcap");
+    std::fs::write(&crc, &bad).unwrap();
+    let r = run(&crc, &options(None, None)).unwrap();
+    let stop = r.stopped_at.clone().expect("stopped at the bad chunk");
+    assert!(stop.to_lowercase().contains("crc"), "{stop}");
+    assert!(r.messages < 3000);
+
+    // An unknown type on the chosen topic.
+    let odd = tmp.path().join("odd");
+    let mut w = BagWriter::create(&odd).unwrap();
+    let t = w
+        .add_topic_raw("/poses", "std_msgs/msg/String", "string data\n", &[QosProfile::sensor_data()])
+        .unwrap();
+    w.write_raw(t, 1, &[0, 1, 0, 0, 3, 0, 0, 0, b'h', b'i', 0]).unwrap();
+    w.finish().unwrap();
+    let e = run(&odd, &options(None, Some("/poses"))).unwrap_err().to_string();
+    assert!(e.contains("/poses") && e.contains("std_msgs/msg/String"), "{e}");
+    let e = run(&odd, &options(None, None)).unwrap_err().to_string();
+    assert!(e.contains("no pose topic") && e.contains("std_msgs/msg/String"), "{e}");
+
+    // An empty bag: a report of nothing, saying so.
+    let empty = our_bag(&tmp.path().join("empty_dir"), &[]);
+    let r = run(&empty, &options(None, None)).unwrap();
+    assert_eq!(r.messages, 0);
+    assert!(r.stopped_at.as_deref().unwrap_or("").contains("no messages on /poses"), "{:?}", r.stopped_at);
+}
+
+const CHROMIUM_FLAGS: [&str; 6] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+];
+
+/// Load `url` in headless Chromium: its DOM, and every network request the page itself
+/// started (Chromium's own background requests carry the initiator "not an origin").
+fn load_in_chromium(chromium: &str, url: &str, dir: &Path) -> (String, Vec<String>) {
+    let netlog = dir.join("netlog.json");
+    let out = Command::new(chromium)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--log-net-log={}", netlog.display()))
+        .args(["--virtual-time-budget=2000", "--dump-dom", url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log: Value = serde_json::from_str(&std::fs::read_to_string(&netlog).unwrap()).unwrap();
+    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64().unwrap();
+    let page_requests = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_u64() == Some(start_job))
+        .filter(|e| e["params"]["initiator"].as_str() != Some("not an origin"))
+        .filter_map(|e| e["params"]["url"].as_str().map(str::to_string))
+        .filter(|u| !u.starts_with("file://") && !u.starts_with("data:"))
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), page_requests)
+}
+
+#[test]
+fn report_renders_in_headless_chromium_with_its_plots_and_no_network_requests() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(chromium) = chromium else {
+        assert!(!require_peers(), "chromium is required here (apt-get install chromium)");
+        eprintln!("skipping: no chromium");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = our_bag(tmp.path(), &mocap_frames_from(0, 450));
+    let r = run(&bag, &options(None, None)).unwrap();
+    let html_path = tmp.path().join("report.html");
+    std::fs::write(&html_path, report::html(&r)).unwrap();
+    let url = format!("file://{}", html_path.display());
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-report.png");
+
+    // The check can fail: a page that fetches an image over HTTP is caught.
+    let control = tmp.path().join("control.html");
+    std::fs::write(&control, "<html><body><img src=\"http://127.0.0.1:9/x.png\"></body></html>").unwrap();
+    let (_, fetched) = load_in_chromium(chromium, &format!("file://{}", control.display()), tmp.path());
+    assert!(fetched.iter().any(|u| u.starts_with("http://127.0.0.1:9/")), "control page: {fetched:?}");
+
+    let (dom, fetched) = load_in_chromium(chromium, &url, tmp.path());
+    assert!(fetched.is_empty(), "the report fetched {fetched:?}");
+    for id in ["plot-error-horizon", "plot-error-time", "plot-motifs", "plot-latency"] {
+        let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} not in the DOM"));
+        assert!(dom[at..].starts_with(&format!("id=\"{id}\"><svg")), "{id} holds an SVG");
+    }
+    assert!(dom.contains("<table id=\"events\">") && dom.contains("motif_transition"));
+    assert!(dom.contains(&r.model_sha256) && dom.contains(&r.bag_sha256));
+    let out = Command::new(chromium)
+        .args(CHROMIUM_FLAGS)
+        .args(["--window-size=1000,2600", &format!("--screenshot={}", shot.display()), &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && shot.is_file(), "screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("screenshot: {}", shot.display());
+}
