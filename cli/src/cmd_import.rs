@@ -29,6 +29,10 @@ pub struct ImportArgs {
     /// Stamp of the first frame, nanoseconds (ROS time); later frames follow at 30 Hz.
     #[arg(long, default_value_t = 0, value_name = "NS", requires = "to_bag")]
     start_ns: i64,
+    /// Loop the recording (forwards, then backwards, seamlessly) to this many seconds: long
+    /// bags for soak and memory tests of replay.
+    #[arg(long, value_name = "SECONDS", requires = "to_bag")]
+    loop_to_s: Option<f64>,
     #[command(flatten)]
     source: SourceArgs,
 }
@@ -42,8 +46,19 @@ pub fn run(args: ImportArgs) -> Result<()> {
     }
     let motion = import_bvh(&args.file, &args.source.import_options())?;
     if let Some(dir) = &args.to_bag {
-        let frames: Vec<_> = motion
-            .frames
+        let source: Vec<a4mer_runtime::PoseFrame> = match args.loop_to_s {
+            None => motion.frames.clone(),
+            Some(s) => {
+                if !(s.is_finite() && s > 0.0 && s <= 48.0 * 3600.0) {
+                    bail!("--loop-to-s {s}: expected 0 < seconds <= 172800");
+                }
+                let takes = [motion.frames.as_slice()];
+                let looped = a4mer_train::bench::MocapLoop::new(&takes)
+                    .with_context(|| format!("{}: fewer than 2 frames to loop", args.file.display()))?;
+                looped.take((s * 30.0).round() as usize).collect()
+            }
+        };
+        let frames: Vec<_> = source
             .iter()
             .map(|f| a4mer_runtime::PoseFrame {
                 stamp_ns: args.start_ns.saturating_add(f.stamp_ns),

@@ -1,0 +1,57 @@
+//! `a4mer import --to-bag` then `a4mer replay`: the audit a safety team runs.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn a4mer(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_a4mer"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_cut_bag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = tmp.path().join("take");
+    let out = a4mer(&["import", "data/mocap/bvhtools_test.bvh", "--to-bag", bag.to_str().unwrap(), "--loop-to-s", "40"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = tmp.path().join("audit.html");
+    let out_bag = tmp.path().join("out");
+    let out = a4mer(&[
+        "replay",
+        bag.to_str().unwrap(),
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+        "--out",
+        out_bag.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["messages"], 1200, "40 s looped at 30 Hz");
+    assert_eq!(r["topic"], "/poses");
+    assert!(r["mpjpe_mm"]["model"]["world"][4].as_f64().unwrap() > 0.0);
+    assert!(r["timing"]["realtime_factor"].as_f64().unwrap() > 1.0);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains(r["model_sha256"].as_str().unwrap()));
+    assert!(out_bag.join("metadata.yaml").is_file());
+
+    // The same bag cut short: the report is still written, and the exit code says it stopped.
+    let mcap = std::fs::read_dir(&bag)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .unwrap();
+    let bytes = std::fs::read(&mcap).unwrap();
+    let cut = tmp.path().join("cut.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let partial = tmp.path().join("partial.html");
+    let out = a4mer(&["replay", cut.to_str().unwrap(), "--report", partial.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("ended in an error after") && stderr.contains("cut.mcap"), "{stderr}");
+    assert!(std::fs::read_to_string(&partial).unwrap().contains("Replay stopped early"));
+}
