@@ -57,7 +57,13 @@ fn live(line: &LiveLine) -> String {
         .map(|(id, p)| {
             let when = line
                 .transition_in_s
-                .map(|t| if t > 60.0 { " in >60 s".to_string() } else { format!(" in {t:.1} s") })
+                .map(|t| {
+                    if t > 60.0 {
+                        " in >60 s".to_string()
+                    } else {
+                        format!(" in {t:.1} s")
+                    }
+                })
                 .unwrap_or_default();
             format!("next {id:>3} ({:.0}%){when}", p * 100.0)
         })

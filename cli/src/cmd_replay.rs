@@ -52,7 +52,10 @@ fn print_table(r: &ReplayReport) {
         for (frame, v) in [("world", &t.world), ("pelvis-rel", &t.pelvis_relative)] {
             let cells: Vec<String> = v
                 .iter()
-                .map(|v| v.map(|v| format!("{v:>10.1}")).unwrap_or_else(|| format!("{:>10}", "-")))
+                .map(|v| {
+                    v.map(|v| format!("{v:>10.1}"))
+                        .unwrap_or_else(|| format!("{:>10}", "-"))
+                })
                 .collect();
             println!("{name:<18} {frame:<12}  {}", cells.join(""));
         }
@@ -61,7 +64,14 @@ fn print_table(r: &ReplayReport) {
     for e in &r.events {
         *kinds.entry(e.kind.as_str()).or_insert(0u64) += 1;
     }
-    println!("\nevents   {kinds:?}{}", if r.events_dropped > 0 { format!(" (+{} not listed)", r.events_dropped) } else { String::new() });
+    println!(
+        "\nevents   {kinds:?}{}",
+        if r.events_dropped > 0 {
+            format!(" (+{} not listed)", r.events_dropped)
+        } else {
+            String::new()
+        }
+    );
     let t = &r.timing;
     println!(
         "compute  push p50 {:?} µs, p99 {:?} µs, max {:?} µs; {:.0}x real time",

@@ -12,10 +12,10 @@ mod bundle;
 mod cmd_bench;
 mod cmd_bundle;
 mod cmd_demo;
-mod cmd_replay;
 mod cmd_eval;
 mod cmd_forecast;
 mod cmd_import;
+mod cmd_replay;
 mod cmd_verify;
 // Model issue: training, motif inspection.
 mod cmd_motifs;

@@ -20,14 +20,28 @@ fn demo_streams_real_mocap_through_the_node_process_and_scores_the_forecasts() {
     assert_eq!(s["people"], 2);
     // Up to a few frames go before discovery completes; the first 30 frames warm up.
     let forecasts = s["forecasts_received"].as_u64().unwrap();
-    assert!((2 * 60..=2 * 92).contains(&forecasts), "{forecasts} forecasts for 2 people");
+    assert!(
+        (2 * 60..=2 * 92).contains(&forecasts),
+        "{forecasts} forecasts for 2 people"
+    );
     assert_eq!(s["end_to_end_latency_ms"]["count"].as_u64().unwrap(), forecasts);
-    let mpjpe: Vec<f64> = s["mpjpe_mm"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    let mpjpe: Vec<f64> = s["mpjpe_mm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
     assert_eq!(mpjpe.len(), 3, "scored at 100, 400 and 1000 ms: {}", s["mpjpe_mm"]);
-    assert!(mpjpe[0] < mpjpe[1] && mpjpe[1] < mpjpe[2], "error grows with the horizon: {mpjpe:?}");
+    assert!(
+        mpjpe[0] < mpjpe[1] && mpjpe[1] < mpjpe[2],
+        "error grows with the horizon: {mpjpe:?}"
+    );
     assert!(mpjpe[0] > 0.0 && mpjpe[2] < 1000.0, "{mpjpe:?}");
     assert!(s["node_peak_rss_mb"].as_f64().unwrap() > 1.0);
     assert!(s["first_forecast_s"].as_f64().unwrap() >= 1.0, "after the 1 s warm-up");
     assert!(stderr.contains("t=  1s"), "a live line per second: {stderr}");
-    assert!(stderr.contains("a4mer_node: stopped after"), "the node stopped cleanly: {stderr}");
+    assert!(
+        stderr.contains("a4mer_node: stopped after"),
+        "the node stopped cleanly: {stderr}"
+    );
 }

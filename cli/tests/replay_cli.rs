@@ -16,7 +16,14 @@ fn a4mer(args: &[&str]) -> std::process::Output {
 fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_cut_bag() {
     let tmp = tempfile::tempdir().unwrap();
     let bag = tmp.path().join("take");
-    let out = a4mer(&["import", "data/mocap/bvhtools_test.bvh", "--to-bag", bag.to_str().unwrap(), "--loop-to-s", "40"]);
+    let out = a4mer(&[
+        "import",
+        "data/mocap/bvhtools_test.bvh",
+        "--to-bag",
+        bag.to_str().unwrap(),
+        "--loop-to-s",
+        "40",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = tmp.path().join("audit.html");
     let out_bag = tmp.path().join("out");
@@ -52,6 +59,13 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
     let out = a4mer(&["replay", cut.to_str().unwrap(), "--report", partial.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("ended in an error after") && stderr.contains("cut.mcap"), "{stderr}");
-    assert!(std::fs::read_to_string(&partial).unwrap().contains("Replay stopped early"));
+    assert!(
+        stderr.contains("ended in an error after") && stderr.contains("cut.mcap"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(&partial)
+            .unwrap()
+            .contains("Replay stopped early")
+    );
 }

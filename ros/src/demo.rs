@@ -90,9 +90,7 @@ pub struct LatencyMs {
 impl LatencyMs {
     fn of(mut us: Vec<u64>) -> Self {
         us.sort_unstable();
-        let q = |q: f64| {
-            (!us.is_empty()).then(|| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0)
-        };
+        let q = |q: f64| (!us.is_empty()).then(|| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0);
         Self {
             count: us.len(),
             p50: q(0.5),
@@ -137,7 +135,11 @@ impl From<RunSummary> for RunSummaryView {
     }
 }
 
-fn topic(ctx_node: &mut ros2_client::Node, name: &str, ty: MessageTypeName) -> Result<ros2_client::dds::rustdds::Topic, DemoError> {
+fn topic(
+    ctx_node: &mut ros2_client::Node,
+    name: &str,
+    ty: MessageTypeName,
+) -> Result<ros2_client::dds::rustdds::Topic, DemoError> {
     let n = Name::parse(name).map_err(|e| setup_err(name)(format!("{e:?}")))?;
     ctx_node
         .create_topic(&n, ty, &output_qos(100))
@@ -185,7 +187,8 @@ impl Scorer {
             for (k, p) in pts.iter().enumerate().take(actual.valid.len()) {
                 if actual.valid[k] && p.x.is_finite() {
                     let a = actual.joints_in_world[k];
-                    sum += ((p.x - a[0] as f64).powi(2) + (p.y - a[1] as f64).powi(2) + (p.z - a[2] as f64).powi(2)).sqrt();
+                    sum += ((p.x - a[0] as f64).powi(2) + (p.y - a[1] as f64).powi(2) + (p.z - a[2] as f64).powi(2))
+                        .sqrt();
                     n += 1;
                 }
             }
@@ -206,7 +209,9 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
     let n_people = cfg.people.len();
     let len = cfg.people.first().map(Vec::len).unwrap_or(0);
     if n_people == 0 || len == 0 || cfg.people.iter().any(|p| p.len() != len) {
-        return Err(DemoError::Input("need at least one person, all takes the same non-zero length".into()));
+        return Err(DemoError::Input(
+            "need at least one person, all takes the same non-zero length".into(),
+        ));
     }
     let start_ns = cfg.people[0][0].stamp_ns;
 
@@ -279,8 +284,11 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
                     }
                     let due = begin + Duration::from_nanos(frame_period_ns(k as u64) as u64);
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    let bodies: Vec<(u32, &PoseFrame)> =
-                        people.iter().enumerate().map(|(i, take)| (i as u32 + 1, &take[k])).collect();
+                    let bodies: Vec<(u32, &PoseFrame)> = people
+                        .iter()
+                        .enumerate()
+                        .map(|(i, take)| (i as u32 + 1, &take[k]))
+                        .collect();
                     let Some(msg) = skeleton_array(people[0][k].stamp_ns, "world", &bodies) else {
                         continue;
                     };
@@ -357,7 +365,9 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             on_line(&LiveLine {
                 t_s: t0.elapsed().as_secs_f64().round(),
                 person_id: 1,
-                motif_now: m.filter(|m| m.motif_now >= 0).map(|m| (m.motif_now, m.motif_now_confidence)),
+                motif_now: m
+                    .filter(|m| m.motif_now >= 0)
+                    .map(|m| (m.motif_now, m.motif_now_confidence)),
                 // The most likely motif other than the current one: what comes next.
                 motif_next: m.and_then(|m| {
                     m.next_motif_ids
@@ -366,9 +376,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
                         .find(|(id, _)| **id != m.motif_now)
                         .map(|(id, p)| (*id, *p))
                 }),
-                transition_in_s: m
-                    .map(|m| m.expected_time_to_transition_s)
-                    .filter(|t| t.is_finite()),
+                transition_in_s: m.map(|m| m.expected_time_to_transition_s).filter(|t| t.is_finite()),
                 health: m.map(|m| m.health),
                 mpjpe_mm: scorer.mpjpe_mm(),
                 latency_p50_ms: lat.p50,
@@ -385,9 +393,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
     summary.mpjpe_mm = scorer.mpjpe_mm();
     match node {
         RunningNode::Thread(h) => {
-            let run = h
-                .join()
-                .map_err(|_| setup_err("node thread")("panicked".into()))??;
+            let run = h.join().map_err(|_| setup_err("node thread")("panicked".into()))??;
             summary.node = Some(run.into());
         }
         RunningNode::Child(mut child) => {

@@ -9,9 +9,7 @@ use a4mer_runtime::{Joints, NUM_JOINTS, SMPL24};
 
 use a4mer_runtime::stream::{Anticipation, HealthState};
 
-use crate::msg::{
-    ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, PoseForecast, Vector3,
-};
+use crate::msg::{ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, PoseForecast, Vector3};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OutputError {
@@ -60,11 +58,7 @@ pub fn pose_forecast(
 
 /// The engine's forecast as a `PoseForecast`. Joints the input did not observe are NaN:
 /// a consumer must not act on a position the model only guessed from other joints.
-pub fn anticipation_forecast(
-    header: Header,
-    person_id: u32,
-    a: &Anticipation,
-) -> Result<PoseForecast, OutputError> {
+pub fn anticipation_forecast(header: Header, person_id: u32, a: &Anticipation) -> Result<PoseForecast, OutputError> {
     // Steps are at the model rate (`dt_s` of step k is (k + 1) model periods, rounded to f32).
     let step_period_ns = a4mer_runtime::frame_period_ns(1);
     let steps: Vec<Joints> = a

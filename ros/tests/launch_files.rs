@@ -35,8 +35,16 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
         n
     };
     assert_eq!(names("xml_args"), names("py_args"));
-    assert_eq!(names("xml_args"), names("xml_vars"), "every XML argument is used, none undeclared");
-    assert_eq!(names("py_args"), names("py_reads"), "every Python argument is used, none undeclared");
+    assert_eq!(
+        names("xml_args"),
+        names("xml_vars"),
+        "every XML argument is used, none undeclared"
+    );
+    assert_eq!(
+        names("py_args"),
+        names("py_reads"),
+        "every Python argument is used, none undeclared"
+    );
 
     // Run the node with the XML's command line, in a namespace, with the shipped params file.
     let cmd = v["xml_cmd"].as_str().unwrap();
@@ -46,7 +54,10 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
         let value = match name.as_str() {
             "namespace" => "/robot1".to_string(),
             "poses_topic" => "/camera/skeletons".to_string(),
-            _ => default.as_str().unwrap().replace("$(dirname)", launch_dir().to_str().unwrap()),
+            _ => default
+                .as_str()
+                .unwrap()
+                .replace("$(dirname)", launch_dir().to_str().unwrap()),
         };
         line = line.replace(&format!("$(var {name})"), &value);
     }
@@ -60,7 +71,13 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.try_wait().unwrap().is_none(), "the node exited at start-up");
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "no exit after SIGTERM");
@@ -83,15 +100,30 @@ fn systemd_unit_verifies_with_the_built_binary() {
         return;
     }
     let unit = std::fs::read_to_string(launch_dir().join("systemd/a4mer-node.service")).unwrap();
-    assert!(unit.contains("ExecStart=/opt/a4mer/bin/a4mer_node --ros-args --params-file /opt/a4mer/launch/params/a4mer.yaml"));
+    assert!(
+        unit.contains(
+            "ExecStart=/opt/a4mer/bin/a4mer_node --ros-args --params-file /opt/a4mer/launch/params/a4mer.yaml"
+        )
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a4mer-node.service");
-    std::fs::write(&path, unit.replace("/opt/a4mer/bin/a4mer_node", env!("CARGO_BIN_EXE_a4mer_node"))).unwrap();
+    std::fs::write(
+        &path,
+        unit.replace("/opt/a4mer/bin/a4mer_node", env!("CARGO_BIN_EXE_a4mer_node")),
+    )
+    .unwrap();
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(&path)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.trim().is_empty(), "systemd-analyze verify: {text}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "systemd-analyze verify: {text}"
+    );
 }

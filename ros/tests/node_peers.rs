@@ -173,7 +173,11 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
     let node = NodeProcess::start(
         dir.path(),
         domain,
-        &["input.type:=pose_array", "diagnostics.period_s:=0.5", "markers.stride:=10"],
+        &[
+            "input.type:=pose_array",
+            "diagnostics.period_s:=0.5",
+            "markers.stride:=10",
+        ],
     );
     let out = run_peer(
         &python,
@@ -199,7 +203,10 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
 
     let diags = out["diagnostics"].as_array().unwrap();
     assert!(diags.len() >= 10, "{} diagnostics in ~12 s at 2 Hz", diags.len());
-    let normal = diags.iter().rfind(|d| d["phase"] == "normal").expect("diagnostics while streaming");
+    let normal = diags
+        .iter()
+        .rfind(|d| d["phase"] == "normal")
+        .expect("diagnostics while streaming");
     assert_eq!(diag_value(normal, "input_type"), "geometry_msgs/msg/PoseArray");
     let rate: f64 = diag_value(normal, "input_rate_hz").parse().unwrap();
     assert!((20.0..40.0).contains(&rate), "input rate {rate} Hz at 30 Hz");
@@ -218,8 +225,14 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
         diag_u64(last, "rejected_frames.no_pelvis") + diag_u64(last, "rejected_frames.too_few_valid_joints") >= 2,
         "all-NaN frames: {last}"
     );
-    assert!(diag_u64(last, "rejected_frames.stamp_backwards") >= 3, "stamps backwards: {last}");
-    assert!(diag_u64(last, "stream_resets") >= 1, "the 1.5 s gap resets the stream: {last}");
+    assert!(
+        diag_u64(last, "rejected_frames.stamp_backwards") >= 3,
+        "stamps backwards: {last}"
+    );
+    assert!(
+        diag_u64(last, "stream_resets") >= 1,
+        "the 1.5 s gap resets the stream: {last}"
+    );
     // The burst (300 messages in 1 s) was taken, not queued up: the input rate in the burst
     // window is well above 30 Hz.
     let burst_rate = diags
@@ -267,15 +280,19 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     .unwrap();
     let domain = domain(1);
     let node = NodeProcess::start(dir.path(), domain, &["forecast.frame_id:=map"]);
-    let cyclone_uri = format!(
+    let cyclone_uri = String::from(
         "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
          <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
-         <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>"
+         <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>",
     );
     let out = run_peer(
         &python,
         "cyclone_peer.py",
-        &[frames_path.display().to_string(), "/a4mer_node".into(), domain.to_string()],
+        &[
+            frames_path.display().to_string(),
+            "/a4mer_node".into(),
+            domain.to_string(),
+        ],
         &[("CYCLONEDDS_URI", cyclone_uri)],
     );
     let stderr = node.stop();
@@ -283,7 +300,9 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
 
     // The same engine, in this process, on the same frames.
     let model = LoadedModel::load(None).unwrap();
-    let mut expected: HashMap<(u32, i64), (Vec<Option<[f32; 3]>>, Option<i32>, u8)> = HashMap::new();
+    // (person, stamp) -> (forecast joints, None where unobserved; motif now; health)
+    type Expected = (Vec<Option<[f32; 3]>>, Option<i32>, u8);
+    let mut expected: HashMap<(u32, i64), Expected> = HashMap::new();
     for (id, frames) in [(3u32, &a), (8, &b)] {
         let mut engine = Engine::new(Arc::clone(&model.stream), EngineConfig::default()).unwrap();
         for f in frames.iter() {
@@ -307,7 +326,11 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     assert_eq!(motifs.len(), 2 * n, "a MotifAnticipation per person per frame");
     let warm = expected.values().filter(|(p, _, h)| *h != 1 && !p.is_empty()).count();
     assert!(warm >= 2 * (n - 31), "{warm} warm frames");
-    assert_eq!(forecasts.len(), warm, "a PoseForecast per person per frame after warm-up");
+    assert_eq!(
+        forecasts.len(),
+        warm,
+        "a PoseForecast per person per frame after warm-up"
+    );
     let mut worst = 0f64;
     for f in forecasts {
         let id = f["person_id"].as_u64().unwrap() as u32;
@@ -353,7 +376,11 @@ fn use_sim_time_stamps_diagnostics_with_clock_from_rclpy() {
     let profile = dir.path().join("fastdds.xml");
     std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
     let domain = domain(2);
-    let node = NodeProcess::start(dir.path(), domain, &["use_sim_time:=true", "diagnostics.period_s:=0.25"]);
+    let node = NodeProcess::start(
+        dir.path(),
+        domain,
+        &["use_sim_time:=true", "diagnostics.period_s:=0.25"],
+    );
     let sim_start_ns: i64 = 1_000_000_000_000;
     let out = run_peer(
         &python,
@@ -366,14 +393,24 @@ fn use_sim_time_stamps_diagnostics_with_clock_from_rclpy() {
         ],
     );
     node.stop();
-    let stamps: Vec<i64> = out["stamps_ns"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let stamps: Vec<i64> = out["stamps_ns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     // Once /clock flows, every report carries simulated time (1000 s + at most 3 s), never
     // the wall clock.
     let sim: Vec<i64> = stamps.iter().copied().filter(|s| *s >= sim_start_ns).collect();
     assert!(sim.len() >= 5, "diagnostics in simulated time: {stamps:?}");
     assert!(
-        stamps.iter().all(|s| *s == 0 || (sim_start_ns..sim_start_ns + 3_000_000_000).contains(s)),
+        stamps
+            .iter()
+            .all(|s| *s == 0 || (sim_start_ns..sim_start_ns + 3_000_000_000).contains(s)),
         "{stamps:?}"
     );
-    assert!(sim.windows(2).all(|w| w[0] <= w[1]), "simulated time runs forward: {sim:?}");
+    assert!(
+        sim.windows(2).all(|w| w[0] <= w[1]),
+        "simulated time runs forward: {sim:?}"
+    );
 }

@@ -48,9 +48,12 @@ fn deterministic(r: &ReplayReport) -> Value {
 fn our_bag(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
     let bag = dir.join("poses");
     let mut w = BagWriter::create(&bag).unwrap();
-    let t = w.add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()]).unwrap();
+    let t = w
+        .add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()])
+        .unwrap();
     for f in frames {
-        w.write(t, f.stamp_ns, &skeleton_array(f.stamp_ns, "mocap", &[(1, f)]).unwrap()).unwrap();
+        w.write(t, f.stamp_ns, &skeleton_array(f.stamp_ns, "mocap", &[(1, f)]).unwrap())
+            .unwrap();
     }
     w.finish().unwrap();
     bag
@@ -60,7 +63,12 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -93,12 +101,19 @@ fn rosbags_written_bags_replay_and_our_output_bag_reads_back_in_rosbags() {
         assert_eq!(r.stopped_at, None);
         assert_eq!(r.topic, "/poses", "the first pose topic");
         assert_eq!((r.messages, r.frames, r.people.clone()), (600, 600, vec![1]));
-        assert!((560..=571).contains(&r.forecasts), "{} forecasts after warm-up", r.forecasts);
+        assert!(
+            (560..=571).contains(&r.forecasts),
+            "{} forecasts after warm-up",
+            r.forecasts
+        );
         let s = &r.mpjpe_mm;
         assert!(s.scored[4] > 500, "forecasts scored at 1 s: {:?}", s.scored);
         let (model, cv) = (s.model.world[4].unwrap(), s.constant_velocity.world[4].unwrap());
         assert!(model < cv, "model {model} mm vs constant velocity {cv} mm at 1 s");
-        assert!(r.events.iter().any(|e| e.kind == "motif_transition"), "motif transitions listed");
+        assert!(
+            r.events.iter().any(|e| e.kind == "motif_transition"),
+            "motif transitions listed"
+        );
         assert!(r.events.iter().any(|e| e.kind == "ok"), "the end of warm-up is listed");
         assert!(!r.motif_timeline.is_empty() && !r.error_over_time.is_empty());
 
@@ -168,7 +183,11 @@ fn corrupt_bags_stop_with_a_clear_error_and_a_partial_report() {
     let r = run(&cut, &options(None, None)).unwrap();
     let stop = r.stopped_at.clone().expect("stopped early");
     assert!(stop.contains("truncated.mcap"), "names the file: {stop}");
-    assert!(r.messages > 500 && r.messages < 3000, "{} messages before the cut", r.messages);
+    assert!(
+        r.messages > 500 && r.messages < 3000,
+        "{} messages before the cut",
+        r.messages
+    );
     assert!(report::html(&r).contains("Replay stopped early"));
 
     // A flipped byte inside a chunk: its CRC no longer matches.
@@ -186,7 +205,12 @@ fn corrupt_bags_stop_with_a_clear_error_and_a_partial_report() {
     let odd = tmp.path().join("odd");
     let mut w = BagWriter::create(&odd).unwrap();
     let t = w
-        .add_topic_raw("/poses", "std_msgs/msg/String", "string data\n", &[QosProfile::sensor_data()])
+        .add_topic_raw(
+            "/poses",
+            "std_msgs/msg/String",
+            "string data\n",
+            &[QosProfile::sensor_data()],
+        )
         .unwrap();
     w.write_raw(t, 1, &[0, 1, 0, 0, 3, 0, 0, 0, b'h', b'i', 0]).unwrap();
     w.finish().unwrap();
@@ -199,7 +223,11 @@ fn corrupt_bags_stop_with_a_clear_error_and_a_partial_report() {
     let empty = our_bag(&tmp.path().join("empty_dir"), &[]);
     let r = run(&empty, &options(None, None)).unwrap();
     assert_eq!(r.messages, 0);
-    assert!(r.stopped_at.as_deref().unwrap_or("").contains("no messages on /poses"), "{:?}", r.stopped_at);
+    assert!(
+        r.stopped_at.as_deref().unwrap_or("").contains("no messages on /poses"),
+        "{:?}",
+        r.stopped_at
+    );
 }
 
 const CHROMIUM_FLAGS: [&str; 6] = [
@@ -223,7 +251,9 @@ fn load_in_chromium(chromium: &str, url: &str, dir: &Path) -> (String, Vec<Strin
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log: Value = serde_json::from_str(&std::fs::read_to_string(&netlog).unwrap()).unwrap();
-    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64().unwrap();
+    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+        .as_u64()
+        .unwrap();
     let page_requests = log["events"]
         .as_array()
         .unwrap()
@@ -238,9 +268,12 @@ fn load_in_chromium(chromium: &str, url: &str, dir: &Path) -> (String, Vec<Strin
 
 #[test]
 fn report_renders_in_headless_chromium_with_its_plots_and_no_network_requests() {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     let Some(chromium) = chromium else {
         assert!(!require_peers(), "chromium is required here (apt-get install chromium)");
         eprintln!("skipping: no chromium");
@@ -256,23 +289,40 @@ fn report_renders_in_headless_chromium_with_its_plots_and_no_network_requests() 
 
     // The check can fail: a page that fetches an image over HTTP is caught.
     let control = tmp.path().join("control.html");
-    std::fs::write(&control, "<html><body><img src=\"http://127.0.0.1:9/x.png\"></body></html>").unwrap();
+    std::fs::write(
+        &control,
+        "<html><body><img src=\"http://127.0.0.1:9/x.png\"></body></html>",
+    )
+    .unwrap();
     let (_, fetched) = load_in_chromium(chromium, &format!("file://{}", control.display()), tmp.path());
-    assert!(fetched.iter().any(|u| u.starts_with("http://127.0.0.1:9/")), "control page: {fetched:?}");
+    assert!(
+        fetched.iter().any(|u| u.starts_with("http://127.0.0.1:9/")),
+        "control page: {fetched:?}"
+    );
 
     let (dom, fetched) = load_in_chromium(chromium, &url, tmp.path());
     assert!(fetched.is_empty(), "the report fetched {fetched:?}");
     for id in ["plot-error-horizon", "plot-error-time", "plot-motifs", "plot-latency"] {
-        let at = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} not in the DOM"));
+        let at = dom
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} not in the DOM"));
         assert!(dom[at..].starts_with(&format!("id=\"{id}\"><svg")), "{id} holds an SVG");
     }
     assert!(dom.contains("<table id=\"events\">") && dom.contains("motif_transition"));
     assert!(dom.contains(&r.model_sha256) && dom.contains(&r.bag_sha256));
     let out = Command::new(chromium)
         .args(CHROMIUM_FLAGS)
-        .args(["--window-size=1000,2600", &format!("--screenshot={}", shot.display()), &url])
+        .args([
+            "--window-size=1000,2600",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success() && shot.is_file(), "screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && shot.is_file(),
+        "screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!("screenshot: {}", shot.display());
 }

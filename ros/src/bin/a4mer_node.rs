@@ -20,7 +20,11 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().take_while(|a| *a != "--ros-args").any(|a| a == "--help" || a == "-h") {
+    if args
+        .iter()
+        .take_while(|a| *a != "--ros-args")
+        .any(|a| a == "--help" || a == "-h")
+    {
         println!(
             "a4mer_node {}: human-motion anticipation as a ROS 2 node\n\n\
              usage: a4mer_node [--ros-args [-r from:=to] [-p name:=value] [--params-file FILE] ...]\n\n\
@@ -44,7 +48,11 @@ fn real_main() -> Result<()> {
         setup.model.origin,
         &setup.model.sha256_hex[..16],
         setup.env.domain_id,
-        if setup.env.localhost_only() { ", localhost only" } else { "" }
+        if setup.env.localhost_only() {
+            ", localhost only"
+        } else {
+            ""
+        }
     );
     let summary = run(setup, stop)?;
     eprintln!(

@@ -17,8 +17,8 @@ pub mod zed;
 
 pub use a4mer::{MotifAnticipation, PoseForecast, Skeleton3D, Skeleton3DArray};
 pub use std_msgs::{
-    ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, Point, Pose,
-    Clock, PoseArray, Quaternion, Time, Vector3,
+    Clock, ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, Point, Pose,
+    PoseArray, Quaternion, Time, Vector3,
 };
 pub use zed::ObjectsStamped;
 

@@ -155,7 +155,9 @@ impl Diagnostics {
         self.window_forecasts += forecasts;
         if failures > 0 {
             self.publish_failures += failures;
-            self.error(format!("{failures} output messages could not be sent (reader too slow?)"));
+            self.error(format!(
+                "{failures} output messages could not be sent (reader too slow?)"
+            ));
         }
     }
 
@@ -221,10 +223,7 @@ impl Diagnostics {
             kv("malformed_messages", self.malformed_messages),
             kv("unusable_messages", self.unusable_messages),
             kv("rejected_bodies", self.rejected_bodies),
-            kv(
-                "rejected_frames",
-                self.rejected_frames.values().sum::<u64>(),
-            ),
+            kv("rejected_frames", self.rejected_frames.values().sum::<u64>()),
         ];
         values.extend(
             self.rejected_frames
@@ -246,7 +245,10 @@ impl Diagnostics {
             kv("model", &id.model),
             kv("model_sha256", &id.model_sha256),
             kv("use_sim_time", id.use_sim_time),
-            kv("uptime_s", format!("{:.1}", now.duration_since(self.started).as_secs_f64())),
+            kv(
+                "uptime_s",
+                format!("{:.1}", now.duration_since(self.started).as_secs_f64()),
+            ),
         ]);
         let hardware_id = format!("model sha256 {}", &id.model_sha256[..id.model_sha256.len().min(16)]);
         let mut status = vec![DiagnosticStatus {

@@ -31,8 +31,8 @@ use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFi
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos};
 use crate::msg::{
-    Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, RosMessage,
-    Skeleton3DArray, Time,
+    Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
+    RosMessage, Skeleton3DArray, Time,
 };
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
 use crate::ros_args::env::EnvError;
@@ -393,7 +393,11 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     let mut clock: Option<Subscription<Clock>> = if config.use_sim_time {
         let qos = input_qos(1);
         let t = node
-            .create_topic(&topic_name("/clock")?, MessageTypeName::new(Clock::PACKAGE, Clock::NAME), &qos)
+            .create_topic(
+                &topic_name("/clock")?,
+                MessageTypeName::new(Clock::PACKAGE, Clock::NAME),
+                &qos,
+            )
             .map_err(|e| ros_err("topic /clock")(format!("{e:?}")))?;
         let mut sub: Subscription<Clock> = node
             .create_subscription(&t, Some(qos))

@@ -43,9 +43,17 @@ pub enum ReplayError {
     #[error("{path}: no pose topic; topics: {topics} (give one with --topic)")]
     NoPoseTopic { path: PathBuf, topics: String },
     #[error("{path}: topic {topic} not in the bag; topics: {topics}")]
-    NoSuchTopic { path: PathBuf, topic: String, topics: String },
+    NoSuchTopic {
+        path: PathBuf,
+        topic: String,
+        topics: String,
+    },
     #[error("{path}: topic {topic} has type {type_name}, which is not a pose type the node reads")]
-    UnknownType { path: PathBuf, topic: String, type_name: String },
+    UnknownType {
+        path: PathBuf,
+        topic: String,
+        type_name: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -172,9 +180,15 @@ pub fn bag_sha256(path: &Path) -> Result<String, ReplayError> {
         if path.is_dir() {
             h.update(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
         }
-        let mut file = std::fs::File::open(&f).map_err(|source| ReplayError::Io { path: f.clone(), source })?;
+        let mut file = std::fs::File::open(&f).map_err(|source| ReplayError::Io {
+            path: f.clone(),
+            source,
+        })?;
         loop {
-            let n = file.read(&mut buf).map_err(|source| ReplayError::Io { path: f.clone(), source })?;
+            let n = file.read(&mut buf).map_err(|source| ReplayError::Io {
+                path: f.clone(),
+                source,
+            })?;
             if n == 0 {
                 break;
             }
@@ -245,7 +259,6 @@ fn mpjpe_mm(pred: &Joints, gt: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relati
 struct PersonScoring {
     history: VecDeque<PoseFrame>,
     pending: VecDeque<Pending>,
-    last_motif: Option<(i32, i64)>,
     last_health: Option<HealthState>,
     last_resets: u64,
     last_stamp_ns: Option<i64>,
@@ -505,7 +518,13 @@ pub fn replay(
             // Health transitions and resets.
             if a.health.resets > ps.last_resets {
                 ps.last_resets = a.health.resets;
-                event(a.stamp_ns, start, Some(person.id), "reset", "stream restarted (warming up)".into());
+                event(
+                    a.stamp_ns,
+                    start,
+                    Some(person.id),
+                    "reset",
+                    "stream restarted (warming up)".into(),
+                );
             }
             if ps.last_health != Some(a.health.state) {
                 let kind = match a.health.state {
@@ -530,13 +549,18 @@ pub fn replay(
                             end_s: (a.stamp_ns - start) as f64 / 1e9,
                         });
                         if m >= 0 && motif >= 0 {
-                            event(a.stamp_ns, start, Some(person.id), "motif_transition", format!("{m} -> {motif}"));
+                            event(
+                                a.stamp_ns,
+                                start,
+                                Some(person.id),
+                                "motif_transition",
+                                format!("{m} -> {motif}"),
+                            );
                         }
                     }
                     open_spans.insert(person.id, (motif, a.stamp_ns));
                 }
             }
-            ps.last_motif = Some((motif, a.stamp_ns));
             // Outputs, stamped with the input's log time so the output bag scrubs with it.
             let header = Header {
                 stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
@@ -566,7 +590,8 @@ pub fn replay(
                 });
                 if let Some(o) = out.as_mut() {
                     o.writer.write(o.forecast, msg.log_time_ns, f)?;
-                    o.writer.write(o.markers, msg.log_time_ns, &forecast_markers(f, &opts.markers)?)?;
+                    o.writer
+                        .write(o.markers, msg.log_time_ns, &forecast_markers(f, &opts.markers)?)?;
                 }
             }
             if let Some(o) = out.as_mut() {
@@ -591,7 +616,11 @@ pub fn replay(
             end_s: (last_ns - start) as f64 / 1e9,
         });
     }
-    report.motif_timeline.sort_by(|a, b| (a.person_id, a.start_s).partial_cmp(&(b.person_id, b.start_s)).unwrap_or(std::cmp::Ordering::Equal));
+    report.motif_timeline.sort_by(|a, b| {
+        (a.person_id, a.start_s)
+            .partial_cmp(&(b.person_id, b.start_s))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     report.events = events;
     report.events_dropped = dropped;
     report.people = people.keys().copied().collect();

@@ -6,7 +6,10 @@ use plotters::prelude::*;
 use super::{HORIZONS_MS, ReplayReport};
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -19,7 +22,10 @@ fn svg(id: &str, draw: impl FnOnce(&mut String) -> PlotResult) -> String {
     let mut s = String::new();
     match draw(&mut s) {
         Ok(()) => format!("<figure id=\"{id}\">{s}</figure>"),
-        Err(e) => format!("<figure id=\"{id}\"><p>plot failed: {}</p></figure>", esc(&e.to_string())),
+        Err(e) => format!(
+            "<figure id=\"{id}\"><p>plot failed: {}</p></figure>",
+            esc(&e.to_string())
+        ),
     }
 }
 
@@ -43,7 +49,11 @@ fn error_vs_horizon(r: &ReplayReport, out: &mut String) -> PlotResult {
         .x_label_area_size(35)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1050.0, 0f64..y_max)?;
-    chart.configure_mesh().x_desc("horizon (ms)").y_desc("MPJPE (mm)").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("horizon (ms)")
+        .y_desc("MPJPE (mm)")
+        .draw()?;
     for (name, values, color) in series {
         let points: Vec<(f64, f64)> = HORIZONS_MS
             .iter()
@@ -71,16 +81,20 @@ fn error_over_time(r: &ReplayReport, out: &mut String) -> PlotResult {
             .flatten(),
     );
     let mut chart = ChartBuilder::on(&root)
-        .caption("Model error over the bag (forecasts made in each second)", ("sans-serif", 16))
+        .caption(
+            "Model error over the bag (forecasts made in each second)",
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..t_max, 0f64..y_max)?;
-    chart.configure_mesh().x_desc("bag time (s)").y_desc("MPJPE (mm)").draw()?;
-    for (name, pick, color) in [
-        ("400 ms", 0usize, MAGENTA),
-        ("1000 ms", 1, RED),
-    ] {
+    chart
+        .configure_mesh()
+        .x_desc("bag time (s)")
+        .y_desc("MPJPE (mm)")
+        .draw()?;
+    for (name, pick, color) in [("400 ms", 0usize, MAGENTA), ("1000 ms", 1, RED)] {
         let points: Vec<(f64, f64)> = r
             .error_over_time
             .iter()
@@ -113,7 +127,10 @@ fn motif_ribbon(r: &ReplayReport, out: &mut String) -> PlotResult {
     root.fill(&WHITE)?;
     let t_max = r.duration_s.max(1.0);
     let mut chart = ChartBuilder::on(&root)
-        .caption("Motif timeline (colour = motif id, grey = none yet)", ("sans-serif", 16))
+        .caption(
+            "Motif timeline (colour = motif id, grey = none yet)",
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(70)
@@ -133,7 +150,10 @@ fn motif_ribbon(r: &ReplayReport, out: &mut String) -> PlotResult {
     chart.draw_series(r.motif_timeline.iter().filter_map(|span| {
         let row = r.people.iter().position(|p| *p == span.person_id)? as f64;
         Some(Rectangle::new(
-            [(span.start_s, row + 0.1), (span.end_s.max(span.start_s + 1e-3), row + 0.9)],
+            [
+                (span.start_s, row + 0.1),
+                (span.end_s.max(span.start_s + 1e-3), row + 0.9),
+            ],
             motif_color(span.motif).filled(),
         ))
     }))?;
@@ -148,7 +168,10 @@ fn latency_histogram(r: &ReplayReport, out: &mut String) -> PlotResult {
     let last = hist.iter().rposition(|n| *n > 0).unwrap_or(0).clamp(10, 200);
     let y_max = hist.iter().take(last + 1).copied().max().unwrap_or(1).max(1) as f64 * 1.1;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Compute time per frame (Engine::push; not part of the audit result)", ("sans-serif", 16))
+        .caption(
+            "Compute time per frame (Engine::push; not part of the audit result)",
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(60)
@@ -263,7 +286,10 @@ code {{ font-size: 0.9em; }}
         p50 = us(t.push_p50_us),
         p99 = us(t.push_p99_us),
         max = us(t.push_max_us),
-        rt = t.realtime_factor.map(|f| format!("{f:.0}")).unwrap_or_else(|| "–".into()),
+        rt = t
+            .realtime_factor
+            .map(|f| format!("{f:.0}"))
+            .unwrap_or_else(|| "–".into()),
         dropped = if r.events_dropped > 0 {
             format!("{} more events not listed.", r.events_dropped)
         } else {

@@ -19,7 +19,10 @@ pub fn require_peers() -> bool {
 /// are required) with the reason and the install hint.
 pub fn python_with(modules: &str, install: &str) -> Option<String> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let reason = match Command::new(&python).args(["-c", &format!("import {modules}")]).output() {
+    let reason = match Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+    {
         Ok(out) if out.status.success() => return Some(python),
         Ok(out) => format!(
             "`{python} -c 'import {modules}'` failed ({}); {install}",
