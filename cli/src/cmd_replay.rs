@@ -6,9 +6,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use a4mer_firmware::monitor::MonitorConfig;
+use a4mer_firmware::ssm::RobotState;
+use a4mer_ros::link::RigidTransform;
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::outputs::MarkerStyle;
-use a4mer_ros::replay::{HORIZONS_MS, ReplayOptions, ReplayReport, replay, report};
+use a4mer_ros::replay::{HORIZONS_MS, ReplayOptions, ReplayReport, SafetySetup, replay, report};
 use a4mer_runtime::stream::{EngineConfig, TracksConfig};
 
 use crate::print_json;
@@ -32,6 +35,30 @@ pub struct ReplayArgs {
     /// Print the result as one JSON object (`timing` is the only non-deterministic field).
     #[arg(long)]
     json: bool,
+    /// Also run the safety MCU's speed and separation monitoring for a robot at x,y,z
+    /// (metres, robot base frame) and show its decision over time.
+    #[arg(
+        long,
+        value_name = "X,Y,Z",
+        value_delimiter = ',',
+        num_args = 3,
+        allow_hyphen_values = true
+    )]
+    robot: Option<Vec<f32>>,
+    /// The robot's programmed speed for the monitoring, m/s.
+    #[arg(long, default_value_t = 1.0, requires = "robot")]
+    robot_speed: f32,
+    /// Pose of the bag's pose frame in the robot base frame: x,y,z (m), roll,pitch,yaw (rad),
+    /// as the node's `link.base_from_forecast`.
+    #[arg(
+        long,
+        value_name = "X,Y,Z,R,P,Y",
+        value_delimiter = ',',
+        num_args = 6,
+        allow_hyphen_values = true,
+        requires = "robot"
+    )]
+    base_from_forecast: Option<Vec<f64>>,
 }
 
 fn print_table(r: &ReplayReport) {
@@ -80,6 +107,19 @@ fn print_table(r: &ReplayReport) {
         t.push_max_us,
         t.realtime_factor.unwrap_or(0.0)
     );
+    if let Some(s) = &r.ssm {
+        println!(
+            "safety   robot at {:?} m, {} m/s: run {:.1} s, fallback {:.1} s, protective stop {:.1} s; closest {} m",
+            s.robot_position_in_base_m,
+            s.programmed_speed_mps,
+            s.seconds_run,
+            s.seconds_fallback,
+            s.seconds_protective_stop,
+            s.min_separation_m
+                .map(|m| format!("{m:.2}"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
     if let Some(e) = &r.stopped_at {
         println!("\nSTOPPED EARLY: {e}");
     }
@@ -87,7 +127,29 @@ fn print_table(r: &ReplayReport) {
 
 pub fn run(args: ReplayArgs) -> Result<()> {
     let model = LoadedModel::load(args.model.as_deref()).context("loading the model")?;
+    let safety = match &args.robot {
+        Some(p) => {
+            let pose: [f64; 6] = match &args.base_from_forecast {
+                Some(v) => v.as_slice().try_into().context("--base-from-forecast needs 6 values")?,
+                None => [0.0; 6],
+            };
+            anyhow::ensure!(
+                p.iter().all(|v| v.is_finite()) && args.robot_speed.is_finite() && args.robot_speed >= 0.0,
+                "--robot and --robot-speed must be finite (speed >= 0)"
+            );
+            Some(SafetySetup {
+                base_from_forecast: RigidTransform::from_xyz_rpy(pose),
+                robot: RobotState {
+                    position_in_base_m: [p[0], p[1], p[2]],
+                    programmed_speed_mps: args.robot_speed,
+                },
+                monitor: MonitorConfig::default(),
+            })
+        }
+        None => None,
+    };
     let opts = ReplayOptions {
+        safety,
         topic: args.topic.clone(),
         model,
         engine: EngineConfig::default(),

@@ -18,7 +18,9 @@ use a4mer_firmware::link::{
     ForecastStep, Header, LINK_JOINTS, LINK_JOINTS_SMPL24, LinkFrame, MAX_PEOPLE, MAX_STEPS, MAX_WIRE_LEN, ModelHealth,
     PersonForecast, PositionError, encode_frame,
 };
-use a4mer_runtime::Joints;
+use a4mer_runtime::skeleton::SMPL24_PARENTS;
+use a4mer_runtime::stream::{Anticipation, HealthState};
+use a4mer_runtime::{Joints, PoseFrame};
 
 /// How often a missing or failed device is reopened.
 pub const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
@@ -120,6 +122,74 @@ pub fn people_for_link(
         });
     }
     Ok(out)
+}
+
+/// One person of the current message as the safety link sees them.
+pub struct LinkPerson {
+    pub id: u32,
+    pub observed: Joints,
+    pub forecast: Vec<(Joints, f32)>,
+    /// Link joints filled in (unobserved) or no forecast yet: the MCU must not trust this.
+    pub degraded: bool,
+}
+
+/// Link steps are 100 ms apart: every third 30 Hz forecast step.
+pub const LINK_STRIDE: usize = 3;
+pub const LINK_STEP_MS: u16 = 100;
+
+pub fn link_person(id: u32, frame: &PoseFrame, a: &Anticipation) -> LinkPerson {
+    let ok = |j: usize| frame.valid[j] && frame.joints_in_world[j].iter().all(|v| v.is_finite());
+    let mut degraded = a.health.state != HealthState::Ok || a.forecast.is_empty() || !ok(0);
+    // An unobserved joint takes its nearest observed ancestor. A hand or foot in place of
+    // its wrist or ankle (rigs without hand or toe joints) stays nominal: the MCU's
+    // intrusion distance C (ISO 13855) covers that reach. Anything else degrades the frame,
+    // so the MCU applies its certified fallback.
+    let observed: Joints = std::array::from_fn(|j| {
+        let mut k = j;
+        let mut hops = 0;
+        while !ok(k) {
+            match SMPL24_PARENTS[k] {
+                Some(parent) => {
+                    k = parent;
+                    hops += 1;
+                }
+                None => break,
+            }
+        }
+        let terminal = matches!(j, 10 | 11 | 22 | 23);
+        if LINK_JOINTS_SMPL24.contains(&(j as u8)) && (hops > 1 || (hops == 1 && !terminal) || !ok(k)) {
+            degraded = true;
+        }
+        frame.joints_in_world[k]
+    });
+    LinkPerson {
+        id,
+        observed,
+        forecast: a.forecast.iter().map(|s| (s.joints_in_world, s.spread_m)).collect(),
+        degraded,
+    }
+}
+
+/// The link frame for the people of one message: 100 ms steps, degraded if any person is.
+pub fn outgoing(people: &[LinkPerson], base: &RigidTransform, pose_age_us: u64) -> Result<Outgoing, PositionError> {
+    let views: Vec<PersonView<'_>> = people
+        .iter()
+        .map(|p| PersonView {
+            track_id: p.id as u16,
+            observed: &p.observed,
+            forecast: &p.forecast,
+        })
+        .collect();
+    Ok(Outgoing {
+        health: if people.iter().any(|p| p.degraded) {
+            ModelHealth::Degraded
+        } else {
+            ModelHealth::Nominal
+        },
+        step_ms: LINK_STEP_MS,
+        pose_age_us: pose_age_us.min(u32::MAX as u64) as u32,
+        people: people_for_link(&views, base, LINK_STRIDE)?,
+    })
 }
 
 /// What the link has done, for `/diagnostics`.

@@ -22,6 +22,7 @@ use common::{manifest, mocap_frames_from, python_with_rosbags, require_peers, ru
 fn options(out_dir: Option<PathBuf>, topic: Option<&str>) -> ReplayOptions {
     ReplayOptions {
         topic: topic.map(str::to_string),
+        safety: None,
         model: LoadedModel::load(None).unwrap(),
         engine: EngineConfig::default(),
         tracks: TracksConfig::default(),
@@ -157,6 +158,7 @@ fn replays_are_byte_identical_across_runs_and_thread_counts() {
         assert_eq!(deterministic(r), deterministic(&a));
     }
     let (fa, fb) = (files(&out_a), files(&out_b));
+    assert_eq!(a.ssm, None);
     assert_eq!(fa.len(), 2, "metadata.yaml and the MCAP file");
     for ((na, da), (nb, db)) in fa.iter().zip(&fb) {
         assert_eq!(na, nb);
@@ -325,4 +327,35 @@ fn report_renders_in_headless_chromium_with_its_plots_and_no_network_requests() 
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn replay_shows_the_safety_monitors_decision_for_a_configured_robot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = our_bag(tmp.path(), &mocap_frames_from(0, 450));
+    let mut opts = options(None, None);
+    // The person walks ~3.6 m from the capture origin; the robot base sits there.
+    opts.safety = Some(a4mer_ros::replay::SafetySetup {
+        base_from_forecast: a4mer_ros::link::RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]),
+        robot: a4mer_firmware::ssm::RobotState {
+            position_in_base_m: [0.0, 0.0, 1.0],
+            programmed_speed_mps: 1.0,
+        },
+        monitor: a4mer_firmware::monitor::MonitorConfig::default(),
+    });
+    let r = run(&bag, &opts).unwrap();
+    let s = r.ssm.clone().expect("ssm summary");
+    // 15 s of bag time, one point per 100 ms.
+    assert!((140..=151).contains(&s.timeline.len()), "{} points", s.timeline.len());
+    assert_eq!(s.timeline[0].mode, "fallback", "warm-up frames are degraded");
+    assert!(s.seconds_run > 5.0, "healthy forecasts drive Run: {s:?}");
+    assert!(s.seconds_fallback > 0.5 && s.seconds_fallback < 3.0, "{s:?}");
+    assert!(s.timeline.iter().all(|p| (0.0..=1.0).contains(&p.scale)));
+    let closest = s.min_separation_m.unwrap();
+    assert!(closest > 0.0 && closest < 5.0, "{closest}");
+    assert!(r.events.iter().any(|e| e.kind == "ssm_mode"));
+    let html = report::html(&r);
+    assert!(html.contains("id=\"plot-ssm\"><svg"));
+    // Deterministic like the rest.
+    assert_eq!(deterministic(&run(&bag, &opts).unwrap()), deterministic(&r));
 }

@@ -17,15 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use a4mer_firmware::link::{LINK_JOINTS_SMPL24, ModelHealth};
 use a4mer_runtime::artifact::{Artifact, ArtifactError};
 use a4mer_runtime::device::inference_device;
-use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::stream::{
-    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks,
-    TracksConfig,
+    ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks, TracksConfig,
 };
-use a4mer_runtime::{Joints, PoseFrame};
 use ros2_client::{
     MessageInfo, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription,
 };
@@ -34,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFile};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos};
-use crate::link::{LinkSender, Outgoing, PersonView, people_for_link};
+use crate::link::{LinkPerson, LinkSender, link_person, outgoing};
 use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
     RosMessage, Skeleton3DArray, Time,
@@ -276,52 +272,6 @@ struct FrameLoop {
     link: Option<LinkSender>,
 }
 
-/// One person of the current message as the safety link sees them.
-struct LinkPerson {
-    id: u32,
-    observed: Joints,
-    forecast: Vec<(Joints, f32)>,
-    /// Link joints filled in (unobserved) or no forecast yet: the MCU must not trust this.
-    degraded: bool,
-}
-
-/// Link steps are 100 ms apart: every third 30 Hz forecast step.
-const LINK_STRIDE: usize = 3;
-const LINK_STEP_MS: u16 = 100;
-
-fn link_person(id: u32, frame: &PoseFrame, a: &Anticipation) -> LinkPerson {
-    let ok = |j: usize| frame.valid[j] && frame.joints_in_world[j].iter().all(|v| v.is_finite());
-    let mut degraded = a.health.state != HealthState::Ok || a.forecast.is_empty() || !ok(0);
-    // An unobserved joint takes its nearest observed ancestor. A hand or foot in place of
-    // its wrist or ankle (rigs without hand or toe joints) stays nominal: the MCU's
-    // intrusion distance C (ISO 13855) covers that reach. Anything else degrades the frame,
-    // so the MCU applies its certified fallback.
-    let observed: Joints = std::array::from_fn(|j| {
-        let mut k = j;
-        let mut hops = 0;
-        while !ok(k) {
-            match SMPL24_PARENTS[k] {
-                Some(parent) => {
-                    k = parent;
-                    hops += 1;
-                }
-                None => break,
-            }
-        }
-        let terminal = matches!(j, 10 | 11 | 22 | 23);
-        if LINK_JOINTS_SMPL24.contains(&(j as u8)) && (hops > 1 || (hops == 1 && !terminal) || !ok(k)) {
-            degraded = true;
-        }
-        frame.joints_in_world[k]
-    });
-    LinkPerson {
-        id,
-        observed,
-        forecast: a.forecast.iter().map(|s| (s.joints_in_world, s.spread_m)).collect(),
-        degraded,
-    }
-}
-
 impl FrameLoop {
     /// `received`: when the sample was taken; `transport_us`: its age at that moment.
     fn on_message(&mut self, msg: &InputMessage, out: &Outputs, received: Instant, transport_us: u64) {
@@ -393,26 +343,10 @@ impl FrameLoop {
         if let Some(link) = &self.link
             && !for_link.is_empty()
         {
-            let views: Vec<PersonView<'_>> = for_link
-                .iter()
-                .map(|p| PersonView {
-                    track_id: p.id as u16,
-                    observed: &p.observed,
-                    forecast: &p.forecast,
-                })
-                .collect();
             let base = self.config.link.as_ref().map(|l| l.base_from_forecast);
-            match base.map(|b| people_for_link(&views, &b, LINK_STRIDE)) {
-                Some(Ok(people)) => link.offer(Outgoing {
-                    health: if for_link.iter().any(|p| p.degraded) {
-                        ModelHealth::Degraded
-                    } else {
-                        ModelHealth::Nominal
-                    },
-                    step_ms: LINK_STEP_MS,
-                    pose_age_us: (received.elapsed().as_micros() as u64 + transport_us).min(u32::MAX as u64) as u32,
-                    people,
-                }),
+            let age_us = received.elapsed().as_micros() as u64 + transport_us;
+            match base.map(|b| outgoing(&for_link, &b, age_us)) {
+                Some(Ok(frame)) => link.offer(frame),
                 Some(Err(e)) => self.diag.unusable(format!("link frame: {e}")),
                 None => {}
             }

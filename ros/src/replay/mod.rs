@@ -22,8 +22,13 @@ use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use a4mer_firmware::link::{Header as LinkHeader, LinkFrame};
+use a4mer_firmware::monitor::{Command, Monitor, MonitorConfig};
+use a4mer_firmware::ssm::RobotState;
+
 use crate::adapters::{InputAdapter, InputMessage, InputType};
 use crate::bag::{BagError, BagReader, BagWriter, TopicId};
+use crate::link::{LinkPerson, RigidTransform, link_person, outgoing};
 use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
 use crate::node::LoadedModel;
 use crate::node::diagnostics::stream_error_kind;
@@ -66,10 +71,23 @@ pub enum ReplayError {
     Adapter(#[from] crate::adapters::AdapterError),
     #[error("output: {0}")]
     Output(#[from] crate::outputs::OutputError),
+    #[error("safety monitor: {0}")]
+    Safety(String),
+}
+
+/// The robot the audit's speed and separation monitoring assumes.
+#[derive(Clone, Debug)]
+pub struct SafetySetup {
+    /// Pose of the pose frame in the robot base frame (as the node's `link.base_from_forecast`).
+    pub base_from_forecast: RigidTransform,
+    pub robot: RobotState,
+    pub monitor: MonitorConfig,
 }
 
 pub struct ReplayOptions {
     pub topic: Option<String>,
+    /// Run the firmware's monitor on the link frames the node would send.
+    pub safety: Option<SafetySetup>,
     pub model: LoadedModel,
     pub engine: EngineConfig,
     pub tracks: TracksConfig,
@@ -108,6 +126,28 @@ pub struct MotifSpan {
     pub motif: i32,
     pub start_s: f64,
     pub end_s: f64,
+}
+
+/// The MCU's decision, at most one point per 100 ms of bag time (the most restrictive).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SsmPoint {
+    pub t_s: f64,
+    pub mode: String,
+    pub scale: f32,
+    /// Separation from the nearest person to the robot, metres (None: nobody tracked).
+    pub separation_m: Option<f32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SsmSummary {
+    pub robot_position_in_base_m: [f32; 3],
+    pub programmed_speed_mps: f32,
+    pub timeline: Vec<SsmPoint>,
+    /// Seconds of bag time in each mode.
+    pub seconds_run: f64,
+    pub seconds_fallback: f64,
+    pub seconds_protective_stop: f64,
+    pub min_separation_m: Option<f32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -150,6 +190,8 @@ pub struct ReplayReport {
     pub motif_timeline: Vec<MotifSpan>,
     pub events: Vec<Event>,
     pub events_dropped: u64,
+    /// With [`ReplayOptions::safety`]: what the safety MCU would have commanded.
+    pub ssm: Option<SsmSummary>,
     /// The error that ended the replay early; the report covers what came before it.
     pub stopped_at: Option<String>,
     pub output_bag: Option<String>,
@@ -435,6 +477,18 @@ pub fn replay(
     let mut open_spans: BTreeMap<u32, (i32, i64)> = BTreeMap::new();
     let gap_ns = opts.engine.conditioner.gap_limit_ns;
 
+    let mut monitor = match &opts.safety {
+        Some(s) => Some(Monitor::new(s.monitor).map_err(|e| ReplayError::Safety(format!("{e:?}")))?),
+        None => None,
+    };
+    let mut ssm = opts.safety.as_ref().map(|s| SsmSummary {
+        robot_position_in_base_m: s.robot.position_in_base_m,
+        programmed_speed_mps: s.robot.programmed_speed_mps,
+        ..SsmSummary::default()
+    });
+    let mut last_decision: Option<(i64, Command)> = None;
+    let mut link_seq = 0u32;
+
     let mut events: Vec<Event> = Vec::new();
     let mut dropped = 0u64;
     let mut event = |t_ns: i64, start: i64, person_id: Option<u32>, kind: &str, detail: String| {
@@ -476,6 +530,7 @@ pub fn replay(
             }
         };
         let (adapted, frame_id) = adapted;
+        let mut for_link: Vec<LinkPerson> = Vec::new();
         for r in &adapted.rejected {
             let start = first_ns.unwrap_or(msg.log_time_ns);
             event(msg.log_time_ns, start, None, "rejected_body", r.to_string());
@@ -566,6 +621,9 @@ pub fn replay(
                 stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
                 frame_id: frame_id.clone(),
             };
+            if monitor.is_some() {
+                for_link.push(link_person(person.id, &person.frame, a));
+            }
             let motifs = motif_anticipation(header.clone(), person.id, a);
             let forecast = (a.health.state != HealthState::Warming && !a.forecast.is_empty())
                 .then(|| anticipation_forecast(header, person.id, a))
@@ -599,6 +657,81 @@ pub fn replay(
             }
             scorer.observe(ps, &person.frame);
         }
+        // The MCU's view, clocked by bag time: the frame the node would have sent now.
+        if let (Some(m), Some(setup), Some(summary), Some(start)) =
+            (monitor.as_mut(), &opts.safety, ssm.as_mut(), first_ns)
+            && !for_link.is_empty()
+        {
+            let now_ns = last_ns;
+            let now_us = ((now_ns - start).max(0) / 1000) as u64;
+            if let Ok(out) = outgoing(&for_link, &setup.base_from_forecast, 0) {
+                link_seq = link_seq.wrapping_add(1);
+                m.accept_frame(
+                    LinkFrame {
+                        header: LinkHeader {
+                            session: 1,
+                            seq: link_seq,
+                            sender_stamp_us: now_us,
+                            pose_age_us: out.pose_age_us,
+                        },
+                        health: out.health,
+                        step_ms: out.step_ms,
+                        people: out.people,
+                    },
+                    now_us,
+                );
+            }
+            let (command, _) = m.command(&setup.robot, now_us);
+            let separation = m
+                .assessment(&setup.robot, now_us)
+                .map(|a| a.separation_m)
+                .filter(|s| s.is_finite());
+            if let Some((t, prev)) = last_decision {
+                let dt = (now_ns - t).max(0) as f64 / 1e9;
+                match prev {
+                    Command::Run { .. } => summary.seconds_run += dt,
+                    Command::Fallback { .. } => summary.seconds_fallback += dt,
+                    Command::ProtectiveStop => summary.seconds_protective_stop += dt,
+                }
+                if std::mem::discriminant(&prev) != std::mem::discriminant(&command) {
+                    event(
+                        now_ns,
+                        start,
+                        None,
+                        "ssm_mode",
+                        format!("{:?} -> {:?}", m.mode(), command),
+                    );
+                }
+            }
+            last_decision = Some((now_ns, command));
+            if let Some(sep) = separation {
+                summary.min_separation_m = Some(summary.min_separation_m.map_or(sep, |m| m.min(sep)));
+            }
+            let t_s = ((now_ns - start) / 100_000_000) as f64 / 10.0;
+            let mode = match command {
+                Command::Run { .. } => "run",
+                Command::Fallback { .. } => "fallback",
+                Command::ProtectiveStop => "protective_stop",
+            };
+            match summary.timeline.last_mut() {
+                Some(p) if p.t_s == t_s => {
+                    if command.scale() < p.scale {
+                        p.scale = command.scale();
+                        p.mode = mode.into();
+                    }
+                    p.separation_m = match (p.separation_m, separation) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                _ => summary.timeline.push(SsmPoint {
+                    t_s,
+                    mode: mode.into(),
+                    scale: command.scale(),
+                    separation_m: separation,
+                }),
+            }
+        }
         for (id, why) in tracks.drain_evictions() {
             let start = first_ns.unwrap_or(msg.log_time_ns);
             event(last_ns, start, Some(id as u32), "track_evicted", format!("{why:?}"));
@@ -622,6 +755,7 @@ pub fn replay(
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     report.events = events;
+    report.ssm = ssm;
     report.events_dropped = dropped;
     report.people = people.keys().copied().collect();
     report.duration_s = (last_ns - start).max(0) as f64 / 1e9;

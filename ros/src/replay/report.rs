@@ -187,6 +187,44 @@ fn latency_histogram(r: &ReplayReport, out: &mut String) -> PlotResult {
     Ok(())
 }
 
+fn ssm_plot(r: &ReplayReport, out: &mut String) -> PlotResult {
+    let Some(s) = &r.ssm else { return Ok(()) };
+    let root = SVGBackend::with_string(out, (640, 280)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let t_max = s.timeline.last().map(|p| p.t_s + 0.1).unwrap_or(1.0);
+    let y_max = s.timeline.iter().filter_map(|p| p.separation_m).fold(1.0f32, f32::max) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Safety MCU: speed scale and separation", ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..t_max, 0f64..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("bag time (s)")
+        .y_desc("scale / metres")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            s.timeline.iter().map(|p| (p.t_s, p.scale as f64)),
+            BLUE.stroke_width(2),
+        ))?
+        .label("speed scale (0 = stop)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    chart
+        .draw_series(LineSeries::new(
+            s.timeline
+                .iter()
+                .filter_map(|p| p.separation_m.map(|m| (p.t_s, m as f64))),
+            BLACK.stroke_width(1),
+        ))?
+        .label("separation (m)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    chart.configure_series_labels().border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// The report page.
 pub fn html(r: &ReplayReport) -> String {
     let mut rows = String::new();
@@ -259,6 +297,7 @@ code {{ font-size: 0.9em; }}
 {p2}
 <h2>Motifs</h2>
 {p3}
+{ssm}
 <h2>Compute time</h2>
 <p>Per frame: median {p50}, p99 {p99}, max {max}; {rt} × real time. Timing varies between runs and machines; everything else on this page is deterministic for the bag and the model.</p>
 {p4}
@@ -283,6 +322,21 @@ code {{ font-size: 0.9em; }}
         p2 = svg("plot-error-time", |o| error_over_time(r, o)),
         p3 = svg("plot-motifs", |o| motif_ribbon(r, o)),
         p4 = svg("plot-latency", |o| latency_histogram(r, o)),
+        ssm = match &r.ssm {
+            Some(s) => format!(
+                "<h2>Speed and separation monitoring</h2>\n<p>Robot at {:?} m in the base frame, programmed speed {} m/s, the firmware's monitor fed the link frames the node would have sent: run {:.1} s, fallback {:.1} s, protective stop {:.1} s; closest approach {}.</p>\n{}",
+                s.robot_position_in_base_m,
+                s.programmed_speed_mps,
+                s.seconds_run,
+                s.seconds_fallback,
+                s.seconds_protective_stop,
+                s.min_separation_m
+                    .map(|m| format!("{m:.2} m"))
+                    .unwrap_or_else(|| "–".into()),
+                svg("plot-ssm", |o| ssm_plot(r, o))
+            ),
+            None => String::new(),
+        },
         p50 = us(t.push_p50_us),
         p99 = us(t.push_p99_us),
         max = us(t.push_max_us),
