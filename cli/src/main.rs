@@ -14,6 +14,7 @@ mod cmd_bundle;
 mod cmd_eval;
 mod cmd_forecast;
 mod cmd_import;
+mod cmd_quantize;
 mod cmd_verify;
 // Model issue: training, motif inspection.
 mod cmd_motifs;
@@ -49,6 +50,9 @@ enum Command {
     Bench(cmd_bench::BenchArgs),
     /// Run the offline model on one window of a recording (the reference for the Python peers).
     Forecast(cmd_forecast::ForecastArgs),
+    /// int8 post-training quantization: calibrate through the engine, write an int8 .a4m, report
+    /// size, held-out MPJPE, motif agreement and per-frame latency against f32.
+    Quantize(cmd_quantize::QuantizeArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -86,6 +90,7 @@ fn main() {
         Command::Motifs(args) => cmd_motifs::run(args),
         Command::Bench(args) => cmd_bench::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
+        Command::Quantize(args) => cmd_quantize::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");
