@@ -40,13 +40,15 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// How activation scales are calibrated.
-    #[arg(long, value_enum, default_value_t = MethodArg::Minmax)]
+    #[arg(long, value_enum, default_value_t = MethodArg::Percentile)]
     method: MethodArg,
     /// The percentile of |x| for --method percentile.
     #[arg(long, default_value_t = a4mer_quantize::DEFAULT_PERCENTILE)]
     percentile: f64,
-    /// Engine layers to keep in f32 (e.g. forecast.mean), if calibration shows them sensitive.
-    #[arg(long, num_args = 1.., value_name = "LAYER")]
+    /// Engine layers kept in f32 (`none` for none). The default, the frame predictor, is
+    /// what the segmenter thresholds: in int8 it moves atom boundaries, and motif agreement
+    /// with f32 drops from 97 % to 90 % (ARCHITECTURE.md, quantization).
+    #[arg(long, num_args = 1.., value_name = "LAYER", default_value = "frame_pred")]
     keep_f32: Vec<String>,
     /// Recordings the report scores (their --eval-split part) and the latency bench streams.
     #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
@@ -73,8 +75,7 @@ pub struct QuantizeArgs {
 }
 
 fn is_bag(p: &Path) -> bool {
-    (p.is_dir() && p.join("metadata.yaml").exists())
-        || p.extension().is_some_and(|e| e == "mcap" || e == "db3")
+    (p.is_dir() && p.join("metadata.yaml").exists()) || p.extension().is_some_and(|e| e == "mcap" || e == "db3")
 }
 
 /// BVH files (each its own recording) and bags (one recording per person).
@@ -88,8 +89,8 @@ fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: 
             out.extend(read_bag(input, split).with_context(|| format!("{what} bag {}", input.display()))?);
             continue;
         }
-        let files = collect_bvh_files(std::slice::from_ref(input))
-            .with_context(|| format!("{what} {}", input.display()))?;
+        let files =
+            collect_bvh_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
         for f in files {
             let m = import_bvh(&f, &source.import_options())
                 .with_context(|| format!("{what} file {} does not parse", f.display()))?;
@@ -155,7 +156,15 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
         keep_f32: args
             .keep_f32
             .iter()
-            .map(|l| (l.clone(), "kept in f32 by --keep-f32".to_string()))
+            .filter(|l| l.as_str() != "none")
+            .map(|l| {
+                let why = if l == "frame_pred" {
+                    a4mer_quantize::FRAME_PRED_REASON
+                } else {
+                    "kept in f32 by --keep-f32"
+                };
+                (l.clone(), why.to_string())
+            })
             .collect(),
         out: args.out.clone(),
         report: ReportOptions {
@@ -167,8 +176,13 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
             burn_int8: args.compare_burn_int8,
         },
     };
-    let outcome = a4mer_quantize::run(&req)
-        .with_context(|| format!("quantizing {} (nothing written to {})", args.model.display(), args.out.display()))?;
+    let outcome = a4mer_quantize::run(&req).with_context(|| {
+        format!(
+            "quantizing {} (nothing written to {})",
+            args.model.display(),
+            args.out.display()
+        )
+    })?;
     if args.json {
         return print_json(&outcome.report);
     }

@@ -35,7 +35,10 @@ pub fn measure(device: &Device, reps: usize) -> Vec<BurnInt8Row> {
 
 fn row(device: &Device, m: usize, k: usize, n: usize, reps: usize) -> BurnInt8Row {
     let val = |i: usize| ((i * 7919 % 1009) as f32 / 504.5) - 1.0;
-    let x = Tensor::<2>::from_data(TensorData::new((0..m * k).map(val).collect::<Vec<f32>>(), [m, k]), device);
+    let x = Tensor::<2>::from_data(
+        TensorData::new((0..m * k).map(val).collect::<Vec<f32>>(), [m, k]),
+        device,
+    );
     let w = Tensor::<2>::from_data(
         TensorData::new((0..k * n).map(|i| val(i + 17) * 0.1).collect::<Vec<f32>>(), [k, n]),
         device,

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
-use a4mer_runtime::PoseFrame;
 use a4mer_train::bench::{Stats, bench_engine};
 use a4mer_train::eval::{Forecast, Forecaster, HORIZON_STEPS, HORIZONS_MS, Split, ZeroVelocity, evaluate};
 
@@ -138,7 +138,12 @@ impl Forecaster for EngineForecaster {
 }
 
 /// Both engines in lockstep over each recording's `split` part: (agreeing, counted).
-fn motif_agreement(f32: &Arc<StreamModel>, int8: &Arc<StreamModel>, data: &[Recording], split: Split) -> Result<(u64, u64), QuantError> {
+fn motif_agreement(
+    f32: &Arc<StreamModel>,
+    int8: &Arc<StreamModel>,
+    data: &[Recording],
+    split: Split,
+) -> Result<(u64, u64), QuantError> {
     let (mut same, mut total) = (0u64, 0u64);
     for rec in data {
         let mut a = Engine::new(f32.clone(), EngineConfig::default())?;
@@ -160,7 +165,13 @@ fn median_round(mut rounds: Vec<Stats>) -> Stats {
     rounds.get(rounds.len() / 2).copied().unwrap_or_default()
 }
 
-pub fn measure(f32_model: &Model, int8_model: &Model, f32_size: u64, int8_size: u64, opts: &ReportOptions) -> Result<Report, QuantError> {
+pub fn measure(
+    f32_model: &Model,
+    int8_model: &Model,
+    f32_size: u64,
+    int8_size: u64,
+    opts: &ReportOptions,
+) -> Result<Report, QuantError> {
     let f32_stream = Arc::new(StreamModel::new(f32_model)?);
     let int8_stream = Arc::new(StreamModel::new(int8_model)?);
     let motions: Vec<a4mer_train::data::Motion> = opts.data.iter().map(to_motion).collect();
@@ -268,7 +279,12 @@ pub fn table(r: &Report) -> String {
         r.size_ratio * 100.0
     );
     for (frame, fa, fb, d) in [
-        ("world", &r.f32.mpjpe_world_mm, &r.int8.mpjpe_world_mm, &r.mpjpe_drift_pct_world),
+        (
+            "world",
+            &r.f32.mpjpe_world_mm,
+            &r.int8.mpjpe_world_mm,
+            &r.mpjpe_drift_pct_world,
+        ),
         (
             "pelvis-rel",
             &r.f32.mpjpe_pelvis_relative_mm,

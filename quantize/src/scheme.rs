@@ -58,9 +58,7 @@ pub fn classify(
         "bias" if shape.len() == 1 && (is_engine || is_offline) => {
             Ok(Rule::F32("bias (added in f32 after the i32 accumulation; small)"))
         }
-        "gamma" | "beta" if shape.len() == 1 && is_norm => {
-            Ok(Rule::F32("layer norm (statistics need f32 range)"))
-        }
+        "gamma" | "beta" if shape.len() == 1 && is_norm => Ok(Rule::F32("layer norm (statistics need f32 range)")),
         _ => Err(unknown()),
     }
 }
@@ -119,7 +117,10 @@ mod tests {
     use super::*;
 
     fn layers() -> Vec<String> {
-        ["forecast.l1", "atom.blocks.0.attn.qkv"].iter().map(|s| s.to_string()).collect()
+        ["forecast.l1", "atom.blocks.0.attn.qkv"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     #[test]

@@ -180,7 +180,9 @@ impl TensorRecord {
         };
         let (shape, _) = self.dims()?;
         let [n_in, n_out] = shape[..] else {
-            return Err(format!("int8 tensor of shape {shape:?}: only 2-D weights are quantized"));
+            return Err(format!(
+                "int8 tensor of shape {shape:?}: only 2-D weights are quantized"
+            ));
         };
         if *channel_axis != 1 {
             return Err(format!(
@@ -445,14 +447,22 @@ impl Artifact {
                     let weight = p
                         .tensors
                         .get(&name)
-                        .ok_or_else(|| quant_err(format!("layer `{layer}` has an activation scale but no tensor `{name}`")))?
+                        .ok_or_else(|| {
+                            quant_err(format!(
+                                "layer `{layer}` has an activation scale but no tensor `{name}`"
+                            ))
+                        })?
                         .to_qtensor()
                         .map_err(|message| ArtifactError::TensorData {
                             origin: origin.into(),
                             name: name.clone(),
                             message,
                         })?
-                        .ok_or_else(|| quant_err(format!("layer `{layer}` has an activation scale but `{name}` is not int8")))?;
+                        .ok_or_else(|| {
+                            quant_err(format!(
+                                "layer `{layer}` has an activation scale but `{name}` is not int8"
+                            ))
+                        })?;
                     int8.layers.insert(layer.clone(), Int8Layer { weight, input_scale });
                 }
             }

@@ -169,21 +169,39 @@ impl QDense {
     }
 
     fn forward(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
-        let mut xq = [0i8; QMAX_IN];
-        let xq = &mut xq[..self.groups * QGROUP];
-        let mut acc = [0i32; QBLOCK];
+        // Stack buffers sized for the layer, so a narrow layer does not zero 4 KiB per call.
+        match self.groups * QGROUP {
+            0..=256 => self.forward_n::<256>(b, x, y),
+            257..=1024 => self.forward_n::<1024>(b, x, y),
+            _ => self.forward_n::<QMAX_IN>(b, x, y),
+        }
+    }
+
+    fn forward_n<const N: usize>(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
+        let groups = self.groups;
+        // Zero padding past n_in stays zero for every row.
+        let mut xq = [0i8; N];
+        let xq = &mut xq[..groups * QGROUP];
+        let mut xg = [0i32; N];
+        let mut acc = [0i32; QCHUNK_BLOCKS * QBLOCK];
         for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
             quantize_row(xr, self.inv_x_scale, &mut xq[..self.n_in]);
-            for blk in 0..self.blocks {
-                let wblk = &self.wb[blk * self.groups * QBLOCK * QGROUP..(blk + 1) * self.groups * QBLOCK * QGROUP];
-                let colsum = &self.colsum128[blk * QBLOCK..(blk + 1) * QBLOCK];
-                self.block_dot(xq, wblk, colsum, &mut acc);
-                let j0 = blk * QBLOCK;
-                let j1 = (j0 + QBLOCK).min(self.n_out);
+            if self.vnni {
+                // Four input bytes per lane, offset to unsigned (x ^ 0x80 = x + 128).
+                for (g, x4) in xg.iter_mut().zip(xq.chunks_exact(QGROUP)) {
+                    *g = i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                        ^ 0x8080_8080u32 as i32;
+                }
+            }
+            for c0 in (0..self.blocks).step_by(QCHUNK_BLOCKS) {
+                let c1 = (c0 + QCHUNK_BLOCKS).min(self.blocks);
+                let acc = &mut acc[..(c1 - c0) * QBLOCK];
+                self.blocks_dot(xq, &xg[..groups], c0, c1, acc);
+                let (j0, j1) = (c0 * QBLOCK, (c1 * QBLOCK).min(self.n_out));
                 for (((yj, bj), a), s) in yr[j0..j1]
                     .iter_mut()
                     .zip(&b[j0..j1])
-                    .zip(&acc)
+                    .zip(acc.iter())
                     .zip(&self.out_scale[j0..j1])
                 {
                     *yj = bj + *a as f32 * s;
@@ -192,27 +210,29 @@ impl QDense {
         }
     }
 
-    /// `acc[j] = sum_i xq[i] * w[i][j]` for one block of 16 outputs, exact.
+    /// `acc` = the exact i32 sums of output blocks `c0..c1` (16 outputs each).
     #[inline]
-    fn block_dot(&self, xq: &[i8], wblk: &[i8], colsum128: &[i32], acc: &mut [i32; QBLOCK]) {
+    fn blocks_dot(&self, xq: &[i8], xg: &[i32], c0: usize, c1: usize, acc: &mut [i32]) {
+        let span = self.groups * QBLOCK * QGROUP;
         #[cfg(target_arch = "x86_64")]
         if self.vnni {
-            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni, and
-            // the slices have the lengths the kernel reads (checked inside).
-            unsafe { vnni::block_dot(xq, wblk, colsum128, acc) };
+            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni; the
+            // kernel checks the slice lengths it reads.
+            unsafe { vnni::blocks_dot(xg, &self.wb, self.groups, c0, c1, &self.colsum128, acc) };
             return;
         }
-        let _ = colsum128;
-        block_dot_dispatch(xq, wblk, acc);
+        let _ = xg;
+        for (blk, a) in (c0..c1).zip(acc.chunks_exact_mut(QBLOCK)) {
+            block_dot_dispatch(xq, &self.wb[blk * span..(blk + 1) * span], a);
+        }
     }
 }
 
+/// Output blocks per pass (the i32 sums of 256 outputs on the stack).
+const QCHUNK_BLOCKS: usize = 16;
+
 /// A layer input to int8 with the calibrated scale (same bits on every target).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vnni",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni", "x86_64+avx2+fma", "aarch64+neon"))]
 fn quantize_row(x: &[f32], inv_scale: f32, out: &mut [i8]) {
     for (q, v) in out.iter_mut().zip(x) {
         *q = quantize_value(*v, inv_scale);
@@ -233,13 +253,13 @@ fn vnni_available() -> bool {
 /// The portable kernel, compiled for AVX2 and NEON as well (autovectorized over the 16
 /// outputs); the reference the VNNI kernel is tested against.
 #[multiversion(targets("x86_64+avx2+fma", "aarch64+neon+dotprod", "aarch64+neon"))]
-fn block_dot_dispatch(xq: &[i8], wblk: &[i8], acc: &mut [i32; QBLOCK]) {
+fn block_dot_dispatch(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
     block_dot_portable(xq, wblk, acc)
 }
 
 #[inline(always)]
-fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32; QBLOCK]) {
-    *acc = [0; QBLOCK];
+fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+    acc.fill(0);
     for (x4, w) in xq.chunks_exact(QGROUP).zip(wblk.chunks_exact(QBLOCK * QGROUP)) {
         for (a, w4) in acc.iter_mut().zip(w.chunks_exact(QGROUP)) {
             // Wrapping adds: the sum cannot overflow (QMAX_IN * 127 * 127 < 2^31), and the
@@ -259,28 +279,74 @@ mod vnni {
 
     use super::{QBLOCK, QGROUP};
 
-    /// `vpdpbusd` multiplies unsigned by signed bytes: feed `x + 128` (x ^ 0x80 per byte)
-    /// and subtract `128 * column sum`. Integer arithmetic: the same bits as the portable
-    /// kernel.
+    /// Output blocks `c0..c1` of the blocked weights `wb` (`groups` groups of 64 bytes
+    /// per block) against the input `xg` (4 bytes per lane, already `x + 128`), minus
+    /// `128 * column sum`: exactly `sum_i x[i] * w[i][j]` (`vpdpbusd` multiplies unsigned
+    /// by signed bytes). Four blocks at a time, so four independent accumulators hide the
+    /// instruction's latency and share each broadcast input.
     ///
     /// # Safety
     /// The CPU must support avx512f and avx512vnni.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn block_dot(xq: &[i8], wblk: &[i8], colsum128: &[i32], acc: &mut [i32; QBLOCK]) {
-        let groups = xq.len() / QGROUP;
-        assert!(wblk.len() >= groups * QBLOCK * QGROUP && colsum128.len() >= QBLOCK);
-        let mut sum = _mm512_setzero_si512();
-        for g in 0..groups {
-            let x4 = i32::from_le_bytes([xq[4 * g] as u8, xq[4 * g + 1] as u8, xq[4 * g + 2] as u8, xq[4 * g + 3] as u8]);
-            let xu = _mm512_set1_epi32(x4 ^ 0x8080_8080u32 as i32);
-            // SAFETY: 64 bytes at g * 64 are inside `wblk` (asserted above).
-            let w = unsafe { _mm512_loadu_si512(wblk.as_ptr().add(g * QBLOCK * QGROUP).cast()) };
-            sum = _mm512_dpbusd_epi32(sum, xu, w);
+    pub unsafe fn blocks_dot(
+        xg: &[i32],
+        wb: &[i8],
+        groups: usize,
+        c0: usize,
+        c1: usize,
+        colsum128: &[i32],
+        acc: &mut [i32],
+    ) {
+        let span = groups * QBLOCK * QGROUP;
+        assert!(
+            xg.len() >= groups
+                && wb.len() >= c1 * span
+                && colsum128.len() >= c1 * QBLOCK
+                && acc.len() >= (c1 - c0) * QBLOCK
+        );
+        let store = |acc: &mut [i32], b: usize, sum: __m512i| {
+            // SAFETY: block b < c1: 16 i32 inside `colsum128` and `acc` (asserted above).
+            unsafe {
+                let c = _mm512_loadu_si512(colsum128.as_ptr().add(b * QBLOCK).cast());
+                _mm512_storeu_si512(acc.as_mut_ptr().add((b - c0) * QBLOCK).cast(), _mm512_sub_epi32(sum, c));
+            }
+        };
+        let mut b = c0;
+        while b + 4 <= c1 {
+            let p = wb[b * span..].as_ptr();
+            let (mut s0, mut s1, mut s2, mut s3) = (
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+            );
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                let x = _mm512_set1_epi32(x);
+                let o = g * QBLOCK * QGROUP;
+                // SAFETY: blocks b..b+4 < c1, group g < groups: inside `wb` (asserted above).
+                unsafe {
+                    s0 = _mm512_dpbusd_epi32(s0, x, _mm512_loadu_si512(p.add(o).cast()));
+                    s1 = _mm512_dpbusd_epi32(s1, x, _mm512_loadu_si512(p.add(span + o).cast()));
+                    s2 = _mm512_dpbusd_epi32(s2, x, _mm512_loadu_si512(p.add(2 * span + o).cast()));
+                    s3 = _mm512_dpbusd_epi32(s3, x, _mm512_loadu_si512(p.add(3 * span + o).cast()));
+                }
+            }
+            store(acc, b, s0);
+            store(acc, b + 1, s1);
+            store(acc, b + 2, s2);
+            store(acc, b + 3, s3);
+            b += 4;
         }
-        // SAFETY: 16 i32 are inside `colsum128` (asserted above) and `acc`.
-        unsafe {
-            let c = _mm512_loadu_si512(colsum128.as_ptr().cast());
-            _mm512_storeu_si512(acc.as_mut_ptr().cast(), _mm512_sub_epi32(sum, c));
+        while b < c1 {
+            let p = wb[b * span..].as_ptr();
+            let mut s0 = _mm512_setzero_si512();
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                // SAFETY: block b < c1, group g < groups: inside `wb` (asserted above).
+                let w = unsafe { _mm512_loadu_si512(p.add(g * QBLOCK * QGROUP).cast()) };
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(x), w);
+            }
+            store(acc, b, s0);
+            b += 1;
         }
     }
 }
@@ -714,7 +780,13 @@ impl NativeNet {
             v.extend([&mut b.qkv, &mut b.out, &mut b.ff1, &mut b.ff2]);
         }
         let h = &mut self.forecast;
-        v.extend([&mut self.atom.proj, &mut h.l1, &mut h.l2, &mut h.mean, &mut h.log_spread]);
+        v.extend([
+            &mut self.atom.proj,
+            &mut h.l1,
+            &mut h.l2,
+            &mut h.mean,
+            &mut h.log_spread,
+        ]);
         v.extend([&mut self.next_motif.l1, &mut self.next_motif.l2]);
         v
     }
@@ -879,7 +951,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> u32 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) as u32
         }
         fn f32(&mut self) -> f32 {
@@ -914,14 +989,25 @@ mod tests {
                 block_dot_portable(&xq, wblk, &mut portable);
                 block_dot_dispatch(&xq, wblk, &mut dispatched);
                 assert_eq!(portable, dispatched, "[{n_in}, {n_out}] block {blk}");
+                let _ = colsum;
+                // The VNNI kernel over this block alone, and over all blocks from here
+                // (its four-block path).
                 #[cfg(target_arch = "x86_64")]
                 if q.vnni {
-                    let mut v = [2i32; QBLOCK];
+                    let xg: Vec<i32> = xq
+                        .chunks_exact(QGROUP)
+                        .map(|x4| {
+                            i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                                ^ 0x8080_8080u32 as i32
+                        })
+                        .collect();
+                    let mut v = vec![2i32; (q.blocks - blk) * QBLOCK];
                     // SAFETY: q.vnni says the CPU has avx512f + avx512vnni.
-                    unsafe { vnni::block_dot(&xq, wblk, colsum, &mut v) };
-                    assert_eq!(portable, v, "VNNI [{n_in}, {n_out}] block {blk}");
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, blk + 1, &q.colsum128, &mut v[..QBLOCK]) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI [{n_in}, {n_out}] block {blk}");
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, q.blocks, &q.colsum128, &mut v) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI x4 [{n_in}, {n_out}] block {blk}");
                 }
-                let _ = colsum;
                 for (jj, got) in portable.iter().enumerate() {
                     let j = blk * QBLOCK + jj;
                     let exact: i64 = if j < n_out {
@@ -982,6 +1068,23 @@ mod tests {
             assert!(worst < 0.02 * scale, "[{n_in}, {n_out}]: worst {worst} of {scale}");
             assert!(worst > 0.0, "int8 should not be bit-identical to f32");
         }
+    }
+
+    #[test]
+    fn every_engine_layer_is_named_like_its_tensors() {
+        let device = crate::device::inference_device();
+        let cfg = crate::model::tests::tiny_config();
+        let m = crate::artifact::fresh_model(cfg.clone(), 1, &device);
+        let net = NativeNet::from_burn(&m.net, &m.config);
+        let tensors = crate::model::params::named_tensors(&m.net);
+        for d in net.layers() {
+            let w = tensors
+                .get(&format!("{}.weight", d.name))
+                .unwrap_or_else(|| panic!("no tensor {}.weight", d.name));
+            assert_eq!(w.shape, vec![d.n_in, d.n_out], "{}", d.name);
+        }
+        let blocks = cfg.atom_layers + cfg.motif_layers;
+        assert_eq!(net.layers().len(), 2 + 4 * blocks + 5 + 2);
     }
 
     #[test]

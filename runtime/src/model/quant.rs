@@ -73,7 +73,12 @@ impl QTensor {
                 self.n_out
             ));
         }
-        if let Some((j, s)) = self.scales.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+        if let Some((j, s)) = self
+            .scales
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !(s.is_finite() && **s > 0.0))
+        {
             return Err(format!("scale of channel {j} is {s}: must be finite and > 0"));
         }
         if self.values.contains(&i8::MIN) {
@@ -93,10 +98,14 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 /// which made quantizing a layer's input cost more than the layer. The magic-number
 /// rounding vectorizes on every target and gives the same bits everywhere (Rust does not
 /// reassociate float arithmetic).
+///
+/// After adding the magic number the integer sits in the low mantissa bits, so it is read
+/// from the bits (no float-to-int conversion with its saturation fix-ups either).
 #[inline(always)]
 pub fn quantize_value(x: f32, inv_scale: f32) -> i8 {
-    let v = (x * inv_scale).clamp(-QMAX, QMAX);
-    ((v + ROUND_MAGIC) - ROUND_MAGIC) as i8
+    let v = x * inv_scale;
+    let v = if v.is_nan() { 0.0 } else { v.clamp(-QMAX, QMAX) };
+    ((v + ROUND_MAGIC).to_bits() as i32 - ROUND_MAGIC.to_bits() as i32) as i8
 }
 
 /// What the engine needs to run a model in int8: per layer (named like the burn module
@@ -212,7 +221,10 @@ mod tests {
         }
         // Each channel's largest magnitude maps to ±127 exactly.
         for j in 0..n_out {
-            assert!(q.values.iter().skip(j).step_by(n_out).any(|v| v.abs() == 127), "channel {j}");
+            assert!(
+                q.values.iter().skip(j).step_by(n_out).any(|v| v.abs() == 127),
+                "channel {j}"
+            );
         }
         let zero = QTensor::quantize(&[0.0; 6], 2, 3);
         assert_eq!(zero.scales, vec![1.0; 3]);

@@ -194,7 +194,13 @@ impl StreamModel {
     /// Calibration: the f32 engine with an observer on every layer's input (by layer name).
     pub fn observed(
         model: &Model,
-    ) -> Result<(Self, std::collections::BTreeMap<String, Arc<crate::model::quant::ActObserver>>), EngineError> {
+    ) -> Result<
+        (
+            Self,
+            std::collections::BTreeMap<String, Arc<crate::model::quant::ActObserver>>,
+        ),
+        EngineError,
+    > {
         let mut s = Self::new_f32(model)?;
         let obs = s.net.observe();
         Ok((s, obs))
