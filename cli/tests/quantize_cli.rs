@@ -46,3 +46,80 @@ fn a_missing_calibration_path_is_named() {
     assert!(err.contains("no/such/take.bvh"), "{err}");
     assert!(!out.exists());
 }
+
+/// A rosbag2 bag is calibration data like a BVH file: `a4mer import --to-bag` writes real
+/// mocap as a Skeleton3DArray bag, and `a4mer quantize --calib <bag> --json` uses it.
+#[test]
+fn a_bag_calibrates_and_json_is_one_report_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("take2");
+    let o = a4mer()
+        .current_dir(repo())
+        .args(["import", "data/mocap/bvhtools_test2.bvh", "--to-bag"])
+        .arg(&bag)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("int8.a4m");
+    let o = a4mer()
+        .current_dir(repo())
+        .args(["quantize", "--json", "--calib"])
+        .arg(&bag)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--eval-data",
+            "data/mocap/bvhtools_test2.bvh",
+            "--stride",
+            "30",
+            "--bench-frames",
+            "300",
+            "--bench-rounds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "size_ratio",
+        "mpjpe_drift_pct_world",
+        "mpjpe_drift_pct_pelvis_relative",
+        "motif_agreement",
+        "p99_ratio",
+        "targets",
+    ] {
+        assert!(v.get(key).is_some(), "no {key} in {stdout}");
+    }
+    assert_eq!(v["f32"]["mpjpe_world_mm"].as_array().unwrap().len(), 5);
+    assert!(v["int8"]["int8_layers"].as_u64().unwrap() >= 10);
+    assert_eq!(
+        v["int8"]["size_bytes"].as_u64().unwrap(),
+        std::fs::metadata(&out).unwrap().len()
+    );
+    // The calibration frames are the bag's training split: 80 % of 3945 frames.
+    let calib = v["calibration_frames"].as_u64().unwrap();
+    assert!((3100..=3160).contains(&calib), "{calib}");
+}
+
+#[test]
+fn a_corrupt_bag_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("broken.mcap");
+    std::fs::write(&bag, b"\x89MCAP0\r\n garbage that is not an mcap file").unwrap();
+    let out = dir.path().join("int8.a4m");
+    let o = a4mer()
+        .current_dir(repo())
+        .args(["quantize", "--calib"])
+        .arg(&bag)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("calibration bag") && err.contains("broken.mcap"), "{err}");
+    assert!(!out.exists());
+}
