@@ -123,3 +123,52 @@ fn a_corrupt_bag_is_named_and_nothing_is_written() {
     assert!(err.contains("calibration bag") && err.contains("broken.mcap"), "{err}");
     assert!(!out.exists());
 }
+
+/// The shipped int8 artifact, scored by `a4mer eval` (which runs an int8 model through the
+/// engine, where its int8 kernels are), stays within the 2 % of the f32 model
+/// scored the same way, at every horizon, on the held-out split.
+#[test]
+fn shipped_int8_model_tracks_f32_on_heldout_through_eval() {
+    let eval = |model: &str, engine: bool| -> serde_json::Value {
+        let mut cmd = a4mer();
+        cmd.current_dir(repo()).args([
+            "eval",
+            "--json",
+            "--split",
+            "heldout",
+            "--data",
+            "data/mocap",
+            "--model",
+            model,
+        ]);
+        if engine {
+            cmd.arg("--engine");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{model}: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let f32 = eval("models/a4mer-small.a4m", true);
+    let int8 = eval("models/a4mer-small-int8.a4m", false);
+    assert_eq!(f32["windows"], int8["windows"]);
+    for frame in ["world", "pelvis_relative"] {
+        let row = |v: &serde_json::Value| -> Vec<f64> {
+            v["mpjpe_mm"]["model"][frame]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let (a, b) = (row(&f32), row(&int8));
+        assert_eq!(a.len(), 5);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(y <= &(x * 1.02), "{frame}: f32 {x} mm, int8 {y} mm");
+            assert!(
+                x != y,
+                "{frame}: int8 gave exactly the f32 number {x}: not running int8?"
+            );
+        }
+        println!("{frame} MPJPE (mm) f32 {a:?} int8 {b:?}");
+    }
+}

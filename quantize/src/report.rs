@@ -8,7 +8,8 @@ use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 use a4mer_train::bench::{Stats, bench_engine};
-use a4mer_train::eval::{Forecast, Forecaster, HORIZON_STEPS, HORIZONS_MS, Split, ZeroVelocity, evaluate};
+use a4mer_train::eval::{HORIZONS_MS, Split, evaluate};
+use a4mer_train::forecaster::EngineForecaster;
 
 use crate::burn_int8::{self, BurnInt8Row};
 use crate::{QuantError, Recording};
@@ -108,35 +109,6 @@ impl Report {
     }
 }
 
-/// The evaluation protocol's windows forecast by a fresh engine per window: it streams
-/// the 2 s observed and its last anticipation is the forecast (what the node publishes).
-struct EngineForecaster {
-    model: Arc<StreamModel>,
-    failures: usize,
-}
-
-impl Forecaster for EngineForecaster {
-    fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
-        let Ok(mut engine) = Engine::new(self.model.clone(), EngineConfig::default()) else {
-            self.failures += 1;
-            return ZeroVelocity.forecast(observed);
-        };
-        let mut last_ok = false;
-        for f in observed {
-            last_ok = engine.push_ref(f).is_ok();
-        }
-        match engine.latest() {
-            Some(a) if last_ok && a.forecast.len() >= HORIZON_STEPS => {
-                std::array::from_fn(|k| a.forecast[k].joints_in_world)
-            }
-            _ => {
-                self.failures += 1;
-                ZeroVelocity.forecast(observed)
-            }
-        }
-    }
-}
-
 /// Both engines in lockstep over each recording's `split` part: (agreeing, counted).
 fn motif_agreement(
     f32: &Arc<StreamModel>,
@@ -175,14 +147,8 @@ pub fn measure(
     let f32_stream = Arc::new(StreamModel::new(f32_model)?);
     let int8_stream = Arc::new(StreamModel::new(int8_model)?);
     let motions: Vec<a4mer_train::data::Motion> = opts.data.iter().map(to_motion).collect();
-    let mut fa = EngineForecaster {
-        model: f32_stream.clone(),
-        failures: 0,
-    };
-    let mut fb = EngineForecaster {
-        model: int8_stream.clone(),
-        failures: 0,
-    };
+    let mut fa = EngineForecaster::new(f32_stream.clone());
+    let mut fb = EngineForecaster::new(int8_stream.clone());
     let ra = evaluate(&motions, opts.split, opts.stride, Some(&mut fa))?;
     let rb = evaluate(&motions, opts.split, opts.stride, Some(&mut fb))?;
     let (same, total) = motif_agreement(&f32_stream, &int8_stream, &opts.data, opts.split)?;

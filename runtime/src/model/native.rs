@@ -132,7 +132,8 @@ struct QDense {
     /// `[blocks][groups][16 outputs][4 inputs]`.
     wb: Vec<i8>,
     /// `128 * sum_i w[i][j]` per (padded) output: VNNI multiplies unsigned by signed bytes,
-    /// so the kernel feeds `x + 128` and subtracts this.
+    /// so the kernel feeds `x + 128` and subtracts this. (Only the x86-64 kernel reads it.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     colsum128: Vec<i32>,
     inv_x_scale: f32,
     /// `x_scale * w_scale[j]`.
@@ -264,10 +265,10 @@ fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
         for (a, w4) in acc.iter_mut().zip(w.chunks_exact(QGROUP)) {
             // Wrapping adds: the sum cannot overflow (QMAX_IN * 127 * 127 < 2^31), and the
             // overflow checks of debug builds would stop the loop from vectorizing.
-            let d = x4[0] as i32 * w4[0] as i32
-                + x4[1] as i32 * w4[1] as i32
-                + x4[2] as i32 * w4[2] as i32
-                + x4[3] as i32 * w4[3] as i32;
+            let d = (x4[0] as i32 * w4[0] as i32)
+                .wrapping_add(x4[1] as i32 * w4[1] as i32)
+                .wrapping_add(x4[2] as i32 * w4[2] as i32)
+                .wrapping_add(x4[3] as i32 * w4[3] as i32);
             *a = a.wrapping_add(d);
         }
     }
