@@ -8,7 +8,8 @@ use a4mer_train::eval::{EvalReport, MethodScores, Split, evaluate};
 
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
-use a4mer_train::forecaster::ModelForecaster;
+use a4mer_runtime::stream::StreamModel;
+use a4mer_train::forecaster::{EngineForecaster, ModelForecaster};
 
 use crate::{SourceArgs, print_json};
 
@@ -30,6 +31,10 @@ pub struct EvalArgs {
     /// with `--features tch`).
     #[arg(long, default_value_t = Backend::Ndarray, value_name = "BACKEND")]
     backend: Backend,
+    /// Forecast through the streaming engine (what the node runs) instead of the offline
+    /// batch model. Always on for an int8 model: its int8 kernels run only in the engine.
+    #[arg(long)]
+    engine: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -50,20 +55,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut forecaster = loaded.as_ref().map(ModelForecaster::new);
-    let report = evaluate(
-        &motions,
-        args.split,
-        args.stride,
-        forecaster.as_mut().map(|f| f as &mut dyn a4mer_train::eval::Forecaster),
-    )?;
-    if let Some(f) = &forecaster
-        && f.failures > 0
-    {
+    let int8 = loaded.as_ref().is_some_and(|m| m.quant.is_some());
+    let use_engine = args.engine || int8;
+    let mut batch = None;
+    let mut streamed = None;
+    if let Some(m) = &loaded {
+        if use_engine {
+            let stream = StreamModel::new(m).context("preparing the model for the streaming engine")?;
+            streamed = Some(EngineForecaster::new(std::sync::Arc::new(stream)));
+        } else {
+            batch = Some(ModelForecaster::new(m));
+        }
+    }
+    let forecaster: Option<&mut dyn a4mer_train::eval::Forecaster> = match (&mut batch, &mut streamed) {
+        (Some(b), _) => Some(b),
+        (_, Some(s)) => Some(s),
+        _ => None,
+    };
+    let report = evaluate(&motions, args.split, args.stride, forecaster)?;
+    let (failures, last_error) = match (&batch, &streamed) {
+        (Some(b), _) => (b.failures, b.last_error.clone()),
+        (_, Some(s)) => (s.failures, s.last_error.clone()),
+        _ => (0, None),
+    };
+    if failures > 0 {
         eprintln!(
             "a4mer eval: the model rejected {} window(s) (scored as zero velocity); last error: {}",
-            f.failures,
-            f.last_error.as_deref().unwrap_or("?")
+            failures,
+            last_error.as_deref().unwrap_or("?")
         );
     }
     if args.json {
@@ -78,6 +97,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         report.joints,
         report.fps
     );
+    if loaded.is_some() {
+        println!(
+            "model runs: {}",
+            match (use_engine, int8) {
+                (true, true) => "streaming engine, int8 kernels",
+                (true, false) => "streaming engine, f32",
+                _ => "offline batch model (burn), f32",
+            }
+        );
+    }
     print_table(&report);
     Ok(())
 }

@@ -15,6 +15,7 @@ mod cmd_demo;
 mod cmd_eval;
 mod cmd_forecast;
 mod cmd_import;
+mod cmd_quantize;
 mod cmd_replay;
 mod cmd_verify;
 // Model issue: training, motif inspection.
@@ -56,6 +57,9 @@ enum Command {
     /// Replay a rosbag2 bag through the node's engine by bag time: output bag, scores, events,
     /// HTML audit report. Deterministic for the bag and the model.
     Replay(cmd_replay::ReplayArgs),
+    /// int8 post-training quantization: calibrate through the engine, write an int8 .a4m, report
+    /// size, held-out MPJPE, motif agreement and per-frame latency against f32.
+    Quantize(cmd_quantize::QuantizeArgs),
 }
 
 /// How source recordings are read; everything here is detected when not given.
@@ -95,6 +99,7 @@ fn main() {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Replay(args) => cmd_replay::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
+        Command::Quantize(args) => cmd_quantize::run(args),
     };
     if let Err(e) = result {
         eprintln!("a4mer: error: {e:#}");

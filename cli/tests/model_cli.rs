@@ -167,6 +167,34 @@ fn libtorch_cpu_eval_matches_ndarray_eval() {
     }
 }
 
+/// burn-tch has no quantized tensors: an int8 artifact is refused on libtorch, by name,
+/// before any module is built.
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_refuses_int8_artifacts_with_the_reason() {
+    let out = a4mer()
+        .args([
+            "eval",
+            "--json",
+            "--split",
+            "heldout",
+            "--backend",
+            "tch-cpu",
+            "--model",
+        ])
+        .arg(repo().join("models/a4mer-small-int8.a4m"))
+        .arg("--data")
+        .arg(repo().join("data/mocap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("a4mer-small-int8.a4m") && err.contains("int8 artifact") && err.contains("libtorch"),
+        "{err}"
+    );
+}
+
 /// Without a GPU the CUDA backend is refused with the reason; with one, it runs.
 #[cfg(feature = "tch")]
 #[test]

@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{self, CodecError};
 use crate::model::features::NormStats;
+use crate::model::native::NativeNet;
 use crate::model::params::{self, FillError, NamedTensor};
+use crate::model::quant::{Int8Layer, Int8Weights, QTensor};
 use crate::model::{A4mer, A4merConfig, Model, MotifVocab};
 use crate::skeleton::Skeleton;
 
@@ -80,6 +82,12 @@ pub enum ArtifactError {
         #[source]
         source: FillError,
     },
+    #[error("{origin}: int8 quantization: {message}")]
+    Quant { origin: String, message: String },
+    #[error(
+        "{origin}: this is an int8 artifact; the libtorch (tch) backend cannot run it (burn-tch has no quantized tensors). Run it on the ndarray backend (the engine's int8 kernels), or load the f32 model on tch"
+    )]
+    Int8OnLibtorch { origin: String },
     #[error("cannot encode artifact: {0}")]
     Encode(String),
 }
@@ -94,8 +102,8 @@ struct Envelope {
     sha256: Vec<u8>,
 }
 
-/// Values of one tensor. Quantized kinds (i8 with per-channel scales) are added as new
-/// variants; a reader that does not know a variant rejects the artifact by name.
+/// Values of one tensor, tagged by dtype; a reader that does not know a dtype rejects the
+/// artifact by name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dtype")]
 pub enum TensorValues {
@@ -104,6 +112,17 @@ pub enum TensorValues {
     F32 {
         #[serde(with = "serde_bytes")]
         le_bytes: Vec<u8>,
+    },
+    /// A 2-D weight `[n_in, n_out]`, symmetric int8 (two's complement bytes, row-major,
+    /// -127..=127) with one little-endian f32 scale per output channel
+    /// (`channel_axis` = 1): `w[i][j] = q[i][j] * scale[j]`.
+    #[serde(rename = "i8")]
+    I8 {
+        #[serde(with = "serde_bytes")]
+        values: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        scales_le: Vec<u8>,
+        channel_axis: u32,
     },
 }
 
@@ -125,7 +144,18 @@ impl TensorRecord {
         }
     }
 
-    pub fn to_f32(&self) -> Result<NamedTensor, String> {
+    pub fn from_qtensor(q: &QTensor) -> Self {
+        Self {
+            shape: vec![q.n_in as u64, q.n_out as u64],
+            values: TensorValues::I8 {
+                values: q.values.iter().map(|v| *v as u8).collect(),
+                scales_le: q.scales.iter().flat_map(|s| s.to_le_bytes()).collect(),
+                channel_axis: 1,
+            },
+        }
+    }
+
+    fn dims(&self) -> Result<(Vec<usize>, usize), String> {
         let shape: Vec<usize> = self
             .shape
             .iter()
@@ -135,6 +165,59 @@ impl TensorRecord {
             .iter()
             .try_fold(1usize, |a, &b| a.checked_mul(b))
             .ok_or("shape overflows")?;
+        Ok((shape, n))
+    }
+
+    /// The int8 tensor, checked; `None` for an f32 tensor.
+    pub fn to_qtensor(&self) -> Result<Option<QTensor>, String> {
+        let TensorValues::I8 {
+            values,
+            scales_le,
+            channel_axis,
+        } = &self.values
+        else {
+            return Ok(None);
+        };
+        let (shape, _) = self.dims()?;
+        let [n_in, n_out] = shape[..] else {
+            return Err(format!(
+                "int8 tensor of shape {shape:?}: only 2-D weights are quantized"
+            ));
+        };
+        if *channel_axis != 1 {
+            return Err(format!(
+                "int8 channel axis {channel_axis}: only per-output-channel (axis 1) scales are supported"
+            ));
+        }
+        if scales_le.len() % 4 != 0 {
+            return Err(format!("{} bytes of f32 scales", scales_le.len()));
+        }
+        let q = QTensor {
+            n_in,
+            n_out,
+            values: values.iter().map(|v| *v as i8).collect(),
+            scales: scales_le
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        };
+        q.check()?;
+        Ok(Some(q))
+    }
+
+    pub fn is_int8(&self) -> bool {
+        matches!(self.values, TensorValues::I8 { .. })
+    }
+
+    /// The values as f32 (int8 tensors dequantized).
+    pub fn to_f32(&self) -> Result<NamedTensor, String> {
+        let (shape, n) = self.dims()?;
+        if let Some(q) = self.to_qtensor()? {
+            return Ok(NamedTensor {
+                shape,
+                values: q.dequantize(),
+            });
+        }
         match &self.values {
             TensorValues::F32 { le_bytes } => {
                 if le_bytes.len() != n * 4 {
@@ -151,8 +234,32 @@ impl TensorRecord {
                     .collect();
                 Ok(NamedTensor { shape, values })
             }
+            TensorValues::I8 { .. } => Err("int8 tensor could not be read".into()),
         }
     }
+}
+
+/// How an int8 artifact was made: its scheme, calibration and measured accuracy. The
+/// engine runs every layer in `activation_scales` in int8; all else stays f32.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantization {
+    /// e.g. "int8 symmetric: weights per output channel, activations per tensor".
+    pub scheme: String,
+    /// `minmax` or `percentile`.
+    pub method: String,
+    pub percentile: Option<f64>,
+    /// Per int8 layer (burn module path, e.g. `forecast.l1`): the scale of its input.
+    pub activation_scales: BTreeMap<String, f32>,
+    /// Engine layers deliberately kept in f32, with the reason.
+    pub kept_f32: BTreeMap<String, String>,
+    /// SHA-256 of the f32 artifact this was made from.
+    pub source_sha256: String,
+    /// The calibration recordings (split, hashes, frames streamed).
+    pub calibration: Vec<DataFile>,
+    pub calibration_split: String,
+    pub calibration_frames: u64,
+    /// The accuracy and speed report of `a4mer quantize` (JSON), measured before saving.
+    pub report_json: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +293,10 @@ pub struct Payload {
     pub vocab: MotifVocab,
     pub tensors: BTreeMap<String, TensorRecord>,
     pub provenance: Provenance,
+    /// Present exactly when the artifact is int8. Absent (not null) in f32 artifacts, so
+    /// their bytes are what they were before int8 existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
 }
 
 /// A validated artifact in memory.
@@ -235,8 +346,14 @@ impl Artifact {
                 vocab: model.vocab.clone(),
                 tensors,
                 provenance,
+                quantization: None,
             },
         }
+    }
+
+    /// True for an int8 artifact (a quantization section or any int8 tensor).
+    pub fn is_int8(&self) -> bool {
+        self.payload.quantization.is_some() || self.payload.tensors.values().any(TensorRecord::is_int8)
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
@@ -314,7 +431,49 @@ impl Artifact {
 
     /// Build the modules from the config and fill them by tensor name; every shape is checked.
     pub fn into_model(self, device: &Device, origin: &str) -> Result<Model, ArtifactError> {
+        if self.is_int8() && crate::device::is_libtorch(device) {
+            return Err(ArtifactError::Int8OnLibtorch { origin: origin.into() });
+        }
         let p = self.payload;
+        let quant_err = |message: String| ArtifactError::Quant {
+            origin: origin.into(),
+            message,
+        };
+        let mut int8 = Int8Weights::default();
+        match &p.quantization {
+            Some(q) => {
+                for (layer, &input_scale) in &q.activation_scales {
+                    let name = format!("{layer}.weight");
+                    let weight = p
+                        .tensors
+                        .get(&name)
+                        .ok_or_else(|| {
+                            quant_err(format!(
+                                "layer `{layer}` has an activation scale but no tensor `{name}`"
+                            ))
+                        })?
+                        .to_qtensor()
+                        .map_err(|message| ArtifactError::TensorData {
+                            origin: origin.into(),
+                            name: name.clone(),
+                            message,
+                        })?
+                        .ok_or_else(|| {
+                            quant_err(format!(
+                                "layer `{layer}` has an activation scale but `{name}` is not int8"
+                            ))
+                        })?;
+                    int8.layers.insert(layer.clone(), Int8Layer { weight, input_scale });
+                }
+            }
+            None => {
+                if let Some((name, _)) = p.tensors.iter().find(|(_, t)| t.is_int8()) {
+                    return Err(quant_err(format!(
+                        "tensor `{name}` is int8 but the artifact has no quantization section"
+                    )));
+                }
+            }
+        }
         let mut tensors = BTreeMap::new();
         for (name, rec) in &p.tensors {
             let t = rec.to_f32().map_err(|message| ArtifactError::TensorData {
@@ -339,6 +498,16 @@ impl Artifact {
             origin: origin.into(),
             source,
         })?;
+        let quant = if p.quantization.is_some() {
+            // The engine's layers must take every int8 layer; checked now, so a loaded
+            // model always streams.
+            NativeNet::from_burn(&net, &p.config)
+                .set_int8(&int8)
+                .map_err(quant_err)?;
+            Some(std::sync::Arc::new(int8))
+        } else {
+            None
+        };
         Ok(Model {
             net,
             config: p.config,
@@ -346,6 +515,7 @@ impl Artifact {
             vocab: p.vocab,
             skeleton: p.skeleton,
             device: device.clone(),
+            quant,
         })
     }
 
@@ -384,6 +554,7 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
         skeleton: Skeleton::smpl24(),
         config,
         device: device.clone(),
+        quant: None,
     }
 }
 
@@ -483,7 +654,9 @@ mod tests {
         let (mut art, _) = sample();
         let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
         rec.shape = vec![rec.shape[0] - 1];
-        let TensorValues::F32 { le_bytes } = &mut rec.values;
+        let TensorValues::F32 { le_bytes } = &mut rec.values else {
+            panic!("fresh models are f32")
+        };
         le_bytes.truncate(le_bytes.len() - 4);
         let bytes = art.to_bytes().unwrap();
         let checked = Artifact::from_bytes(&bytes, "mem").unwrap();

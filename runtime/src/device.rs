@@ -82,6 +82,13 @@ pub fn backend_device(backend: Backend) -> Result<Device, BackendError> {
     }
 }
 
+/// Whether `device` runs on libtorch (burn-tch). burn-tch panics on quantized tensors, so
+/// the artifact loader refuses int8 artifacts on such a device with an error instead.
+/// Always false in a build without the `tch` feature (no libtorch device can exist).
+pub fn is_libtorch(device: &Device) -> bool {
+    cfg!(feature = "tch") && format!("{device:?}").contains("LibTorch")
+}
+
 #[cfg(feature = "tch")]
 #[allow(deprecated)] // burn-tch is the Jetson GPU path until burn 0.23 (see DESIGN.md)
 mod libtorch {
@@ -136,6 +143,7 @@ mod tests {
     #[test]
     fn ndarray_is_always_available() {
         assert!(backend_device(Backend::Ndarray).is_ok());
+        assert!(!is_libtorch(&inference_device()));
     }
 
     #[cfg(feature = "tch")]
@@ -143,6 +151,7 @@ mod tests {
     fn tch_cpu_is_a_libtorch_device() {
         let name = format!("{:?}", backend_device(Backend::TchCpu).unwrap());
         assert!(name.contains("LibTorch") && name.contains("Cpu"), "{name}");
+        assert!(is_libtorch(&backend_device(Backend::TchCpu).unwrap()));
     }
 
     #[cfg(not(feature = "tch"))]

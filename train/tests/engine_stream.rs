@@ -174,8 +174,21 @@ fn streaming_equals_the_batch_model_on_real_mocap() {
 
 #[test]
 fn push_allocates_nothing_once_running() {
+    allocates_nothing(engine());
+}
+
+/// The int8 engine too (its kernels keep their buffers on the stack).
+#[test]
+fn int8_push_allocates_nothing_once_running() {
+    let path = common::repo_root().join("models/a4mer-small-int8.a4m");
+    let (model, _) = load_model(&path, &inference_device()).unwrap();
+    let stream = Arc::new(StreamModel::new(&model).unwrap());
+    assert!(stream.is_int8());
+    allocates_nothing(Engine::new(stream, EngineConfig::default()).unwrap());
+}
+
+fn allocates_nothing(mut e: Engine) {
     let frames = clip(&take(1), 100, 600, 0);
-    let mut e = engine();
     for f in &frames[..20] {
         e.push_ref(f).unwrap();
     }

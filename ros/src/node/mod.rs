@@ -43,8 +43,8 @@ use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
 use diagnostics::{Diagnostics, Identity};
 
 /// The model the node runs when the `model` parameter is empty.
-pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small.a4m");
-pub const BUNDLED_MODEL_NAME: &str = "a4mer-small.a4m (bundled)";
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small-int8.a4m");
+pub const BUNDLED_MODEL_NAME: &str = "a4mer-small-int8.a4m (bundled)";
 
 /// Most samples taken per wake-up before the loop checks its timers again, so a flood on
 /// the input cannot starve `/diagnostics` or shutdown.

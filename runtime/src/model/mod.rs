@@ -7,6 +7,7 @@ pub mod features;
 pub mod native;
 pub mod nn;
 pub mod params;
+pub mod quant;
 pub mod segment;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -133,6 +134,9 @@ pub struct Model {
     pub vocab: MotifVocab,
     pub skeleton: Skeleton,
     pub device: Device,
+    /// Set for an int8 artifact: the streaming engine then runs these layers in int8. The
+    /// burn modules above hold the dequantized weights (the offline reference).
+    pub quant: Option<std::sync::Arc<quant::Int8Weights>>,
 }
 
 /// Surprise of each frame under the frame predictor (0 for the first two frames).

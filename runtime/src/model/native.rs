@@ -11,34 +11,48 @@
 //! them by field, so a changed module that this file does not follow fails to build or
 //! fails parity.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use burn::nn::{LayerNorm, Linear};
 use multiversion::multiversion;
 
 use super::features::{CONT_DIM, FEAT_DIM};
 use super::host;
 use super::nn::{A4mer, A4merConfig, AtomEncoder, Block, ForecastHead, Mlp, MotifEncoder};
+use super::quant::{ActObserver, Int8Layer, Int8Weights, quantize_value};
 
-/// `y = x W + b` with `W` stored `[n_in, n_out]` row-major (burn's `Linear` layout).
+/// `y = x W + b` with `W` stored `[n_in, n_out]` row-major (burn's `Linear` layout); in
+/// int8 when the model was quantized (see [`QDense`]).
 #[derive(Clone, Debug)]
 pub struct Dense {
+    /// The burn module path (`forecast.l1`): the artifact's tensor names are `{name}.weight`
+    /// and `{name}.bias`, and int8 scales are keyed by it.
+    pub name: String,
     pub n_in: usize,
     pub n_out: usize,
     w: Vec<f32>,
     b: Vec<f32>,
+    q: Option<QDense>,
+    /// Calibration only: records every input this layer sees.
+    observer: Option<Arc<ActObserver>>,
 }
 
 impl Dense {
-    fn from_burn(l: &Linear) -> Self {
+    fn from_burn(l: &Linear, name: impl Into<String>) -> Self {
         let [n_in, n_out] = l.weight.dims();
         let b = match &l.bias {
             Some(b) => host(b.val()),
             None => vec![0.0; n_out],
         };
         Self {
+            name: name.into(),
             n_in,
             n_out,
             w: host(l.weight.val()),
             b,
+            q: None,
+            observer: None,
         }
     }
 
@@ -47,12 +61,293 @@ impl Dense {
         self.n_in * self.n_out
     }
 
+    pub fn is_int8(&self) -> bool {
+        self.q.is_some()
+    }
+
+    /// Run this layer in int8 from now on.
+    fn set_int8(&mut self, layer: &Int8Layer) -> Result<(), String> {
+        let w = &layer.weight;
+        if (w.n_in, w.n_out) != (self.n_in, self.n_out) {
+            return Err(format!(
+                "int8 layer `{}` is [{}, {}], the model's is [{}, {}]",
+                self.name, w.n_in, w.n_out, self.n_in, self.n_out
+            ));
+        }
+        w.check().map_err(|m| format!("int8 layer `{}`: {m}", self.name))?;
+        let s = layer.input_scale;
+        if !(s.is_finite() && s > 0.0) {
+            return Err(format!(
+                "int8 layer `{}`: input scale {s} must be finite and > 0",
+                self.name
+            ));
+        }
+        if w.n_in > QMAX_IN {
+            return Err(format!(
+                "int8 layer `{}` has {} inputs; the int8 kernel takes at most {QMAX_IN}",
+                self.name, w.n_in
+            ));
+        }
+        self.q = Some(QDense::new(&w.values, w.n_in, w.n_out, &w.scales, s));
+        Ok(())
+    }
+
     /// `rows` rows of `x` (`rows * n_in`) into `y` (`rows * n_out`).
     pub fn forward(&self, x: &[f32], y: &mut [f32]) {
         debug_assert_eq!(x.len() / self.n_in, y.len() / self.n_out);
+        if let Some(o) = &self.observer {
+            o.record(x);
+        }
+        if let Some(q) = &self.q {
+            q.forward(&self.b, x, y);
+            return;
+        }
         for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
             yr.copy_from_slice(&self.b);
             gemv_acc(xr, &self.w, yr);
+        }
+    }
+}
+
+/// Widest int8 layer input: the quantized row lives on the stack, and the i32 sums stay
+/// exact (4096 * 255 * 127 < 2^31). The shipped models' widest input is under 300.
+const QMAX_IN: usize = 4096;
+/// Outputs per block: one AVX-512 register of i32 sums.
+const QBLOCK: usize = 16;
+/// Inputs per group: one `vpdpbusd` lane multiplies 4 bytes.
+const QGROUP: usize = 4;
+
+/// An int8 layer: the input row is quantized with the calibrated per-tensor scale, each
+/// output is an exact i32 dot product with its int8 weight column, then scaled back in f32.
+///
+/// Weights are blocked for the kernel: 16 outputs by 4 inputs per 64 bytes, so one
+/// AVX-512 VNNI instruction does 64 multiply-adds (a fused f32 multiply-add does 16).
+#[derive(Clone, Debug)]
+struct QDense {
+    n_in: usize,
+    n_out: usize,
+    /// Input groups of 4 (zero-padded) and output blocks of 16 (zero-padded).
+    groups: usize,
+    blocks: usize,
+    /// `[blocks][groups][16 outputs][4 inputs]`.
+    wb: Vec<i8>,
+    /// `128 * sum_i w[i][j]` per (padded) output: VNNI multiplies unsigned by signed bytes,
+    /// so the kernel feeds `x + 128` and subtracts this. (Only the x86-64 kernel reads it.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    colsum128: Vec<i32>,
+    inv_x_scale: f32,
+    /// `x_scale * w_scale[j]`.
+    out_scale: Vec<f32>,
+    /// AVX-512 VNNI found at run time.
+    vnni: bool,
+}
+
+impl QDense {
+    fn new(values: &[i8], n_in: usize, n_out: usize, w_scales: &[f32], x_scale: f32) -> Self {
+        let groups = n_in.div_ceil(QGROUP);
+        let blocks = n_out.div_ceil(QBLOCK);
+        let mut wb = vec![0i8; blocks * groups * QBLOCK * QGROUP];
+        let mut colsum128 = vec![0i32; blocks * QBLOCK];
+        for (i, row) in values.chunks_exact(n_out).enumerate() {
+            let (g, k) = (i / QGROUP, i % QGROUP);
+            for (j, &v) in row.iter().enumerate() {
+                let (b, jj) = (j / QBLOCK, j % QBLOCK);
+                wb[((b * groups + g) * QBLOCK + jj) * QGROUP + k] = v;
+                colsum128[j] += 128 * v as i32;
+            }
+        }
+        Self {
+            n_in,
+            n_out,
+            groups,
+            blocks,
+            wb,
+            colsum128,
+            inv_x_scale: 1.0 / x_scale,
+            out_scale: w_scales.iter().map(|ws| ws * x_scale).collect(),
+            vnni: vnni_available(),
+        }
+    }
+
+    fn forward(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
+        // Stack buffers sized for the layer, so a narrow layer does not zero 4 KiB per call.
+        match self.groups * QGROUP {
+            0..=256 => self.forward_n::<256>(b, x, y),
+            257..=1024 => self.forward_n::<1024>(b, x, y),
+            _ => self.forward_n::<QMAX_IN>(b, x, y),
+        }
+    }
+
+    fn forward_n<const N: usize>(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
+        let groups = self.groups;
+        // Zero padding past n_in stays zero for every row.
+        let mut xq = [0i8; N];
+        let xq = &mut xq[..groups * QGROUP];
+        let mut xg = [0i32; N];
+        let mut acc = [0i32; QCHUNK_BLOCKS * QBLOCK];
+        for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
+            quantize_row(xr, self.inv_x_scale, &mut xq[..self.n_in]);
+            if self.vnni {
+                // Four input bytes per lane, offset to unsigned (x ^ 0x80 = x + 128).
+                for (g, x4) in xg.iter_mut().zip(xq.chunks_exact(QGROUP)) {
+                    *g = i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                        ^ 0x8080_8080u32 as i32;
+                }
+            }
+            for c0 in (0..self.blocks).step_by(QCHUNK_BLOCKS) {
+                let c1 = (c0 + QCHUNK_BLOCKS).min(self.blocks);
+                let acc = &mut acc[..(c1 - c0) * QBLOCK];
+                self.blocks_dot(xq, &xg[..groups], c0, c1, acc);
+                let (j0, j1) = (c0 * QBLOCK, (c1 * QBLOCK).min(self.n_out));
+                for (((yj, bj), a), s) in yr[j0..j1]
+                    .iter_mut()
+                    .zip(&b[j0..j1])
+                    .zip(acc.iter())
+                    .zip(&self.out_scale[j0..j1])
+                {
+                    *yj = bj + *a as f32 * s;
+                }
+            }
+        }
+    }
+
+    /// `acc` = the exact i32 sums of output blocks `c0..c1` (16 outputs each).
+    #[inline]
+    fn blocks_dot(&self, xq: &[i8], xg: &[i32], c0: usize, c1: usize, acc: &mut [i32]) {
+        let span = self.groups * QBLOCK * QGROUP;
+        #[cfg(target_arch = "x86_64")]
+        if self.vnni {
+            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni; the
+            // kernel checks the slice lengths it reads.
+            unsafe { vnni::blocks_dot(xg, &self.wb, self.groups, c0, c1, &self.colsum128, acc) };
+            return;
+        }
+        let _ = xg;
+        for (blk, a) in (c0..c1).zip(acc.chunks_exact_mut(QBLOCK)) {
+            block_dot_dispatch(xq, &self.wb[blk * span..(blk + 1) * span], a);
+        }
+    }
+}
+
+/// Output blocks per pass (the i32 sums of 256 outputs on the stack).
+const QCHUNK_BLOCKS: usize = 16;
+
+/// A layer input to int8 with the calibrated scale (same bits on every target).
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni", "x86_64+avx2+fma", "aarch64+neon"))]
+fn quantize_row(x: &[f32], inv_scale: f32, out: &mut [i8]) {
+    for (q, v) in out.iter_mut().zip(x) {
+        *q = quantize_value(*v, inv_scale);
+    }
+}
+
+fn vnni_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The portable kernel, compiled for AVX2 and NEON as well (autovectorized over the 16
+/// outputs); the reference the VNNI kernel is tested against.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon+dotprod", "aarch64+neon"))]
+fn block_dot_dispatch(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+    block_dot_portable(xq, wblk, acc)
+}
+
+#[inline(always)]
+fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+    acc.fill(0);
+    for (x4, w) in xq.chunks_exact(QGROUP).zip(wblk.chunks_exact(QBLOCK * QGROUP)) {
+        for (a, w4) in acc.iter_mut().zip(w.chunks_exact(QGROUP)) {
+            // Wrapping adds: the sum cannot overflow (QMAX_IN * 127 * 127 < 2^31), and the
+            // overflow checks of debug builds would stop the loop from vectorizing.
+            let d = (x4[0] as i32 * w4[0] as i32)
+                .wrapping_add(x4[1] as i32 * w4[1] as i32)
+                .wrapping_add(x4[2] as i32 * w4[2] as i32)
+                .wrapping_add(x4[3] as i32 * w4[3] as i32);
+            *a = a.wrapping_add(d);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use std::arch::x86_64::*;
+
+    use super::{QBLOCK, QGROUP};
+
+    /// Output blocks `c0..c1` of the blocked weights `wb` (`groups` groups of 64 bytes
+    /// per block) against the input `xg` (4 bytes per lane, already `x + 128`), minus
+    /// `128 * column sum`: exactly `sum_i x[i] * w[i][j]` (`vpdpbusd` multiplies unsigned
+    /// by signed bytes). Four blocks at a time, so four independent accumulators hide the
+    /// instruction's latency and share each broadcast input.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f and avx512vnni.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn blocks_dot(
+        xg: &[i32],
+        wb: &[i8],
+        groups: usize,
+        c0: usize,
+        c1: usize,
+        colsum128: &[i32],
+        acc: &mut [i32],
+    ) {
+        let span = groups * QBLOCK * QGROUP;
+        assert!(
+            xg.len() >= groups
+                && wb.len() >= c1 * span
+                && colsum128.len() >= c1 * QBLOCK
+                && acc.len() >= (c1 - c0) * QBLOCK
+        );
+        let store = |acc: &mut [i32], b: usize, sum: __m512i| {
+            // SAFETY: block b < c1: 16 i32 inside `colsum128` and `acc` (asserted above).
+            unsafe {
+                let c = _mm512_loadu_si512(colsum128.as_ptr().add(b * QBLOCK).cast());
+                _mm512_storeu_si512(acc.as_mut_ptr().add((b - c0) * QBLOCK).cast(), _mm512_sub_epi32(sum, c));
+            }
+        };
+        let mut b = c0;
+        while b + 4 <= c1 {
+            let p = wb[b * span..].as_ptr();
+            let (mut s0, mut s1, mut s2, mut s3) = (
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+            );
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                let x = _mm512_set1_epi32(x);
+                let o = g * QBLOCK * QGROUP;
+                // SAFETY: blocks b..b+4 < c1, group g < groups: inside `wb` (asserted above).
+                unsafe {
+                    s0 = _mm512_dpbusd_epi32(s0, x, _mm512_loadu_si512(p.add(o).cast()));
+                    s1 = _mm512_dpbusd_epi32(s1, x, _mm512_loadu_si512(p.add(span + o).cast()));
+                    s2 = _mm512_dpbusd_epi32(s2, x, _mm512_loadu_si512(p.add(2 * span + o).cast()));
+                    s3 = _mm512_dpbusd_epi32(s3, x, _mm512_loadu_si512(p.add(3 * span + o).cast()));
+                }
+            }
+            store(acc, b, s0);
+            store(acc, b + 1, s1);
+            store(acc, b + 2, s2);
+            store(acc, b + 3, s3);
+            b += 4;
+        }
+        while b < c1 {
+            let p = wb[b * span..].as_ptr();
+            let mut s0 = _mm512_setzero_si512();
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                // SAFETY: block b < c1, group g < groups: inside `wb` (asserted above).
+                let w = unsafe { _mm512_loadu_si512(p.add(g * QBLOCK * QGROUP).cast()) };
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(x), w);
+            }
+            store(acc, b, s0);
+            b += 1;
         }
     }
 }
@@ -203,14 +498,14 @@ fn attend_row(
 }
 
 impl NBlock {
-    fn from_burn(b: &Block) -> Self {
+    fn from_burn(b: &Block, prefix: &str) -> Self {
         Self {
             ln1: Norm::from_burn(&b.ln1),
-            qkv: Dense::from_burn(&b.attn.qkv),
-            out: Dense::from_burn(&b.attn.out),
+            qkv: Dense::from_burn(&b.attn.qkv, format!("{prefix}.attn.qkv")),
+            out: Dense::from_burn(&b.attn.out, format!("{prefix}.attn.out")),
             ln2: Norm::from_burn(&b.ln2),
-            ff1: Dense::from_burn(&b.ff1),
-            ff2: Dense::from_burn(&b.ff2),
+            ff1: Dense::from_burn(&b.ff1, format!("{prefix}.ff1")),
+            ff2: Dense::from_burn(&b.ff2, format!("{prefix}.ff2")),
             heads: b.attn.n_heads,
         }
     }
@@ -359,10 +654,10 @@ struct NMlp {
 }
 
 impl NMlp {
-    fn from_burn(m: &Mlp) -> Self {
+    fn from_burn(m: &Mlp, prefix: &str) -> Self {
         Self {
-            l1: Dense::from_burn(&m.l1),
-            l2: Dense::from_burn(&m.l2),
+            l1: Dense::from_burn(&m.l1, format!("{prefix}.l1")),
+            l2: Dense::from_burn(&m.l2, format!("{prefix}.l2")),
         }
     }
 }
@@ -422,28 +717,38 @@ impl NativeNet {
             l_max: cfg.segmenter.l_max,
             horizon: cfg.horizon,
             n_motifs: cfg.n_motifs,
-            frame_pred: Dense::from_burn(&net.frame_pred),
+            frame_pred: Dense::from_burn(&net.frame_pred, "frame_pred"),
             atom: Self::atom_from(atom),
             motif: Self::motif_from(motif),
             forecast: Self::head_from(&net.forecast),
-            next_motif: NMlp::from_burn(&net.next_motif),
+            next_motif: NMlp::from_burn(&net.next_motif, "next_motif"),
         }
     }
 
     fn atom_from(a: &AtomEncoder) -> NAtom {
         NAtom {
-            embed: Dense::from_burn(&a.embed),
+            embed: Dense::from_burn(&a.embed, "atom.embed"),
             pos: host(a.pos.val()),
-            blocks: a.blocks.iter().map(NBlock::from_burn).collect(),
+            blocks: a
+                .blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| NBlock::from_burn(b, &format!("atom.blocks.{i}")))
+                .collect(),
             ln: Norm::from_burn(&a.ln),
             dur: host(a.dur.val()),
-            proj: Dense::from_burn(&a.proj),
+            proj: Dense::from_burn(&a.proj, "atom.proj"),
         }
     }
 
     fn motif_from(m: &MotifEncoder) -> NMotif {
         NMotif {
-            blocks: m.blocks.iter().map(NBlock::from_burn).collect(),
+            blocks: m
+                .blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| NBlock::from_burn(b, &format!("motif.blocks.{i}")))
+                .collect(),
             ln: Norm::from_burn(&m.ln),
             window: m.window,
         }
@@ -451,11 +756,70 @@ impl NativeNet {
 
     fn head_from(h: &ForecastHead) -> NHead {
         NHead {
-            l1: Dense::from_burn(&h.l1),
-            l2: Dense::from_burn(&h.l2),
-            mean: Dense::from_burn(&h.mean),
-            log_spread: Dense::from_burn(&h.log_spread),
+            l1: Dense::from_burn(&h.l1, "forecast.l1"),
+            l2: Dense::from_burn(&h.l2, "forecast.l2"),
+            mean: Dense::from_burn(&h.mean, "forecast.mean"),
+            log_spread: Dense::from_burn(&h.log_spread, "forecast.log_spread"),
         }
+    }
+
+    /// Every matrix layer the engine runs, in a fixed order.
+    pub fn layers(&self) -> Vec<&Dense> {
+        let mut v = vec![&self.frame_pred, &self.atom.embed];
+        for b in self.atom.blocks.iter().chain(&self.motif.blocks) {
+            v.extend([&b.qkv, &b.out, &b.ff1, &b.ff2]);
+        }
+        let h = &self.forecast;
+        v.extend([&self.atom.proj, &h.l1, &h.l2, &h.mean, &h.log_spread]);
+        v.extend([&self.next_motif.l1, &self.next_motif.l2]);
+        v
+    }
+
+    fn layers_mut(&mut self) -> Vec<&mut Dense> {
+        let mut v = vec![&mut self.frame_pred, &mut self.atom.embed];
+        for b in self.atom.blocks.iter_mut().chain(self.motif.blocks.iter_mut()) {
+            v.extend([&mut b.qkv, &mut b.out, &mut b.ff1, &mut b.ff2]);
+        }
+        let h = &mut self.forecast;
+        v.extend([
+            &mut self.atom.proj,
+            &mut h.l1,
+            &mut h.l2,
+            &mut h.mean,
+            &mut h.log_spread,
+        ]);
+        v.extend([&mut self.next_motif.l1, &mut self.next_motif.l2]);
+        v
+    }
+
+    /// Switch the layers named in `q` to int8; every name must be a layer of this network.
+    pub fn set_int8(&mut self, q: &Int8Weights) -> Result<(), String> {
+        let mut layers = self.layers_mut();
+        for (name, layer) in &q.layers {
+            let dense = layers
+                .iter_mut()
+                .find(|d| &d.name == name)
+                .ok_or_else(|| format!("int8 layer `{name}` is not a layer the engine runs"))?;
+            dense.set_int8(layer)?;
+        }
+        Ok(())
+    }
+
+    /// Layers running in int8.
+    pub fn int8_layers(&self) -> usize {
+        self.layers().iter().filter(|d| d.is_int8()).count()
+    }
+
+    /// Calibration: record the input of every layer from now on, by layer name.
+    pub fn observe(&mut self) -> BTreeMap<String, Arc<ActObserver>> {
+        self.layers_mut()
+            .into_iter()
+            .map(|d| {
+                let o = Arc::new(ActObserver::default());
+                d.observer = Some(o.clone());
+                (d.name.clone(), o)
+            })
+            .collect()
     }
 
     pub fn new_state(&self) -> NetState {
@@ -576,5 +940,177 @@ impl NativeNet {
         let motif = self.motif.blocks.iter().map(NBlock::macs).sum::<usize>()
             + self.motif.blocks.len() * 2 * self.motif.window * d;
         (steady, atom + motif)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::quant::QTensor;
+
+    /// Deterministic values without a dependency: a 64-bit LCG.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+        fn f32(&mut self) -> f32 {
+            self.next() as f32 / (1u64 << 31) as f32 - 1.0
+        }
+    }
+
+    fn random_i8(r: &mut Lcg, n: usize) -> Vec<i8> {
+        (0..n).map(|_| ((r.next() % 255) as i32 - 127) as i8).collect()
+    }
+
+    #[test]
+    fn int8_kernels_agree_exactly_with_the_integer_dot_product() {
+        let mut r = Lcg(7);
+        // Odd sizes (every padding case), the head's widest layer, and the widest input
+        // allowed with every product at its extreme (the overflow bound).
+        for (n_in, n_out) in [(1, 1), (7, 3), (64, 192), (127, 17), (250, 2160), (QMAX_IN, 16)] {
+            let mut values = random_i8(&mut r, n_in * n_out);
+            let mut x = random_i8(&mut r, n_in);
+            if n_in == QMAX_IN {
+                values.fill(-127);
+                x.fill(-127);
+            }
+            let q = QDense::new(&values, n_in, n_out, &vec![0.01; n_out], 0.05);
+            let mut xq = vec![0i8; q.groups * QGROUP];
+            xq[..n_in].copy_from_slice(&x);
+            let span = q.groups * QBLOCK * QGROUP;
+            for blk in 0..q.blocks {
+                let wblk = &q.wb[blk * span..(blk + 1) * span];
+                let colsum = &q.colsum128[blk * QBLOCK..(blk + 1) * QBLOCK];
+                let (mut portable, mut dispatched) = ([0i32; QBLOCK], [1i32; QBLOCK]);
+                block_dot_portable(&xq, wblk, &mut portable);
+                block_dot_dispatch(&xq, wblk, &mut dispatched);
+                assert_eq!(portable, dispatched, "[{n_in}, {n_out}] block {blk}");
+                let _ = colsum;
+                // The VNNI kernel over this block alone, and over all blocks from here
+                // (its four-block path).
+                #[cfg(target_arch = "x86_64")]
+                if q.vnni {
+                    let xg: Vec<i32> = xq
+                        .chunks_exact(QGROUP)
+                        .map(|x4| {
+                            i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                                ^ 0x8080_8080u32 as i32
+                        })
+                        .collect();
+                    let mut v = vec![2i32; (q.blocks - blk) * QBLOCK];
+                    // SAFETY: q.vnni says the CPU has avx512f + avx512vnni.
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, blk + 1, &q.colsum128, &mut v[..QBLOCK]) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI [{n_in}, {n_out}] block {blk}");
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, q.blocks, &q.colsum128, &mut v) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI x4 [{n_in}, {n_out}] block {blk}");
+                }
+                for (jj, got) in portable.iter().enumerate() {
+                    let j = blk * QBLOCK + jj;
+                    let exact: i64 = if j < n_out {
+                        (0..n_in).map(|i| x[i] as i64 * values[i * n_out + j] as i64).sum()
+                    } else {
+                        0
+                    };
+                    assert_eq!(*got as i64, exact, "[{n_in}, {n_out}] output {j}");
+                }
+            }
+        }
+        eprintln!("AVX-512 VNNI on this machine: {}", vnni_available());
+    }
+
+    fn dense(r: &mut Lcg, n_in: usize, n_out: usize) -> Dense {
+        Dense {
+            name: "test.layer".into(),
+            n_in,
+            n_out,
+            w: (0..n_in * n_out).map(|_| r.f32() * 0.2).collect(),
+            b: (0..n_out).map(|_| r.f32()).collect(),
+            q: None,
+            observer: None,
+        }
+    }
+
+    #[test]
+    fn int8_dense_tracks_the_f32_dense() {
+        let mut r = Lcg(3);
+        // The second shape spans several input and output chunks.
+        for (n_in, n_out, rows) in [(64, 192, 5), (1500, 600, 2)] {
+            let f = dense(&mut r, n_in, n_out);
+            let x: Vec<f32> = (0..rows * n_in).map(|_| r.f32() * 3.0).collect();
+            let x_max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let mut q = f.clone();
+            q.set_int8(&Int8Layer {
+                weight: QTensor::quantize(&f.w, n_in, n_out),
+                input_scale: x_max / 127.0,
+            })
+            .unwrap();
+            assert!(q.is_int8() && !f.is_int8());
+            let mut yf = vec![0.0; rows * n_out];
+            let mut yq = vec![0.0; rows * n_out];
+            f.forward(&x, &mut yf);
+            q.forward(&x, &mut yq);
+            // The SIMD kernel this machine picked and the portable one give the same bits.
+            let mut portable = q.clone();
+            if let Some(qd) = portable.q.as_mut() {
+                qd.vnni = false;
+            }
+            let mut yp = vec![0.0; rows * n_out];
+            portable.forward(&x, &mut yp);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&yq), bits(&yp));
+            let scale = yf.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let worst = yf.iter().zip(&yq).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            // Two half-steps of rounding per product, summed with random signs.
+            assert!(worst < 0.02 * scale, "[{n_in}, {n_out}]: worst {worst} of {scale}");
+            assert!(worst > 0.0, "int8 should not be bit-identical to f32");
+        }
+    }
+
+    #[test]
+    fn every_engine_layer_is_named_like_its_tensors() {
+        let device = crate::device::inference_device();
+        let cfg = crate::model::tests::tiny_config();
+        let m = crate::artifact::fresh_model(cfg.clone(), 1, &device);
+        let net = NativeNet::from_burn(&m.net, &m.config);
+        let tensors = crate::model::params::named_tensors(&m.net);
+        for d in net.layers() {
+            let w = tensors
+                .get(&format!("{}.weight", d.name))
+                .unwrap_or_else(|| panic!("no tensor {}.weight", d.name));
+            assert_eq!(w.shape, vec![d.n_in, d.n_out], "{}", d.name);
+        }
+        let blocks = cfg.atom_layers + cfg.motif_layers;
+        assert_eq!(net.layers().len(), 2 + 4 * blocks + 5 + 2);
+    }
+
+    #[test]
+    fn int8_layers_that_do_not_fit_are_refused_by_name() {
+        let mut r = Lcg(5);
+        let mut f = dense(&mut r, 4, 3);
+        let wrong = Int8Layer {
+            weight: QTensor::quantize(&[0.5; 12], 3, 4),
+            input_scale: 0.1,
+        };
+        let e = f.set_int8(&wrong).unwrap_err();
+        assert!(e.contains("test.layer") && e.contains("[3, 4]"), "{e}");
+        let mut wide = dense(&mut r, QMAX_IN + 1, 2);
+        let e = wide
+            .set_int8(&Int8Layer {
+                weight: QTensor::quantize(&vec![0.5; (QMAX_IN + 1) * 2], QMAX_IN + 1, 2),
+                input_scale: 0.1,
+            })
+            .unwrap_err();
+        assert!(e.contains("at most 4096"), "{e}");
+        let bad_scale = Int8Layer {
+            weight: QTensor::quantize(&[0.5; 12], 4, 3),
+            input_scale: f32::NAN,
+        };
+        assert!(f.set_int8(&bad_scale).unwrap_err().contains("input scale"));
+        assert!(!f.is_int8());
     }
 }

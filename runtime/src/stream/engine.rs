@@ -47,6 +47,8 @@ pub enum EngineError {
     TopK(usize),
     #[error("engine config: max_pelvis_speed_mps = {0}: must be finite and > 0")]
     MaxSpeed(f32),
+    #[error("int8 model: {0}")]
+    Int8(String),
 }
 
 /// Why a frame produced no new anticipation. Every one is counted in [`Health`].
@@ -179,7 +181,37 @@ pub struct StreamModel {
 }
 
 impl StreamModel {
+    /// The engine's view of a loaded model: int8 kernels for the layers an int8 artifact
+    /// quantized, f32 for everything else.
     pub fn new(model: &Model) -> Result<Self, EngineError> {
+        let mut s = Self::new_f32(model)?;
+        if let Some(q) = &model.quant {
+            s.net.set_int8(q).map_err(EngineError::Int8)?;
+        }
+        Ok(s)
+    }
+
+    /// Calibration: the f32 engine with an observer on every layer's input (by layer name).
+    pub fn observed(
+        model: &Model,
+    ) -> Result<
+        (
+            Self,
+            std::collections::BTreeMap<String, Arc<crate::model::quant::ActObserver>>,
+        ),
+        EngineError,
+    > {
+        let mut s = Self::new_f32(model)?;
+        let obs = s.net.observe();
+        Ok((s, obs))
+    }
+
+    /// Whether any layer runs in int8.
+    pub fn is_int8(&self) -> bool {
+        self.net.int8_layers() > 0
+    }
+
+    fn new_f32(model: &Model) -> Result<Self, EngineError> {
         let c = &model.config;
         for (field, value, max) in [
             ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),

@@ -530,6 +530,7 @@ pub fn train(
         },
         skeleton: a4mer_runtime::Skeleton::smpl24(),
         device: inner.clone(),
+        quant: None,
     };
     model.vocab = build_vocab(&model, &train_recs, cfg.seed)?;
 

@@ -1,0 +1,192 @@
+//! `a4mer quantize`: int8 post-training quantization with calibration streamed through the
+//! engine, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, ValueEnum};
+
+use a4mer_quantize::{Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
+use a4mer_ros::adapters::InputAdapter;
+use a4mer_ros::bag::BagReader;
+use a4mer_runtime::PoseFrame;
+use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::eval::Split;
+
+use crate::{SourceArgs, print_json};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    /// Scale = largest |x| seen: nothing clips.
+    Minmax,
+    /// Scale = a percentile of |x| (--percentile): rare outliers clip.
+    Percentile,
+}
+
+#[derive(Args)]
+pub struct QuantizeArgs {
+    /// The f32 model (.a4m) to quantize.
+    #[arg(long, default_value = "models/a4mer-small.a4m", value_name = "FILE")]
+    model: PathBuf,
+    /// Calibration recordings: BVH files or directories of them, or rosbag2 bags (a bag
+    /// directory, .mcap or .db3; the first pose topic, one recording per person id).
+    #[arg(long, required = true, num_args = 1.., value_name = "BVH|DIR|BAG")]
+    calib: Vec<PathBuf>,
+    /// Part of each calibration recording streamed: train (first 80 %), heldout or all.
+    #[arg(long, default_value = "train")]
+    calib_split: Split,
+    /// Where to write the int8 artifact (written only if everything succeeded).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// How activation scales are calibrated.
+    #[arg(long, value_enum, default_value_t = MethodArg::Percentile)]
+    method: MethodArg,
+    /// The percentile of |x| for --method percentile.
+    #[arg(long, default_value_t = a4mer_quantize::DEFAULT_PERCENTILE)]
+    percentile: f64,
+    /// Engine layers kept in f32 (`none` for none). The default, the frame predictor, is
+    /// what the segmenter thresholds: in int8 it moves atom boundaries, and motif agreement
+    /// with f32 drops from 97 % to 90 % (ARCHITECTURE.md, quantization).
+    #[arg(long, num_args = 1.., value_name = "LAYER", default_value = "frame_pred")]
+    keep_f32: Vec<String>,
+    /// Recordings the report scores (their --eval-split part) and the latency bench streams.
+    #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
+    eval_data: Vec<PathBuf>,
+    #[arg(long, default_value = "heldout")]
+    eval_split: Split,
+    /// Frames between evaluation window origins.
+    #[arg(long, default_value_t = 5)]
+    stride: usize,
+    /// Frames per latency round (each model, alternating).
+    #[arg(long, default_value_t = 20_000)]
+    bench_frames: usize,
+    /// Latency rounds per model; the round with the median p99 is reported.
+    #[arg(long, default_value_t = 3)]
+    bench_rounds: usize,
+    /// Also time burn's own int8 tensors against f32 (matmul on the engine's shapes).
+    #[arg(long)]
+    compare_burn_int8: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+fn is_bag(p: &Path) -> bool {
+    (p.is_dir() && p.join("metadata.yaml").exists()) || p.extension().is_some_and(|e| e == "mcap" || e == "db3")
+}
+
+/// BVH files (each its own recording) and bags (one recording per person).
+fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: &str) -> Result<Vec<Recording>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if !input.exists() {
+            return Err(anyhow!("{what} {}: no such file or directory", input.display()));
+        }
+        if is_bag(input) {
+            out.extend(read_bag(input, split).with_context(|| format!("{what} bag {}", input.display()))?);
+            continue;
+        }
+        let files =
+            collect_bvh_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
+        for f in files {
+            let m = import_bvh(&f, &source.import_options())
+                .with_context(|| format!("{what} file {} does not parse", f.display()))?;
+            out.push(Recording {
+                source: f.display().to_string(),
+                sha256: sha256_file(&f).with_context(|| format!("{what} file {}", f.display()))?,
+                frames: split.frames(&m.frames).to_vec(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn read_bag(path: &Path, split: Split) -> Result<Vec<Recording>> {
+    let reader = BagReader::open(path)?;
+    let (topic, kind) = reader
+        .pose_topics()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow!("no pose topic (Skeleton3DArray, PoseArray or ZED objects)"))?;
+    let topic_name = reader.topics()[topic].name.clone();
+    let mut adapter = InputAdapter::new(kind, &[], None)?;
+    let mut people: BTreeMap<u32, Vec<PoseFrame>> = BTreeMap::new();
+    let mut hash_input = Vec::new();
+    for msg in reader.messages() {
+        let msg = msg?;
+        if msg.topic != topic {
+            continue;
+        }
+        hash_input.extend_from_slice(&msg.data);
+        let adapted = adapter
+            .adapt_cdr(&msg.data)
+            .with_context(|| format!("topic {topic_name}, message {}", msg.index_on_topic))?;
+        for p in adapted.people {
+            people.entry(p.id).or_default().push(p.frame);
+        }
+    }
+    // The hash covers the messages used, so it does not depend on the storage format.
+    let sha256 = sha256_hex(&hash_input);
+    Ok(people
+        .into_iter()
+        .map(|(id, frames)| Recording {
+            source: format!("{}#{topic_name}/person{id}", path.display()),
+            sha256: sha256.clone(),
+            frames: split.frames(&frames).to_vec(),
+        })
+        .collect())
+}
+
+pub fn run(args: QuantizeArgs) -> Result<()> {
+    let method = match args.method {
+        MethodArg::Minmax => Method::MinMax,
+        MethodArg::Percentile => Method::Percentile(args.percentile),
+    };
+    let calibration = load_recordings(&args.calib, args.calib_split, &args.source, "calibration")?;
+    let data = load_recordings(&args.eval_data, Split::All, &args.source, "evaluation")?;
+    anyhow::ensure!(args.bench_frames > 0, "--bench-frames must be > 0");
+    let req = Request {
+        model: args.model.clone(),
+        calibration,
+        calibration_split: format!("{:?}", args.calib_split).to_lowercase(),
+        method,
+        keep_f32: args
+            .keep_f32
+            .iter()
+            .filter(|l| l.as_str() != "none")
+            .map(|l| {
+                let why = if l == "frame_pred" {
+                    a4mer_quantize::FRAME_PRED_REASON
+                } else {
+                    "kept in f32 by --keep-f32"
+                };
+                (l.clone(), why.to_string())
+            })
+            .collect(),
+        out: args.out.clone(),
+        report: ReportOptions {
+            data,
+            split: args.eval_split,
+            stride: args.stride,
+            bench_frames: args.bench_frames,
+            bench_rounds: args.bench_rounds,
+            burn_int8: args.compare_burn_int8,
+        },
+    };
+    let outcome = a4mer_quantize::run(&req).with_context(|| {
+        format!(
+            "quantizing {} (nothing written to {})",
+            args.model.display(),
+            args.out.display()
+        )
+    })?;
+    if args.json {
+        return print_json(&outcome.report);
+    }
+    print!("{}", a4mer_quantize::report::table(&outcome.report));
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
