@@ -37,13 +37,7 @@ pub struct ReplayArgs {
     json: bool,
     /// Also run the safety MCU's speed and separation monitoring for a robot at x,y,z
     /// (metres, robot base frame) and show its decision over time.
-    #[arg(
-        long,
-        value_name = "X,Y,Z",
-        value_delimiter = ',',
-        num_args = 3,
-        allow_hyphen_values = true
-    )]
+    #[arg(long, value_name = "X,Y,Z", value_delimiter = ',', allow_hyphen_values = true)]
     robot: Option<Vec<f32>>,
     /// The robot's programmed speed for the monitoring, m/s.
     #[arg(long, default_value_t = 1.0, requires = "robot")]
@@ -54,7 +48,6 @@ pub struct ReplayArgs {
         long,
         value_name = "X,Y,Z,R,P,Y",
         value_delimiter = ',',
-        num_args = 6,
         allow_hyphen_values = true,
         requires = "robot"
     )]
@@ -129,8 +122,14 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     let model = LoadedModel::load(args.model.as_deref()).context("loading the model")?;
     let safety = match &args.robot {
         Some(p) => {
+            anyhow::ensure!(p.len() == 3, "--robot needs 3 values x,y,z (metres), got {}", p.len());
             let pose: [f64; 6] = match &args.base_from_forecast {
-                Some(v) => v.as_slice().try_into().context("--base-from-forecast needs 6 values")?,
+                Some(v) => v.as_slice().try_into().map_err(|_| {
+                    anyhow::anyhow!(
+                        "--base-from-forecast needs 6 values x,y,z,roll,pitch,yaw, got {}",
+                        v.len()
+                    )
+                })?,
                 None => [0.0; 6],
             };
             anyhow::ensure!(

@@ -35,6 +35,9 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
         report.to_str().unwrap(),
         "--out",
         out_bag.to_str().unwrap(),
+        "--robot",
+        "0,0,1",
+        "--base-from-forecast=-3,-1.5,0,0,0,0",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -45,6 +48,16 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains(r["model_sha256"].as_str().unwrap()));
     assert!(out_bag.join("metadata.yaml").is_file());
+    let ssm = &r["ssm"];
+    assert_eq!(ssm["robot_position_in_base_m"], serde_json::json!([0.0, 0.0, 1.0]));
+    assert!(
+        ssm["seconds_run"].as_f64().unwrap() + ssm["seconds_fallback"].as_f64().unwrap() > 30.0,
+        "{ssm}"
+    );
+    assert!(html.contains("plot-ssm"));
+    let bad = a4mer(&["replay", bag.to_str().unwrap(), "--robot", "0,1"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--robot needs 3 values"));
 
     // The same bag cut short: the report is still written, and the exit code says it stopped.
     let mcap = std::fs::read_dir(&bag)
