@@ -93,11 +93,12 @@ fn print_table(r: &ReplayReport) {
         }
     );
     let t = &r.timing;
+    let us = |v: Option<u32>| v.map(|v| format!("{v} µs")).unwrap_or_else(|| "-".into());
     println!(
-        "compute  push p50 {:?} µs, p99 {:?} µs, max {:?} µs; {:.0}x real time",
-        t.push_p50_us,
-        t.push_p99_us,
-        t.push_max_us,
+        "compute  push p50 {}, p99 {}, max {}; {:.0}x real time",
+        us(t.push_p50_us),
+        us(t.push_p99_us),
+        us(t.push_max_us),
         t.realtime_factor.unwrap_or(0.0)
     );
     if let Some(s) = &r.ssm {
