@@ -17,6 +17,7 @@ mod cmd_forecast;
 mod cmd_import;
 mod cmd_quantize;
 mod cmd_replay;
+mod cmd_soak;
 mod cmd_verify;
 // Model issue: training, motif inspection.
 mod cmd_motifs;
@@ -57,6 +58,9 @@ enum Command {
     /// Replay a rosbag2 bag through the node's engine by bag time: output bag, scores, events,
     /// HTML audit report. Deterministic for the bag and the model.
     Replay(cmd_replay::ReplayArgs),
+    /// Soak: millions of frames of looped, augmented real mocap through the per-person engines
+    /// with people coming and going; RSS drift, p99 per million frames, non-finite outputs.
+    Soak(cmd_soak::SoakArgs),
     /// int8 post-training quantization: calibrate through the engine, write an int8 .a4m, report
     /// size, held-out MPJPE, motif agreement and per-frame latency against f32.
     Quantize(cmd_quantize::QuantizeArgs),
@@ -98,6 +102,7 @@ fn main() {
         Command::Bench(args) => cmd_bench::run(args),
         Command::Demo(args) => cmd_demo::run(args),
         Command::Replay(args) => cmd_replay::run(args),
+        Command::Soak(args) => cmd_soak::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
         Command::Quantize(args) => cmd_quantize::run(args),
     };

@@ -5,3 +5,4 @@ pub mod data;
 pub mod eval;
 pub mod fit;
 pub mod forecaster;
+pub mod soak;

@@ -312,16 +312,30 @@ fn producer_rates_from_15_to_120_hz_give_an_anticipation_per_input() {
 
 #[test]
 fn tracks_of_engines_stay_bounded() {
-    let frames = clip(&take(0), 0, 60, 0);
+    let frames = clip(&take(0), 0, 120, 0);
     let mut tracks = Tracks::new(TracksConfig::default(), engine);
+    let mut refused = 0;
     for (k, f) in frames.iter().enumerate() {
-        // Ten people come and go; at most four are followed.
-        for id in 0..10u64 {
-            if (k as u64 + id).is_multiple_of(3) {
-                let _ = tracks.get_or_insert(id, f.stamp_ns).push(f);
+        // Ten people in view for 2 s, then only the last four: at most four are followed,
+        // people in view keep their streams, and the first four make room once gone 0.5 s.
+        let people = if k < 60 { 0..10u64 } else { 6..10u64 };
+        for id in people {
+            match tracks.get_or_insert(id, f.stamp_ns) {
+                Some(engine) => assert!(engine.push(f).is_ok()),
+                None => refused += 1,
             }
         }
         assert!(tracks.len() <= 4);
+        if k == 59 {
+            assert_eq!(tracks.ids().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+            assert_eq!(tracks.drain_evictions().count(), 0, "nobody in view is dropped");
+        }
     }
-    assert!(tracks.drain_evictions().count() > 0);
+    // 6 refused per frame for 2 s; then 4 per frame until the first four have been gone
+    // 0.5 s (frames 60..=73).
+    assert_eq!(refused, 60 * 6 + 14 * 4);
+    let mut ids: Vec<u64> = tracks.ids().collect();
+    ids.sort();
+    assert_eq!(ids, vec![6, 7, 8, 9]);
+    assert_eq!(tracks.drain_evictions().count(), 4);
 }

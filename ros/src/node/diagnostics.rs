@@ -30,6 +30,8 @@ pub struct Diagnostics {
     pub forecasts_published: u64,
     pub publish_failures: u64,
     pub tracks_evicted: u64,
+    /// Person-frames not followed: `tracks.max` people were already in view.
+    pub people_not_followed: u64,
     pub last_error: Option<String>,
     window_messages: u64,
     window_forecasts: u64,
@@ -106,6 +108,7 @@ impl Diagnostics {
             forecasts_published: 0,
             publish_failures: 0,
             tracks_evicted: 0,
+            people_not_followed: 0,
             last_error: None,
             window_messages: 0,
             window_forecasts: 0,
@@ -173,6 +176,13 @@ impl Diagnostics {
         );
     }
 
+    pub fn person_not_followed(&mut self, id: u32, max_tracks: usize) {
+        self.people_not_followed += 1;
+        self.error(format!(
+            "person {id} not followed: tracks.max = {max_tracks} people already in view"
+        ));
+    }
+
     pub fn evicted(&mut self, id: u32) {
         self.tracks_evicted += 1;
         self.people.remove(&id);
@@ -220,6 +230,7 @@ impl Diagnostics {
             kv("tracks", self.people.len()),
             kv("tracks_max", id.max_tracks),
             kv("tracks_evicted", self.tracks_evicted),
+            kv("people_not_followed", self.people_not_followed),
             kv("messages", self.messages),
             kv("malformed_messages", self.malformed_messages),
             kv("unusable_messages", self.unusable_messages),

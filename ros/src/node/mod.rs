@@ -290,7 +290,10 @@ impl FrameLoop {
         let (mut sent, mut failed) = (0u64, 0u64);
         let mut for_link: Vec<LinkPerson> = Vec::new();
         for person in &adapted.people {
-            let engine = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns);
+            let Some(engine) = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns) else {
+                self.diag.person_not_followed(person.id, self.config.max_tracks);
+                continue;
+            };
             let (motifs, forecast, health) = match engine.push_ref(&person.frame) {
                 Ok(a) => {
                     let header = Header {

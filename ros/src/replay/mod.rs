@@ -553,7 +553,16 @@ pub fn replay(
                 );
             }
             ps.last_stamp_ns = Some(ps.last_stamp_ns.map_or(stamp, |p| p.max(stamp)));
-            let engine = tracks.get_or_insert(u64::from(person.id), stamp);
+            let Some(engine) = tracks.get_or_insert(u64::from(person.id), stamp) else {
+                event(
+                    stamp,
+                    start,
+                    Some(person.id),
+                    "person_not_followed",
+                    format!("{} people already in view (tracks.max)", opts.tracks.max_tracks),
+                );
+                continue;
+            };
             let t = Instant::now();
             let result = engine.push_ref(&person.frame);
             let us = t.elapsed().as_micros() as usize;

@@ -2,8 +2,10 @@
 //!
 //! Pose producers number people themselves (a tracker id); the table gives each id its
 //! own stream state, bounded in count: an idle track is evicted after a timeout, and when
-//! a new person arrives at a full table the longest-idle track makes room. The table is
-//! allocated once, up front.
+//! a new person arrives at a full table the longest-idle track makes room if it has been
+//! idle for a while; otherwise the newcomer is refused, so people in view keep their
+//! streams instead of taking turns (which would keep every one of them warming up). The
+//! table is allocated once, up front.
 
 /// A producer's person/track id.
 pub type PersonId = u64;
@@ -14,6 +16,9 @@ pub struct TracksConfig {
     pub max_tracks: usize,
     /// A track with no frame for this long (in stamp time) is evicted.
     pub idle_timeout_ns: i64,
+    /// At a full table, a newcomer replaces the longest-idle track only if it has had no
+    /// frame for this long.
+    pub min_idle_to_replace_ns: i64,
 }
 
 impl Default for TracksConfig {
@@ -21,6 +26,7 @@ impl Default for TracksConfig {
         Self {
             max_tracks: 4,
             idle_timeout_ns: 2_000_000_000,
+            min_idle_to_replace_ns: 500_000_000,
         }
     }
 }
@@ -90,15 +96,20 @@ impl<S> Tracks<S> {
         });
     }
 
-    /// The state of `id` at `stamp_ns`, created (evicting if needed) when new.
-    pub fn get_or_insert(&mut self, id: PersonId, stamp_ns: i64) -> &mut S {
+    /// The state of `id` at `stamp_ns`, created when new (replacing a track idle for at
+    /// least `min_idle_to_replace_ns` if the table is full). `None`: the table is full of
+    /// people seen recently, and this newcomer is not followed.
+    pub fn get_or_insert(&mut self, id: PersonId, stamp_ns: i64) -> Option<&mut S> {
         self.expire(stamp_ns);
         let index = match self.slots.iter().position(|s| s.id == id) {
             Some(i) => i,
             None => {
-                if self.slots.len() >= self.config.max_tracks
-                    && let Some(oldest) = (0..self.slots.len()).min_by_key(|&i| self.slots[i].last_seen_ns)
-                {
+                if self.slots.len() >= self.config.max_tracks {
+                    let oldest = (0..self.slots.len()).min_by_key(|&i| self.slots[i].last_seen_ns)?;
+                    let idle_ns = stamp_ns.saturating_sub(self.slots[oldest].last_seen_ns);
+                    if idle_ns < self.config.min_idle_to_replace_ns {
+                        return None;
+                    }
                     let gone = self.slots.swap_remove(oldest);
                     if self.evicted.len() < self.evicted.capacity() {
                         self.evicted.push((gone.id, Eviction::MadeRoomFor(id)));
@@ -114,7 +125,7 @@ impl<S> Tracks<S> {
         };
         let slot = &mut self.slots[index];
         slot.last_seen_ns = slot.last_seen_ns.max(stamp_ns);
-        &mut slot.state
+        Some(&mut slot.state)
     }
 }
 
@@ -131,17 +142,21 @@ mod tests {
             TracksConfig {
                 max_tracks: 2,
                 idle_timeout_ns: 2 * S,
+                min_idle_to_replace_ns: S / 2,
             },
             move || {
                 created += 1;
                 created
             },
         );
-        assert_eq!(*t.get_or_insert(10, 0), 1);
-        assert_eq!(*t.get_or_insert(11, S / 2), 2);
-        assert_eq!(*t.get_or_insert(10, S), 1, "existing track keeps its state");
-        // Table full: 11 (last seen 0.5 s) is the longest idle and makes room.
-        assert_eq!(*t.get_or_insert(12, S + 1), 3);
+        assert_eq!(t.get_or_insert(10, 0), Some(&mut 1));
+        assert_eq!(t.get_or_insert(11, S / 2), Some(&mut 2));
+        assert_eq!(t.get_or_insert(10, S), Some(&mut 1), "existing track keeps its state");
+        // Table full, everyone seen within 0.5 s: the newcomer is refused.
+        assert_eq!(t.get_or_insert(12, S - 1), None);
+        assert_eq!(t.drain_evictions().count(), 0);
+        // 11 (last seen at 0.5 s) has been idle 0.5 s: it makes room.
+        assert_eq!(t.get_or_insert(12, S + 1), Some(&mut 3));
         assert_eq!(t.len(), 2);
         assert_eq!(
             t.drain_evictions().collect::<Vec<_>>(),
@@ -158,10 +173,12 @@ mod tests {
     fn a_thousand_people_never_grow_the_table() {
         let mut t: Tracks<[u8; 64]> = Tracks::new(TracksConfig::default(), || [0; 64]);
         for id in 0..1000u64 {
-            t.get_or_insert(id, 0);
+            let followed = t.get_or_insert(id, 0).is_some();
+            assert_eq!(followed, id < 4, "the first four are followed, the rest refused");
             assert!(t.len() <= 4);
             t.drain_evictions().for_each(drop);
         }
         assert_eq!(t.len(), 4);
+        assert_eq!(t.ids().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     }
 }
