@@ -63,8 +63,11 @@ def main():
     marker_namespaces = set()
     diagnostics = []
 
+    first_marker_at = {}
+
     def on_markers(msg):
         markers[phase[0]] = markers.get(phase[0], 0) + 1
+        first_marker_at.setdefault(phase[0], time.monotonic())
         for m in msg.markers:
             marker_namespaces.add(m.ns)
 
@@ -137,10 +140,12 @@ def main():
     pub = node.create_publisher(PoseArray, topic, qos)
     wait_for_match(pub, "return")
     phase[0] = "returned"
+    returned_at = time.monotonic()
     stream(pub, 200, 90, 0)
     spin_for(1.5)
 
-    print(json.dumps({"markers": markers, "marker_namespaces": sorted(marker_namespaces), "diagnostics": diagnostics}))
+    recovery_s = first_marker_at["returned"] - returned_at if "returned" in first_marker_at else None
+    print(json.dumps({"recovery_s": recovery_s, "markers": markers, "marker_namespaces": sorted(marker_namespaces), "diagnostics": diagnostics}))
     node.destroy_node()
     rclpy.shutdown()
 
