@@ -18,6 +18,10 @@ const GRID_NS: f64 = 1e9 / FPS as f64;
 /// the nanosecond and would otherwise sit 1 ns short of the grid every other frame.
 const SNAP_NS: i64 = 2_000_000;
 
+/// A frame older than the newest accepted one by more than this restarts the timeline
+/// instead of being rejected as out of order.
+pub const MAX_BACKWARDS_NS: i64 = 1_000_000_000;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConditionerConfig {
     /// A gap between accepted frames longer than this resets the stream.
@@ -125,6 +129,7 @@ impl Conditioner {
                 clean.joints_in_world[j] = [0.0; 3];
             }
         }
+        let mut jumped_back = false;
         if let Some(last) = &self.last {
             if frame.stamp_ns == last.stamp_ns {
                 return Err(Reject::Duplicate {
@@ -132,10 +137,16 @@ impl Conditioner {
                 });
             }
             if frame.stamp_ns < last.stamp_ns {
-                return Err(Reject::OutOfOrder {
-                    stamp_ns: frame.stamp_ns,
-                    newest_ns: last.stamp_ns,
-                });
+                // Far older than anything reordering explains: the producer's clock jumped
+                // back (restart, bag loop, clock reset, or one bogus future stamp before).
+                // Rejecting would reject every later frame too, so the timeline restarts.
+                if last.stamp_ns.saturating_sub(frame.stamp_ns) <= MAX_BACKWARDS_NS {
+                    return Err(Reject::OutOfOrder {
+                        stamp_ns: frame.stamp_ns,
+                        newest_ns: last.stamp_ns,
+                    });
+                }
+                jumped_back = true;
             }
         }
         let valid = clean.valid_count();
@@ -152,7 +163,7 @@ impl Conditioner {
             frames: heapless::Vec::new(),
         };
         let prev = match self.last {
-            Some(prev) if clean.stamp_ns - prev.stamp_ns <= self.config.gap_limit_ns => prev,
+            Some(prev) if !jumped_back && clean.stamp_ns - prev.stamp_ns <= self.config.gap_limit_ns => prev,
             other => {
                 out.reset = true;
                 out.gap_ns = other.map(|p| clean.stamp_ns - p.stamp_ns);
@@ -273,6 +284,22 @@ mod tests {
             })
         );
         assert!(c.push(&at(67 * MS)).is_ok(), "stream continues after rejects");
+    }
+
+    #[test]
+    fn a_clock_jumping_back_restarts_the_timeline_instead_of_rejecting_forever() {
+        let mut c = Conditioner::new(ConditionerConfig::default()).unwrap();
+        let year_ns = 365 * 24 * 3600 * 1_000 * MS;
+        c.push(&at(0)).unwrap();
+        c.push(&at(33 * MS)).unwrap();
+        // One bogus stamp ten years ahead: a gap, the stream restarts there.
+        assert!(c.push(&at(10 * year_ns)).unwrap().reset);
+        // The producer's real time again: far behind, so a restart, not a reject.
+        let back = c.push(&at(67 * MS)).unwrap();
+        assert!(back.reset && back.gap_ns.is_some_and(|g| g < 0));
+        assert!(!c.push(&at(100 * MS)).unwrap().reset, "and the stream continues");
+        // Within a second back is still reordering.
+        assert!(matches!(c.push(&at(50 * MS)), Err(Reject::OutOfOrder { .. })));
     }
 
     #[test]

@@ -123,8 +123,10 @@ impl<S> Tracks<S> {
                 self.slots.len() - 1
             }
         };
+        // The latest stamp, not the largest: one bogus future stamp must not pin a track
+        // in the table for good.
         let slot = &mut self.slots[index];
-        slot.last_seen_ns = slot.last_seen_ns.max(stamp_ns);
+        slot.last_seen_ns = stamp_ns;
         Some(&mut slot.state)
     }
 }
