@@ -17,6 +17,7 @@ mod cmd_forecast;
 mod cmd_import;
 mod cmd_quantize;
 mod cmd_replay;
+mod cmd_selftest;
 mod cmd_soak;
 mod cmd_verify;
 // Model issue: training, motif inspection.
@@ -61,6 +62,9 @@ enum Command {
     /// Soak: millions of frames of looped, augmented real mocap through the per-person engines
     /// with people coming and going; RSS drift, p99 per million frames, non-finite outputs.
     Soak(cmd_soak::SoakArgs),
+    /// On the device after flashing: the model loads intact, forecasts the bundled clip as well
+    /// as recorded when it was made, and keeps up with 30 Hz. PASS/FAIL and a JSON report.
+    Selftest(cmd_selftest::SelftestArgs),
     /// int8 post-training quantization: calibrate through the engine, write an int8 .a4m, report
     /// size, held-out MPJPE, motif agreement and per-frame latency against f32.
     Quantize(cmd_quantize::QuantizeArgs),
@@ -103,6 +107,7 @@ fn main() {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Replay(args) => cmd_replay::run(args),
         Command::Soak(args) => cmd_soak::run(args),
+        Command::Selftest(args) => cmd_selftest::run(args),
         Command::Forecast(args) => cmd_forecast::run(args),
         Command::Quantize(args) => cmd_quantize::run(args),
     };

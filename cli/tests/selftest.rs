@@ -1,0 +1,66 @@
+//! `a4mer selftest`: passes on the bundled model and clip, fails when they do not match what
+//! the model recorded, and refuses a tampered model.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn a4mer(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_a4mer"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn selftest_passes_on_the_bundled_model_and_fails_when_the_error_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("selftest.json");
+    let out = a4mer(&["selftest", "--frames", "1000", "--report", report.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["pass"], true);
+    assert_eq!(r["int8"], true, "the node's bundled model is int8");
+    assert_eq!(
+        r["checks"].as_array().unwrap().len(),
+        8,
+        "model, 5 horizons, engine, latency"
+    );
+
+    // One clip only: the held-out error is not what the model recorded.
+    let out = a4mer(&["selftest", "--frames", "200", "--data", "data/mocap/bvhtools_test.bvh"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("FAIL  MPJPE") && stdout.trim_end().ends_with("FAIL"),
+        "{stdout}"
+    );
+
+    // A flipped byte: refused before anything runs, naming the check.
+    let mut bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/a4mer-small-int8.a4m")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    let bad = tmp.path().join("tampered.a4m");
+    std::fs::write(&bad, bytes).unwrap();
+    let out = a4mer(&["selftest", "--model", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("tampered.a4m") && stderr.contains("SHA-256"),
+        "{stderr}"
+    );
+
+    // `verify` on a bare model: the shipped one passes, the tampered one fails.
+    let out = a4mer(&["verify", "models/a4mer-small-int8.a4m"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("int8") && stdout.contains("all 3 checks passed"),
+        "{stdout}"
+    );
+    let out = a4mer(&["verify", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SHA-256"));
+}
