@@ -127,3 +127,67 @@ fn systemd_unit_verifies_with_the_built_binary() {
         "systemd-analyze verify: {text}"
     );
 }
+
+/// Type=notify and WatchdogSec: READY=1 once the node is up, WATCHDOG=1 from the running
+/// frame loop, STOPPING=1 on SIGTERM, over the socket systemd would pass in NOTIFY_SOCKET.
+#[test]
+fn the_node_notifies_systemd_ready_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_a4mer_node"))
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "400000")
+        .env_remove("WATCHDOG_PID")
+        .env("ROS_DOMAIN_ID", (190 + std::process::id() % 40).to_string())
+        .env("ROS_LOCALHOST_ONLY", "1")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut got: Vec<(f64, String)> = Vec::new();
+    let mut buf = [0u8; 512];
+    while started.elapsed() < Duration::from_secs(4) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            got.push((
+                started.elapsed().as_secs_f64(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(n) = socket.recv(&mut buf) {
+            got.push((
+                started.elapsed().as_secs_f64(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+        if got.iter().any(|(_, m)| m.contains("STOPPING=1")) {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let ready = got.iter().position(|(_, m)| m.contains("READY=1")).expect("READY=1");
+    let pings: Vec<f64> = got[ready..]
+        .iter()
+        .filter(|(_, m)| m.contains("WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    // Half the watchdog period: about every 200 ms while the loop runs.
+    assert!(pings.len() >= 8, "{got:?}");
+    assert!(
+        pings.windows(2).all(|w| w[1] - w[0] < 0.4),
+        "a gap as long as the watchdog period: {pings:?}"
+    );
+    assert!(got.iter().any(|(_, m)| m.contains("STOPPING=1")), "{got:?}");
+}

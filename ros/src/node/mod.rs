@@ -468,9 +468,21 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     };
     let period = Duration::from_secs_f64(frames.config.diagnostics_period_s);
     let mut next_report = Instant::now() + period;
+    // systemd (Type=notify): ready once every DDS entity exists; the watchdog is fed from
+    // the frame loop itself, so a stalled loop is restarted, not merely a live process.
+    // Without NOTIFY_SOCKET these do nothing.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut next_watchdog = Instant::now();
     let mut events = mio::Events::with_capacity(8);
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        if let Some(every) = watchdog
+            && now >= next_watchdog
+        {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            next_watchdog = now + every;
+        }
         if now >= next_report {
             let now_ns = if clock.is_some() { sim_now_ns } else { wall_clock_ns() };
             let header = Header {
@@ -523,6 +535,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             }
         }
     }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let d = &frames.diag;
     let summary = RunSummary {
         messages: d.messages,
