@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use a4mer_ros::node::{BUNDLED_MODEL, BUNDLED_MODEL_NAME};
+use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::StreamModel;
@@ -99,13 +99,7 @@ fn recorded_mpjpe(artifact: &Artifact) -> Result<Vec<f64>> {
 }
 
 pub fn run(args: SelftestArgs) -> Result<()> {
-    let (bytes, origin) = match &args.model {
-        Some(p) => (
-            std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (BUNDLED_MODEL.to_vec(), BUNDLED_MODEL_NAME.to_string()),
-    };
+    let (bytes, origin) = model_bytes(args.model.as_deref())?;
     let sha = hex::encode(Sha256::digest(&bytes));
     let mut checks = Vec::new();
     let mut check = |name: &str, pass: bool, detail: String| {

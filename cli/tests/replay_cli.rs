@@ -1,16 +1,10 @@
 //! `a4mer import --to-bag` then `a4mer replay`: the audit a safety team runs.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
-fn a4mer(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_a4mer"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .unwrap()
-}
+use common::a4mer_in_repo as a4mer;
 
 #[test]
 fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_cut_bag() {

@@ -1,17 +1,11 @@
 //! `a4mer selftest`: passes on the bundled model and clip, fails when they do not match what
 //! the model recorded, and refuses a tampered model.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
-fn a4mer(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_a4mer"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .unwrap()
-}
+use common::a4mer_in_repo as a4mer;
 
 #[test]
 fn selftest_passes_on_the_bundled_model_and_fails_when_the_error_differs() {

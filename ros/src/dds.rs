@@ -4,9 +4,11 @@
 
 use std::net::Ipv4Addr;
 
-use ros2_client::dds::rustdds::DomainParticipantBuilder;
+use ros2_client::dds::rustdds::{DomainParticipantBuilder, Topic};
 use ros2_client::qos::{Durability, History, WhenFull};
-use ros2_client::{Context, QosProfile};
+use ros2_client::{Context, MessageTypeName, Name, Node, Publisher, QosProfile, Subscription};
+
+use crate::msg::RosMessage;
 
 use crate::ros_args::{DiscoveryRange, RosEnv};
 
@@ -16,6 +18,49 @@ pub enum DdsError {
     Unsupported { what: String, hint: &'static str },
     #[error("cannot create the DDS participant on domain {domain_id}: {reason}")]
     Create { domain_id: u16, reason: String },
+    #[error("cannot create the {what} on {topic}: {reason}")]
+    Entity {
+        what: &'static str,
+        topic: String,
+        reason: String,
+    },
+}
+
+fn topic<M: RosMessage>(node: &mut Node, name: &str, qos: &QosProfile, what: &'static str) -> Result<Topic, DdsError> {
+    let err = |reason: String| DdsError::Entity {
+        what,
+        topic: name.into(),
+        reason,
+    };
+    let parsed = Name::parse(name).map_err(|e| err(format!("{e:?}")))?;
+    node.create_topic(&parsed, MessageTypeName::new(M::PACKAGE, M::NAME), qos)
+        .map_err(|e| err(format!("{e:?}")))
+}
+
+/// A publisher of `M` on the absolute topic `name`.
+pub fn publisher<M: RosMessage>(node: &mut Node, name: &str, qos: &QosProfile) -> Result<Publisher<M>, DdsError> {
+    let t = topic::<M>(node, name, qos, "publisher")?;
+    node.create_publisher(&t, Some(qos.clone()))
+        .map_err(|e| DdsError::Entity {
+            what: "publisher",
+            topic: name.into(),
+            reason: format!("{e:?}"),
+        })
+}
+
+/// A subscription to `M` on the absolute topic `name`.
+pub fn subscription<M: RosMessage + 'static>(
+    node: &mut Node,
+    name: &str,
+    qos: &QosProfile,
+) -> Result<Subscription<M>, DdsError> {
+    let t = topic::<M>(node, name, qos, "subscription")?;
+    node.create_subscription(&t, Some(qos.clone()))
+        .map_err(|e| DdsError::Entity {
+            what: "subscription",
+            topic: name.into(),
+            reason: format!("{e:?}"),
+        })
 }
 
 /// A ros2-client context on `env`'s domain, restricted to loopback when the environment

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::{PoseFrame, frame_period_ns};
-use ros2_client::{Context, MessageTypeName, Name, NodeName, NodeOptions, Subscription};
+use ros2_client::{Context, NodeName, NodeOptions, Subscription};
 
 use crate::adapters::skeleton_array;
-use crate::dds::{DdsError, context, output_qos};
-use crate::msg::{MotifAnticipation, PoseForecast, RosMessage, Skeleton3DArray};
+use crate::dds::{self, DdsError, context, output_qos, subscription};
+use crate::msg::{MotifAnticipation, PoseForecast, Skeleton3DArray};
+use crate::node::diagnostics::percentile_ms;
 use crate::node::{NodeError, NodeSetup, RunSummary};
 use crate::ros_args::RosEnv;
 
@@ -88,14 +89,13 @@ pub struct LatencyMs {
 }
 
 impl LatencyMs {
-    fn of(mut us: Vec<u64>) -> Self {
+    fn of(mut us: Vec<u32>) -> Self {
         us.sort_unstable();
-        let q = |q: f64| (!us.is_empty()).then(|| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0);
         Self {
             count: us.len(),
-            p50: q(0.5),
-            p99: q(0.99),
-            max: us.last().map(|v| *v as f64 / 1000.0),
+            p50: percentile_ms(&us, 0.5),
+            p99: percentile_ms(&us, 0.99),
+            max: percentile_ms(&us, 1.0),
         }
     }
 }
@@ -133,21 +133,6 @@ impl From<RunSummary> for RunSummaryView {
             rejected_frames: s.rejected_frames,
         }
     }
-}
-
-fn topic(
-    ctx_node: &mut ros2_client::Node,
-    name: &str,
-    ty: MessageTypeName,
-) -> Result<ros2_client::dds::rustdds::Topic, DemoError> {
-    let n = Name::parse(name).map_err(|e| setup_err(name)(format!("{e:?}")))?;
-    ctx_node
-        .create_topic(&n, ty, &output_qos(100))
-        .map_err(|e| setup_err(name)(format!("{e:?}")))
-}
-
-fn type_of<M: RosMessage>() -> MessageTypeName {
-    MessageTypeName::new(M::PACKAGE, M::NAME)
 }
 
 /// Peak RSS (VmHWM) of a process, MiB.
@@ -247,14 +232,8 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             NodeOptions::new(),
         )
         .map_err(|e| setup_err("subscriber")(format!("{e:?}")))?;
-    let t = topic(&mut sub_node, &cfg.forecast_topic, type_of::<PoseForecast>())?;
-    let mut forecasts: Subscription<PoseForecast> = sub_node
-        .create_subscription(&t, Some(output_qos(100)))
-        .map_err(|e| setup_err(&cfg.forecast_topic)(format!("{e:?}")))?;
-    let t = topic(&mut sub_node, &cfg.motifs_topic, type_of::<MotifAnticipation>())?;
-    let mut motifs: Subscription<MotifAnticipation> = sub_node
-        .create_subscription(&t, Some(output_qos(100)))
-        .map_err(|e| setup_err(&cfg.motifs_topic)(format!("{e:?}")))?;
+    let mut forecasts: Subscription<PoseForecast> = subscription(&mut sub_node, &cfg.forecast_topic, &output_qos(100))?;
+    let mut motifs: Subscription<MotifAnticipation> = subscription(&mut sub_node, &cfg.motifs_topic, &output_qos(100))?;
 
     // Publisher: its own participant and thread, pacing the takes at 30 Hz.
     let sent_at: Arc<Mutex<BTreeMap<i64, Instant>>> = Arc::default();
@@ -265,10 +244,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             NodeOptions::new(),
         )
         .map_err(|e| setup_err("publisher")(format!("{e:?}")))?;
-    let t = topic(&mut pub_node, &cfg.poses_topic, type_of::<Skeleton3DArray>())?;
-    let publisher = pub_node
-        .create_publisher::<Skeleton3DArray>(&t, Some(output_qos(10)))
-        .map_err(|e| setup_err(&cfg.poses_topic)(format!("{e:?}")))?;
+    let publisher = dds::publisher::<Skeleton3DArray>(&mut pub_node, &cfg.poses_topic, &output_qos(10))?;
     let people = Arc::new(cfg.people);
     let publisher_thread = {
         let (people, sent_at, stop) = (Arc::clone(&people), Arc::clone(&sent_at), Arc::clone(&stop));
@@ -345,7 +321,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             if let Ok(m) = sent_at.lock()
                 && let Some((_, at)) = m.range(stamp - 2_000_000..=stamp + 2_000_000).next()
             {
-                let us = received.duration_since(*at).as_micros() as u64;
+                let us = received.duration_since(*at).as_micros().min(u32::MAX as u128) as u32;
                 all_latency_us.push(us);
                 window_latency_us.push(us);
             }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use a4mer_ros::adapters::{InputAdapter, InputType, skeleton_array};
 use a4mer_ros::bag::{BagWriter, QosProfile};
-use a4mer_ros::dds::{context, input_qos, output_qos};
-use a4mer_ros::msg::{DiagnosticArray, Point, RosMessage, Skeleton3DArray, Time};
+use a4mer_ros::dds::{context, input_qos, output_qos, publisher, subscription};
+use a4mer_ros::msg::{DiagnosticArray, Point, Skeleton3DArray, Time};
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::node::diagnostics::stream_error_kind;
 use a4mer_ros::outputs::MarkerStyle;
@@ -21,10 +21,10 @@ use a4mer_ros::replay::{ReplayOptions, replay};
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::{Engine, EngineConfig, Tracks, TracksConfig};
-use ros2_client::{MessageTypeName, Name, NodeName, NodeOptions};
+use ros2_client::{NodeName, NodeOptions};
 use serde::Deserialize;
 
-use common::{manifest, mocap_frames_from};
+use common::{manifest, mocap_frames_from, sigterm, wait_exit};
 
 const PREFIX: usize = 40;
 const AFTER: usize = 10;
@@ -333,26 +333,8 @@ fn the_node_over_real_dds_counts_every_case_and_keeps_running() {
     let mut peer = ctx
         .new_node(NodeName::new("/", "bad_input_peer").unwrap(), NodeOptions::new())
         .unwrap();
-    let t = peer
-        .create_topic(
-            &Name::parse("/a4mer_node/poses").unwrap(),
-            MessageTypeName::new(Skeleton3DArray::PACKAGE, Skeleton3DArray::NAME),
-            &output_qos(100),
-        )
-        .unwrap();
-    let publisher = peer
-        .create_publisher::<Skeleton3DArray>(&t, Some(output_qos(100)))
-        .unwrap();
-    let t = peer
-        .create_topic(
-            &Name::parse("/diagnostics").unwrap(),
-            MessageTypeName::new(DiagnosticArray::PACKAGE, DiagnosticArray::NAME),
-            &input_qos(50),
-        )
-        .unwrap();
-    let diagnostics = peer
-        .create_subscription::<DiagnosticArray>(&t, Some(input_qos(50)))
-        .unwrap();
+    let publisher = publisher::<Skeleton3DArray>(&mut peer, "/a4mer_node/poses", &output_qos(100)).unwrap();
+    let diagnostics = subscription::<DiagnosticArray>(&mut peer, "/diagnostics", &input_qos(50)).unwrap();
     let latest = |timeout: Duration| -> Option<BTreeMap<String, String>> {
         let end = Instant::now() + timeout;
         let mut last = None;
@@ -443,8 +425,8 @@ fn the_node_over_real_dds_counts_every_case_and_keeps_running() {
         before = after;
     }
     assert!(node.try_wait().unwrap().is_none(), "the node is still running");
-    let _ = Command::new("kill").args(["-TERM", &node.id().to_string()]).status();
-    let status = node.wait().unwrap();
+    sigterm(&node);
+    let status = wait_exit(&mut node, Duration::from_secs(10));
     assert!(
         status.success(),
         "{}",

@@ -2,18 +2,18 @@
 //! not installable from pip here, so the launch files are checked statically (arguments
 //! declared and used alike in XML and Python) and the command line the XML builds is run.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::{require_peers, sigterm, wait_exit};
+
 fn launch_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../launch")
-}
-
-fn required() -> bool {
-    std::env::var("A4MER_REQUIRE_PEERS").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
 }
 
 #[test]
@@ -71,18 +71,8 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.try_wait().unwrap().is_none(), "the node exited at start-up");
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    sigterm(&child);
+    wait_exit(&mut child, Duration::from_secs(10));
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -95,7 +85,7 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
 #[test]
 fn systemd_unit_verifies_with_the_built_binary() {
     if Command::new("systemd-analyze").arg("--version").output().is_err() {
-        assert!(!required(), "systemd-analyze is required here");
+        assert!(!require_peers(), "systemd-analyze is required here");
         eprintln!("skipping: no systemd-analyze");
         return;
     }
@@ -157,13 +147,7 @@ fn the_node_notifies_systemd_ready_watchdog_and_stopping() {
             ));
         }
     }
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(n) = socket.recv(&mut buf) {

@@ -23,7 +23,7 @@ use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
 use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
-use common::{manifest, mocap_frames_from, python_with};
+use common::{manifest, mocap_frames_from, python_with, sigterm, wait_exit};
 
 /// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
 fn joints_json(f: &PoseFrame) -> Value {
@@ -78,22 +78,11 @@ impl NodeProcess {
             "the node died during the test:\n{}",
             self.stderr()
         );
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let err = self.stderr();
-                assert!(status.success(), "node exit {status}:\n{err}");
-                return err;
-            }
-            assert!(Instant::now() < deadline, "node ignored SIGTERM for 10 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        sigterm(&self.child);
+        let status = wait_exit(&mut self.child, Duration::from_secs(10));
+        let err = self.stderr();
+        assert!(status.success(), "node exit {status}:\n{err}");
+        err
     }
 }
 

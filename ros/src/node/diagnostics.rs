@@ -64,7 +64,8 @@ pub fn stream_error_kind(e: &StreamError) -> &'static str {
     }
 }
 
-fn percentile_ms(sorted_us: &[u32], q: f64) -> Option<f64> {
+/// The `q` quantile (nearest rank) of ascending microseconds, in milliseconds.
+pub fn percentile_ms(sorted_us: &[u32], q: f64) -> Option<f64> {
     if sorted_us.is_empty() {
         return None;
     }
@@ -224,7 +225,7 @@ impl Diagnostics {
             ),
             kv("latency_p50_ms", ms(percentile_ms(lat, 0.5))),
             kv("latency_p99_ms", ms(percentile_ms(lat, 0.99))),
-            kv("latency_max_ms", ms(lat.last().map(|v| *v as f64 / 1000.0))),
+            kv("latency_max_ms", ms(percentile_ms(lat, 1.0))),
             kv("transport_p50_ms", ms(percentile_ms(&self.transport_us, 0.5))),
             kv("transport_p99_ms", ms(percentile_ms(&self.transport_us, 0.99))),
             kv("tracks", self.people.len()),

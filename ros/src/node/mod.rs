@@ -22,18 +22,16 @@ use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{
     ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks, TracksConfig,
 };
-use ros2_client::{
-    MessageInfo, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription,
-};
+use ros2_client::{MessageInfo, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
 use sha2::{Digest, Sha256};
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFile};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
-use crate::dds::{DdsError, context, input_qos, output_qos};
+use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
 use crate::link::{LinkPerson, LinkSender, link_person, outgoing};
 use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
-    RosMessage, Skeleton3DArray, Time,
+    Skeleton3DArray, Time,
 };
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
 use crate::ros_args::env::EnvError;
@@ -87,6 +85,21 @@ fn ros_err(what: impl Into<String>) -> impl FnOnce(String) -> NodeError {
     move |reason| NodeError::Ros { what, reason }
 }
 
+/// The artifact's bytes and the name errors and diagnostics use: `path`, or the model built
+/// into the binary when `None`.
+pub fn model_bytes(path: Option<&Path>) -> Result<(Vec<u8>, String), NodeError> {
+    Ok(match path {
+        Some(p) => (
+            std::fs::read(p).map_err(|source| NodeError::ModelRead {
+                path: p.display().to_string(),
+                source,
+            })?,
+            p.display().to_string(),
+        ),
+        None => (BUNDLED_MODEL.to_vec(), BUNDLED_MODEL_NAME.to_string()),
+    })
+}
+
 /// A model ready for the engine, with what identifies it in diagnostics.
 #[derive(Clone, Debug)]
 pub struct LoadedModel {
@@ -98,16 +111,7 @@ pub struct LoadedModel {
 impl LoadedModel {
     /// `path`, or the bundled model when `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, NodeError> {
-        let (bytes, origin) = match path {
-            Some(p) => (
-                std::fs::read(p).map_err(|source| NodeError::ModelRead {
-                    path: p.display().to_string(),
-                    source,
-                })?,
-                p.display().to_string(),
-            ),
-            None => (BUNDLED_MODEL.to_vec(), BUNDLED_MODEL_NAME.to_string()),
-        };
+        let (bytes, origin) = model_bytes(path)?;
         let sha256_hex = hex::encode(Sha256::digest(&bytes));
         let model = Artifact::from_bytes(&bytes, &origin)?.into_model(&inference_device(), &origin)?;
         Ok(Self {
@@ -187,13 +191,6 @@ fn input_adapter(config: &NodeConfig) -> Result<InputAdapter, AdapterError> {
     Ok(adapter)
 }
 
-fn topic_name(full: &str) -> Result<Name, NodeError> {
-    Name::parse(full).map_err(|e| NodeError::Ros {
-        what: format!("topic {full}"),
-        reason: format!("{e:?}"),
-    })
-}
-
 /// The input subscription, typed by `input.type`.
 enum InputSubscription {
     Skeletons(Subscription<Skeleton3DArray>),
@@ -202,22 +199,11 @@ enum InputSubscription {
 }
 
 impl InputSubscription {
-    fn new(node: &mut Node, kind: InputType, topic: &str, qos: QosProfile) -> Result<Self, NodeError> {
-        fn make<M: RosMessage + serde::de::DeserializeOwned + 'static>(
-            node: &mut Node,
-            topic: &str,
-            qos: QosProfile,
-        ) -> Result<Subscription<M>, NodeError> {
-            let t = node
-                .create_topic(&topic_name(topic)?, MessageTypeName::new(M::PACKAGE, M::NAME), &qos)
-                .map_err(|e| ros_err(format!("topic {topic}"))(format!("{e:?}")))?;
-            node.create_subscription(&t, Some(qos))
-                .map_err(|e| ros_err(format!("subscription {topic}"))(format!("{e:?}")))
-        }
+    fn new(node: &mut Node, kind: InputType, topic: &str, qos: &QosProfile) -> Result<Self, NodeError> {
         Ok(match kind {
-            InputType::Skeleton3DArray => Self::Skeletons(make(node, topic, qos)?),
-            InputType::PoseArray => Self::Poses(make(node, topic, qos)?),
-            InputType::ZedObjects => Self::Zed(make(node, topic, qos)?),
+            InputType::Skeleton3DArray => Self::Skeletons(subscription(node, topic, qos)?),
+            InputType::PoseArray => Self::Poses(subscription(node, topic, qos)?),
+            InputType::ZedObjects => Self::Zed(subscription(node, topic, qos)?),
         })
     }
 
@@ -385,26 +371,16 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         .map_err(|e| ros_err("starting the spinner thread")(e.to_string()))?;
 
     let out_qos = output_qos(config.output_queue_depth as usize);
-    macro_rules! publisher {
-        ($ty:ty, $topic:expr) => {{
-            let name = topic_name($topic)?;
-            let t = node
-                .create_topic(&name, MessageTypeName::new(<$ty>::PACKAGE, <$ty>::NAME), &out_qos)
-                .map_err(|e| ros_err(format!("topic {}", $topic))(format!("{e:?}")))?;
-            node.create_publisher::<$ty>(&t, Some(out_qos.clone()))
-                .map_err(|e| ros_err(format!("publisher {}", $topic))(format!("{e:?}")))?
-        }};
-    }
     let outputs = Outputs {
-        forecast: publisher!(PoseForecast, &topics.forecast),
-        motifs: publisher!(MotifAnticipation, &topics.motifs),
-        markers: publisher!(MarkerArray, &topics.markers),
-        diagnostics: publisher!(DiagnosticArray, &topics.diagnostics),
+        forecast: publisher(&mut node, &topics.forecast, &out_qos)?,
+        motifs: publisher(&mut node, &topics.motifs, &out_qos)?,
+        markers: publisher(&mut node, &topics.markers, &out_qos)?,
+        diagnostics: publisher(&mut node, &topics.diagnostics, &out_qos)?,
     };
     let in_qos = input_qos(config.input_queue_depth as usize);
     let input_type = config.input_type;
     let type_name = input_type.ros_type_name();
-    let mut input = InputSubscription::new(&mut node, input_type, &topics.poses, in_qos)?;
+    let mut input = InputSubscription::new(&mut node, input_type, &topics.poses, &in_qos)?;
 
     let mut poll = mio::Poll::new().map_err(|e| ros_err("event loop")(e.to_string()))?;
     poll.registry()
@@ -412,17 +388,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         .map_err(|e| ros_err(format!("waiting on {}", topics.poses))(e.to_string()))?;
     // ROS 2's clock QoS: best effort, keep last 1 (matches reliable publishers too).
     let mut clock: Option<Subscription<Clock>> = if config.use_sim_time {
-        let qos = input_qos(1);
-        let t = node
-            .create_topic(
-                &topic_name("/clock")?,
-                MessageTypeName::new(Clock::PACKAGE, Clock::NAME),
-                &qos,
-            )
-            .map_err(|e| ros_err("topic /clock")(format!("{e:?}")))?;
-        let mut sub: Subscription<Clock> = node
-            .create_subscription(&t, Some(qos))
-            .map_err(|e| ros_err("subscription /clock")(format!("{e:?}")))?;
+        let mut sub: Subscription<Clock> = subscription(&mut node, "/clock", &input_qos(1))?;
         poll.registry()
             .register(&mut sub, mio::Token(1), mio::Interest::READABLE)
             .map_err(|e| ros_err("waiting on /clock")(e.to_string()))?;

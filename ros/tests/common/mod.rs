@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use a4mer_runtime::PoseFrame;
 
@@ -68,4 +69,26 @@ pub fn mocap_frames_from(start: usize, n: usize) -> Vec<PoseFrame> {
             ..*f
         })
         .collect()
+}
+
+/// SIGTERM, as systemd and `ros2 launch` stop a node.
+pub fn sigterm(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(sent, "kill -TERM {}", child.id());
+}
+
+/// The exit status once `child` has exited; fails the test after `within`.
+pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no exit within {within:?} after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
