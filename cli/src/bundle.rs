@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +27,12 @@ pub struct FileEntry {
 pub struct ModelEntry {
     pub path: String,
     pub sha256: String,
+    /// The model's id: the first 16 hex digits of its SHA-256, as the node reports it in
+    /// `/diagnostics` (`hardware_id: model sha256 <id>`).
+    pub id: String,
+    /// The artifact's format version, and `int8` or `f32`.
+    pub format_version: u32,
+    pub precision: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,8 +62,12 @@ impl Contents {
 
     pub fn add_file(&mut self, inside: &str, from: &Path, executable: bool) -> Result<()> {
         let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-        self.files.insert(inside.to_string(), (bytes, executable));
+        self.add_bytes(inside, bytes, executable);
         Ok(())
+    }
+
+    pub fn add_bytes(&mut self, inside: &str, bytes: Vec<u8>, executable: bool) {
+        self.files.insert(inside.to_string(), (bytes, executable));
     }
 
     /// Every file under `dir`, placed under `inside/`.
@@ -180,6 +191,11 @@ pub fn read_bundle(path: &Path) -> Result<Unpacked> {
     Ok(Unpacked { files })
 }
 
+/// `int8` or `f32`: what a model runs in.
+pub fn precision(a: &Artifact) -> &'static str {
+    if a.is_int8() { "int8" } else { "f32" }
+}
+
 /// The CPU architecture an executable was built for, in Rust's `target_arch` spelling.
 pub fn binary_arch(bytes: &[u8]) -> Option<&'static str> {
     use object::{Architecture, Object};
@@ -191,6 +207,37 @@ pub fn binary_arch(bytes: &[u8]) -> Option<&'static str> {
         Architecture::Riscv64 => "riscv64",
         _ => "other",
     })
+}
+
+/// The newest `GLIBC_x.y` symbol version a dynamically linked executable asks for (its
+/// version-needs strings), e.g. (2, 35): the device's glibc must be at least that.
+pub fn needed_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
+    const TAG: &[u8] = b"GLIBC_2.";
+    let mut best = None;
+    let mut i = 0;
+    while let Some(pos) = bytes[i..].windows(TAG.len()).position(|w| w == TAG) {
+        let start = i + pos + TAG.len();
+        let digits = bytes[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        // A version name ends the string: `GLIBC_2.35\0` (not `GLIBC_2.35.1` or text).
+        if digits > 0 && bytes.get(start + digits) == Some(&0) {
+            let minor: u32 = std::str::from_utf8(&bytes[start..start + digits]).ok()?.parse().ok()?;
+            best = best.max(Some((2, minor)));
+        }
+        i = start;
+    }
+    best
+}
+
+/// This machine's glibc version, from `getconf GNU_LIBC_VERSION` ("glibc 2.35"); None on
+/// a system without glibc.
+pub fn machine_glibc() -> Option<(u32, u32)> {
+    let out = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let (major, minor) = text.trim().strip_prefix("glibc ")?.split_once('.')?;
+    Some((major.parse().ok()?, minor.split('.').next()?.parse().ok()?))
 }
 
 /// The `target_arch` part of a target triple.
@@ -254,10 +301,38 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
                 check(ok, entry.path.clone(), detail);
                 if entry.executable && entry.path.starts_with("bin/") {
                     let arch = binary_arch(bytes).unwrap_or("not an executable");
+                    let expected = if machine_arch == std::env::consts::ARCH {
+                        "this machine is"
+                    } else {
+                        "--arch is"
+                    };
                     check(
                         arch == machine_arch,
                         format!("{} architecture", entry.path),
-                        format!("built for {arch}, this machine is {machine_arch}"),
+                        format!("built for {arch}, {expected} {machine_arch}"),
+                    );
+                    if let Some(need) = needed_glibc(bytes) {
+                        // Only comparable on the device itself (or a machine of its arch).
+                        let have = (arch == std::env::consts::ARCH).then(machine_glibc).flatten();
+                        let (ok, detail) = match have {
+                            Some(have) => (
+                                need <= have,
+                                format!(
+                                    "needs glibc {}.{}, this machine has {}.{}",
+                                    need.0, need.1, have.0, have.1
+                                ),
+                            ),
+                            None => (true, format!("needs glibc {}.{} or newer", need.0, need.1)),
+                        };
+                        check(ok, format!("{} C library", entry.path), detail);
+                    }
+                }
+                if entry.path.starts_with("firmware/") {
+                    let arch = binary_arch(bytes).unwrap_or("not an ELF image");
+                    check(
+                        arch == "arm",
+                        format!("{} architecture", entry.path),
+                        format!("built for {arch}; the safety MCU is arm (Cortex-M4F)"),
                     );
                 }
             }
@@ -268,6 +343,25 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
             check(false, name.clone(), "present but not in the manifest".into());
         }
     }
+    match unpacked.files.get(&manifest.model.path) {
+        Some(bytes) => match Artifact::from_bytes(bytes, &manifest.model.path) {
+            Ok(a) => check(
+                true,
+                "model integrity".into(),
+                format!(
+                    "{}: SHA-256 verified, format version {FORMAT_VERSION}, {}",
+                    manifest.model.path,
+                    precision(&a)
+                ),
+            ),
+            Err(e) => check(false, "model integrity".into(), e.to_string()),
+        },
+        None => check(
+            false,
+            "model integrity".into(),
+            format!("{}: named by the manifest but missing", manifest.model.path),
+        ),
+    }
     let model_listed = manifest
         .files
         .iter()
@@ -276,9 +370,8 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
         model_listed,
         "model".into(),
         format!(
-            "{} sha256 {}",
-            manifest.model.path,
-            &manifest.model.sha256[..manifest.model.sha256.len().min(16)]
+            "{} id {} (listed with its SHA-256)",
+            manifest.model.path, manifest.model.id
         ),
     );
     checks
@@ -286,8 +379,12 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
 
 /// Default directory of deployment binaries for `target`.
 pub fn default_bin_dir(target: &str) -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+    cargo_target_dir().join(target).join("dist")
+}
+
+/// `$CARGO_TARGET_DIR`, or `target` as cargo defaults it.
+pub fn cargo_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    target_dir.join(target).join("dist")
+        .unwrap_or_else(|| PathBuf::from("target"))
 }

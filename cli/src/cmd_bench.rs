@@ -6,9 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
+use a4mer_runtime::device::{Backend, BackendError, backend_device, inference_device};
 use a4mer_runtime::stream::StreamModel;
-use a4mer_train::bench::{BenchReport, BurnComparison, bench_engine, compare_burn};
+use a4mer_train::bench::{BenchReport, BurnComparison, WindowBench, bench_engine, bench_windows, compare_burn};
 use a4mer_train::data::load_motions;
 
 use crate::{SourceArgs, print_json};
@@ -28,6 +28,11 @@ pub struct BenchArgs {
     /// 2 s window per frame, as a runtime without a streaming cache would).
     #[arg(long)]
     compare_burn: bool,
+    /// ndarray: the streaming engine (what the node runs). tch-cpu, tch-cuda: the model on
+    /// libtorch, a 2 s window per frame and batches across tracks (needs a build with
+    /// `--features tch`). tch-cuda without a CUDA device prints why it skips and exits 0.
+    #[arg(long, default_value_t = Backend::Ndarray, value_name = "BACKEND")]
+    backend: Backend,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -44,6 +49,9 @@ struct Output {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.backend != Backend::Ndarray {
+        return run_backend(args);
+    }
     let (model, _) = load_model(&args.model, &inference_device())
         .with_context(|| format!("loading model {}", args.model.display()))?;
     let stream = Arc::new(StreamModel::new(&model).with_context(|| format!("model {}", args.model.display()))?);
@@ -61,6 +69,69 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return print_json(&out);
     }
     print_table(&out);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct BackendOutput {
+    backend: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    windows: Option<WindowBench>,
+}
+
+/// The model on a libtorch device: per-frame latency and batch throughput across tracks.
+fn run_backend(args: BenchArgs) -> Result<()> {
+    let device = match backend_device(args.backend) {
+        Ok(d) => d,
+        // No GPU here: a clear reason and success, so fleet scripts run on any machine.
+        Err(e @ (BackendError::NoCuda(_) | BackendError::NotBuilt(Backend::TchCuda))) => {
+            let reason = e.to_string();
+            if args.json {
+                return print_json(&BackendOutput {
+                    backend: args.backend.to_string(),
+                    skipped: Some(reason),
+                    windows: None,
+                });
+            }
+            println!("SKIP a4mer bench --backend {}: {reason}", args.backend);
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    anyhow::ensure!(args.frames > 0, "--frames must be > 0");
+    let (model, _) = load_model(&args.model, &device)
+        .with_context(|| format!("loading model {} on {}", args.model.display(), args.backend))?;
+    let motions = load_motions(&args.data, &args.source.import_options()).context("loading bench recordings")?;
+    let takes: Vec<&[a4mer_runtime::PoseFrame]> = motions.iter().map(|m| m.frames.as_slice()).collect();
+    let w = bench_windows(&model, &takes, args.frames).with_context(|| format!("benchmarking on {}", args.backend))?;
+    if args.json {
+        return print_json(&BackendOutput {
+            backend: args.backend.to_string(),
+            skipped: None,
+            windows: Some(w),
+        });
+    }
+    println!(
+        "a4mer bench --backend {}: the model on a {}-frame window per frame ({} frames)",
+        args.backend, w.window_frames, w.per_frame_us.count
+    );
+    let s = &w.per_frame_us;
+    println!(
+        "per frame (us)        median {:.1}  p99 {:.1}  max {:.1}",
+        s.median, s.p99, s.max
+    );
+    println!(
+        "{:<8} {:>12} {:>12} {:>14}",
+        "tracks", "median us", "p99 us", "windows/s"
+    );
+    for b in &w.batches {
+        println!(
+            "{:<8} {:>12.1} {:>12.1} {:>14.0}",
+            b.tracks, b.call_us.median, b.call_us.p99, b.windows_per_s
+        );
+    }
     Ok(())
 }
 

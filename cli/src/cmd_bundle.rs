@@ -3,13 +3,23 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
+
 use crate::bundle::{
-    Contents, Manifest, ModelEntry, binary_arch, default_bin_dir, sha256_hex, triple_arch, write_bundle,
+    Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, precision, sha256_hex, triple_arch,
+    write_bundle,
 };
 
-/// Binaries a device bundle carries, and whether a bundle without one is refused.
-/// `a4mer_node` becomes required once the ROS node exists.
-const BINARIES: &[(&str, bool)] = &[("a4mer", true), ("a4mer_node", false)];
+/// Binaries a device bundle carries: the node, and the CLI for selftest and verify.
+const BINARIES: &[&str] = &["a4mer_node", "a4mer"];
+/// Where `cargo build --release --target thumbv7em-none-eabihf --example mcu` leaves the
+/// safety MCU's image, under the target dir.
+const FIRMWARE_BUILD: &str = "thumbv7em-none-eabihf/release/examples/mcu";
+/// Read by the systemd unit (`EnvironmentFile=`): the node runs the bundle's model, not the
+/// one built into the binary.
+const UNIT_ENV: &str = "launch/systemd/a4mer-node.env";
+/// Where the unit expects the bundle unpacked.
+const INSTALL_DIR: &str = "/opt/a4mer";
 
 #[derive(Args)]
 pub struct BundleArgs {
@@ -19,9 +29,10 @@ pub struct BundleArgs {
     /// The model artifact to ship.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// Output file (`.tar.zst`).
+    /// Output file; default `a4mer-<version>-jetson.tar.zst` (aarch64) or
+    /// `a4mer-<version>-<target>.tar.zst`.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Where the built binaries are; default `$CARGO_TARGET_DIR/<target>/dist`
     /// (`cargo build --profile dist --target <target>`).
     #[arg(long, value_name = "DIR")]
@@ -29,9 +40,13 @@ pub struct BundleArgs {
     /// Launch files, parameter files and the systemd unit.
     #[arg(long, value_name = "DIR", default_value = "launch")]
     launch_dir: PathBuf,
-    /// Safety MCU firmware image to include.
+    /// Safety MCU firmware image (ELF) to include; default the example image under
+    /// `$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu`.
     #[arg(long, value_name = "FILE")]
     firmware: Option<PathBuf>,
+    /// Ship without a firmware image (robots without the safety MCU link).
+    #[arg(long, conflicts_with = "firmware")]
+    no_firmware: bool,
     /// zstd level (1-22); the output is reproducible at any level.
     #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
@@ -41,18 +56,14 @@ pub fn run(args: BundleArgs) -> Result<()> {
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| default_bin_dir(&args.target));
     let want_arch = triple_arch(&args.target);
     let mut contents = Contents::new();
-    for (name, required) in BINARIES {
+    for name in BINARIES {
         let path = bin_dir.join(name);
         if !path.exists() {
-            if *required {
-                bail!(
-                    "{} not found; build it first: cargo build --profile dist --target {} --bin {name}",
-                    path.display(),
-                    args.target
-                );
-            }
-            eprintln!("note: {} not built, bundle goes without it", path.display());
-            continue;
+            bail!(
+                "{} not found; build it first: cargo build --profile dist --target {} --bin a4mer --bin a4mer_node",
+                path.display(),
+                args.target
+            );
         }
         contents.add_file(&format!("bin/{name}"), &path, true)?;
         let arch = binary_arch(&contents.files[&format!("bin/{name}")].0).unwrap_or("not an executable");
@@ -64,6 +75,10 @@ pub fn run(args: BundleArgs) -> Result<()> {
             );
         }
     }
+
+    // A model this a4mer cannot load never ships.
+    let model_bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let artifact = Artifact::from_bytes(&model_bytes, &args.model.display().to_string())?;
     let model_name = args
         .model
         .file_name()
@@ -71,37 +86,80 @@ pub fn run(args: BundleArgs) -> Result<()> {
         .to_string_lossy()
         .into_owned();
     let model_path = format!("models/{model_name}");
-    contents.add_file(&model_path, &args.model, false)?;
+    let model_sha = sha256_hex(&model_bytes);
+    let model = ModelEntry {
+        path: model_path.clone(),
+        id: model_sha[..16].to_string(),
+        sha256: model_sha,
+        format_version: FORMAT_VERSION,
+        precision: precision(&artifact).into(),
+    };
+    contents.add_bytes(&model_path, model_bytes, false);
+
     if args.launch_dir.is_dir() {
         contents.add_dir("launch", &args.launch_dir)?;
+        contents.add_bytes(
+            UNIT_ENV,
+            format!(
+                "# Written by `a4mer bundle`: the model this bundle ships (id {}).\nA4MER_MODEL={INSTALL_DIR}/{model_path}\n",
+                model.id
+            )
+            .into_bytes(),
+            false,
+        );
     } else {
         eprintln!(
             "note: no {} directory, bundle goes without launch files",
             args.launch_dir.display()
         );
     }
-    if let Some(fw) = &args.firmware {
-        contents.add_file("firmware/a4mer-mcu.elf", fw, false)?;
+
+    if !args.no_firmware {
+        let fw = args
+            .firmware
+            .clone()
+            .unwrap_or_else(|| cargo_target_dir().join(FIRMWARE_BUILD));
+        if !fw.exists() {
+            bail!(
+                "{} not found; build the MCU image first (cargo build --release -p a4mer-firmware --target thumbv7em-none-eabihf --example mcu --features mcu-example), pass --firmware FILE, or --no-firmware",
+                fw.display()
+            );
+        }
+        contents.add_file("firmware/a4mer-mcu.elf", &fw, false)?;
+        let arch = binary_arch(&contents.files["firmware/a4mer-mcu.elf"].0).unwrap_or("not an ELF image");
+        if arch != "arm" {
+            bail!(
+                "{}: firmware built for {arch}, the safety MCU is arm (thumbv7em)",
+                fw.display()
+            );
+        }
     }
+
+    let out = args.out.clone().unwrap_or_else(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        PathBuf::from(if want_arch == "aarch64" {
+            format!("a4mer-{version}-jetson.tar.zst")
+        } else {
+            format!("a4mer-{version}-{}.tar.zst", args.target)
+        })
+    });
     let base = Manifest {
         format: crate::bundle::FORMAT,
         name: "a4mer".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         git_revision: env!("A4MER_GIT_REVISION").into(),
         target: args.target.clone(),
-        model: ModelEntry {
-            sha256: sha256_hex(&contents.files[&model_path].0),
-            path: model_path,
-        },
+        model,
         files: Vec::new(),
     };
-    let manifest = write_bundle(&args.out, base, &contents, args.zstd_level)?;
-    let bytes = std::fs::metadata(&args.out)?.len();
+    let manifest = write_bundle(&out, base, &contents, args.zstd_level)?;
+    let bytes = std::fs::metadata(&out)?.len();
     println!(
-        "wrote {} ({} files, {:.1} MB)",
-        args.out.display(),
+        "wrote {} ({} files, {:.1} MB), model id {}",
+        out.display(),
         manifest.files.len() + 1,
-        bytes as f64 / 1e6
+        bytes as f64 / 1e6,
+        manifest.model.id
     );
     for f in &manifest.files {
         println!("  {:<40} {:>10} bytes  sha256 {}", f.path, f.bytes, &f.sha256[..16]);

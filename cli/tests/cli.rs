@@ -7,6 +7,10 @@ fn a4mer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_a4mer"))
 }
 
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn mocap_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mocap")
 }
@@ -105,8 +109,11 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
     let bins = dir.path().join("bins");
     std::fs::create_dir(&bins).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_a4mer"), bins.join("a4mer")).unwrap();
+    // The node from the same build (cargo builds every workspace binary for the tests).
+    let node = std::path::Path::new(env!("CARGO_BIN_EXE_a4mer")).with_file_name("a4mer_node");
+    std::fs::copy(&node, bins.join("a4mer_node")).unwrap();
     let model = dir.path().join("model.a4m");
-    std::fs::write(&model, b"model bytes").unwrap();
+    std::fs::copy(repo_root().join("models/a4mer-small-int8.a4m"), &model).unwrap();
     let launch = dir.path().join("launch");
     std::fs::create_dir_all(launch.join("params")).unwrap();
     std::fs::write(launch.join("params/a4mer.yaml"), "a4mer_node:\n  ros__parameters: {}\n").unwrap();
@@ -121,7 +128,7 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
             .arg(&bins)
             .arg("--launch-dir")
             .arg(&launch)
-            .args(["--zstd-level", "1"])
+            .args(["--no-firmware", "--zstd-level", "1"])
             .output()
             .unwrap();
         assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
@@ -141,8 +148,12 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     for want in [
         "bin/a4mer architecture",
+        "bin/a4mer_node architecture",
+        "bin/a4mer_node C library: needs glibc 2.",
         "models/model.a4m",
+        "model integrity: models/model.a4m: SHA-256 verified, format version 1, int8",
         "launch/params/a4mer.yaml",
+        "launch/systemd/a4mer-node.env",
         "all ",
     ] {
         assert!(text.contains(want), "missing {want:?}:\n{text}");
@@ -158,7 +169,11 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
         )
     };
     // Wrong architecture for the device.
-    assert!(fails(&a, &["--arch", "riscv64"]).contains("this machine is riscv64"));
+    let wrong = fails(&a, &["--arch", "riscv64"]);
+    assert!(
+        wrong.contains(&format!("built for {}, --arch is riscv64", std::env::consts::ARCH)),
+        "{wrong}"
+    );
     // Truncated.
     let bytes = std::fs::read(&a).unwrap();
     let cut = dir.path().join("cut.tar.zst");
@@ -174,11 +189,65 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
         .unwrap();
     let out = a4mer().arg("verify").arg(&unpacked).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // The unit's env file points the node at the bundle's model.
+    let env = std::fs::read_to_string(unpacked.join("launch/systemd/a4mer-node.env")).unwrap();
+    assert!(env.contains("A4MER_MODEL=/opt/a4mer/models/model.a4m"), "{env}");
     std::fs::write(unpacked.join("models/model.a4m"), b"model bytez").unwrap();
     let msg = fails(&unpacked, &[]);
     assert!(msg.contains("FAIL  models/model.a4m: sha256"), "{msg}");
+    assert!(msg.contains("FAIL  model integrity: models/model.a4m"), "{msg}");
     std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
     assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
+}
+
+/// A model written by a newer a4mer: `verify` says which version in one line, and
+/// `bundle` refuses to ship it.
+#[test]
+fn a_model_from_a_newer_format_version_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(repo_root().join("models/a4mer-small-int8.a4m")).unwrap();
+    // The envelope's `format_version` key is followed by its value, a one-byte CBOR integer.
+    let key = b"format_version";
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+    assert_eq!(bytes[at], 0x01);
+    bytes[at] = 0x02;
+    let newer = dir.path().join("newer.a4m");
+    std::fs::write(&newer, &bytes).unwrap();
+
+    let out = a4mer().arg("verify").arg(&newer).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("newer.a4m") && err.contains("format version 2 is not supported"),
+        "{err}"
+    );
+
+    let bins = dir.path().join("bins");
+    std::fs::create_dir(&bins).unwrap();
+    for name in ["a4mer", "a4mer_node"] {
+        let from = std::path::Path::new(env!("CARGO_BIN_EXE_a4mer")).with_file_name(name);
+        std::fs::copy(from, bins.join(name)).unwrap();
+    }
+    let out = a4mer()
+        .args([
+            "bundle",
+            "--target",
+            &format!("{}-unknown-linux-gnu", std::env::consts::ARCH),
+        ])
+        .arg("--model")
+        .arg(&newer)
+        .arg("--bin-dir")
+        .arg(&bins)
+        .arg("--out")
+        .arg(dir.path().join("b.tar.zst"))
+        .arg("--no-firmware")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("format version 2 is not supported"), "{err}");
+    assert!(!dir.path().join("b.tar.zst").exists());
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn tch_backends_in_a_default_build_say_to_rebuild_with_the_feature() {
 }
 
 /// The CLI on libtorch gives the same evaluation as on ndarray (the parity bar of
-/// train/tests/tch_parity.rs, applied to the MPJPE table).
+/// hw-tests/tests/cuda.rs, applied to the MPJPE table).
 #[cfg(feature = "tch")]
 #[test]
 fn libtorch_cpu_eval_matches_ndarray_eval() {
@@ -193,6 +193,53 @@ fn libtorch_refuses_int8_artifacts_with_the_reason() {
         err.contains("a4mer-small-int8.a4m") && err.contains("int8 artifact") && err.contains("libtorch"),
         "{err}"
     );
+}
+
+/// `a4mer bench --backend tch-cuda` on a machine without CUDA (or a build without
+/// libtorch): one line saying why, exit 0, so fleet scripts run anywhere; with JSON, the
+/// reason under `skipped`. On a GPU it reports per-frame latency and batch throughput.
+#[test]
+fn libtorch_bench_on_cuda_skips_cleanly_without_a_gpu() {
+    let bench = |json: bool| {
+        let mut c = a4mer();
+        c.args(["bench", "--backend", "tch-cuda", "--frames", "50"]);
+        if json {
+            c.arg("--json");
+        }
+        c.current_dir(repo()).output().unwrap()
+    };
+    let out = bench(false);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    if text.starts_with("SKIP") {
+        assert_eq!(text.trim().lines().count(), 1, "{text}");
+        assert!(text.contains("tch-cuda") && (text.contains("CUDA") || text.contains("--features tch")), "{text}");
+        let v: serde_json::Value = serde_json::from_slice(&bench(true).stdout).unwrap();
+        assert_eq!(v["backend"], "tch-cuda");
+        assert!(v["skipped"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
+        println!("{}", text.trim());
+    } else {
+        assert!(text.contains("windows/s"), "{text}");
+    }
+}
+
+/// The host twin of the CUDA bench: the same measurement on CPU libtorch.
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_bench_on_cpu_reports_latency_and_batch_throughput() {
+    let out = a4mer()
+        .args(["bench", "--backend", "tch-cpu", "--frames", "20", "--json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["backend"], "tch-cpu");
+    assert_eq!(v["per_frame_us"]["count"], 20);
+    assert!(v["per_frame_us"]["median"].as_f64().unwrap() > 0.0, "{v}");
+    let tracks: Vec<u64> = v["batches"].as_array().unwrap().iter().map(|b| b["tracks"].as_u64().unwrap()).collect();
+    assert_eq!(tracks, vec![1, 2, 4, 8]);
+    assert!(v["batches"].as_array().unwrap().iter().all(|b| b["windows_per_s"].as_f64().unwrap() > 0.0), "{v}");
 }
 
 /// Without a GPU the CUDA backend is refused with the reason; with one, it runs.

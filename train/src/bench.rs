@@ -197,6 +197,73 @@ pub fn compare_burn(model: &Model, stream: &StreamModel, takes: &[&[PoseFrame]])
     })
 }
 
+/// The whole model on a 2 s window per frame on one backend (what runs on libtorch: the
+/// streaming engine's kernels are CPU code), and batches of windows across tracks.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowBench {
+    pub window_frames: usize,
+    /// One person: `Model::forecast` on the window ending at each frame.
+    pub per_frame_us: Stats,
+    pub batches: Vec<BatchThroughput>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchThroughput {
+    /// People forecast in one call (`Model::forecast_batch`).
+    pub tracks: usize,
+    pub call_us: Stats,
+    pub windows_per_s: f64,
+}
+
+/// Track counts of the batch runs.
+pub const BENCH_TRACKS: [usize; 4] = [1, 2, 4, 8];
+
+pub fn bench_windows(model: &Model, takes: &[&[PoseFrame]], frames: usize) -> Result<WindowBench, BenchError> {
+    const WINDOW: usize = 60;
+    let take = takes
+        .iter()
+        .copied()
+        .max_by_key(|t| t.len())
+        .filter(|t| t.len() > WINDOW + 8)
+        .ok_or(BenchError::TakeTooShort(WINDOW + 8))?;
+    let starts = take.len() - WINDOW;
+    let window = |i: usize| &take[i % starts..i % starts + WINDOW];
+    // Warm-up: the first calls on a device allocate and (CUDA) load kernels.
+    for i in 0..5 {
+        model.forecast(window(i))?;
+    }
+    let mut per_frame = Vec::with_capacity(frames);
+    for i in 0..frames {
+        let t = Instant::now();
+        std::hint::black_box(model.forecast(window(i))?);
+        per_frame.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+    }
+    let mut batches = Vec::new();
+    for tracks in BENCH_TRACKS {
+        let calls = (frames / tracks).max(10);
+        let mut call_ns = Vec::with_capacity(calls);
+        let started = Instant::now();
+        for c in 0..calls {
+            // Each track at its own place in the take, as different people would be.
+            let windows: Vec<&[PoseFrame]> = (0..tracks).map(|k| window(c + k * starts / tracks)).collect();
+            let t = Instant::now();
+            std::hint::black_box(model.forecast_batch(&windows)?);
+            call_ns.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        batches.push(BatchThroughput {
+            tracks,
+            call_us: Stats::from_ns(&mut call_ns),
+            windows_per_s: (calls * tracks) as f64 / secs,
+        });
+    }
+    Ok(WindowBench {
+        window_frames: WINDOW,
+        per_frame_us: Stats::from_ns(&mut per_frame),
+        batches,
+    })
+}
+
 /// Stream `frames` frames of `takes` through one engine, timing every `push`.
 pub fn bench_engine(model: Arc<StreamModel>, takes: &[&[PoseFrame]], frames: usize) -> Result<BenchReport, BenchError> {
     let mut engine = Engine::new(model.clone(), EngineConfig::default())?;

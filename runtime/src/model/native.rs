@@ -20,10 +20,12 @@ use multiversion::multiversion;
 use super::features::{CONT_DIM, FEAT_DIM};
 use super::host;
 use super::nn::{A4mer, A4merConfig, AtomEncoder, Block, ForecastHead, Mlp, MotifEncoder};
-use super::quant::{ActObserver, Int8Layer, Int8Weights, quantize_value};
+use a4mer_kernels::{Int8Dense, QMAX_IN};
+
+use super::quant::{ActObserver, Int8Layer, Int8Weights};
 
 /// `y = x W + b` with `W` stored `[n_in, n_out]` row-major (burn's `Linear` layout); in
-/// int8 when the model was quantized (see [`QDense`]).
+/// int8 when the model was quantized (see [`Int8Dense`]).
 #[derive(Clone, Debug)]
 pub struct Dense {
     /// The burn module path (`forecast.l1`): the artifact's tensor names are `{name}.weight`
@@ -33,7 +35,7 @@ pub struct Dense {
     pub n_out: usize,
     w: Vec<f32>,
     b: Vec<f32>,
-    q: Option<QDense>,
+    q: Option<Int8Dense>,
     /// Calibration only: records every input this layer sees.
     observer: Option<Arc<ActObserver>>,
 }
@@ -88,7 +90,7 @@ impl Dense {
                 self.name, w.n_in
             ));
         }
-        self.q = Some(QDense::new(&w.values, w.n_in, w.n_out, &w.scales, s));
+        self.q = Some(Int8Dense::new(&w.values, w.n_in, w.n_out, &w.scales, s));
         Ok(())
     }
 
@@ -105,249 +107,6 @@ impl Dense {
         for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
             yr.copy_from_slice(&self.b);
             gemv_acc(xr, &self.w, yr);
-        }
-    }
-}
-
-/// Widest int8 layer input: the quantized row lives on the stack, and the i32 sums stay
-/// exact (4096 * 255 * 127 < 2^31). The shipped models' widest input is under 300.
-const QMAX_IN: usize = 4096;
-/// Outputs per block: one AVX-512 register of i32 sums.
-const QBLOCK: usize = 16;
-/// Inputs per group: one `vpdpbusd` lane multiplies 4 bytes.
-const QGROUP: usize = 4;
-
-/// An int8 layer: the input row is quantized with the calibrated per-tensor scale, each
-/// output is an exact i32 dot product with its int8 weight column, then scaled back in f32.
-///
-/// Weights are blocked for the kernel: 16 outputs by 4 inputs per 64 bytes, so one
-/// AVX-512 VNNI instruction does 64 multiply-adds (a fused f32 multiply-add does 16).
-#[derive(Clone, Debug)]
-struct QDense {
-    n_in: usize,
-    n_out: usize,
-    /// Input groups of 4 (zero-padded) and output blocks of 16 (zero-padded).
-    groups: usize,
-    blocks: usize,
-    /// `[blocks][groups][16 outputs][4 inputs]`.
-    wb: Vec<i8>,
-    /// `128 * sum_i w[i][j]` per (padded) output: VNNI multiplies unsigned by signed bytes,
-    /// so the kernel feeds `x + 128` and subtracts this. (Only the x86-64 kernel reads it.)
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    colsum128: Vec<i32>,
-    inv_x_scale: f32,
-    /// `x_scale * w_scale[j]`.
-    out_scale: Vec<f32>,
-    /// AVX-512 VNNI found at run time.
-    vnni: bool,
-}
-
-impl QDense {
-    fn new(values: &[i8], n_in: usize, n_out: usize, w_scales: &[f32], x_scale: f32) -> Self {
-        let groups = n_in.div_ceil(QGROUP);
-        let blocks = n_out.div_ceil(QBLOCK);
-        let mut wb = vec![0i8; blocks * groups * QBLOCK * QGROUP];
-        let mut colsum128 = vec![0i32; blocks * QBLOCK];
-        for (i, row) in values.chunks_exact(n_out).enumerate() {
-            let (g, k) = (i / QGROUP, i % QGROUP);
-            for (j, &v) in row.iter().enumerate() {
-                let (b, jj) = (j / QBLOCK, j % QBLOCK);
-                wb[((b * groups + g) * QBLOCK + jj) * QGROUP + k] = v;
-                colsum128[j] += 128 * v as i32;
-            }
-        }
-        Self {
-            n_in,
-            n_out,
-            groups,
-            blocks,
-            wb,
-            colsum128,
-            inv_x_scale: 1.0 / x_scale,
-            out_scale: w_scales.iter().map(|ws| ws * x_scale).collect(),
-            vnni: vnni_available(),
-        }
-    }
-
-    fn forward(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
-        // Stack buffers sized for the layer, so a narrow layer does not zero 4 KiB per call.
-        match self.groups * QGROUP {
-            0..=256 => self.forward_n::<256>(b, x, y),
-            257..=1024 => self.forward_n::<1024>(b, x, y),
-            _ => self.forward_n::<QMAX_IN>(b, x, y),
-        }
-    }
-
-    fn forward_n<const N: usize>(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
-        let groups = self.groups;
-        // Zero padding past n_in stays zero for every row.
-        let mut xq = [0i8; N];
-        let xq = &mut xq[..groups * QGROUP];
-        let mut xg = [0i32; N];
-        let mut acc = [0i32; QCHUNK_BLOCKS * QBLOCK];
-        for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
-            quantize_row(xr, self.inv_x_scale, &mut xq[..self.n_in]);
-            if self.vnni {
-                // Four input bytes per lane, offset to unsigned (x ^ 0x80 = x + 128).
-                for (g, x4) in xg.iter_mut().zip(xq.chunks_exact(QGROUP)) {
-                    *g = i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
-                        ^ 0x8080_8080u32 as i32;
-                }
-            }
-            for c0 in (0..self.blocks).step_by(QCHUNK_BLOCKS) {
-                let c1 = (c0 + QCHUNK_BLOCKS).min(self.blocks);
-                let acc = &mut acc[..(c1 - c0) * QBLOCK];
-                self.blocks_dot(xq, &xg[..groups], c0, c1, acc);
-                let (j0, j1) = (c0 * QBLOCK, (c1 * QBLOCK).min(self.n_out));
-                for (((yj, bj), a), s) in yr[j0..j1]
-                    .iter_mut()
-                    .zip(&b[j0..j1])
-                    .zip(acc.iter())
-                    .zip(&self.out_scale[j0..j1])
-                {
-                    *yj = bj + *a as f32 * s;
-                }
-            }
-        }
-    }
-
-    /// `acc` = the exact i32 sums of output blocks `c0..c1` (16 outputs each).
-    #[inline]
-    fn blocks_dot(&self, xq: &[i8], xg: &[i32], c0: usize, c1: usize, acc: &mut [i32]) {
-        let span = self.groups * QBLOCK * QGROUP;
-        #[cfg(target_arch = "x86_64")]
-        if self.vnni {
-            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni; the
-            // kernel checks the slice lengths it reads.
-            unsafe { vnni::blocks_dot(xg, &self.wb, self.groups, c0, c1, &self.colsum128, acc) };
-            return;
-        }
-        let _ = xg;
-        for (blk, a) in (c0..c1).zip(acc.chunks_exact_mut(QBLOCK)) {
-            block_dot_dispatch(xq, &self.wb[blk * span..(blk + 1) * span], a);
-        }
-    }
-}
-
-/// Output blocks per pass (the i32 sums of 256 outputs on the stack).
-const QCHUNK_BLOCKS: usize = 16;
-
-/// A layer input to int8 with the calibrated scale (same bits on every target).
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni", "x86_64+avx2+fma", "aarch64+neon"))]
-fn quantize_row(x: &[f32], inv_scale: f32, out: &mut [i8]) {
-    for (q, v) in out.iter_mut().zip(x) {
-        *q = quantize_value(*v, inv_scale);
-    }
-}
-
-fn vnni_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// The portable kernel, compiled for AVX2 and NEON as well (autovectorized over the 16
-/// outputs); the reference the VNNI kernel is tested against.
-#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon+dotprod", "aarch64+neon"))]
-fn block_dot_dispatch(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
-    block_dot_portable(xq, wblk, acc)
-}
-
-#[inline(always)]
-fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
-    acc.fill(0);
-    for (x4, w) in xq.chunks_exact(QGROUP).zip(wblk.chunks_exact(QBLOCK * QGROUP)) {
-        for (a, w4) in acc.iter_mut().zip(w.chunks_exact(QGROUP)) {
-            // Wrapping adds: the sum cannot overflow (QMAX_IN * 127 * 127 < 2^31), and the
-            // overflow checks of debug builds would stop the loop from vectorizing.
-            let d = (x4[0] as i32 * w4[0] as i32)
-                .wrapping_add(x4[1] as i32 * w4[1] as i32)
-                .wrapping_add(x4[2] as i32 * w4[2] as i32)
-                .wrapping_add(x4[3] as i32 * w4[3] as i32);
-            *a = a.wrapping_add(d);
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod vnni {
-    use std::arch::x86_64::*;
-
-    use super::{QBLOCK, QGROUP};
-
-    /// Output blocks `c0..c1` of the blocked weights `wb` (`groups` groups of 64 bytes
-    /// per block) against the input `xg` (4 bytes per lane, already `x + 128`), minus
-    /// `128 * column sum`: exactly `sum_i x[i] * w[i][j]` (`vpdpbusd` multiplies unsigned
-    /// by signed bytes). Four blocks at a time, so four independent accumulators hide the
-    /// instruction's latency and share each broadcast input.
-    ///
-    /// # Safety
-    /// The CPU must support avx512f and avx512vnni.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn blocks_dot(
-        xg: &[i32],
-        wb: &[i8],
-        groups: usize,
-        c0: usize,
-        c1: usize,
-        colsum128: &[i32],
-        acc: &mut [i32],
-    ) {
-        let span = groups * QBLOCK * QGROUP;
-        assert!(
-            xg.len() >= groups
-                && wb.len() >= c1 * span
-                && colsum128.len() >= c1 * QBLOCK
-                && acc.len() >= (c1 - c0) * QBLOCK
-        );
-        let store = |acc: &mut [i32], b: usize, sum: __m512i| {
-            // SAFETY: block b < c1: 16 i32 inside `colsum128` and `acc` (asserted above).
-            unsafe {
-                let c = _mm512_loadu_si512(colsum128.as_ptr().add(b * QBLOCK).cast());
-                _mm512_storeu_si512(acc.as_mut_ptr().add((b - c0) * QBLOCK).cast(), _mm512_sub_epi32(sum, c));
-            }
-        };
-        let mut b = c0;
-        while b + 4 <= c1 {
-            let p = wb[b * span..].as_ptr();
-            let (mut s0, mut s1, mut s2, mut s3) = (
-                _mm512_setzero_si512(),
-                _mm512_setzero_si512(),
-                _mm512_setzero_si512(),
-                _mm512_setzero_si512(),
-            );
-            for (g, &x) in xg[..groups].iter().enumerate() {
-                let x = _mm512_set1_epi32(x);
-                let o = g * QBLOCK * QGROUP;
-                // SAFETY: blocks b..b+4 < c1, group g < groups: inside `wb` (asserted above).
-                unsafe {
-                    s0 = _mm512_dpbusd_epi32(s0, x, _mm512_loadu_si512(p.add(o).cast()));
-                    s1 = _mm512_dpbusd_epi32(s1, x, _mm512_loadu_si512(p.add(span + o).cast()));
-                    s2 = _mm512_dpbusd_epi32(s2, x, _mm512_loadu_si512(p.add(2 * span + o).cast()));
-                    s3 = _mm512_dpbusd_epi32(s3, x, _mm512_loadu_si512(p.add(3 * span + o).cast()));
-                }
-            }
-            store(acc, b, s0);
-            store(acc, b + 1, s1);
-            store(acc, b + 2, s2);
-            store(acc, b + 3, s3);
-            b += 4;
-        }
-        while b < c1 {
-            let p = wb[b * span..].as_ptr();
-            let mut s0 = _mm512_setzero_si512();
-            for (g, &x) in xg[..groups].iter().enumerate() {
-                // SAFETY: block b < c1, group g < groups: inside `wb` (asserted above).
-                let w = unsafe { _mm512_loadu_si512(p.add(g * QBLOCK * QGROUP).cast()) };
-                s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(x), w);
-            }
-            store(acc, b, s0);
-            b += 1;
         }
     }
 }
@@ -963,66 +722,6 @@ mod tests {
         }
     }
 
-    fn random_i8(r: &mut Lcg, n: usize) -> Vec<i8> {
-        (0..n).map(|_| ((r.next() % 255) as i32 - 127) as i8).collect()
-    }
-
-    #[test]
-    fn int8_kernels_agree_exactly_with_the_integer_dot_product() {
-        let mut r = Lcg(7);
-        // Odd sizes (every padding case), the head's widest layer, and the widest input
-        // allowed with every product at its extreme (the overflow bound).
-        for (n_in, n_out) in [(1, 1), (7, 3), (64, 192), (127, 17), (250, 2160), (QMAX_IN, 16)] {
-            let mut values = random_i8(&mut r, n_in * n_out);
-            let mut x = random_i8(&mut r, n_in);
-            if n_in == QMAX_IN {
-                values.fill(-127);
-                x.fill(-127);
-            }
-            let q = QDense::new(&values, n_in, n_out, &vec![0.01; n_out], 0.05);
-            let mut xq = vec![0i8; q.groups * QGROUP];
-            xq[..n_in].copy_from_slice(&x);
-            let span = q.groups * QBLOCK * QGROUP;
-            for blk in 0..q.blocks {
-                let wblk = &q.wb[blk * span..(blk + 1) * span];
-                let colsum = &q.colsum128[blk * QBLOCK..(blk + 1) * QBLOCK];
-                let (mut portable, mut dispatched) = ([0i32; QBLOCK], [1i32; QBLOCK]);
-                block_dot_portable(&xq, wblk, &mut portable);
-                block_dot_dispatch(&xq, wblk, &mut dispatched);
-                assert_eq!(portable, dispatched, "[{n_in}, {n_out}] block {blk}");
-                let _ = colsum;
-                // The VNNI kernel over this block alone, and over all blocks from here
-                // (its four-block path).
-                #[cfg(target_arch = "x86_64")]
-                if q.vnni {
-                    let xg: Vec<i32> = xq
-                        .chunks_exact(QGROUP)
-                        .map(|x4| {
-                            i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
-                                ^ 0x8080_8080u32 as i32
-                        })
-                        .collect();
-                    let mut v = vec![2i32; (q.blocks - blk) * QBLOCK];
-                    // SAFETY: q.vnni says the CPU has avx512f + avx512vnni.
-                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, blk + 1, &q.colsum128, &mut v[..QBLOCK]) };
-                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI [{n_in}, {n_out}] block {blk}");
-                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, q.blocks, &q.colsum128, &mut v) };
-                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI x4 [{n_in}, {n_out}] block {blk}");
-                }
-                for (jj, got) in portable.iter().enumerate() {
-                    let j = blk * QBLOCK + jj;
-                    let exact: i64 = if j < n_out {
-                        (0..n_in).map(|i| x[i] as i64 * values[i * n_out + j] as i64).sum()
-                    } else {
-                        0
-                    };
-                    assert_eq!(*got as i64, exact, "[{n_in}, {n_out}] output {j}");
-                }
-            }
-        }
-        eprintln!("AVX-512 VNNI on this machine: {}", vnni_available());
-    }
-
     fn dense(r: &mut Lcg, n_in: usize, n_out: usize) -> Dense {
         Dense {
             name: "test.layer".into(),
@@ -1056,9 +755,7 @@ mod tests {
             q.forward(&x, &mut yq);
             // The SIMD kernel this machine picked and the portable one give the same bits.
             let mut portable = q.clone();
-            if let Some(qd) = portable.q.as_mut() {
-                qd.vnni = false;
-            }
+            portable.q = portable.q.map(Int8Dense::portable);
             let mut yp = vec![0.0; rows * n_out];
             portable.forward(&x, &mut yp);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();

@@ -11,8 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Largest magnitude of a symmetric int8 value (-128 is never produced).
-pub const QMAX: f32 = 127.0;
+pub use a4mer_kernels::{QMAX, quantize_value};
 
 /// A weight matrix quantized per output channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,26 +85,6 @@ impl QTensor {
         }
         Ok(())
     }
-}
-
-/// 1.5 * 2^23: adding and subtracting it rounds an f32 of magnitude < 2^22 to the nearest
-/// integer, ties to even, in plain IEEE arithmetic.
-const ROUND_MAGIC: f32 = 12_582_912.0;
-
-/// `clamp(round(x * inv_scale), -127, 127)`, ties to even; NaN maps to 0.
-///
-/// Not `f32::round`: without SSE4.1 (the x86_64 baseline) that is a libm call per value,
-/// which made quantizing a layer's input cost more than the layer. The magic-number
-/// rounding vectorizes on every target and gives the same bits everywhere (Rust does not
-/// reassociate float arithmetic).
-///
-/// After adding the magic number the integer sits in the low mantissa bits, so it is read
-/// from the bits (no float-to-int conversion with its saturation fix-ups either).
-#[inline(always)]
-pub fn quantize_value(x: f32, inv_scale: f32) -> i8 {
-    let v = x * inv_scale;
-    let v = if v.is_nan() { 0.0 } else { v.clamp(-QMAX, QMAX) };
-    ((v + ROUND_MAGIC).to_bits() as i32 - ROUND_MAGIC.to_bits() as i32) as i8
 }
 
 /// What the engine needs to run a model in int8: per layer (named like the burn module
@@ -229,20 +208,6 @@ mod tests {
         let zero = QTensor::quantize(&[0.0; 6], 2, 3);
         assert_eq!(zero.scales, vec![1.0; 3]);
         assert!(zero.values.iter().all(|v| *v == 0));
-    }
-
-    #[test]
-    fn quantize_value_saturates_and_maps_nan_to_zero() {
-        assert_eq!(quantize_value(1e9, 1.0), 127);
-        assert_eq!(quantize_value(-1e9, 1.0), -127);
-        assert_eq!(quantize_value(f32::NAN, 1.0), 0);
-        assert_eq!(quantize_value(2.5, 1.0), 2);
-        assert_eq!(quantize_value(-2.5, 1.0), -2);
-        assert_eq!(quantize_value(3.5, 1.0), 4);
-        assert_eq!(quantize_value(2.6, 1.0), 3);
-        assert_eq!(quantize_value(-0.4, 1.0), 0);
-        assert_eq!(quantize_value(126.5, 1.0), 126);
-        assert_eq!(quantize_value(126.51, 1.0), 127);
     }
 
     #[test]

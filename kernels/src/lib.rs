@@ -1,0 +1,442 @@
+//! The int8 kernels of the a4mer streaming engine.
+//!
+//! An int8 layer keeps its weights blocked for the dot-product instruction: 16 outputs by 4
+//! inputs per 64 bytes. On x86-64 with AVX-512 VNNI one `vpdpbusd` does 64 multiply-adds;
+//! elsewhere a portable kernel, compiled for AVX2 and NEON through `multiversion`, gives
+//! the same integers. The VNNI kernel is the only `unsafe` code in the a4mer runtime; it
+//! lives here so AddressSanitizer and Miri can run it without building burn
+//! (`scripts/ci-unsafe.sh`).
+
+#![cfg_attr(not(target_arch = "x86_64"), forbid(unsafe_code))]
+
+use multiversion::multiversion;
+
+/// Largest magnitude of a symmetric int8 value (-128 is never produced).
+pub const QMAX: f32 = 127.0;
+
+/// 1.5 * 2^23: adding and subtracting it rounds an f32 of magnitude < 2^22 to the nearest
+/// integer, ties to even, in plain IEEE arithmetic.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// `clamp(round(x * inv_scale), -127, 127)`, ties to even; NaN maps to 0.
+///
+/// Not `f32::round`: without SSE4.1 (the x86_64 baseline) that is a libm call per value,
+/// which made quantizing a layer's input cost more than the layer. The magic-number
+/// rounding vectorizes on every target and gives the same bits everywhere (Rust does not
+/// reassociate float arithmetic).
+///
+/// After adding the magic number the integer sits in the low mantissa bits, so it is read
+/// from the bits (no float-to-int conversion with its saturation fix-ups either).
+#[inline(always)]
+pub fn quantize_value(x: f32, inv_scale: f32) -> i8 {
+    let v = x * inv_scale;
+    let v = if v.is_nan() { 0.0 } else { v.clamp(-QMAX, QMAX) };
+    ((v + ROUND_MAGIC).to_bits() as i32 - ROUND_MAGIC.to_bits() as i32) as i8
+}
+
+/// Widest int8 layer input: the quantized row lives on the stack, and the i32 sums stay
+/// exact (4096 * 255 * 127 < 2^31). The shipped models' widest input is under 300.
+pub const QMAX_IN: usize = 4096;
+/// Outputs per block: one AVX-512 register of i32 sums.
+pub const QBLOCK: usize = 16;
+/// Inputs per group: one `vpdpbusd` lane multiplies 4 bytes.
+pub const QGROUP: usize = 4;
+
+/// An int8 layer: the input row is quantized with the calibrated per-tensor scale, each
+/// output is an exact i32 dot product with its int8 weight column, then scaled back in f32.
+///
+/// Weights are blocked for the kernel: 16 outputs by 4 inputs per 64 bytes, so one
+/// AVX-512 VNNI instruction does 64 multiply-adds (a fused f32 multiply-add does 16).
+#[derive(Clone, Debug)]
+pub struct Int8Dense {
+    n_in: usize,
+    n_out: usize,
+    /// Input groups of 4 (zero-padded) and output blocks of 16 (zero-padded).
+    groups: usize,
+    blocks: usize,
+    /// `[blocks][groups][16 outputs][4 inputs]`.
+    wb: Vec<i8>,
+    /// `128 * sum_i w[i][j]` per (padded) output: VNNI multiplies unsigned by signed bytes,
+    /// so the kernel feeds `x + 128` and subtracts this. (Only the x86-64 kernel reads it.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    colsum128: Vec<i32>,
+    inv_x_scale: f32,
+    /// `x_scale * w_scale[j]`.
+    out_scale: Vec<f32>,
+    /// AVX-512 VNNI found at run time.
+    vnni: bool,
+}
+
+impl Int8Dense {
+    /// `values` is `[n_in, n_out]` row-major, one weight scale per output, and the
+    /// calibrated scale of the input.
+    ///
+    /// # Panics
+    /// If the shapes disagree or `n_in > QMAX_IN`: callers validate untrusted layers first
+    /// (the artifact loader names the layer).
+    pub fn new(values: &[i8], n_in: usize, n_out: usize, w_scales: &[f32], x_scale: f32) -> Self {
+        assert!(n_in <= QMAX_IN && values.len() == n_in * n_out && w_scales.len() == n_out);
+        let groups = n_in.div_ceil(QGROUP);
+        let blocks = n_out.div_ceil(QBLOCK);
+        let mut wb = vec![0i8; blocks * groups * QBLOCK * QGROUP];
+        let mut colsum128 = vec![0i32; blocks * QBLOCK];
+        for (i, row) in values.chunks_exact(n_out).enumerate() {
+            let (g, k) = (i / QGROUP, i % QGROUP);
+            for (j, &v) in row.iter().enumerate() {
+                let (b, jj) = (j / QBLOCK, j % QBLOCK);
+                wb[((b * groups + g) * QBLOCK + jj) * QGROUP + k] = v;
+                colsum128[j] += 128 * v as i32;
+            }
+        }
+        Self {
+            n_in,
+            n_out,
+            groups,
+            blocks,
+            wb,
+            colsum128,
+            inv_x_scale: 1.0 / x_scale,
+            out_scale: w_scales.iter().map(|ws| ws * x_scale).collect(),
+            vnni: vnni_available(),
+        }
+    }
+
+    /// Use the portable kernel even where AVX-512 VNNI is present (tests compare the two).
+    pub fn portable(mut self) -> Self {
+        self.vnni = false;
+        self
+    }
+
+    /// Whether this layer runs the AVX-512 VNNI kernel.
+    pub fn uses_vnni(&self) -> bool {
+        self.vnni
+    }
+
+    /// `y = x W + b` for every row of `x` (`rows * n_in`) into `y` (`rows * n_out`).
+    pub fn forward(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
+        // Stack buffers sized for the layer, so a narrow layer does not zero 4 KiB per call.
+        match self.groups * QGROUP {
+            0..=256 => self.forward_n::<256>(b, x, y),
+            257..=1024 => self.forward_n::<1024>(b, x, y),
+            _ => self.forward_n::<QMAX_IN>(b, x, y),
+        }
+    }
+
+    fn forward_n<const N: usize>(&self, b: &[f32], x: &[f32], y: &mut [f32]) {
+        let groups = self.groups;
+        // Zero padding past n_in stays zero for every row.
+        let mut xq = [0i8; N];
+        let xq = &mut xq[..groups * QGROUP];
+        let mut xg = [0i32; N];
+        let mut acc = [0i32; QCHUNK_BLOCKS * QBLOCK];
+        for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
+            quantize_row(xr, self.inv_x_scale, &mut xq[..self.n_in]);
+            if self.vnni {
+                // Four input bytes per lane, offset to unsigned (x ^ 0x80 = x + 128).
+                for (g, x4) in xg.iter_mut().zip(xq.chunks_exact(QGROUP)) {
+                    *g = i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                        ^ 0x8080_8080u32 as i32;
+                }
+            }
+            for c0 in (0..self.blocks).step_by(QCHUNK_BLOCKS) {
+                let c1 = (c0 + QCHUNK_BLOCKS).min(self.blocks);
+                let acc = &mut acc[..(c1 - c0) * QBLOCK];
+                self.blocks_dot(xq, &xg[..groups], c0, c1, acc);
+                let (j0, j1) = (c0 * QBLOCK, (c1 * QBLOCK).min(self.n_out));
+                for (((yj, bj), a), s) in yr[j0..j1]
+                    .iter_mut()
+                    .zip(&b[j0..j1])
+                    .zip(acc.iter())
+                    .zip(&self.out_scale[j0..j1])
+                {
+                    *yj = bj + *a as f32 * s;
+                }
+            }
+        }
+    }
+
+    /// `acc` = the exact i32 sums of output blocks `c0..c1` (16 outputs each).
+    #[inline]
+    fn blocks_dot(&self, xq: &[i8], xg: &[i32], c0: usize, c1: usize, acc: &mut [i32]) {
+        let span = self.groups * QBLOCK * QGROUP;
+        #[cfg(target_arch = "x86_64")]
+        if self.vnni {
+            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni; the
+            // kernel checks the slice lengths it reads.
+            unsafe { vnni::blocks_dot(xg, &self.wb, self.groups, c0, c1, &self.colsum128, acc) };
+            return;
+        }
+        let _ = xg;
+        for (blk, a) in (c0..c1).zip(acc.chunks_exact_mut(QBLOCK)) {
+            block_dot_dispatch(xq, &self.wb[blk * span..(blk + 1) * span], a);
+        }
+    }
+}
+
+/// Output blocks per pass (the i32 sums of 256 outputs on the stack).
+const QCHUNK_BLOCKS: usize = 16;
+
+/// A layer input to int8 with the calibrated scale (same bits on every target).
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni", "x86_64+avx2+fma", "aarch64+neon"))]
+fn quantize_row(x: &[f32], inv_scale: f32, out: &mut [i8]) {
+    for (q, v) in out.iter_mut().zip(x) {
+        *q = quantize_value(*v, inv_scale);
+    }
+}
+
+/// Whether this CPU runs the AVX-512 VNNI kernel.
+pub fn vnni_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The portable kernel, compiled for AVX2 and NEON as well (autovectorized over the 16
+/// outputs); the reference the VNNI kernel is tested against.
+#[multiversion(targets("x86_64+avx2+fma", "aarch64+neon+dotprod", "aarch64+neon"))]
+fn block_dot_dispatch(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+    block_dot_portable(xq, wblk, acc)
+}
+
+#[inline(always)]
+fn block_dot_portable(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+    acc.fill(0);
+    for (x4, w) in xq.chunks_exact(QGROUP).zip(wblk.chunks_exact(QBLOCK * QGROUP)) {
+        for (a, w4) in acc.iter_mut().zip(w.chunks_exact(QGROUP)) {
+            // Wrapping adds: the sum cannot overflow (QMAX_IN * 127 * 127 < 2^31), and the
+            // overflow checks of debug builds would stop the loop from vectorizing.
+            let d = (x4[0] as i32 * w4[0] as i32)
+                .wrapping_add(x4[1] as i32 * w4[1] as i32)
+                .wrapping_add(x4[2] as i32 * w4[2] as i32)
+                .wrapping_add(x4[3] as i32 * w4[3] as i32);
+            *a = a.wrapping_add(d);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use std::arch::x86_64::*;
+
+    use super::{QBLOCK, QGROUP};
+
+    /// Output blocks `c0..c1` of the blocked weights `wb` (`groups` groups of 64 bytes
+    /// per block) against the input `xg` (4 bytes per lane, already `x + 128`), minus
+    /// `128 * column sum`: exactly `sum_i x[i] * w[i][j]` (`vpdpbusd` multiplies unsigned
+    /// by signed bytes). Four blocks at a time, so four independent accumulators hide the
+    /// instruction's latency and share each broadcast input.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f and avx512vnni.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn blocks_dot(
+        xg: &[i32],
+        wb: &[i8],
+        groups: usize,
+        c0: usize,
+        c1: usize,
+        colsum128: &[i32],
+        acc: &mut [i32],
+    ) {
+        let span = groups * QBLOCK * QGROUP;
+        assert!(
+            xg.len() >= groups
+                && wb.len() >= c1 * span
+                && colsum128.len() >= c1 * QBLOCK
+                && acc.len() >= (c1 - c0) * QBLOCK
+        );
+        let store = |acc: &mut [i32], b: usize, sum: __m512i| {
+            // SAFETY: block b < c1: 16 i32 inside `colsum128` and `acc` (asserted above).
+            unsafe {
+                let c = _mm512_loadu_si512(colsum128.as_ptr().add(b * QBLOCK).cast());
+                _mm512_storeu_si512(acc.as_mut_ptr().add((b - c0) * QBLOCK).cast(), _mm512_sub_epi32(sum, c));
+            }
+        };
+        let mut b = c0;
+        while b + 4 <= c1 {
+            let p = wb[b * span..].as_ptr();
+            let (mut s0, mut s1, mut s2, mut s3) = (
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+            );
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                let x = _mm512_set1_epi32(x);
+                let o = g * QBLOCK * QGROUP;
+                // SAFETY: blocks b..b+4 < c1, group g < groups: inside `wb` (asserted above).
+                unsafe {
+                    s0 = _mm512_dpbusd_epi32(s0, x, _mm512_loadu_si512(p.add(o).cast()));
+                    s1 = _mm512_dpbusd_epi32(s1, x, _mm512_loadu_si512(p.add(span + o).cast()));
+                    s2 = _mm512_dpbusd_epi32(s2, x, _mm512_loadu_si512(p.add(2 * span + o).cast()));
+                    s3 = _mm512_dpbusd_epi32(s3, x, _mm512_loadu_si512(p.add(3 * span + o).cast()));
+                }
+            }
+            store(acc, b, s0);
+            store(acc, b + 1, s1);
+            store(acc, b + 2, s2);
+            store(acc, b + 3, s3);
+            b += 4;
+        }
+        while b < c1 {
+            let p = wb[b * span..].as_ptr();
+            let mut s0 = _mm512_setzero_si512();
+            for (g, &x) in xg[..groups].iter().enumerate() {
+                // SAFETY: block b < c1, group g < groups: inside `wb` (asserted above).
+                let w = unsafe { _mm512_loadu_si512(p.add(g * QBLOCK * QGROUP).cast()) };
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(x), w);
+            }
+            store(acc, b, s0);
+            b += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values without a dependency: a 64-bit LCG.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+        fn f32(&mut self) -> f32 {
+            self.next() as f32 / (1u64 << 31) as f32 - 1.0
+        }
+    }
+
+    fn random_i8(r: &mut Lcg, n: usize) -> Vec<i8> {
+        (0..n).map(|_| ((r.next() % 255) as i32 - 127) as i8).collect()
+    }
+
+    #[test]
+    fn int8_kernels_agree_exactly_with_the_integer_dot_product() {
+        let mut r = Lcg(7);
+        // Odd sizes (every padding case), the head's widest layer, and the widest input
+        // allowed with every product at its extreme (the overflow bound).
+        // Miri interprets every instruction: small shapes that still take every path (five
+        // blocks: the four-block loop and the remainder).
+        let shapes: &[(usize, usize)] = if cfg!(miri) {
+            &[(1, 1), (7, 3), (64, 80), (127, 17)]
+        } else {
+            &[(1, 1), (7, 3), (64, 192), (127, 17), (250, 2160), (QMAX_IN, 16)]
+        };
+        for &(n_in, n_out) in shapes {
+            let mut values = random_i8(&mut r, n_in * n_out);
+            let mut x = random_i8(&mut r, n_in);
+            if n_in == QMAX_IN {
+                values.fill(-127);
+                x.fill(-127);
+            }
+            let q = Int8Dense::new(&values, n_in, n_out, &vec![0.01; n_out], 0.05);
+            let mut xq = vec![0i8; q.groups * QGROUP];
+            xq[..n_in].copy_from_slice(&x);
+            let span = q.groups * QBLOCK * QGROUP;
+            for blk in 0..q.blocks {
+                let wblk = &q.wb[blk * span..(blk + 1) * span];
+                let colsum = &q.colsum128[blk * QBLOCK..(blk + 1) * QBLOCK];
+                let (mut portable, mut dispatched) = ([0i32; QBLOCK], [1i32; QBLOCK]);
+                block_dot_portable(&xq, wblk, &mut portable);
+                block_dot_dispatch(&xq, wblk, &mut dispatched);
+                assert_eq!(portable, dispatched, "[{n_in}, {n_out}] block {blk}");
+                let _ = colsum;
+                // The VNNI kernel over this block alone, and over all blocks from here
+                // (its four-block path).
+                #[cfg(target_arch = "x86_64")]
+                if q.vnni {
+                    let xg: Vec<i32> = xq
+                        .chunks_exact(QGROUP)
+                        .map(|x4| {
+                            i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
+                                ^ 0x8080_8080u32 as i32
+                        })
+                        .collect();
+                    let mut v = vec![2i32; (q.blocks - blk) * QBLOCK];
+                    // SAFETY: q.vnni says the CPU has avx512f + avx512vnni.
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, blk + 1, &q.colsum128, &mut v[..QBLOCK]) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI [{n_in}, {n_out}] block {blk}");
+                    unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, q.blocks, &q.colsum128, &mut v) };
+                    assert_eq!(&portable[..], &v[..QBLOCK], "VNNI x4 [{n_in}, {n_out}] block {blk}");
+                }
+                for (jj, got) in portable.iter().enumerate() {
+                    let j = blk * QBLOCK + jj;
+                    let exact: i64 = if j < n_out {
+                        (0..n_in).map(|i| x[i] as i64 * values[i * n_out + j] as i64).sum()
+                    } else {
+                        0
+                    };
+                    assert_eq!(*got as i64, exact, "[{n_in}, {n_out}] output {j}");
+                }
+            }
+        }
+        eprintln!("AVX-512 VNNI on this machine: {}", vnni_available());
+        // The Miri job enables the features statically: it must take the unsafe path.
+        if cfg!(all(miri, target_feature = "avx512vnni")) {
+            assert!(vnni_available(), "Miri would test only the portable kernel");
+        }
+    }
+
+    #[test]
+    fn the_layer_gives_the_same_bits_on_both_kernels_and_follows_the_f32_product() {
+        let mut r = Lcg(11);
+        // Several input and output chunks, odd sizes, more than one row.
+        let shapes: &[(usize, usize, usize)] = if cfg!(miri) {
+            &[(3, 5, 1), (64, 80, 2)]
+        } else {
+            &[(3, 5, 1), (64, 192, 5), (1500, 600, 2)]
+        };
+        for &(n_in, n_out, rows) in shapes {
+            let w: Vec<i8> = random_i8(&mut r, n_in * n_out);
+            let w_scales: Vec<f32> = (0..n_out).map(|_| 0.001 + (r.next() % 100) as f32 * 1e-4).collect();
+            let b: Vec<f32> = (0..n_out).map(|_| r.f32()).collect();
+            let x: Vec<f32> = (0..rows * n_in).map(|_| r.f32() * 2.0).collect();
+            let x_scale = 2.0 / QMAX;
+            let q = Int8Dense::new(&w, n_in, n_out, &w_scales, x_scale);
+            let mut y = vec![f32::NAN; rows * n_out];
+            q.forward(&b, &x, &mut y);
+            let mut yp = vec![f32::NAN; rows * n_out];
+            q.clone().portable().forward(&b, &x, &mut yp);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&yp), "[{n_in}, {n_out}]");
+            for (row, yr) in y.chunks_exact(n_out).enumerate() {
+                let xr = &x[row * n_in..(row + 1) * n_in];
+                for (j, got) in yr.iter().enumerate() {
+                    // The exact product of the quantized input and weights.
+                    let dot: i64 = (0..n_in)
+                        .map(|i| quantize_value(xr[i], 1.0 / x_scale) as i64 * w[i * n_out + j] as i64)
+                        .sum();
+                    let want = b[j] + dot as f32 * (w_scales[j] * x_scale);
+                    assert!(
+                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "[{n_in}, {n_out}] row {row} out {j}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quantize_value_saturates_and_maps_nan_to_zero() {
+        assert_eq!(quantize_value(1e9, 1.0), 127);
+        assert_eq!(quantize_value(-1e9, 1.0), -127);
+        assert_eq!(quantize_value(f32::NAN, 1.0), 0);
+        assert_eq!(quantize_value(2.5, 1.0), 2);
+        assert_eq!(quantize_value(-2.5, 1.0), -2);
+        assert_eq!(quantize_value(3.5, 1.0), 4);
+        assert_eq!(quantize_value(2.6, 1.0), 3);
+        assert_eq!(quantize_value(-0.4, 1.0), 0);
+        assert_eq!(quantize_value(126.5, 1.0), 126);
+        assert_eq!(quantize_value(126.51, 1.0), 127);
+    }
+}
