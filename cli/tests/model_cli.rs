@@ -213,7 +213,10 @@ fn libtorch_bench_on_cuda_skips_cleanly_without_a_gpu() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     if text.starts_with("SKIP") {
         assert_eq!(text.trim().lines().count(), 1, "{text}");
-        assert!(text.contains("tch-cuda") && (text.contains("CUDA") || text.contains("--features tch")), "{text}");
+        assert!(
+            text.contains("tch-cuda") && (text.contains("CUDA") || text.contains("--features tch")),
+            "{text}"
+        );
         let v: serde_json::Value = serde_json::from_slice(&bench(true).stdout).unwrap();
         assert_eq!(v["backend"], "tch-cuda");
         assert!(v["skipped"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
@@ -237,9 +240,21 @@ fn libtorch_bench_on_cpu_reports_latency_and_batch_throughput() {
     assert_eq!(v["backend"], "tch-cpu");
     assert_eq!(v["per_frame_us"]["count"], 20);
     assert!(v["per_frame_us"]["median"].as_f64().unwrap() > 0.0, "{v}");
-    let tracks: Vec<u64> = v["batches"].as_array().unwrap().iter().map(|b| b["tracks"].as_u64().unwrap()).collect();
+    let tracks: Vec<u64> = v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["tracks"].as_u64().unwrap())
+        .collect();
     assert_eq!(tracks, vec![1, 2, 4, 8]);
-    assert!(v["batches"].as_array().unwrap().iter().all(|b| b["windows_per_s"].as_f64().unwrap() > 0.0), "{v}");
+    assert!(
+        v["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["windows_per_s"].as_f64().unwrap() > 0.0),
+        "{v}"
+    );
 }
 
 /// Without a GPU the CUDA backend is refused with the reason; with one, it runs.
