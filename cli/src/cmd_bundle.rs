@@ -40,6 +40,10 @@ pub struct BundleArgs {
     /// Launch files, parameter files and the systemd unit.
     #[arg(long, value_name = "DIR", default_value = "launch")]
     launch_dir: PathBuf,
+    /// Real mocap for `a4mer selftest` on the device (BVH files and their licence), placed
+    /// at `data/mocap/`.
+    #[arg(long, value_name = "DIR", default_value = "data/mocap")]
+    clips: PathBuf,
     /// Safety MCU firmware image (ELF) to include; default the example image under
     /// `$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu`.
     #[arg(long, value_name = "FILE")]
@@ -113,6 +117,15 @@ pub fn run(args: BundleArgs) -> Result<()> {
             args.launch_dir.display()
         );
     }
+
+    // The selftest's clip (MIT: its licence file travels with it).
+    if !args.clips.is_dir() {
+        bail!(
+            "{}: no clips for the device's selftest (pass --clips DIR)",
+            args.clips.display()
+        );
+    }
+    contents.add_dir("data/mocap", &args.clips)?;
 
     if !args.no_firmware {
         let fw = args

@@ -29,8 +29,10 @@ pub struct SelftestArgs {
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// The bundled clip(s); their held-out part is scored as when the model was made.
-    #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
-    data: Vec<PathBuf>,
+    /// Default: `data/mocap` beside the installed binary (`/opt/a4mer/data/mocap` in a
+    /// device bundle), else `data/mocap` in the current directory (a checkout).
+    #[arg(long, num_args = 1.., value_name = "FILE|DIR")]
+    data: Option<Vec<PathBuf>>,
     /// Largest allowed difference from the recorded MPJPE, percent.
     #[arg(long, default_value_t = 2.0)]
     tolerance_pct: f64,
@@ -68,6 +70,27 @@ struct Report {
     push_p50_us: f64,
     push_p99_us: f64,
     checks: Vec<Check>,
+}
+
+/// Where the bundled clips are: a bundle keeps them at `<root>/data/mocap` beside
+/// `<root>/bin/a4mer`; a checkout at `./data/mocap`.
+fn default_clips() -> Result<PathBuf> {
+    const CLIPS: &str = "data/mocap";
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join(CLIPS)));
+    let candidates: Vec<PathBuf> = beside_binary.into_iter().chain([PathBuf::from(CLIPS)]).collect();
+    match candidates.iter().find(|p| p.is_dir()) {
+        Some(p) => Ok(p.clone()),
+        None => bail!(
+            "no bundled clip: looked in {}; pass --data FILE|DIR",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    }
 }
 
 /// The held-out world MPJPE recorded in the artifact: the quantization report's int8 row,
@@ -123,7 +146,12 @@ pub fn run(args: SelftestArgs) -> Result<()> {
         .with_context(|| format!("model {origin}"))?;
     let stream = Arc::new(StreamModel::new(&model).context("preparing the engine")?);
 
-    let motions = load_motions(&args.data, &args.source.import_options()).context("loading the bundled clip")?;
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => vec![default_clips()?],
+    };
+    let motions = load_motions(&data, &args.source.import_options())
+        .with_context(|| format!("loading the bundled clip from {}", data[0].display()))?;
     let mut forecaster = EngineForecaster::new(Arc::clone(&stream));
     let eval = evaluate(&motions, Split::Heldout, 5, Some(&mut forecaster)).context("scoring the bundled clip")?;
     let measured = eval

@@ -128,6 +128,8 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
             .arg(&bins)
             .arg("--launch-dir")
             .arg(&launch)
+            .arg("--clips")
+            .arg(mocap_dir())
             .args(["--no-firmware", "--zstd-level", "1"])
             .output()
             .unwrap();
@@ -154,6 +156,8 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
         "model integrity: models/model.a4m: SHA-256 verified, format version 1, int8",
         "launch/params/a4mer.yaml",
         "launch/systemd/a4mer-node.env",
+        "data/mocap/bvhtools_test2.bvh",
+        "data/mocap/LICENSE-bvhTools",
         "all ",
     ] {
         assert!(text.contains(want), "missing {want:?}:\n{text}");
@@ -241,6 +245,8 @@ fn a_model_from_a_newer_format_version_is_refused_in_one_line() {
         .arg(&bins)
         .arg("--out")
         .arg(dir.path().join("b.tar.zst"))
+        .arg("--clips")
+        .arg(mocap_dir())
         .arg("--no-firmware")
         .output()
         .unwrap();

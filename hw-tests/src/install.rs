@@ -126,8 +126,10 @@ pub fn check(root: &Path, domain_id: u32) -> Result<Checked, String> {
 
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let report = scratch.path().join("selftest.json");
+    // From a directory without `data/`: the selftest must find the bundle's own clips.
     run(
         Command::new(bin("a4mer"))
+            .current_dir(scratch.path())
             .arg("selftest")
             .arg("--model")
             .arg(root.join(model_rel))

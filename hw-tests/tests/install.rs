@@ -77,6 +77,8 @@ fn host_twin_a_bundle_unpacked_here_verifies_selftests_and_starts() {
         .arg(&bins)
         .arg("--launch-dir")
         .arg(repo_root().join("launch"))
+        .arg("--clips")
+        .arg(repo_root().join("data/mocap"))
         .args(["--no-firmware", "--zstd-level", "1", "--out"])
         .arg(&bundle)
         .output()
