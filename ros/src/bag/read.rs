@@ -333,6 +333,14 @@ impl Iterator for Messages<'_> {
     }
 }
 
+const CHUNK_OPCODE: u8 = 0x06;
+
+fn reader_options() -> LinearReaderOptions {
+    LinearReaderOptions::default()
+        .with_prevalidate_chunk_crcs(true)
+        .with_record_length_limit(RECORD_LENGTH_LIMIT)
+}
+
 fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + '_ {
     move |source| BagError::Mcap {
         path: path.to_path_buf(),
@@ -351,6 +359,8 @@ struct McapStream {
     path: PathBuf,
     file: Box<dyn Read>,
     reader: LinearReader,
+    /// The chunk being read: its records, through a reader of their own (below).
+    chunk: Option<LinearReader>,
     /// Bytes handed to the reader so far: where in the file an error happened.
     offset: u64,
     schemas: HashMap<u16, String>,
@@ -370,25 +380,39 @@ impl McapStream {
         } else {
             Box::new(std::io::BufReader::new(file))
         };
-        let options = LinearReaderOptions::default()
-            .with_prevalidate_chunk_crcs(true)
-            .with_record_length_limit(RECORD_LENGTH_LIMIT);
+        // Chunks come out whole, so their records' lengths are checked before the mcap crate
+        // walks them: its reader subtracts an inner record's length from what is left of an
+        // uncompressed chunk without checking (an overflow panic, or a wrap in release, on
+        // a corrupt length; found by the `mcap_read` fuzz target).
+        let options = reader_options().with_emit_chunks(true);
         Ok(Self {
             path: path.to_path_buf(),
             file,
             reader: LinearReader::new_with_options(options),
+            chunk: None,
             offset: 0,
             schemas: HashMap::new(),
             channels: HashMap::new(),
         })
     }
 
-    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
+    /// The next record, from the current chunk or the top level (chunks are entered, not
+    /// returned).
+    fn next_record(&mut self) -> Result<Option<(u8, Vec<u8>)>, BagError> {
         loop {
+            if let Some(inner) = self.chunk.as_mut() {
+                match inner.next_event() {
+                    Some(Ok(LinearReadEvent::Record { opcode, data })) => return Ok(Some((opcode, data.to_vec()))),
+                    Some(Err(e)) => return Err(mcap_err(&self.path, self.offset)(e)),
+                    // It wants bytes past the chunk: every record in it has been read.
+                    Some(Ok(LinearReadEvent::ReadRequest(_))) | None => self.chunk = None,
+                }
+                continue;
+            }
             let Some(event) = self.reader.next_event() else {
                 return Ok(None);
             };
-            let (opcode, data) = match event.map_err(mcap_err(&self.path, self.offset))? {
+            match event.map_err(mcap_err(&self.path, self.offset))? {
                 LinearReadEvent::ReadRequest(need) => {
                     let buf = self.reader.insert(need.max(1 << 16));
                     let n = self.file.read(buf).map_err(|source| BagError::Io {
@@ -397,11 +421,35 @@ impl McapStream {
                     })?;
                     self.reader.notify_read(n);
                     self.offset += n as u64;
-                    continue;
                 }
-                LinearReadEvent::Record { opcode, data } => (opcode, data),
+                LinearReadEvent::Record { opcode, data } if opcode == CHUNK_OPCODE => {
+                    check_record_lengths(opcode, data).map_err(|reason| BagError::NotABag {
+                        path: self.path.clone(),
+                        reason: format!("chunk ending near byte {}: {reason}", self.offset),
+                    })?;
+                    // The chunk alone, framed as a record, through a reader that expects no
+                    // magic: it checks the CRC, decompresses and yields the records inside.
+                    let mut inner = LinearReader::new_with_options(
+                        reader_options().with_skip_start_magic(true).with_skip_end_magic(true),
+                    );
+                    let framed = inner.insert(9 + data.len());
+                    framed[0] = opcode;
+                    framed[1..9].copy_from_slice(&(data.len() as u64).to_le_bytes());
+                    framed[9..].copy_from_slice(data);
+                    inner.notify_read(9 + data.len());
+                    self.chunk = Some(inner);
+                }
+                LinearReadEvent::Record { opcode, data } => return Ok(Some((opcode, data.to_vec()))),
+            }
+        }
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
+        loop {
+            let Some((opcode, data)) = self.next_record()? else {
+                return Ok(None);
             };
-            let record = parse_record(&self.path, self.offset, opcode, data)?;
+            let record = parse_record(&self.path, self.offset, opcode, &data)?;
             match record {
                 Record::Schema { header, .. } => {
                     self.schemas.insert(header.id, header.name);
@@ -834,8 +882,14 @@ impl Lengths<'_> {
 
     /// A u32-length-prefixed string or byte array.
     fn string(&mut self, what: &str) -> Result<(), String> {
+        self.bytes(what).map(|_| ())
+    }
+
+    fn bytes(&mut self, what: &str) -> Result<&[u8], String> {
         let n = self.prefix(4, what)?;
-        self.skip(n, what)
+        let start = self.at;
+        self.skip(n, what)?;
+        Ok(&self.data[start..start + n])
     }
 
     /// A u32-byte-length-prefixed map or array; `entry` checks one entry inside it.
@@ -881,12 +935,26 @@ fn check_record_lengths(opcode: u8, data: &[u8]) -> Result<(), String> {
             l.string("message encoding")?;
             l.block("channel metadata", string_map)
         }
-        // Chunk: start, end, uncompressed size, crc, compression, records.
+        // Chunk: start, end, uncompressed size, crc, compression, records. Uncompressed
+        // records are framed (opcode, u64 length) and each must fit in what is left.
         0x06 => {
             l.skip(28, "chunk header")?;
-            l.string("compression")?;
+            let uncompressed = l.bytes("compression")?.is_empty();
             let n = l.prefix(8, "chunk records")?;
-            l.skip(n, "chunk records")
+            let start = l.at;
+            l.skip(n, "chunk records")?;
+            if uncompressed {
+                let mut inner = Lengths {
+                    data: &data[start..start + n],
+                    at: 0,
+                };
+                while inner.at < inner.data.len() {
+                    inner.skip(1, "record opcode in the chunk")?;
+                    let len = inner.prefix(8, "record length in the chunk")?;
+                    inner.skip(len, "record in the chunk")?;
+                }
+            }
+            Ok(())
         }
         // Message index: channel id, (log time, offset) pairs.
         0x07 => {
@@ -980,5 +1048,45 @@ mod length_tests {
             outcome.contains("oom.mcap") && outcome.contains("corrupt MCAP record"),
             "{outcome}"
         );
+    }
+
+    /// An uncompressed chunk holding a record longer than the chunk: the mcap crate's
+    /// reader underflowed its count of the chunk's bytes on it (a panic in this build).
+    #[test]
+    fn the_fuzzer_s_chunk_underflow_input_is_a_named_error() {
+        let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz/regressions/mcap_read/crash-69da4ebab7015244278250ce4dc7a65eb0191260");
+        let dir = tempfile::tempdir().unwrap();
+        let bag = dir.path().join("underflow.mcap");
+        std::fs::copy(&input, &bag).unwrap();
+        let outcome = match BagReader::open(&bag) {
+            Err(e) => e.to_string(),
+            Ok(r) => r
+                .messages()
+                .find_map(|m| m.err())
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        };
+        assert!(
+            outcome.contains("underflow.mcap") && outcome.contains("record in the chunk"),
+            "{outcome}"
+        );
+    }
+
+    #[test]
+    fn an_uncompressed_chunk_s_records_must_fit_in_it() {
+        let chunk = |inner_len: u64| {
+            let mut v = vec![0u8; 28];
+            v.extend(0u32.to_le_bytes()); // compression: none
+            let mut records = vec![0x05];
+            records.extend(inner_len.to_le_bytes());
+            records.extend([0u8; 4]);
+            v.extend((records.len() as u64).to_le_bytes());
+            v.extend(records);
+            v
+        };
+        assert_eq!(check_record_lengths(0x06, &chunk(4)), Ok(()));
+        let err = check_record_lengths(0x06, &chunk(5)).unwrap_err();
+        assert!(err.contains("record in the chunk needs 5 bytes"), "{err}");
     }
 }
