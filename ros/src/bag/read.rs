@@ -360,7 +360,7 @@ struct McapStream {
     file: Box<dyn Read>,
     reader: LinearReader,
     /// The chunk being read: its records, through a reader of their own (below).
-    chunk: Option<LinearReader>,
+    chunk: Option<Box<LinearReader>>,
     /// Bytes handed to the reader so far: where in the file an error happened.
     offset: u64,
     schemas: HashMap<u16, String>,
@@ -437,7 +437,7 @@ impl McapStream {
                     framed[1..9].copy_from_slice(&(data.len() as u64).to_le_bytes());
                     framed[9..].copy_from_slice(data);
                     inner.notify_read(9 + data.len());
-                    self.chunk = Some(inner);
+                    self.chunk = Some(Box::new(inner));
                 }
                 LinearReadEvent::Record { opcode, data } => return Ok(Some((opcode, data.to_vec()))),
             }
