@@ -220,8 +220,13 @@ pub fn needed_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
         let digits = bytes[start..].iter().take_while(|c| c.is_ascii_digit()).count();
         // A version name ends the string: `GLIBC_2.35\0` (not `GLIBC_2.35.1` or text).
         if digits > 0 && bytes.get(start + digits) == Some(&0) {
-            let minor: u32 = std::str::from_utf8(&bytes[start..start + digits]).ok()?.parse().ok()?;
-            best = best.max(Some((2, minor)));
+            // One unreadable string does not hide the others.
+            if let Some(minor) = std::str::from_utf8(&bytes[start..start + digits])
+                .ok()
+                .and_then(|d| d.parse::<u32>().ok())
+            {
+                best = best.max(Some((2, minor)));
+            }
         }
         i = start;
     }

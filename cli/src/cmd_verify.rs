@@ -6,7 +6,7 @@ use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use a4mer_runtime::device::inference_device;
 use clap::Args;
 
-use crate::bundle::{read_bundle, verify};
+use crate::bundle::{precision, read_bundle, verify};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -31,7 +31,7 @@ fn verify_model(path: &std::path::Path) -> Result<()> {
         "ok    model: {} parameters in {} tensors, {}, vocabulary of {} motifs",
         p.tensors.values().map(|t| t.shape.iter().product::<u64>()).sum::<u64>(),
         p.tensors.len(),
-        if p.quantization.is_some() { "int8" } else { "f32" },
+        precision(&artifact),
         p.config.n_motifs
     );
     artifact.into_model(&inference_device(), &origin)?;

@@ -143,6 +143,10 @@ pub enum BenchError {
     Model(#[from] ModelError),
 }
 
+/// Frames of history the whole model sees per forecast in the window benchmarks: the 2 s
+/// of the evaluation protocol.
+const WINDOW: usize = 60;
+
 /// The model's burn modules at batch 1 beside our kernels: where the per-frame time would
 /// go without them.
 #[derive(Clone, Debug, Serialize)]
@@ -156,7 +160,6 @@ pub struct BurnComparison {
 
 pub fn compare_burn(model: &Model, stream: &StreamModel, takes: &[&[PoseFrame]]) -> Result<BurnComparison, BenchError> {
     use burn::tensor::{Tensor, TensorData};
-    const WINDOW: usize = 60;
     const WINDOWS: usize = 200;
     let n_in = head_input_dim(model.config.d_model);
     let input: Vec<f32> = (0..n_in).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect();
@@ -219,7 +222,6 @@ pub struct BatchThroughput {
 pub const BENCH_TRACKS: [usize; 4] = [1, 2, 4, 8];
 
 pub fn bench_windows(model: &Model, takes: &[&[PoseFrame]], frames: usize) -> Result<WindowBench, BenchError> {
-    const WINDOW: usize = 60;
     let take = takes
         .iter()
         .copied()

@@ -363,8 +363,7 @@ struct McapStream {
     chunk: Option<Box<LinearReader>>,
     /// Bytes handed to the reader so far: where in the file an error happened.
     offset: u64,
-    schemas: HashMap<u16, String>,
-    channels: HashMap<u16, McapChannel>,
+    index: McapIndex,
 }
 
 impl McapStream {
@@ -391,18 +390,21 @@ impl McapStream {
             reader: LinearReader::new_with_options(options),
             chunk: None,
             offset: 0,
-            schemas: HashMap::new(),
-            channels: HashMap::new(),
+            index: McapIndex::default(),
         })
     }
 
-    /// The next record, from the current chunk or the top level (chunks are entered, not
-    /// returned).
-    fn next_record(&mut self) -> Result<Option<(u8, Vec<u8>)>, BagError> {
+    /// The next message. Records are handled where they lie in the reader's buffer (the
+    /// current chunk's or the top level's), so a payload is copied once, into the `Raw`.
+    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
         loop {
             if let Some(inner) = self.chunk.as_mut() {
                 match inner.next_event() {
-                    Some(Ok(LinearReadEvent::Record { opcode, data })) => return Ok(Some((opcode, data.to_vec()))),
+                    Some(Ok(LinearReadEvent::Record { opcode, data })) => {
+                        if let Some(raw) = self.index.accept(&self.path, self.offset, opcode, data)? {
+                            return Ok(Some(raw));
+                        }
+                    }
                     Some(Err(e)) => return Err(mcap_err(&self.path, self.offset)(e)),
                     // It wants bytes past the chunk: every record in it has been read.
                     Some(Ok(LinearReadEvent::ReadRequest(_))) | None => self.chunk = None,
@@ -439,64 +441,73 @@ impl McapStream {
                     inner.notify_read(9 + data.len());
                     self.chunk = Some(Box::new(inner));
                 }
-                LinearReadEvent::Record { opcode, data } => return Ok(Some((opcode, data.to_vec()))),
+                LinearReadEvent::Record { opcode, data } => {
+                    if let Some(raw) = self.index.accept(&self.path, self.offset, opcode, data)? {
+                        return Ok(Some(raw));
+                    }
+                }
             }
         }
     }
+}
 
-    fn next_raw(&mut self) -> Result<Option<Raw>, BagError> {
-        loop {
-            let Some((opcode, data)) = self.next_record()? else {
-                return Ok(None);
-            };
-            let record = parse_record(&self.path, self.offset, opcode, &data)?;
-            match record {
-                Record::Schema { header, .. } => {
-                    self.schemas.insert(header.id, header.name);
-                }
-                Record::Channel(c) => {
-                    let type_name = self.schemas.get(&c.schema_id).cloned().unwrap_or_default();
-                    self.channels.insert(
-                        c.id,
-                        McapChannel {
-                            topic: c.topic,
-                            type_name,
-                            encoding: c.message_encoding,
-                        },
-                    );
-                }
-                Record::Message { header, data } => {
-                    let Some(ch) = self.channels.get(&header.channel_id) else {
-                        return Err(BagError::NotABag {
-                            path: self.path.clone(),
-                            reason: format!(
-                                "message near byte {} refers to channel {} which was never defined",
-                                self.offset, header.channel_id
-                            ),
-                        });
-                    };
-                    if ch.encoding != "cdr" {
-                        return Err(BagError::Topic {
-                            path: self.path.clone(),
-                            topic: ch.topic.clone(),
-                            reason: format!("message encoding `{}` (only cdr is supported)", ch.encoding),
-                        });
-                    }
-                    let log_time_ns = i64::try_from(header.log_time).map_err(|_| BagError::Topic {
-                        path: self.path.clone(),
-                        topic: ch.topic.clone(),
-                        reason: format!("log time {} ns is out of range", header.log_time),
-                    })?;
-                    return Ok(Some(Raw {
-                        topic: ch.topic.clone(),
-                        type_name: ch.type_name.clone(),
-                        log_time_ns,
-                        data: data.into_owned(),
-                    }));
-                }
-                _ => {}
+/// Schemas and channels seen so far in an MCAP file: what a message record refers to.
+#[derive(Default)]
+struct McapIndex {
+    schemas: HashMap<u16, String>,
+    channels: HashMap<u16, McapChannel>,
+}
+
+impl McapIndex {
+    /// Take one record: remember schemas and channels; a message comes back as a `Raw`.
+    fn accept(&mut self, path: &Path, offset: u64, opcode: u8, data: &[u8]) -> Result<Option<Raw>, BagError> {
+        match parse_record(path, offset, opcode, data)? {
+            Record::Schema { header, .. } => {
+                self.schemas.insert(header.id, header.name);
             }
+            Record::Channel(c) => {
+                let type_name = self.schemas.get(&c.schema_id).cloned().unwrap_or_default();
+                self.channels.insert(
+                    c.id,
+                    McapChannel {
+                        topic: c.topic,
+                        type_name,
+                        encoding: c.message_encoding,
+                    },
+                );
+            }
+            Record::Message { header, data } => {
+                let Some(ch) = self.channels.get(&header.channel_id) else {
+                    return Err(BagError::NotABag {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "message near byte {offset} refers to channel {} which was never defined",
+                            header.channel_id
+                        ),
+                    });
+                };
+                if ch.encoding != "cdr" {
+                    return Err(BagError::Topic {
+                        path: path.to_path_buf(),
+                        topic: ch.topic.clone(),
+                        reason: format!("message encoding `{}` (only cdr is supported)", ch.encoding),
+                    });
+                }
+                let log_time_ns = i64::try_from(header.log_time).map_err(|_| BagError::Topic {
+                    path: path.to_path_buf(),
+                    topic: ch.topic.clone(),
+                    reason: format!("log time {} ns is out of range", header.log_time),
+                })?;
+                return Ok(Some(Raw {
+                    topic: ch.topic.clone(),
+                    type_name: ch.type_name.clone(),
+                    log_time_ns,
+                    data: data.into_owned(),
+                }));
+            }
+            _ => {}
         }
+        Ok(None)
     }
 }
 
@@ -1029,21 +1040,28 @@ mod length_tests {
         assert!(check_record_lengths(0x04, &v).unwrap_err().contains("channel metadata"));
     }
 
-    #[test]
-    fn the_fuzzer_s_out_of_memory_input_is_a_named_error() {
+    /// What reading a fuzzer's input from `fuzz/regressions/mcap_read/`, saved as
+    /// `as_name`, ends with: the error opening it or the first error among its messages.
+    fn fuzz_regression_outcome(input: &str, as_name: &str) -> String {
         let input = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/regressions/mcap_read/oom-e9a564a0881bef2dbbe90405aa6310c5e0caf24a");
+            .join("../fuzz/regressions/mcap_read")
+            .join(input);
         let dir = tempfile::tempdir().unwrap();
-        let bag = dir.path().join("oom.mcap");
+        let bag = dir.path().join(as_name);
         std::fs::copy(&input, &bag).unwrap();
-        let outcome = match BagReader::open(&bag) {
+        match BagReader::open(&bag) {
             Err(e) => e.to_string(),
             Ok(r) => r
                 .messages()
                 .find_map(|m| m.err())
                 .map(|e| e.to_string())
                 .unwrap_or_default(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_fuzzer_s_out_of_memory_input_is_a_named_error() {
+        let outcome = fuzz_regression_outcome("oom-e9a564a0881bef2dbbe90405aa6310c5e0caf24a", "oom.mcap");
         assert!(
             outcome.contains("oom.mcap") && outcome.contains("corrupt MCAP record"),
             "{outcome}"
@@ -1054,19 +1072,7 @@ mod length_tests {
     /// reader underflowed its count of the chunk's bytes on it (a panic in this build).
     #[test]
     fn the_fuzzer_s_chunk_underflow_input_is_a_named_error() {
-        let input = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/regressions/mcap_read/crash-69da4ebab7015244278250ce4dc7a65eb0191260");
-        let dir = tempfile::tempdir().unwrap();
-        let bag = dir.path().join("underflow.mcap");
-        std::fs::copy(&input, &bag).unwrap();
-        let outcome = match BagReader::open(&bag) {
-            Err(e) => e.to_string(),
-            Ok(r) => r
-                .messages()
-                .find_map(|m| m.err())
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-        };
+        let outcome = fuzz_regression_outcome("crash-69da4ebab7015244278250ce4dc7a65eb0191260", "underflow.mcap");
         assert!(
             outcome.contains("underflow.mcap") && outcome.contains("record in the chunk"),
             "{outcome}"
