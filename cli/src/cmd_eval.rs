@@ -83,7 +83,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
     if args.perturb {
         report.perturbations =
-            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster);
+            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster.as_deref_mut());
     }
     let (failures, last_error) = match (&batch, &streamed) {
         (Some(b), _) => (b.failures, b.last_error.clone()),

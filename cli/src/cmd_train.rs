@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
-use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::data::{collect_motion_files, import_motion};
 use a4mer_train::eval::{Split, evaluate};
 use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
 use a4mer_train::forecaster::ModelForecaster;
@@ -19,7 +19,7 @@ use crate::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Recordings: BVH files or directories of them. Only the first 80 % of each is used;
+    /// Recordings: BVH files, DeepMimic clips or directories of them. Only the first 80 % of each is used;
     /// the last 20 % is the held-out split the model is evaluated on.
     #[arg(long, required = true, num_args = 1.., value_name = "FILE|DIR")]
     data: Vec<PathBuf>,
@@ -101,9 +101,9 @@ fn held_out_files(files: &[PathBuf], names: &[String]) -> Result<Vec<usize>> {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let started = Instant::now();
-    let files = collect_bvh_files(&args.data).context("finding recordings")?;
+    let files = collect_motion_files(&args.data).context("finding recordings")?;
     if files.is_empty() {
-        bail!("train: no .bvh files under {:?}", args.data);
+        bail!("train: no recordings (.bvh or DeepMimic clips) under {:?}", args.data);
     }
     let held_out = held_out_files(&files, &args.hold_out)?;
     if held_out.len() == files.len() {
@@ -118,7 +118,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut data = Vec::new();
     let mut held_out_data = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let m = import_bvh(f, &options).with_context(|| format!("importing {}", f.display()))?;
+        let m = import_motion(f, &options).with_context(|| format!("importing {}", f.display()))?;
         let record = DataFile {
             path: f.display().to_string(),
             sha256: sha256_file(f)?,
