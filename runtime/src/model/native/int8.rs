@@ -214,16 +214,15 @@ mod tests {
         let s = quantize_vector(&x, &mut xq);
         let mut y = vec![0.0; n_out];
         q.forward(&x, &mut y);
-        for j in 0..n_out {
+        for (j, yj) in y.iter().enumerate() {
             let acc: i64 = (0..n_in).map(|i| xq[i] as i64 * w.values[i * n_out + j] as i64).sum();
             let product = acc as f32 * (s * w.scales[j]);
             let want = f.b[j] + product;
             // `(acc * s_w) * s_x` against `acc * (s_x * s_w)`, then the bias: a few roundings
             // apart, never a quantization step (about 1 % of |product| here).
             assert!(
-                (y[j] - want).abs() <= 4.0 * f32::EPSILON * (product.abs() + f.b[j].abs()),
-                "output {j}: {} vs {want}",
-                y[j]
+                (yj - want).abs() <= 4.0 * f32::EPSILON * (product.abs() + f.b[j].abs()),
+                "output {j}: {yj} vs {want}"
             );
         }
     }
