@@ -1,5 +1,6 @@
-//! `a4mer quantize`: int8 post-training quantization with calibration streamed through the
-//! engine, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
+//! `a4mer quantize`: int8 post-training quantization (weights per output channel, each
+//! layer input per vector at run time), real data streamed through the engine to check the
+//! model, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use a4mer_quantize::{Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
+use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
 use a4mer_ros::adapters::InputAdapter;
 use a4mer_ros::bag::BagReader;
 use a4mer_runtime::PoseFrame;
@@ -15,6 +16,16 @@ use a4mer_train::data::{collect_bvh_files, import_bvh};
 use a4mer_train::eval::Split;
 
 use crate::{SourceArgs, print_json};
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum ActivationsArg {
+    /// Each input vector of an int8 layer gets its own scale (max|x| / 127) at run time:
+    /// nothing clips on bodies, rigs or speeds calibration never saw.
+    Dynamic,
+    /// One calibrated scale per layer input (--method): what artifacts used before
+    /// dynamic; clips off-distribution. For comparison.
+    Static,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum MethodArg {
@@ -31,6 +42,9 @@ pub struct QuantizeArgs {
     model: PathBuf,
     /// Calibration recordings: BVH files or directories of them, or rosbag2 bags (a bag
     /// directory, .mcap or .db3; the first pose topic, one recording per person id).
+    /// Streamed through the f32 engine: with dynamic activations only to refuse a model
+    /// that is non-finite or has a dead layer on real data (and recorded as provenance);
+    /// with static activations the scales come from it.
     #[arg(long, required = true, num_args = 1.., value_name = "BVH|DIR|BAG")]
     calib: Vec<PathBuf>,
     /// Part of each calibration recording streamed: train (first 80 %), heldout or all.
@@ -39,12 +53,17 @@ pub struct QuantizeArgs {
     /// Where to write the int8 artifact (written only if everything succeeded).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// How activation scales are calibrated.
-    #[arg(long, value_enum, default_value_t = MethodArg::Percentile)]
-    method: MethodArg,
-    /// The percentile of |x| for --method percentile.
-    #[arg(long, default_value_t = a4mer_quantize::DEFAULT_PERCENTILE)]
-    percentile: f64,
+    /// How the input of each int8 layer is quantized.
+    #[arg(long, value_enum, default_value_t = ActivationsArg::Dynamic)]
+    activations: ActivationsArg,
+    /// How static activation scales are calibrated (default percentile). Only with
+    /// --activations static: dynamic scales are not calibrated, and giving it is an error.
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// The percentile of |x| for --method percentile (default 99.99). Only with
+    /// --activations static.
+    #[arg(long)]
+    percentile: Option<f64>,
     /// Engine layers kept in f32 (`none` for none). The default, the frame predictor, is
     /// what the segmenter thresholds: in int8 it moves atom boundaries, and motif agreement
     /// with f32 drops from 97 % to 90 % (ARCHITECTURE.md, quantization).
@@ -141,9 +160,27 @@ fn read_bag(path: &Path, split: Split) -> Result<Vec<Recording>> {
 }
 
 pub fn run(args: QuantizeArgs) -> Result<()> {
-    let method = match args.method {
-        MethodArg::Minmax => Method::MinMax,
-        MethodArg::Percentile => Method::Percentile(args.percentile),
+    let activations = match args.activations {
+        ActivationsArg::Dynamic => {
+            anyhow::ensure!(
+                args.method.is_none() && args.percentile.is_none(),
+                "--method and --percentile calibrate static activation scales; with --activations dynamic (the default) every input vector is scaled at run time and nothing is calibrated. Drop them, or add --activations static"
+            );
+            Activations::Dynamic
+        }
+        ActivationsArg::Static => {
+            let percentile = args.percentile.unwrap_or(a4mer_quantize::DEFAULT_PERCENTILE);
+            Activations::Static(match args.method.unwrap_or(MethodArg::Percentile) {
+                MethodArg::Minmax => {
+                    anyhow::ensure!(
+                        args.percentile.is_none(),
+                        "--percentile applies to --method percentile only"
+                    );
+                    Method::MinMax
+                }
+                MethodArg::Percentile => Method::Percentile(percentile),
+            })
+        }
     };
     let calibration = load_recordings(&args.calib, args.calib_split, &args.source, "calibration")?;
     let data = load_recordings(&args.eval_data, Split::All, &args.source, "evaluation")?;
@@ -152,7 +189,7 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
         model: args.model.clone(),
         calibration,
         calibration_split: format!("{:?}", args.calib_split).to_lowercase(),
-        method,
+        activations,
         keep_f32: args
             .keep_f32
             .iter()

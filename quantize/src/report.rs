@@ -75,6 +75,9 @@ pub struct Report {
     pub bench_frames: usize,
     pub bench_rounds: usize,
     pub targets: Targets,
+    /// `dynamic-per-vector` or `static-per-tensor`.
+    pub activations: String,
+    /// Calibration method of static scales; `none` for dynamic.
     pub method: String,
     pub calibration_frames: u64,
     pub kept_f32: Vec<String>,
@@ -195,6 +198,7 @@ pub fn measure(
             motif_agreement: false,
             push_p99: false,
         },
+        activations: String::new(),
         method: String::new(),
         calibration_frames: 0,
         kept_f32: Vec::new(),
@@ -229,10 +233,21 @@ fn to_motion(r: &Recording) -> a4mer_train::data::Motion {
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
+    let calib = if r.method == "none" {
+        format!(
+            "activations {}: a scale per input vector at run time, nothing calibrated (--method unused); {} frames streamed to check the f32 model",
+            r.activations, r.calibration_frames
+        )
+    } else {
+        format!(
+            "activations {}: calibrated ({}) on {} frames",
+            r.activations, r.method, r.calibration_frames
+        )
+    };
     let _ = writeln!(
         s,
-        "a4mer quantize: {} calibration frames ({}); held-out {} windows (stride {}); latency {} frames x {} rounds per model",
-        r.calibration_frames, r.method, r.windows, r.stride, r.bench_frames, r.bench_rounds
+        "a4mer quantize: {calib}; held-out {} windows (stride {}); latency {} frames x {} rounds per model",
+        r.windows, r.stride, r.bench_frames, r.bench_rounds
     );
     let _ = write!(s, "{:<34}", "");
     let _ = writeln!(s, "{:>12} {:>12} {:>10}", "f32", "int8", "int8/f32");
