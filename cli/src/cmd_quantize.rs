@@ -12,7 +12,7 @@ use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha
 use a4mer_ros::adapters::InputAdapter;
 use a4mer_ros::bag::BagReader;
 use a4mer_runtime::PoseFrame;
-use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::data::{collect_motion_files, import_motion};
 use a4mer_train::eval::Split;
 
 use crate::{SourceArgs, print_json};
@@ -77,6 +77,14 @@ pub struct QuantizeArgs {
     /// Frames between evaluation window origins.
     #[arg(long, default_value_t = 5)]
     stride: usize,
+    /// Recordings the f32 model's training never read (files or directories), scored whole:
+    /// the int8 drift where it matters, on people and rigs the model has not seen.
+    #[arg(long, num_args = 1.., value_name = "FILE|DIR")]
+    unseen: Vec<PathBuf>,
+    /// Skip the perturbation suite (body scale, speed, rate, mirror, rigs, jitter, dropped
+    /// joints) in the report.
+    #[arg(long)]
+    no_perturb: bool,
     /// Frames per latency round (each model, alternating).
     #[arg(long, default_value_t = 20_000)]
     bench_frames: usize,
@@ -109,9 +117,9 @@ fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: 
             continue;
         }
         let files =
-            collect_bvh_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
+            collect_motion_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
         for f in files {
-            let m = import_bvh(&f, &source.import_options())
+            let m = import_motion(&f, &source.import_options())
                 .with_context(|| format!("{what} file {} does not parse", f.display()))?;
             out.push(Recording {
                 source: f.display().to_string(),
@@ -184,6 +192,7 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     };
     let calibration = load_recordings(&args.calib, args.calib_split, &args.source, "calibration")?;
     let data = load_recordings(&args.eval_data, Split::All, &args.source, "evaluation")?;
+    let unseen = load_recordings(&args.unseen, Split::All, &args.source, "unseen")?;
     anyhow::ensure!(args.bench_frames > 0, "--bench-frames must be > 0");
     let req = Request {
         model: args.model.clone(),
@@ -211,6 +220,8 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
             bench_frames: args.bench_frames,
             bench_rounds: args.bench_rounds,
             burn_int8: args.compare_burn_int8,
+            perturb: !args.no_perturb,
+            unseen,
         },
     };
     let outcome = a4mer_quantize::run(&req).with_context(|| {

@@ -43,6 +43,8 @@ fn request(model: &Path, calibration: Vec<Recording>, out: &Path) -> Request {
             bench_frames: 300,
             bench_rounds: 1,
             burn_int8: false,
+            perturb: false,
+            unseen: Vec::new(),
         },
     }
 }

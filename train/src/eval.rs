@@ -61,7 +61,11 @@ impl Forecaster for ConstantVelocity {
         let (prev, last) = (&prev.joints_in_world, &last.joints_in_world);
         std::array::from_fn(|k| {
             std::array::from_fn(|j| {
-                let s = if moving[j] { (k + 1) as f32 } else { 0.0 };
+                if !moving[j] {
+                    // Not `0 * (last - prev)`: a missing joint's coordinates may be NaN.
+                    return last[j];
+                }
+                let s = (k + 1) as f32;
                 std::array::from_fn(|c| last[j][c] + s * (last[j][c] - prev[j][c]))
             })
         })
@@ -213,11 +217,11 @@ fn mean_error(pred: &Joints, gt: &Joints, scored: &[bool; NUM_JOINTS], pelvis: O
 }
 
 /// Run the protocol over `motions` with the baselines and, if given, a model.
-pub fn evaluate(
+pub fn evaluate<'m>(
     motions: &[Motion],
     split: Split,
     stride: usize,
-    model: Option<&mut dyn Forecaster>,
+    model: Option<&mut (dyn Forecaster + 'm)>,
 ) -> Result<EvalReport, EvalError> {
     let streams: Vec<Scored<'_>> = motions
         .iter()

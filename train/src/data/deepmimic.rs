@@ -287,14 +287,19 @@ pub fn parse_deepmimic(text: &str, path: &Path) -> Result<DeepMimicClip, DeepMim
                 _ => continue,
             };
             let norm = row[start..start + 4].iter().map(|v| v * v).sum::<f64>().sqrt();
-            // Files round to 6-8 digits; anything far from unit length is not a rotation.
-            if !(0.9..=1.1).contains(&norm) {
+            // The published clips are not all normalised (backflip has a 1.118 at frame 18),
+            // so a quaternion near unit length is normalised; one far from it (or zero) is
+            // not a rotation at all.
+            if !(0.5..=2.0).contains(&norm) {
                 return Err(DeepMimicError::BadQuaternion {
                     path: path.to_path_buf(),
                     frame: f,
                     field: n.name,
                     norm,
                 });
+            }
+            for v in &mut row[start..start + 4] {
+                *v /= norm;
             }
         }
         frames.push(row);
