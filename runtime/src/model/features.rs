@@ -293,20 +293,38 @@ impl NormStats {
         kin: &FrameFeatures,
         scale: f32,
     ) -> Joints {
+        self.decode_with(last, sources, disp_norm, s, yaw_rad, scale, |src| {
+            if kin.kin_valid[src] {
+                self.prior_disp(&kin.kin[src * 3..src * 3 + 3], s)
+            } else {
+                [0.0; 3]
+            }
+        })
+    }
+
+    /// `last` moved, per joint, by `prior(source)` plus the head's residual at `scale`
+    /// (both in the heading frame `yaw_rad`).
+    #[allow(clippy::too_many_arguments)]
+    fn decode_with(
+        &self,
+        last: &Joints,
+        sources: &[usize; NUM_JOINTS],
+        disp_norm: &[f32],
+        s: usize,
+        yaw_rad: f32,
+        scale: f32,
+        prior: impl Fn(usize) -> [f32; 3],
+    ) -> Joints {
         let std = &self.disp_std[s * 3..s * 3 + 3];
         let mut joints = *last;
         for (p, &src) in joints.iter_mut().zip(sources) {
             let o = s * POSE_DIM + src * 3;
-            let prior = if kin.kin_valid[src] {
-                self.prior_disp(&kin.kin[src * 3..src * 3 + 3], s)
-            } else {
-                [0.0; 3]
-            };
+            let q = prior(src);
             let dw = heading_to_world(
                 [
-                    prior[0] + disp_norm[o] * std[0] * scale,
-                    prior[1] + disp_norm[o + 1] * std[1] * scale,
-                    prior[2] + disp_norm[o + 2] * std[2] * scale,
+                    q[0] + disp_norm[o] * std[0] * scale,
+                    q[1] + disp_norm[o + 1] * std[1] * scale,
+                    q[2] + disp_norm[o + 2] * std[2] * scale,
                 ],
                 yaw_rad,
             );
@@ -349,9 +367,10 @@ impl NormStats {
         })
     }
 
-    /// Joints in the world at forecast step `s`: `last` moved by the head's normalized
+    /// Joints in the world at step `s`: `last` moved by the head's normalized
     /// displacements `disp_norm` (`horizon * POSE_DIM`, heading frame `yaw_rad`), each
-    /// joint taking its `sources` joint's displacement.
+    /// joint taking its `sources` joint's displacement. No prior, body scale 1: the
+    /// interpolation head's decoding.
     pub fn decode_step(
         &self,
         last: &Joints,
@@ -360,21 +379,7 @@ impl NormStats {
         s: usize,
         yaw_rad: f32,
     ) -> Joints {
-        let std = &self.disp_std[s * 3..s * 3 + 3];
-        let mut joints = *last;
-        for (p, &src) in joints.iter_mut().zip(sources) {
-            let o = s * POSE_DIM + src * 3;
-            let dw = heading_to_world(
-                [
-                    disp_norm[o] * std[0],
-                    disp_norm[o + 1] * std[1],
-                    disp_norm[o + 2] * std[2],
-                ],
-                yaw_rad,
-            );
-            *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
-        }
-        joints
+        self.decode_with(last, sources, disp_norm, s, yaw_rad, 1.0, |_| [0.0; 3])
     }
 
     /// Normalized model input of one frame (`FEAT_DIM`): invalid joints, and joints the
