@@ -2,6 +2,8 @@
 //! per second and a summary.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -36,11 +38,66 @@ pub struct DemoArgs {
     /// start-up and memory are measured on their own) instead of a thread.
     #[arg(long)]
     node_process: bool,
+    /// Start N busy loops (threads at SCHED_OTHER, nice 0) for the whole run: the camera
+    /// SDK and body tracking a Jetson runs beside the node.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    cpu_hog: u32,
+    /// The node's scheduling policy (its `sched.policy` parameter): inherit, other, fifo, rr.
+    /// fifo and rr need root, CAP_SYS_NICE or an RLIMIT_RTPRIO; without, the node says why.
+    #[arg(long, value_name = "POLICY", default_value = "inherit")]
+    sched_policy: String,
+    /// The node's `sched.priority` (fifo and rr).
+    #[arg(long, value_name = "1..99", default_value_t = 40)]
+    sched_priority: u32,
+    /// The node's `sched.cpus`: CPUs for its frame loop, e.g. `1` or `0,1`.
+    #[arg(long, value_name = "CPU,...", value_delimiter = ',')]
+    sched_cpus: Vec<u32>,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     source: SourceArgs,
+}
+
+/// Busy loops competing with the node for the CPU, stopped and joined on drop.
+struct CpuHogs {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuHogs {
+    fn start(n: u32) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|i| {
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name(format!("cpu-hog-{i}"))
+                    .spawn(move || {
+                        let mut x = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            for _ in 0..10_000 {
+                                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                            }
+                        }
+                    })
+                    .context("starting a --cpu-hog thread")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if n > 0 {
+            eprintln!("a4mer demo: {n} busy loops at SCHED_OTHER for the whole run");
+        }
+        Ok(Self { stop, threads })
+    }
+}
+
+impl Drop for CpuHogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -159,6 +216,16 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ros_args.extend(["-p".into(), format!("model:={}", m.display())]);
     }
     ros_args.extend(["-p".into(), format!("tracks.max:={}", args.people.max(4))]);
+    ros_args.extend([
+        "-p".into(),
+        format!("sched.policy:={}", args.sched_policy),
+        "-p".into(),
+        format!("sched.priority:={}", args.sched_priority),
+    ]);
+    if !args.sched_cpus.is_empty() {
+        let cpus: Vec<String> = args.sched_cpus.iter().map(u32::to_string).collect();
+        ros_args.extend(["-p".into(), format!("sched.cpus:=[{}]", cpus.join(", "))]);
+    }
     let setup = NodeSetup::from_args(&ros_args, env.clone()).context("node start-up")?;
     let topics = setup.topics.clone();
     eprintln!(
@@ -189,6 +256,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         NodeLaunch::InProcess(Box::new(setup))
     };
     let json = args.json;
+    let hogs = CpuHogs::start(args.cpu_hog)?;
     let summary = a4mer_ros::demo::run(
         DemoConfig {
             people,
@@ -206,7 +274,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
             }
         },
     )
-    .context("demo")?;
+    .context("demo");
+    drop(hogs);
+    let summary = summary?;
     if summary.forecasts_received == 0 {
         bail!("no forecast arrived over DDS in {:.0} s", args.seconds);
     }
