@@ -10,6 +10,7 @@ use clap::Args;
 
 use a4mer_ros::demo::{DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
 use a4mer_ros::node::NodeSetup;
+use a4mer_ros::node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use a4mer_train::bench::MocapLoop;
@@ -52,6 +53,12 @@ pub struct DemoArgs {
     /// The node's `sched.cpus`: CPUs for its frame loop, e.g. `1` or `0,1`.
     #[arg(long, value_name = "CPU,...", value_delimiter = ',')]
     sched_cpus: Vec<u32>,
+    /// Run the demo's publisher and subscriber (and their DDS threads) at the node's
+    /// policy too, as a robot's pose driver and controller would run (ros2_control's
+    /// controller manager runs SCHED_FIFO): then the latency measured is the node's and the
+    /// transport's, not the measuring side's own wait for a CPU.
+    #[arg(long)]
+    sched_endpoints: bool,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
     json: bool,
@@ -227,6 +234,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ros_args.extend(["-p".into(), format!("sched.cpus:=[{}]", cpus.join(", "))]);
     }
     let setup = NodeSetup::from_args(&ros_args, env.clone()).context("node start-up")?;
+    let node_sched = setup.config.sched.clone();
     let topics = setup.topics.clone();
     eprintln!(
         "a4mer demo: {} people, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
@@ -256,7 +264,18 @@ pub fn run(args: DemoArgs) -> Result<()> {
         NodeLaunch::InProcess(Box::new(setup))
     };
     let json = args.json;
+    // Busy loops first, so they keep SCHED_OTHER whatever this thread takes next.
     let hogs = CpuHogs::start(args.cpu_hog)?;
+    if args.sched_endpoints {
+        let applied = apply_to_current_thread(&SchedConfig {
+            cpus: Vec::new(),
+            ..node_sched
+        });
+        eprintln!("a4mer demo: publisher and subscriber at {}", applied.policy);
+        if let Some(problem) = applied.problem {
+            eprintln!("a4mer demo: warning: {problem}");
+        }
+    }
     let summary = a4mer_ros::demo::run(
         DemoConfig {
             people,
