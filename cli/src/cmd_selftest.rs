@@ -43,6 +43,10 @@ pub struct SelftestArgs {
     /// Frames for the latency measurement.
     #[arg(long, default_value_t = 5_000)]
     frames: usize,
+    /// Largest allowed per-frame `push` p99, µs. Raise it only where time means nothing,
+    /// e.g. under an instruction-set emulator.
+    #[arg(long, default_value_t = MAX_P99_US, value_name = "US")]
+    push_p99_limit_us: f64,
     /// Write the report (JSON) here for the fleet log.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -267,10 +271,10 @@ pub fn run(args: SelftestArgs) -> Result<()> {
     let bench = bench_engine(stream, &takes, args.frames.max(100)).context("timing the engine")?;
     check(
         "latency",
-        bench.push_us.p99 <= MAX_P99_US,
+        bench.push_us.p99 <= args.push_p99_limit_us,
         format!(
-            "push p50 {:.0} µs, p99 {:.0} µs over {} frames (limit {MAX_P99_US:.0} µs)",
-            bench.push_us.median, bench.push_us.p99, bench.frames
+            "push p50 {:.0} µs, p99 {:.0} µs over {} frames (limit {:.0} µs)",
+            bench.push_us.median, bench.push_us.p99, bench.frames, args.push_p99_limit_us
         ),
     );
     let (mut node_p50, mut node_p99, mut node_max) = (None, None, None);
