@@ -133,10 +133,17 @@ def sequence_features(joints: np.ndarray, valid: np.ndarray, stamps: np.ndarray 
     return RawFeatures(feat, kin, kin_valid, yaw)
 
 
+SMPL24_PARENTS = [None, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+BODY_SCALE_RANGE = (F32(0.4), F32(2.5))
+
+
 class Norm:
     """NormStats of the artifact (features.rs)."""
 
     def __init__(self, norm: dict[str, np.ndarray]):
+        # Absent in models without body-scale normalisation or a velocity prior.
+        self.ref_bone_m = np.asarray(norm.get("ref_bone_m", []), F32)
+        self.prior_gain_s = np.asarray(norm.get("prior_gain_s", []), F32)
         self.feat_mean = norm["feat_mean"].astype(F32)
         self.feat_std = norm["feat_std"].astype(F32)
         self.kin_std = norm["kin_std"].astype(F32)
@@ -147,18 +154,48 @@ class Norm:
         trained[PELVIS] = True
         self.trained = trained
 
+    def body_scale(self, feat: np.ndarray) -> np.ndarray:
+        """Per frame of `feat [T, FEAT_DIM]`: the median bone length against the reference
+        (features.rs `body_scale`)."""
+        t_len = feat.shape[0]
+        out = np.ones(t_len, F32)
+        if self.ref_bone_m.shape[0] != NUM_JOINTS:
+            return out
+        pos = feat[:, :POSE_DIM].reshape(t_len, NUM_JOINTS, 3)
+        seen = feat[:, CONT_DIM:] != 0
+        for t in range(t_len):
+            ratios = []
+            for j, p in enumerate(SMPL24_PARENTS):
+                r = self.ref_bone_m[j]
+                if p is None or r <= F32(1e-3) or not (seen[t, j] and seen[t, p]):
+                    continue
+                d = (pos[t, j] - pos[t, p]).astype(F32)
+                ln = np.sqrt((d * d).sum(dtype=F32), dtype=F32)
+                if np.isfinite(ln):
+                    ratios.append(F32(ln / r))
+            if ratios:
+                v = np.sort(np.array(ratios, F32))
+                n = len(v)
+                m = v[n // 2] if n % 2 == 1 else F32(F32(0.5) * (v[n // 2 - 1] + v[n // 2]))
+                out[t] = np.clip(m, *BODY_SCALE_RANGE)
+        return out
+
     def normalize_feat(self, feat: np.ndarray) -> np.ndarray:
         out = np.empty_like(feat, dtype=F32)
-        out[:, :CONT_DIM] = (feat[:, :CONT_DIM] - self.feat_mean) / self.feat_std
+        inv = (F32(1.0) / self.body_scale(feat)).astype(F32)
+        x = feat[:, :CONT_DIM].copy()
+        x[:, : POSE_DIM + 3] *= inv[:, None]
+        out[:, :CONT_DIM] = (x - self.feat_mean) / self.feat_std
         ok = (feat[:, CONT_DIM:] != 0) & self.trained[None, :]
         pose = out[:, :POSE_DIM].reshape(-1, NUM_JOINTS, 3)
         pose[~ok] = F32(0.0)
         out[:, CONT_DIM:] = ok.astype(F32)
         return out
 
-    def normalize_kin(self, kin: np.ndarray, kin_valid: np.ndarray) -> np.ndarray:
+    def normalize_kin(self, kin: np.ndarray, kin_valid: np.ndarray, feat_last: np.ndarray) -> np.ndarray:
         ok = np.repeat(kin_valid & self.trained, 3)
-        return np.where(ok, kin / self.kin_std, F32(0.0)).astype(F32)
+        inv = F32(1.0) / self.body_scale(feat_last[None])[0]
+        return np.where(ok, kin * inv / self.kin_std, F32(0.0)).astype(F32)
 
 
 def surprise_inputs(norm_feats: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -445,7 +482,7 @@ class A4merPeer:
     def prepare(self, joints, valid, stamps=None) -> Prepared:
         raw = sequence_features(joints, valid, stamps)
         nf = self.norm.normalize_feat(raw.feat)
-        kin_last = self.norm.normalize_kin(raw.kin[-1], raw.kin_valid[-1])
+        kin_last = self.norm.normalize_kin(raw.kin[-1], raw.kin_valid[-1], raw.feat[-1])
         if len(nf) >= 3:
             s = self.runner.surprise(nf).astype(F32)
         else:
@@ -487,7 +524,12 @@ class A4merPeer:
         mean, log_spread, nxt, states = self.runner.heads(x)
         h = int(self.cfg["horizon"])
         yaw = p.raw.yaw[-1]
-        disp = mean[0].reshape(h, NUM_JOINTS, 3)[:, self.source, :] * self.norm.disp_std.reshape(h, 1, 3)
+        scale = self.norm.body_scale(p.raw.feat[-1:])[0]
+        disp = mean[0].reshape(h, NUM_JOINTS, 3)[:, self.source, :] * self.norm.disp_std.reshape(h, 1, 3) * scale
+        if self.norm.prior_gain_s.shape[0] == h:
+            # The damped-velocity prior on each source joint's velocity (heading frame).
+            vel = np.where(p.raw.kin_valid[-1][:, None], p.raw.kin[-1].reshape(NUM_JOINTS, 3), F32(0.0))
+            disp = self.norm.prior_gain_s[:, None, None] * vel[self.source][None] + disp
         out = joints[-1][None].astype(F32) + heading_to_world(disp.astype(F32), yaw)
         n = int(x.n_atoms[0])
         motif_now = None
@@ -499,7 +541,7 @@ class A4merPeer:
             motif_now = self.assign(e)
         return Forecast(
             joints=out,
-            spread_m=np.exp(log_spread[0]).astype(F32),
+            spread_m=(np.exp(log_spread[0]) * scale).astype(F32),
             dt_s=(np.arange(1, h + 1, dtype=F32) / F32(FPS)),
             valid=valid[-1].copy(),
             motif_now=motif_now,

@@ -23,8 +23,10 @@ pub struct DemoArgs {
     /// Model artifact for the node. Default: the node's bundled model.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// Recordings replayed as the people in front of the robot (BVH files or directories).
-    #[arg(long, default_value = "data/mocap", num_args = 1.., value_name = "FILE|DIR")]
+    /// Recordings replayed as the people in front of the robot (BVH files, DeepMimic clips
+    /// or directories). The default is a take the bundled model never trained on, so the
+    /// live error is what a user meets.
+    #[arg(long, default_value = "data/mocap/bvhtools_test2.bvh", num_args = 1.., value_name = "FILE|DIR")]
     data: Vec<PathBuf>,
     /// People in the scene (each a different part of the recordings, 1.5 m apart).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]

@@ -4,7 +4,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use a4mer_train::data::load_motions;
-use a4mer_train::eval::{EvalReport, MethodScores, Split, evaluate};
+use a4mer_train::eval::{EvalReport, MethodScores, MpjpeTable, Split, evaluate, evaluate_perturbations};
+use a4mer_train::perturb::Perturbation;
 
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
@@ -35,6 +36,10 @@ pub struct EvalArgs {
     /// batch model. Always on for an int8 model: its int8 kernels run only in the engine.
     #[arg(long)]
     engine: bool,
+    /// Also score the perturbation suite (body scale, speed, source rate, mirror, rig joint
+    /// sets, camera jitter and dropped joints), each condition built from the recordings.
+    #[arg(long)]
+    perturb: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -44,16 +49,18 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading recordings")?;
-    let loaded = match &args.model {
+    let (loaded, provenance) = match &args.model {
         Some(p) => {
             let device = backend_device(args.backend)?;
-            Some(
-                load_model(p, &device)
-                    .with_context(|| format!("loading model {} on {}", p.display(), args.backend))?
-                    .0,
-            )
+            let (m, prov) = load_model(p, &device)
+                .with_context(|| format!("loading model {} on {}", p.display(), args.backend))?;
+            (Some(m), Some(prov))
         }
-        None => None,
+        None => (None, None),
+    };
+    let seen = match &provenance {
+        Some(prov) => recordings_trained_on(&motions, prov)?,
+        None => Vec::new(),
     };
     let int8 = loaded.as_ref().is_some_and(|m| m.quant.is_some());
     let use_engine = args.engine || int8;
@@ -72,7 +79,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         (_, Some(s)) => Some(s),
         _ => None,
     };
-    let report = evaluate(&motions, args.split, args.stride, forecaster)?;
+    let mut forecaster = forecaster;
+    let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
+    if args.perturb {
+        report.perturbations =
+            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster.as_deref_mut());
+    }
     let (failures, last_error) = match (&batch, &streamed) {
         (Some(b), _) => (b.failures, b.last_error.clone()),
         (_, Some(s)) => (s.failures, s.last_error.clone()),
@@ -83,6 +95,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "a4mer eval: the model rejected {} window(s) (scored as zero velocity); last error: {}",
             failures,
             last_error.as_deref().unwrap_or("?")
+        );
+    }
+    for f in &report.too_short {
+        eprintln!("a4mer eval: {f}: too short for one window (2 s observed + 1 s forecast) in this split; not scored");
+    }
+    if !seen.is_empty() {
+        let whole = args.split != Split::Heldout;
+        eprintln!(
+            "a4mer eval: warning: this model's training read {} of these recordings ({}){}: these are not numbers on unseen recordings",
+            seen.len(),
+            seen.join(", "),
+            if whole { "" } else { ", at least their training part" }
         );
     }
     if args.json {
@@ -108,7 +132,74 @@ pub fn run(args: EvalArgs) -> Result<()> {
         );
     }
     print_table(&report);
+    if !report.perturbations.is_empty() {
+        print_perturbations(&report);
+    }
     Ok(())
+}
+
+/// Recordings (by SHA-256 of their file) that the model's training read.
+fn recordings_trained_on(
+    motions: &[a4mer_train::data::Motion],
+    prov: &a4mer_runtime::artifact::Provenance,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for m in motions {
+        let sha = crate::cmd_train::sha256_file(&m.source)?;
+        if prov.data.iter().any(|d| d.sha256 == sha) {
+            out.push(m.source.display().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Per condition and horizon: the model's world gain over the better baseline (negative:
+/// the model loses), with the better baseline's error beside it.
+fn print_perturbations(report: &EvalReport) {
+    println!();
+    print!("{:<32} {:>7}", "condition (world, gain vs best", "windows");
+    for ms in &report.horizons_ms {
+        print!("{:>17}", format!("{ms} ms"));
+    }
+    println!();
+    for p in &report.perturbations {
+        print!("{:<32} {:>7}", p.name, p.windows);
+        let best = p.mpjpe_mm.best_baseline_world();
+        match p.mpjpe_mm.model_gain_pct() {
+            Some(gain) => {
+                for (g, b) in gain.iter().zip(&best) {
+                    print!("{:>17}", format!("{g:+.1}% of {b:.1}"));
+                }
+            }
+            None => {
+                for b in &best {
+                    print!("{:>17}", format!("best {b:.1}"));
+                }
+            }
+        }
+        println!();
+    }
+    let losing: Vec<&str> = report
+        .perturbations
+        .iter()
+        .filter(|p| losing_condition(&report.horizons_ms, &p.mpjpe_mm))
+        .map(|p| p.name.as_str())
+        .collect();
+    if report.mpjpe_mm.model.is_some() {
+        if losing.is_empty() {
+            println!("model at least as good as the better baseline at 400 and 1000 ms, and within +5 % at 100 ms, in every condition");
+        } else {
+            println!("model loses (worse than the better baseline at 400 or 1000 ms, or by over 5 % at 100 ms) in: {}", losing.join(", "));
+        }
+    }
+}
+
+/// The suite's bar for one condition: at least as good as the better baseline at 400 and
+/// 1000 ms, and within 5 % of it at 100 ms.
+fn losing_condition(horizons_ms: &[u32], t: &MpjpeTable) -> bool {
+    let Some(gain) = t.model_gain_pct() else { return false };
+    let at = |ms: u32| horizons_ms.iter().position(|h| *h == ms).and_then(|i| gain.get(i).copied());
+    at(100).is_some_and(|g| g < -5.0) || at(400).is_some_and(|g| g < 0.0) || at(1000).is_some_and(|g| g < 0.0)
 }
 
 fn print_table(report: &EvalReport) {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::{FPS, NUM_JOINTS, PoseFrame};
-use a4mer_train::data::import_bvh;
+use a4mer_train::data::import_motion;
 
 use crate::{SourceArgs, print_json};
 
@@ -104,7 +104,7 @@ fn absolute(p: &std::path::Path) -> String {
 
 pub fn run(args: ForecastArgs) -> Result<()> {
     let (model, _) = load_model(&args.model, &inference_device())?;
-    let motion = import_bvh(&args.data, &args.source.import_options())?;
+    let motion = import_motion(&args.data, &args.source.import_options())?;
     let n = args.frames.unwrap_or(model.config.obs_frames);
     if n < 2 {
         bail!(

@@ -5,13 +5,14 @@ use clap::Args;
 
 use a4mer_runtime::SMPL24;
 use a4mer_runtime::joint_map::MappedBy;
-use a4mer_train::data::import_bvh;
+use a4mer_train::data::deepmimic::{self, LoopMode};
+use a4mer_train::data::{Format, detect_format, import_bvh, import_deepmimic};
 
 use crate::SourceArgs;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// A BVH file.
+    /// A motion file: BVH, or a DeepMimic clip (JSON); the format is read from the content.
     file: PathBuf,
     /// Print what was found and how it maps to SMPL-24.
     #[arg(long)]
@@ -44,7 +45,14 @@ pub fn run(args: ImportArgs) -> Result<()> {
             args.file.display()
         );
     }
-    let motion = import_bvh(&args.file, &args.source.import_options())?;
+    let options = args.source.import_options();
+    let (motion, clip) = match detect_format(&args.file)? {
+        Format::Bvh => (import_bvh(&args.file, &options)?, None),
+        Format::DeepMimic => {
+            let d = import_deepmimic(&args.file, &options)?;
+            (d.motion.clone(), Some(d))
+        }
+    };
     if let Some(dir) = &args.to_bag {
         let source: Vec<a4mer_runtime::PoseFrame> = match args.loop_to_s {
             None => motion.frames.clone(),
@@ -107,6 +115,17 @@ pub fn run(args: ImportArgs) -> Result<()> {
         info.skeleton_height_m
     );
     println!("up axis:         {} ({})", info.up_axis, info.up_axis_basis);
+    if let Some(d) = &clip {
+        let mode = match d.loop_mode {
+            LoopMode::Wrap => "wrap (cyclic)",
+            LoopMode::None => "none (played once)",
+        };
+        println!(
+            "DeepMimic loop:  {mode}; one pass {:.3} s, {} pass(es) imported",
+            d.clip_duration_s, d.cycles
+        );
+    }
+    let built_in_map = clip.is_some() && options.joint_map.is_none();
     println!(
         "SMPL-24 mapping: {} of 24 joints mapped; unmapped joints stay invalid",
         info.joint_map.mapped_count()
@@ -114,11 +133,19 @@ pub fn run(args: ImportArgs) -> Result<()> {
     for (j, name) in SMPL24.iter().enumerate() {
         let source = info.joint_map.source_name(j).unwrap_or("-");
         let by = match info.joint_map.mapped_by(j) {
+            MappedBy::Explicit if built_in_map => deepmimic::BUILT_IN_MAP,
             MappedBy::Explicit => "map file",
             MappedBy::Heuristic => "name heuristic",
             MappedBy::Unmapped => "no source: invalid",
         };
         println!("  {name:<15} <- {source:<24} ({by})");
+    }
+    let required = a4mer_train::data::min_mapped_joints();
+    if info.joint_map.mapped_count() < required {
+        eprintln!(
+            "warning: {} maps fewer than the {required} joints training and evaluation need; pass --joint-map",
+            args.file.display()
+        );
     }
     if !(0.4..=2.5).contains(&info.skeleton_height_m) {
         eprintln!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use a4mer_runtime::FPS;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
-use a4mer_train::data::import_bvh;
+use a4mer_train::data::import_motion;
 
 use crate::{SourceArgs, print_json};
 
@@ -45,7 +45,7 @@ pub fn run(args: MotifsArgs) -> Result<()> {
     let device = backend_device(args.backend)?;
     let (model, _) = load_model(&args.model, &device)
         .with_context(|| format!("loading model {} on {}", args.model.display(), args.backend))?;
-    let motion = import_bvh(&args.data, &args.source.import_options())?;
+    let motion = import_motion(&args.data, &args.source.import_options())?;
     let atoms = model
         .motifs(&motion.frames)
         .with_context(|| format!("segmenting {}", args.data.display()))?;

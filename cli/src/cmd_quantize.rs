@@ -1,5 +1,6 @@
-//! `a4mer quantize`: int8 post-training quantization with calibration streamed through the
-//! engine, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
+//! `a4mer quantize`: int8 post-training quantization (weights per output channel, each
+//! layer input per vector at run time), real data streamed through the engine to check the
+//! model, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,14 +8,24 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use a4mer_quantize::{Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
+use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
 use a4mer_ros::adapters::InputAdapter;
 use a4mer_ros::bag::BagReader;
 use a4mer_runtime::PoseFrame;
-use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::data::{collect_motion_files, import_motion};
 use a4mer_train::eval::Split;
 
 use crate::{SourceArgs, print_json};
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum ActivationsArg {
+    /// Each input vector of an int8 layer gets its own scale (max|x| / 127) at run time:
+    /// nothing clips on bodies, rigs or speeds calibration never saw.
+    Dynamic,
+    /// One calibrated scale per layer input (--method): what artifacts used before
+    /// dynamic; clips off-distribution. For comparison.
+    Static,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum MethodArg {
@@ -31,6 +42,9 @@ pub struct QuantizeArgs {
     model: PathBuf,
     /// Calibration recordings: BVH files or directories of them, or rosbag2 bags (a bag
     /// directory, .mcap or .db3; the first pose topic, one recording per person id).
+    /// Streamed through the f32 engine: with dynamic activations only to refuse a model
+    /// that is non-finite or has a dead layer on real data (and recorded as provenance);
+    /// with static activations the scales come from it.
     #[arg(long, required = true, num_args = 1.., value_name = "BVH|DIR|BAG")]
     calib: Vec<PathBuf>,
     /// Part of each calibration recording streamed: train (first 80 %), heldout or all.
@@ -39,12 +53,17 @@ pub struct QuantizeArgs {
     /// Where to write the int8 artifact (written only if everything succeeded).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// How activation scales are calibrated.
-    #[arg(long, value_enum, default_value_t = MethodArg::Percentile)]
-    method: MethodArg,
-    /// The percentile of |x| for --method percentile.
-    #[arg(long, default_value_t = a4mer_quantize::DEFAULT_PERCENTILE)]
-    percentile: f64,
+    /// How the input of each int8 layer is quantized.
+    #[arg(long, value_enum, default_value_t = ActivationsArg::Dynamic)]
+    activations: ActivationsArg,
+    /// How static activation scales are calibrated (default percentile). Only with
+    /// --activations static: dynamic scales are not calibrated, and giving it is an error.
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+    /// The percentile of |x| for --method percentile (default 99.99). Only with
+    /// --activations static.
+    #[arg(long)]
+    percentile: Option<f64>,
     /// Engine layers kept in f32 (`none` for none). The default, the frame predictor, is
     /// what the segmenter thresholds: in int8 it moves atom boundaries, and motif agreement
     /// with f32 drops from 97 % to 90 % (ARCHITECTURE.md, quantization).
@@ -58,6 +77,14 @@ pub struct QuantizeArgs {
     /// Frames between evaluation window origins.
     #[arg(long, default_value_t = 5)]
     stride: usize,
+    /// Recordings the f32 model's training never read (files or directories), scored whole:
+    /// the int8 drift where it matters, on people and rigs the model has not seen.
+    #[arg(long, num_args = 1.., value_name = "FILE|DIR")]
+    unseen: Vec<PathBuf>,
+    /// Skip the perturbation suite (body scale, speed, rate, mirror, rigs, jitter, dropped
+    /// joints) in the report.
+    #[arg(long)]
+    no_perturb: bool,
     /// Frames per latency round (each model, alternating).
     #[arg(long, default_value_t = 20_000)]
     bench_frames: usize,
@@ -90,9 +117,9 @@ fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: 
             continue;
         }
         let files =
-            collect_bvh_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
+            collect_motion_files(std::slice::from_ref(input)).with_context(|| format!("{what} {}", input.display()))?;
         for f in files {
-            let m = import_bvh(&f, &source.import_options())
+            let m = import_motion(&f, &source.import_options())
                 .with_context(|| format!("{what} file {} does not parse", f.display()))?;
             out.push(Recording {
                 source: f.display().to_string(),
@@ -141,18 +168,37 @@ fn read_bag(path: &Path, split: Split) -> Result<Vec<Recording>> {
 }
 
 pub fn run(args: QuantizeArgs) -> Result<()> {
-    let method = match args.method {
-        MethodArg::Minmax => Method::MinMax,
-        MethodArg::Percentile => Method::Percentile(args.percentile),
+    let activations = match args.activations {
+        ActivationsArg::Dynamic => {
+            anyhow::ensure!(
+                args.method.is_none() && args.percentile.is_none(),
+                "--method and --percentile calibrate static activation scales; with --activations dynamic (the default) every input vector is scaled at run time and nothing is calibrated. Drop them, or add --activations static"
+            );
+            Activations::Dynamic
+        }
+        ActivationsArg::Static => {
+            let percentile = args.percentile.unwrap_or(a4mer_quantize::DEFAULT_PERCENTILE);
+            Activations::Static(match args.method.unwrap_or(MethodArg::Percentile) {
+                MethodArg::Minmax => {
+                    anyhow::ensure!(
+                        args.percentile.is_none(),
+                        "--percentile applies to --method percentile only"
+                    );
+                    Method::MinMax
+                }
+                MethodArg::Percentile => Method::Percentile(percentile),
+            })
+        }
     };
     let calibration = load_recordings(&args.calib, args.calib_split, &args.source, "calibration")?;
     let data = load_recordings(&args.eval_data, Split::All, &args.source, "evaluation")?;
+    let unseen = load_recordings(&args.unseen, Split::All, &args.source, "unseen")?;
     anyhow::ensure!(args.bench_frames > 0, "--bench-frames must be > 0");
     let req = Request {
         model: args.model.clone(),
         calibration,
         calibration_split: format!("{:?}", args.calib_split).to_lowercase(),
-        method,
+        activations,
         keep_f32: args
             .keep_f32
             .iter()
@@ -174,6 +220,8 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
             bench_frames: args.bench_frames,
             bench_rounds: args.bench_rounds,
             burn_int8: args.compare_burn_int8,
+            perturb: !args.no_perturb,
+            unseen,
         },
     };
     let outcome = a4mer_quantize::run(&req).with_context(|| {

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
-use a4mer_train::data::{collect_bvh_files, import_bvh};
+use a4mer_train::data::{collect_motion_files, import_motion};
 use a4mer_train::eval::{Split, evaluate};
 use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
 use a4mer_train::forecaster::ModelForecaster;
@@ -19,10 +19,15 @@ use crate::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Recordings: BVH files or directories of them. Only the first 80 % of each is used;
+    /// Recordings: BVH files, DeepMimic clips or directories of them. Only the first 80 % of each is used;
     /// the last 20 % is the held-out split the model is evaluated on.
     #[arg(long, required = true, num_args = 1.., value_name = "FILE|DIR")]
     data: Vec<PathBuf>,
+    /// Recordings left out of training and model selection entirely (file name, stem or
+    /// path, repeatable): the model is then also scored on them, whole. Reported numbers on
+    /// unseen people and rigs come from these, not from a later slice of a training take.
+    #[arg(long = "hold-out", num_args = 1.., value_name = "NAME")]
+    hold_out: Vec<String>,
     /// Where to write the model artifact.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -54,7 +59,7 @@ pub struct TrainArgs {
     source: SourceArgs,
 }
 
-fn sha256_file(p: &Path) -> Result<String> {
+pub(crate) fn sha256_file(p: &Path) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -69,23 +74,63 @@ fn git_revision() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Indices of the files each `--hold-out` name picks (by file name, stem or path); a name
+/// that picks nothing is an error, so a typo never trains on the recording it meant to hold out.
+fn held_out_files(files: &[PathBuf], names: &[String]) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for name in names {
+        let hits: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                f.file_name().is_some_and(|n| n == name.as_str())
+                    || f.file_stem().is_some_and(|n| n == name.as_str())
+                    || f.as_path() == Path::new(name)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if hits.is_empty() {
+            bail!("train: --hold-out {name:?} matches none of the {} recordings", files.len());
+        }
+        out.extend(hits);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
     let started = Instant::now();
-    let files = collect_bvh_files(&args.data).context("finding recordings")?;
+    let files = collect_motion_files(&args.data).context("finding recordings")?;
     if files.is_empty() {
-        bail!("train: no .bvh files under {:?}", args.data);
+        bail!("train: no recordings (.bvh or DeepMimic clips) under {:?}", args.data);
+    }
+    let held_out = held_out_files(&files, &args.hold_out)?;
+    if held_out.len() == files.len() {
+        bail!(
+            "train: every recording is held out ({}); training needs at least one",
+            files.len()
+        );
     }
     let options = args.source.import_options();
     let mut motions = Vec::new();
+    let mut unseen = Vec::new();
     let mut data = Vec::new();
-    for f in &files {
-        let m = import_bvh(f, &options).with_context(|| format!("importing {}", f.display()))?;
-        data.push(DataFile {
+    let mut held_out_data = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let m = import_motion(f, &options).with_context(|| format!("importing {}", f.display()))?;
+        let record = DataFile {
             path: f.display().to_string(),
             sha256: sha256_file(f)?,
             frames: m.frames.len() as u64,
-        });
-        motions.push(m);
+        };
+        if held_out.contains(&i) {
+            held_out_data.push(record);
+            unseen.push(m);
+        } else {
+            data.push(record);
+            motions.push(m);
+        }
     }
     let train_frames: Vec<_> = motions
         .iter()
@@ -136,7 +181,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         failures = fc.failures;
         eval_json = Some(serde_json::to_string(&rep)?);
     }
-    let notes = serde_json::json!({ "motifs_heldout": motifs, "train": report, "model_failures_heldout": failures });
+    let mut unseen_eval = None;
+    if !args.no_eval && !unseen.is_empty() {
+        let mut fc = ModelForecaster::new(&model);
+        unseen_eval = Some(evaluate(&unseen, Split::All, args.eval_stride, Some(&mut fc))?);
+    }
+    let notes = serde_json::json!({
+        "motifs_heldout": motifs,
+        "train": report,
+        "model_failures_heldout": failures,
+        "held_out_recordings": held_out_data,
+        "eval_held_out_recordings": unseen_eval,
+    });
     let prov = Provenance {
         created_by: format!("a4mer {} train", env!("CARGO_PKG_VERSION")),
         git_revision: git_revision(),
@@ -159,6 +215,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "tau": report.tau,
         "motifs_heldout": motifs,
         "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,
+        "eval_held_out_recordings": unseen_eval,
     });
     if args.json {
         return print_json(&summary);

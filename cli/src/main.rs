@@ -83,6 +83,10 @@ pub struct SourceArgs {
     /// Explicit joint map (TOML: [joints] smpl_name = "source name"). Name heuristics if absent.
     #[arg(long, value_name = "FILE")]
     pub joint_map: Option<PathBuf>,
+    /// Repeat cyclic DeepMimic clips ("Loop": "wrap") to at least this many seconds,
+    /// carrying the root's displacement and heading from pass to pass.
+    #[arg(long, value_name = "SECONDS")]
+    pub loop_wrap_to_s: Option<f64>,
 }
 
 impl SourceArgs {
@@ -91,6 +95,7 @@ impl SourceArgs {
             units: self.units,
             up_axis: self.up,
             joint_map: self.joint_map.clone(),
+            loop_wrap_to_s: self.loop_wrap_to_s,
         }
     }
 }

@@ -3,8 +3,11 @@
 //! 1. [`calibrate`]: real recordings stream through the real [`Engine`] (f32) with an
 //!    observer on the input of every layer it runs, so the activation ranges are those of
 //!    deployment: the same conditioner, segmenter, caches and heads.
-//! 2. [`scheme::quantize_artifact`]: weights int8 per output channel, activation scales
-//!    per tensor (min/max or a percentile of |x|), the rest f32 (see `ARCHITECTURE.md`).
+//!    With dynamic activations (the default) no scale comes from it: it checks that the
+//!    f32 model is finite and every layer live on real data, and is recorded as provenance.
+//! 2. [`scheme::quantize_artifact`]: weights int8 per output channel; each layer input
+//!    int8 with its own scale per vector at run time (or, `Activations::Static`, one
+//!    calibrated scale per tensor); the rest f32 (see `ARCHITECTURE.md`).
 //! 3. [`report`]: f32 and int8 side by side: size, held-out MPJPE through the engine,
 //!    motif agreement, per-frame `push` latency.
 //!
@@ -22,7 +25,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use a4mer_runtime::PoseFrame;
-use a4mer_runtime::artifact::{Artifact, ArtifactError, DataFile, Quantization, fresh_model};
+use a4mer_runtime::artifact::{
+    ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Artifact, ArtifactError, DataFile, Quantization, fresh_model,
+};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::model::quant::QMAX;
@@ -110,6 +115,35 @@ impl Method {
         match self {
             Method::MinMax => "minmax",
             Method::Percentile(_) => "percentile",
+        }
+    }
+}
+
+/// How the input of each int8 layer is quantized.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activations {
+    /// Each input vector with its own scale, `max|x| / 127`, at run time: nothing clips,
+    /// on any body, rig or speed.
+    Dynamic,
+    /// One scale per layer input, calibrated with this method: clips what calibration did
+    /// not see. Kept to compare against and to reproduce artifacts made before dynamic.
+    Static(Method),
+}
+
+impl Activations {
+    /// The artifact's `quantization.activations`.
+    pub fn artifact_name(&self) -> &'static str {
+        match self {
+            Activations::Dynamic => ACTIVATIONS_DYNAMIC,
+            Activations::Static(_) => ACTIVATIONS_STATIC,
+        }
+    }
+
+    /// The calibration method behind the scales; `none` for dynamic.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Activations::Dynamic => "none",
+            Activations::Static(m) => m.name(),
         }
     }
 }
@@ -218,7 +252,7 @@ pub struct Request {
     pub model: PathBuf,
     pub calibration: Vec<Recording>,
     pub calibration_split: String,
-    pub method: Method,
+    pub activations: Activations,
     /// Engine layers to keep in f32, with the reason.
     pub keep_f32: BTreeMap<String, String>,
     pub out: PathBuf,
@@ -263,14 +297,30 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
         }
     }
     let f32_model = f32_art.clone().into_model(&device, &origin)?;
-    let calibration = calibrate(&f32_model, &req.calibration, req.method)?;
+    // Dynamic scales need no calibration, but streaming real data through the f32 engine
+    // still refuses a model that is non-finite or has a dead layer on it.
+    let method = match req.activations {
+        Activations::Static(m) => m,
+        Activations::Dynamic => Method::MinMax,
+    };
+    let calibration = calibrate(&f32_model, &req.calibration, method)?;
     let section = Quantization {
-        scheme: "int8 symmetric: weights per output channel, activations per tensor, i32 accumulation".into(),
-        method: req.method.name().into(),
-        percentile: match req.method {
-            Method::Percentile(p) => Some(p),
-            Method::MinMax => None,
+        scheme: match req.activations {
+            Activations::Dynamic => {
+                "int8 symmetric: weights per output channel, activations per vector (scale max|x|/127 at run time), i32 accumulation"
+            }
+            Activations::Static(_) => {
+                "int8 symmetric: weights per output channel, activations per tensor (calibrated), i32 accumulation"
+            }
+        }
+        .into(),
+        activations: req.activations.artifact_name().into(),
+        method: req.activations.method_name().into(),
+        percentile: match req.activations {
+            Activations::Static(Method::Percentile(p)) => Some(p),
+            _ => None,
         },
+        int8_layers: Vec::new(),
         activation_scales: BTreeMap::new(),
         kept_f32: req.keep_f32.clone(),
         source_sha256: sha256_hex(&f32_bytes),
@@ -287,7 +337,11 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
         calibration_frames: calibration.frames,
         report_json: None,
     };
-    let mut int8_art = scheme::quantize_artifact(&f32_art, &engine_layers, &calibration.scales, section)?;
+    let scales = match req.activations {
+        Activations::Static(_) => Some(&calibration.scales),
+        Activations::Dynamic => None,
+    };
+    let mut int8_art = scheme::quantize_artifact(&f32_art, &engine_layers, scales, section)?;
     let out_origin = req.out.display().to_string();
     // Measured on the artifact as the runtime loads it (bytes, checks, one load API).
     let int8_bytes = int8_art.to_bytes()?;
@@ -299,7 +353,8 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
         int8_bytes.len() as u64,
         &req.report,
     )?;
-    report.method = req.method.name().into();
+    report.activations = req.activations.artifact_name().into();
+    report.method = req.activations.method_name().into();
     report.calibration_frames = calibration.frames;
     report.kept_f32 = req.keep_f32.keys().cloned().collect();
     let json = serde_json::to_string(&report).map_err(|e| QuantError::Json(e.to_string()))?;

@@ -8,7 +8,8 @@ use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 use a4mer_train::bench::{Stats, bench_engine};
-use a4mer_train::eval::{HORIZONS_MS, Split, evaluate};
+use a4mer_train::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
+use a4mer_train::perturb::Perturbation;
 use a4mer_train::forecaster::EngineForecaster;
 
 use crate::burn_int8::{self, BurnInt8Row};
@@ -30,6 +31,21 @@ pub struct ReportOptions {
     pub bench_rounds: usize,
     /// Also time burn's own int8 tensors against f32 on the engine's largest shapes.
     pub burn_int8: bool,
+    /// Score the perturbation suite (built from `data`'s split) for both models.
+    pub perturb: bool,
+    /// Recordings the f32 model's training never read, scored whole beside the rest.
+    pub unseen: Vec<Recording>,
+}
+
+/// f32 beside int8 under one condition: world MPJPE and the drift per horizon.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConditionDrift {
+    pub name: String,
+    pub windows: usize,
+    pub f32_world_mm: Vec<f64>,
+    pub int8_world_mm: Vec<f64>,
+    /// (int8 - f32) / f32 in percent, per horizon.
+    pub drift_pct: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -52,6 +68,8 @@ pub struct Targets {
     pub mpjpe_drift: bool,
     pub motif_agreement: bool,
     pub push_p99: bool,
+    /// Every condition (perturbations, unseen recordings) within the drift bound.
+    pub condition_drift: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,11 +93,17 @@ pub struct Report {
     pub bench_frames: usize,
     pub bench_rounds: usize,
     pub targets: Targets,
+    /// `dynamic-per-vector` or `static-per-tensor`.
+    pub activations: String,
+    /// Calibration method of static scales; `none` for dynamic.
     pub method: String,
     pub calibration_frames: u64,
     pub kept_f32: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burn_int8: Option<Vec<BurnInt8Row>>,
+    /// The perturbation suite and the unseen recordings, f32 beside int8.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionDrift>,
 }
 
 impl Report {
@@ -105,6 +129,11 @@ impl Report {
                 .all(|d| *d <= MAX_DRIFT_PCT),
             motif_agreement: self.motif_agreement >= MIN_MOTIF_AGREEMENT,
             push_p99: self.p99_ratio <= MAX_P99_RATIO,
+            condition_drift: self
+                .conditions
+                .iter()
+                .flat_map(|c| &c.drift_pct)
+                .all(|d| d.abs() <= MAX_DRIFT_PCT),
         };
     }
 }
@@ -194,14 +223,65 @@ pub fn measure(
             mpjpe_drift: false,
             motif_agreement: false,
             push_p99: false,
+            condition_drift: false,
         },
+        activations: String::new(),
         method: String::new(),
         calibration_frames: 0,
         kept_f32: Vec::new(),
         burn_int8: burn,
+        conditions: conditions(&motions, opts, &mut fa, &mut fb)?,
     };
     report.finish();
     Ok(report)
+}
+
+fn drift(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter()
+        .zip(b)
+        .map(|(f, q)| if *f > 0.0 { (q - f) / f * 100.0 } else { 0.0 })
+        .collect()
+}
+
+/// The perturbation suite on the report's recordings and the unseen recordings whole,
+/// each scored by both engines.
+fn conditions(
+    motions: &[a4mer_train::data::Motion],
+    opts: &ReportOptions,
+    fa: &mut EngineForecaster,
+    fb: &mut EngineForecaster,
+) -> Result<Vec<ConditionDrift>, QuantError> {
+    let world = |t: &a4mer_train::eval::MpjpeTable| t.model.as_ref().map(|m| m.world.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    if !opts.unseen.is_empty() {
+        let unseen: Vec<_> = opts.unseen.iter().map(to_motion).collect();
+        let ra = evaluate(&unseen, Split::All, opts.stride, Some(fa))?;
+        let rb = evaluate(&unseen, Split::All, opts.stride, Some(fb))?;
+        let (a, b) = (world(&ra.mpjpe_mm), world(&rb.mpjpe_mm));
+        out.push(ConditionDrift {
+            name: "unseen_recordings".into(),
+            windows: ra.windows,
+            drift_pct: drift(&a, &b),
+            f32_world_mm: a,
+            int8_world_mm: b,
+        });
+    }
+    if opts.perturb {
+        let suite = Perturbation::suite();
+        let pa = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fa));
+        let pb = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fb));
+        for (a, b) in pa.iter().zip(&pb) {
+            let (wa, wb) = (world(&a.mpjpe_mm), world(&b.mpjpe_mm));
+            out.push(ConditionDrift {
+                name: a.name.clone(),
+                windows: a.windows,
+                drift_pct: drift(&wa, &wb),
+                f32_world_mm: wa,
+                int8_world_mm: wb,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn to_motion(r: &Recording) -> a4mer_train::data::Motion {
@@ -229,10 +309,21 @@ fn to_motion(r: &Recording) -> a4mer_train::data::Motion {
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
+    let calib = if r.method == "none" {
+        format!(
+            "activations {}: a scale per input vector at run time, nothing calibrated (--method unused); {} frames streamed to check the f32 model",
+            r.activations, r.calibration_frames
+        )
+    } else {
+        format!(
+            "activations {}: calibrated ({}) on {} frames",
+            r.activations, r.method, r.calibration_frames
+        )
+    };
     let _ = writeln!(
         s,
-        "a4mer quantize: {} calibration frames ({}); held-out {} windows (stride {}); latency {} frames x {} rounds per model",
-        r.calibration_frames, r.method, r.windows, r.stride, r.bench_frames, r.bench_rounds
+        "a4mer quantize: {calib}; held-out {} windows (stride {}); latency {} frames x {} rounds per model",
+        r.windows, r.stride, r.bench_frames, r.bench_rounds
     );
     let _ = write!(s, "{:<34}", "");
     let _ = writeln!(s, "{:>12} {:>12} {:>10}", "f32", "int8", "int8/f32");
@@ -312,6 +403,25 @@ pub fn table(r: &Report) -> String {
         mark(t.motif_agreement),
         mark(t.push_p99)
     );
+    if !r.conditions.is_empty() {
+        let _ = write!(s, "{:<34}{:>8}", "int8 drift vs f32, world", "windows");
+        for ms in &r.horizons_ms {
+            let _ = write!(s, "{:>10}", format!("{ms} ms"));
+        }
+        let _ = writeln!(s);
+        for c in &r.conditions {
+            let _ = write!(s, "{:<34}{:>8}", c.name, c.windows);
+            for d in &c.drift_pct {
+                let _ = write!(s, "{:>+9.2}%", d);
+            }
+            let _ = writeln!(s);
+        }
+        let _ = writeln!(
+            s,
+            "every condition within {MAX_DRIFT_PCT}%: {}",
+            mark(t.condition_drift)
+        );
+    }
     if let Some(rows) = &r.burn_int8 {
         let _ = writeln!(s, "burn int8 tensors on ndarray (matmul, median us):");
         for b in rows {

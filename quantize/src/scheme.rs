@@ -12,7 +12,7 @@ use crate::QuantError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
     /// The weight of a layer the streaming engine runs: int8 per output channel, and the
-    /// layer's input int8 per tensor with a calibrated scale.
+    /// layer's input int8 (per vector at run time, or per tensor with a calibrated scale).
     Int8Layer { layer: String },
     /// The weight of a layer only offline code runs (pre-training decoder and predictors,
     /// the interpolation head): int8 per output channel for size, dequantized at load.
@@ -65,15 +65,18 @@ pub fn classify(
 
 /// The int8 artifact: `f32` with its tensors converted by [`classify`] and the
 /// quantization section filled (without the report, which is measured on this artifact).
+/// `activation_scales`: the calibrated input scale of every int8 layer for static
+/// activations; `None` for dynamic (the layers are listed in `int8_layers`).
 pub fn quantize_artifact(
     f32_art: &Artifact,
     engine_layers: &[String],
-    activation_scales: &BTreeMap<String, f32>,
+    activation_scales: Option<&BTreeMap<String, f32>>,
     mut section: Quantization,
 ) -> Result<Artifact, QuantError> {
     let mut out = f32_art.clone();
     let mut tensors = BTreeMap::new();
     let mut scales = BTreeMap::new();
+    let mut dynamic = Vec::new();
     for (name, rec) in &f32_art.payload.tensors {
         if rec.is_int8() {
             return Err(QuantError::AlreadyInt8 { name: name.clone() });
@@ -88,10 +91,15 @@ pub fn quantize_artifact(
                 })?;
                 let q = QTensor::quantize(&t.values, t.shape[0], t.shape[1]);
                 if let Rule::Int8Layer { layer } = &rule {
-                    let s = activation_scales
-                        .get(layer)
-                        .ok_or_else(|| QuantError::NoScale { layer: layer.clone() })?;
-                    scales.insert(layer.clone(), *s);
+                    match activation_scales {
+                        Some(a) => {
+                            let s = a
+                                .get(layer)
+                                .ok_or_else(|| QuantError::NoScale { layer: layer.clone() })?;
+                            scales.insert(layer.clone(), *s);
+                        }
+                        None => dynamic.push(layer.clone()),
+                    }
                 }
                 TensorRecord::from_qtensor(&q)
             }
@@ -107,6 +115,7 @@ pub fn quantize_artifact(
         }
     }
     section.activation_scales = scales;
+    section.int8_layers = dynamic;
     out.payload.tensors = tensors;
     out.payload.quantization = Some(section);
     Ok(out)

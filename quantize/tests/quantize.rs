@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use a4mer_quantize::{Method, QuantError, Recording, ReportOptions, Request, run};
-use a4mer_runtime::artifact::{Artifact, ArtifactError, TensorRecord, load_model};
+use a4mer_quantize::{Activations, QuantError, Recording, ReportOptions, Request, run};
+use a4mer_runtime::artifact::{ACTIVATIONS_DYNAMIC, Artifact, ArtifactError, TensorRecord, load_model};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::params::NamedTensor;
+use a4mer_runtime::model::quant::ActScale;
 use a4mer_runtime::stream::StreamModel;
 use a4mer_train::data::bvh::ImportOptions;
 use a4mer_train::data::import_bvh;
@@ -32,7 +33,7 @@ fn request(model: &Path, calibration: Vec<Recording>, out: &Path) -> Request {
         model: model.to_path_buf(),
         calibration,
         calibration_split: "train".into(),
-        method: Method::Percentile(a4mer_quantize::DEFAULT_PERCENTILE),
+        activations: Activations::Dynamic,
         keep_f32: a4mer_quantize::default_keep_f32(),
         out: out.to_path_buf(),
         report: ReportOptions {
@@ -42,6 +43,8 @@ fn request(model: &Path, calibration: Vec<Recording>, out: &Path) -> Request {
             bench_frames: 300,
             bench_rounds: 1,
             burn_int8: false,
+            perturb: false,
+            unseen: Vec::new(),
         },
     }
 }
@@ -138,8 +141,13 @@ fn int8_artifact_round_trip_streams_in_int8_and_tracks_f32() {
     assert!(StreamModel::new(&m).unwrap().is_int8());
     let art = Artifact::load(&out).unwrap();
     let q = art.payload.quantization.clone().unwrap();
-    assert_eq!(q.method, "percentile");
-    assert!(q.kept_f32.contains_key("frame_pred") && !q.activation_scales.contains_key("frame_pred"));
+    assert_eq!(q.activations, ACTIVATIONS_DYNAMIC);
+    assert_eq!(q.method, "none");
+    assert!(q.activation_scales.is_empty() && q.percentile.is_none());
+    assert_eq!(q.int8_layers.len(), r.int8.int8_layers);
+    assert!(q.kept_f32.contains_key("frame_pred") && !q.int8_layers.iter().any(|l| l == "frame_pred"));
+    assert!(q.int8_layers.iter().any(|l| l == "forecast.mean"));
+    assert!(q.int8_inputs().unwrap().iter().all(|(_, a)| *a == ActScale::Dynamic));
     assert!(q.report_json.unwrap().contains("motif_agreement"));
     assert!(q.calibration_frames >= 600);
 
@@ -159,6 +167,66 @@ fn int8_artifact_round_trip_streams_in_int8_and_tracks_f32() {
     );
     match f32_weight.into_model(&inference_device(), "mem") {
         Err(ArtifactError::Quant { message, .. }) => assert!(message.contains("forecast.l1"), "{message}"),
+        other => panic!("expected a quantization error, got {other:?}"),
+    }
+    // A section that contradicts itself is refused by the field, never half-run.
+    let mut mixed = art.clone();
+    let qm = mixed.payload.quantization.as_mut().unwrap();
+    qm.activation_scales.insert("forecast.l1".into(), 0.01);
+    match mixed.into_model(&inference_device(), "mem") {
+        Err(ArtifactError::Quant { message, .. }) => {
+            assert!(
+                message.contains("forecast.l1") && message.contains("static"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a quantization error, got {other:?}"),
+    }
+    let mut unknown = art.clone();
+    unknown.payload.quantization.as_mut().unwrap().activations = "per-token-fp8".into();
+    let bytes = unknown.to_bytes().unwrap();
+    match Artifact::from_bytes(&bytes, "mem")
+        .unwrap()
+        .into_model(&inference_device(), "mem")
+    {
+        Err(ArtifactError::Quant { message, .. }) => assert!(message.contains("per-token-fp8"), "{message}"),
+        other => panic!("expected a quantization error, got {other:?}"),
+    }
+    let mut missing = art.clone();
+    let qm = missing.payload.quantization.as_mut().unwrap();
+    qm.int8_layers.push("forecast.nope".into());
+    match missing.into_model(&inference_device(), "mem") {
+        Err(ArtifactError::Quant { message, .. }) => assert!(message.contains("forecast.nope"), "{message}"),
+        other => panic!("expected a quantization error, got {other:?}"),
+    }
+    // Static scales (artifacts made before dynamic ones have `activations` absent, read as
+    // empty) still load, run their scales, and a bad one is refused by layer.
+    let mut stat = art.clone();
+    let qs = stat.payload.quantization.as_mut().unwrap();
+    qs.activations = String::new();
+    qs.activation_scales = qs.int8_layers.drain(..).map(|l| (l, 0.05)).collect();
+    let inputs = qs.int8_inputs().unwrap();
+    assert_eq!(inputs.len(), r.int8.int8_layers);
+    assert!(inputs.iter().all(|(_, a)| *a == ActScale::Static(0.05)));
+    let bytes = stat.to_bytes().unwrap();
+    let m = Artifact::from_bytes(&bytes, "mem")
+        .unwrap()
+        .into_model(&inference_device(), "mem")
+        .unwrap();
+    assert!(StreamModel::new(&m).unwrap().is_int8());
+    stat.payload
+        .quantization
+        .as_mut()
+        .unwrap()
+        .activation_scales
+        .insert("forecast.l2".into(), -1.0);
+    match stat.into_model(&inference_device(), "mem") {
+        Err(ArtifactError::Quant { message, .. }) => {
+            assert!(
+                message.contains("forecast.l2") && message.contains("input scale"),
+                "{message}"
+            )
+        }
         other => panic!("expected a quantization error, got {other:?}"),
     }
     // Quantizing an int8 artifact again is refused.

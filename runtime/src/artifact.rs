@@ -22,8 +22,12 @@ use crate::model::features::NormStats;
 use crate::model::native::NativeNet;
 use crate::model::params::{self, FillError, NamedTensor};
 use crate::model::quant::{Int8Layer, Int8Weights, QTensor};
+
+/// The `quantization` section of an int8 artifact.
+mod quantization;
 use crate::model::{A4mer, A4merConfig, Model, MotifVocab};
 use crate::skeleton::Skeleton;
+pub use quantization::{ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Quantization};
 
 pub const MAGIC: &str = "a4mer-model";
 pub const FORMAT_VERSION: u32 = 1;
@@ -239,29 +243,6 @@ impl TensorRecord {
     }
 }
 
-/// How an int8 artifact was made: its scheme, calibration and measured accuracy. The
-/// engine runs every layer in `activation_scales` in int8; all else stays f32.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Quantization {
-    /// e.g. "int8 symmetric: weights per output channel, activations per tensor".
-    pub scheme: String,
-    /// `minmax` or `percentile`.
-    pub method: String,
-    pub percentile: Option<f64>,
-    /// Per int8 layer (burn module path, e.g. `forecast.l1`): the scale of its input.
-    pub activation_scales: BTreeMap<String, f32>,
-    /// Engine layers deliberately kept in f32, with the reason.
-    pub kept_f32: BTreeMap<String, String>,
-    /// SHA-256 of the f32 artifact this was made from.
-    pub source_sha256: String,
-    /// The calibration recordings (split, hashes, frames streamed).
-    pub calibration: Vec<DataFile>,
-    pub calibration_split: String,
-    pub calibration_frames: u64,
-    /// The accuracy and speed report of `a4mer quantize` (JSON), measured before saving.
-    pub report_json: Option<String>,
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataFile {
     pub path: String,
@@ -442,28 +423,20 @@ impl Artifact {
         let mut int8 = Int8Weights::default();
         match &p.quantization {
             Some(q) => {
-                for (layer, &input_scale) in &q.activation_scales {
+                for (layer, input) in q.int8_inputs().map_err(quant_err)? {
                     let name = format!("{layer}.weight");
                     let weight = p
                         .tensors
                         .get(&name)
-                        .ok_or_else(|| {
-                            quant_err(format!(
-                                "layer `{layer}` has an activation scale but no tensor `{name}`"
-                            ))
-                        })?
+                        .ok_or_else(|| quant_err(format!("int8 layer `{layer}` has no tensor `{name}`")))?
                         .to_qtensor()
                         .map_err(|message| ArtifactError::TensorData {
                             origin: origin.into(),
                             name: name.clone(),
                             message,
                         })?
-                        .ok_or_else(|| {
-                            quant_err(format!(
-                                "layer `{layer}` has an activation scale but `{name}` is not int8"
-                            ))
-                        })?;
-                    int8.layers.insert(layer.clone(), Int8Layer { weight, input_scale });
+                        .ok_or_else(|| quant_err(format!("int8 layer `{layer}`: `{name}` is not int8")))?;
+                    int8.layers.insert(layer, Int8Layer { weight, input });
                 }
             }
             None => {

@@ -13,6 +13,7 @@ use a4mer_runtime::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use serde::Serialize;
 
 use crate::data::Motion;
+use crate::perturb::Perturbation;
 
 /// Forecast length in frames (1 s at 30 Hz).
 pub const HORIZON_STEPS: usize = 30;
@@ -54,10 +55,19 @@ impl Forecaster for ConstantVelocity {
         if n < 2 {
             return ZeroVelocity.forecast(observed);
         }
-        let (prev, last) = (&observed[n - 2].joints_in_world, &observed[n - 1].joints_in_world);
+        let (prev, last) = (&observed[n - 2], &observed[n - 1]);
+        // A joint missing from either frame has no velocity: it is held.
+        let moving: [bool; NUM_JOINTS] = std::array::from_fn(|j| prev.valid[j] && last.valid[j]);
+        let (prev, last) = (&prev.joints_in_world, &last.joints_in_world);
         std::array::from_fn(|k| {
-            let s = (k + 1) as f32;
-            std::array::from_fn(|j| std::array::from_fn(|c| last[j][c] + s * (last[j][c] - prev[j][c])))
+            std::array::from_fn(|j| {
+                if !moving[j] {
+                    // Not `0 * (last - prev)`: a missing joint's coordinates may be NaN.
+                    return last[j];
+                }
+                let s = (k + 1) as f32;
+                std::array::from_fn(|c| last[j][c] + s * (last[j][c] - prev[j][c]))
+            })
         })
     }
 }
@@ -127,17 +137,24 @@ pub struct EvalReport {
     pub windows: usize,
     pub joints: usize,
     pub mpjpe_mm: MpjpeTable,
+    /// Recordings too short for one window in this split (they add nothing to the scores).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub too_short: Vec<String>,
+    /// The perturbation suite (`--perturb`), absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub perturbations: Vec<PerturbationScores>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error(
-        "no evaluation windows: every recording in the {split:?} split is shorter than {} frames ({} s observed + {} s forecast)",
+        "no evaluation windows: every recording in the {split:?} split is shorter than {} frames ({} s observed + {} s forecast): {}",
         OBSERVE_FRAMES + HORIZON_STEPS,
         OBSERVE_FRAMES as u32 / FPS,
-        HORIZON_STEPS as u32 / FPS
+        HORIZON_STEPS as u32 / FPS,
+        files.join(", ")
     )]
-    NoWindows { split: Split },
+    NoWindows { split: Split, files: Vec<String> },
 }
 
 #[derive(Default, Clone)]
@@ -200,25 +217,59 @@ fn mean_error(pred: &Joints, gt: &Joints, scored: &[bool; NUM_JOINTS], pelvis: O
 }
 
 /// Run the protocol over `motions` with the baselines and, if given, a model.
-pub fn evaluate(
+pub fn evaluate<'m>(
     motions: &[Motion],
     split: Split,
     stride: usize,
-    mut model: Option<&mut dyn Forecaster>,
+    model: Option<&mut (dyn Forecaster + 'm)>,
 ) -> Result<EvalReport, EvalError> {
+    let streams: Vec<Scored<'_>> = motions
+        .iter()
+        .map(|m| {
+            let f = split.frames(&m.frames);
+            Scored {
+                observed: f,
+                truth: f,
+            }
+        })
+        .collect();
+    let mut report = evaluate_streams(&streams, stride, model).ok_or_else(|| EvalError::NoWindows {
+        split,
+        files: motions.iter().map(|m| m.source.display().to_string()).collect(),
+    })?;
+    report.too_short = motions
+        .iter()
+        .filter(|m| window_origins(split.frames(&m.frames).len(), 1).next().is_none())
+        .map(|m| m.source.display().to_string())
+        .collect();
+    Ok(report)
+}
+
+/// A recording as the model observes it and the truth it is scored against (equal
+/// lengths; the same slice unless a sensor effect was simulated).
+pub struct Scored<'a> {
+    pub observed: &'a [PoseFrame],
+    pub truth: &'a [PoseFrame],
+}
+
+/// The protocol over prepared streams; `None` when no stream is long enough for a window.
+pub fn evaluate_streams<'m>(
+    streams: &[Scored<'_>],
+    stride: usize,
+    mut model: Option<&mut (dyn Forecaster + 'm)>,
+) -> Option<EvalReport> {
     let mut zero = Accumulator::default();
     let mut cv = Accumulator::default();
     let mut ours = Accumulator::default();
     let mut joints_seen = [false; NUM_JOINTS];
-    for motion in motions {
-        let frames = split.frames(&motion.frames);
-        for t in window_origins(frames.len(), stride) {
-            let observed = &frames[t + 1 - OBSERVE_FRAMES..=t];
-            let future = &frames[t + 1..=t + HORIZON_STEPS];
-            let origin = &frames[t];
+    for s in streams {
+        let len = s.observed.len().min(s.truth.len());
+        for t in window_origins(len, stride) {
+            let observed = &s.observed[t + 1 - OBSERVE_FRAMES..=t];
+            let future = &s.truth[t + 1..=t + HORIZON_STEPS];
             let mut scored = [false; NUM_JOINTS];
             for j in 0..NUM_JOINTS {
-                scored[j] = origin.valid[j] && future.iter().all(|f| f.valid[j]);
+                scored[j] = s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j]);
                 joints_seen[j] |= scored[j];
             }
             zero.add(&ZeroVelocity.forecast(observed), future, &scored);
@@ -229,9 +280,9 @@ pub fn evaluate(
         }
     }
     if zero.windows == 0 {
-        return Err(EvalError::NoWindows { split });
+        return None;
     }
-    Ok(EvalReport {
+    Some(EvalReport {
         fps: FPS,
         horizons_ms: HORIZONS_MS.to_vec(),
         windows: zero.windows,
@@ -241,7 +292,81 @@ pub fn evaluate(
             constant_velocity: cv.scores(),
             model: model.is_some().then(|| ours.scores()),
         },
+        too_short: Vec::new(),
+        perturbations: Vec::new(),
     })
+}
+
+/// One condition of the perturbation suite, scored like the top-level table.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PerturbationScores {
+    pub name: String,
+    pub condition: Perturbation,
+    pub windows: usize,
+    pub joints: usize,
+    pub mpjpe_mm: MpjpeTable,
+}
+
+/// Score every condition of `conditions` on `motions` (each condition built from each
+/// recording's `split`). A condition whose recordings are all too short after it is applied
+/// (e.g. twice the speed halves their length) is left out, not scored on nothing.
+pub fn evaluate_perturbations<'m>(
+    motions: &[Motion],
+    split: Split,
+    stride: usize,
+    conditions: &[Perturbation],
+    mut model: Option<&mut (dyn Forecaster + 'm)>,
+) -> Vec<PerturbationScores> {
+    let mut out = Vec::new();
+    for (ci, cond) in conditions.iter().enumerate() {
+        let built: Vec<_> = motions
+            .iter()
+            .enumerate()
+            .map(|(mi, m)| cond.apply(split.frames(&m.frames), 0x5eed ^ ((ci as u64) << 16) ^ mi as u64))
+            .collect();
+        let streams: Vec<Scored<'_>> = built
+            .iter()
+            .map(|p| Scored {
+                observed: &p.observed,
+                truth: &p.truth,
+            })
+            .collect();
+        if let Some(r) = evaluate_streams(&streams, stride, model.as_deref_mut()) {
+            out.push(PerturbationScores {
+                name: cond.name(),
+                condition: *cond,
+                windows: r.windows,
+                joints: r.joints,
+                mpjpe_mm: r.mpjpe_mm,
+            });
+        }
+    }
+    out
+}
+
+impl MpjpeTable {
+    /// World MPJPE of the better baseline at each horizon.
+    pub fn best_baseline_world(&self) -> Vec<f64> {
+        self.zero_velocity
+            .world
+            .iter()
+            .zip(&self.constant_velocity.world)
+            .map(|(z, c)| z.min(*c))
+            .collect()
+    }
+
+    /// The model's world gain over the better baseline at each horizon, in percent
+    /// (positive: the model is better).
+    pub fn model_gain_pct(&self) -> Option<Vec<f64>> {
+        let m = self.model.as_ref()?;
+        Some(
+            self.best_baseline_world()
+                .iter()
+                .zip(&m.world)
+                .map(|(b, m)| if *b > 0.0 { (b - m) / b * 100.0 } else { 0.0 })
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -5,4 +5,5 @@ pub mod data;
 pub mod eval;
 pub mod fit;
 pub mod forecaster;
+pub mod perturb;
 pub mod soak;

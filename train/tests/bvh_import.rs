@@ -375,7 +375,7 @@ fn detects_units_and_up_axis_of_a_synthetic_figure() {
         &ImportOptions {
             units: Some(Units::Metres),
             up_axis: Some(UpAxis::Y),
-            joint_map: None,
+            ..Default::default()
         },
     );
     assert!((forced.frames[0].joints_in_world[0][2] - 100.0).abs() < 1e-3);

@@ -48,6 +48,8 @@ struct PersonStatus {
     health: Health,
     motif_now: i32,
     atoms_closed: u64,
+    /// Against the model's training reference (bone lengths); 1 for a model without one.
+    body_scale: f32,
 }
 
 /// A short, stable name for why the engine did not use a frame.
@@ -166,13 +168,14 @@ impl Diagnostics {
         }
     }
 
-    pub fn person(&mut self, id: u32, health: Health, motif_now: i32, atoms_closed: u64) {
+    pub fn person(&mut self, id: u32, health: Health, motif_now: i32, atoms_closed: u64, body_scale: f32) {
         self.people.insert(
             id,
             PersonStatus {
                 health,
                 motif_now,
                 atoms_closed,
+                body_scale,
             },
         );
     }
@@ -285,6 +288,7 @@ impl Diagnostics {
                 values: vec![
                     kv("motif_now", p.motif_now),
                     kv("atoms_closed", p.atoms_closed),
+                    kv("body_scale", format!("{:.3}", p.body_scale)),
                     kv("frames_dropped", p.health.frames_dropped),
                     kv("resets", p.health.resets),
                     kv(

@@ -351,15 +351,20 @@ impl FrameLoop {
                     if self.link.is_some() {
                         for_link.push(link_person(person.id, &person.frame, a));
                     }
-                    (motif_anticipation(header, person.id, a), forecast, a.health)
+                    (
+                        motif_anticipation(header, person.id, a),
+                        forecast,
+                        (a.health, a.body_scale),
+                    )
                 }
                 Err(e) => {
                     self.diag.rejected_frame(person.id, &e);
                     continue;
                 }
             };
+            let (health, body_scale) = health;
             self.diag
-                .person(person.id, health, motifs.motif_now, engine.atoms_closed());
+                .person(person.id, health, motifs.motif_now, engine.atoms_closed(), body_scale);
             match forecast {
                 Some(Ok(forecast)) => {
                     if let Ok(markers) = forecast_markers(&forecast, &self.style)

@@ -203,9 +203,25 @@ pub struct NormStats {
     /// Standard deviation of each joint-velocity component (`KIN_DIM`; mean taken as zero).
     pub kin_std: Vec<f32>,
     /// Standard deviation of the future displacement `p[t+h] - p[t]` in the heading frame,
-    /// per step and axis (`horizon * 3`), used to scale the forecast head's output.
+    /// per step and axis (`horizon * 3`), used to scale the forecast head's output. With a
+    /// velocity prior it is the spread of what the prior leaves (the head's residual), in
+    /// reference-body metres.
     pub disp_std: Vec<f32>,
+    /// Length (m) of the bone from each SMPL-24 joint to its parent in the training data
+    /// (`NUM_JOINTS`; 0 where never observed). A person's body scale is measured against it.
+    /// Empty in models without body-scale normalisation: their scale is 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ref_bone_m: Vec<f32>,
+    /// The damped-velocity prior: displacement at each forecast step per unit of the
+    /// joint's current velocity (seconds, `horizon` values), least-squares fitted on the
+    /// (augmented) training data, so it shrinks where velocity does not carry on. The head
+    /// forecasts a residual on top. Empty in models without a prior.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_gain_s: Vec<f32>,
 }
+
+/// Bounds of a measured body scale: outside them the bone lengths describe no person.
+pub const BODY_SCALE_RANGE: (f32, f32) = (0.4, 2.5);
 
 impl NormStats {
     /// Identity statistics (used before fitting and in unit tests).
@@ -215,7 +231,88 @@ impl NormStats {
             feat_std: vec![1.0; CONT_DIM],
             kin_std: vec![1.0; KIN_DIM],
             disp_std: vec![1.0; horizon * 3],
+            ref_bone_m: Vec::new(),
+            prior_gain_s: Vec::new(),
         }
+    }
+
+    /// The body scale of the person in one frame: the median, over the bones observed in
+    /// it (joint and parent valid), of their length against the training reference. 1
+    /// without a reference or without an observed bone. Per frame and stateless, so the
+    /// streaming engine and the offline model agree exactly; the median keeps a camera's
+    /// per-joint jitter and a wrongly placed joint from moving it much.
+    pub fn body_scale(&self, f: &FrameFeatures) -> f32 {
+        if self.ref_bone_m.len() != NUM_JOINTS {
+            return 1.0;
+        }
+        let mut ratios = [0.0f32; NUM_JOINTS];
+        let mut n = 0;
+        for (j, parent) in SMPL24_PARENTS.iter().enumerate() {
+            let Some(p) = *parent else { continue };
+            let r = self.ref_bone_m[j];
+            if r <= 1e-3 || f.feat[CONT_DIM + j] == 0.0 || f.feat[CONT_DIM + p] == 0.0 {
+                continue;
+            }
+            let a = &f.feat[j * 3..j * 3 + 3];
+            let b = &f.feat[p * 3..p * 3 + 3];
+            let len = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+            if len.is_finite() {
+                ratios[n] = len / r;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return 1.0;
+        }
+        let v = &mut ratios[..n];
+        v.sort_unstable_by(|a, b| a.total_cmp(b));
+        let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
+        median.clamp(BODY_SCALE_RANGE.0, BODY_SCALE_RANGE.1)
+    }
+
+    /// The prior's displacement (heading frame, m) of a joint moving at `vel` (heading
+    /// frame, m/s) at forecast step `s`.
+    #[inline]
+    pub fn prior_disp(&self, vel: &[f32], s: usize) -> [f32; 3] {
+        let g = self.prior_gain_s.get(s).copied().unwrap_or(0.0);
+        [g * vel[0], g * vel[1], g * vel[2]]
+    }
+
+    /// Joints in the world at forecast step `s`: `last` moved by the prior on each
+    /// joint's velocity (`kin`, heading frame of the last frame) plus the head's normalized
+    /// residual `disp_norm` (`horizon * POSE_DIM`) at this body's `scale`; each joint takes
+    /// its `sources` joint's displacement. A joint without a velocity gets no prior.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decode_forecast_step(
+        &self,
+        last: &Joints,
+        sources: &[usize; NUM_JOINTS],
+        disp_norm: &[f32],
+        s: usize,
+        yaw_rad: f32,
+        kin: &FrameFeatures,
+        scale: f32,
+    ) -> Joints {
+        let std = &self.disp_std[s * 3..s * 3 + 3];
+        let mut joints = *last;
+        for (p, &src) in joints.iter_mut().zip(sources) {
+            let o = s * POSE_DIM + src * 3;
+            let prior = if kin.kin_valid[src] {
+                self.prior_disp(&kin.kin[src * 3..src * 3 + 3], s)
+            } else {
+                [0.0; 3]
+            };
+            let dw = heading_to_world(
+                [
+                    prior[0] + disp_norm[o] * std[0] * scale,
+                    prior[1] + disp_norm[o + 1] * std[1] * scale,
+                    prior[2] + disp_norm[o + 2] * std[2] * scale,
+                ],
+                yaw_rad,
+            );
+            *p = [p[0] + dw[0], p[1] + dw[1], p[2] + dw[2]];
+        }
+        joints
     }
 
     /// Joints the training data had. A joint never valid in training has no statistics (its
@@ -290,8 +387,11 @@ impl NormStats {
     /// [`NormStats::normalize_feat`] with [`NormStats::trained_joints`] computed once by
     /// the caller (the streaming engine, per frame).
     pub fn normalize_feat_with(&self, f: &FrameFeatures, trained: &[bool; NUM_JOINTS], out: &mut [f32]) {
+        // Positions and the root's linear velocity are in body lengths; the yaw rate is not.
+        let inv = 1.0 / self.body_scale(f);
         for (i, o) in out.iter_mut().enumerate().take(CONT_DIM) {
-            *o = (f.feat[i] - self.feat_mean[i]) / self.feat_std[i];
+            let x = if i < POSE_DIM + 3 { f.feat[i] * inv } else { f.feat[i] };
+            *o = (x - self.feat_mean[i]) / self.feat_std[i];
         }
         for j in 0..NUM_JOINTS {
             let valid = f.feat[CONT_DIM + j] != 0.0 && trained[j];
@@ -307,9 +407,10 @@ impl NormStats {
     }
 
     pub fn normalize_kin_with(&self, f: &FrameFeatures, trained: &[bool; NUM_JOINTS], out: &mut [f32]) {
+        let inv = 1.0 / self.body_scale(f);
         for (i, o) in out.iter_mut().enumerate().take(KIN_DIM) {
             *o = if f.kin_valid[i / 3] && trained[i / 3] {
-                f.kin[i] / self.kin_std[i]
+                f.kin[i] * inv / self.kin_std[i]
             } else {
                 0.0
             };
@@ -328,6 +429,17 @@ impl NormStats {
             if got != want {
                 return Err(format!("norm.{name} has {got} values, expected {want}"));
             }
+        }
+        for (name, got, want) in [
+            ("ref_bone_m", self.ref_bone_m.len(), NUM_JOINTS),
+            ("prior_gain_s", self.prior_gain_s.len(), horizon),
+        ] {
+            if got != 0 && got != want {
+                return Err(format!("norm.{name} has {got} values, expected {want} (or none)"));
+            }
+        }
+        if self.ref_bone_m.iter().chain(&self.prior_gain_s).any(|v| !v.is_finite() || *v < 0.0) {
+            return Err("norm.ref_bone_m or norm.prior_gain_s holds a negative or non-finite value".into());
         }
         let all = self.feat_std.iter().chain(&self.kin_std).chain(&self.disp_std);
         if all.clone().any(|s| !(s.is_finite() && *s > 0.0)) || self.feat_mean.iter().any(|m| !m.is_finite()) {

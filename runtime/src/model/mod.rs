@@ -253,9 +253,11 @@ impl Model {
         let mut out = Vec::with_capacity(windows.len());
         for (b, w) in windows.iter().enumerate() {
             let last = w[w.len() - 1];
-            let yaw = preps[b].raw.last().map(|f| f.yaw_rad).unwrap_or(0.0);
+            let Some(raw_last) = preps[b].raw.last() else {
+                return Err(ModelError::TooFewFrames { need: 2, got: w.len() });
+            };
             let disp = &mean[b * h * POSE_DIM..(b + 1) * h * POSE_DIM];
-            let steps = self.decode_steps(&last, yaw, disp, &spread[b * h..(b + 1) * h]);
+            let steps = self.decode_steps(&last, raw_last, disp, &spread[b * h..(b + 1) * h]);
             let n = batch.n_atoms[b];
             let motif_now = (n > 0).then(|| {
                 let s = &states[b * batch.a * d..(b * batch.a + n) * d];
@@ -280,15 +282,28 @@ impl Model {
         })
     }
 
-    fn decode_steps(&self, last: &PoseFrame, yaw: f32, disp_norm: &[f32], log_spread: &[f32]) -> Vec<ForecastStep> {
+    fn decode_steps(
+        &self,
+        last: &PoseFrame,
+        raw_last: &FrameFeatures,
+        disp_norm: &[f32],
+        log_spread: &[f32],
+    ) -> Vec<ForecastStep> {
         let sources = self.norm.forecast_sources();
+        let scale = self.norm.body_scale(raw_last);
         (0..self.config.horizon)
             .map(|s| ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
-                joints_in_world: self
-                    .norm
-                    .decode_step(&last.joints_in_world, &sources, disp_norm, s, yaw),
-                spread_m: log_spread[s].exp(),
+                joints_in_world: self.norm.decode_forecast_step(
+                    &last.joints_in_world,
+                    &sources,
+                    disp_norm,
+                    s,
+                    raw_last.yaw_rad,
+                    raw_last,
+                    scale,
+                ),
+                spread_m: log_spread[s].exp() * scale,
             })
             .collect()
     }

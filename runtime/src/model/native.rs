@@ -20,12 +20,14 @@ use multiversion::multiversion;
 use super::features::{CONT_DIM, FEAT_DIM};
 use super::host;
 use super::nn::{A4mer, A4merConfig, AtomEncoder, Block, ForecastHead, Mlp, MotifEncoder};
-use a4mer_kernels::{Int8Dense, QMAX_IN};
+use super::quant::{ActObserver, Int8Weights};
 
-use super::quant::{ActObserver, Int8Layer, Int8Weights};
+/// The int8 layers: weights per output channel, each input vector with its own scale.
+mod int8;
+use int8::QDense;
 
 /// `y = x W + b` with `W` stored `[n_in, n_out]` row-major (burn's `Linear` layout); in
-/// int8 when the model was quantized (see [`Int8Dense`]).
+/// int8 when the model was quantized (see [`QDense`]).
 #[derive(Clone, Debug)]
 pub struct Dense {
     /// The burn module path (`forecast.l1`): the artifact's tensor names are `{name}.weight`
@@ -35,7 +37,7 @@ pub struct Dense {
     pub n_out: usize,
     w: Vec<f32>,
     b: Vec<f32>,
-    q: Option<Int8Dense>,
+    q: Option<QDense>,
     /// Calibration only: records every input this layer sees.
     observer: Option<Arc<ActObserver>>,
 }
@@ -65,33 +67,6 @@ impl Dense {
 
     pub fn is_int8(&self) -> bool {
         self.q.is_some()
-    }
-
-    /// Run this layer in int8 from now on.
-    fn set_int8(&mut self, layer: &Int8Layer) -> Result<(), String> {
-        let w = &layer.weight;
-        if (w.n_in, w.n_out) != (self.n_in, self.n_out) {
-            return Err(format!(
-                "int8 layer `{}` is [{}, {}], the model's is [{}, {}]",
-                self.name, w.n_in, w.n_out, self.n_in, self.n_out
-            ));
-        }
-        w.check().map_err(|m| format!("int8 layer `{}`: {m}", self.name))?;
-        let s = layer.input_scale;
-        if !(s.is_finite() && s > 0.0) {
-            return Err(format!(
-                "int8 layer `{}`: input scale {s} must be finite and > 0",
-                self.name
-            ));
-        }
-        if w.n_in > QMAX_IN {
-            return Err(format!(
-                "int8 layer `{}` has {} inputs; the int8 kernel takes at most {QMAX_IN}",
-                self.name, w.n_in
-            ));
-        }
-        self.q = Some(Int8Dense::new(&w.values, w.n_in, w.n_out, &w.scales, s));
-        Ok(())
     }
 
     /// `rows` rows of `x` (`rows * n_in`) into `y` (`rows * n_out`).
@@ -705,24 +680,23 @@ impl NativeNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::quant::QTensor;
 
     /// Deterministic values without a dependency: a 64-bit LCG.
-    struct Lcg(u64);
+    pub(super) struct Lcg(pub(super) u64);
     impl Lcg {
-        fn next(&mut self) -> u32 {
+        pub(super) fn next(&mut self) -> u32 {
             self.0 = self
                 .0
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (self.0 >> 33) as u32
         }
-        fn f32(&mut self) -> f32 {
+        pub(super) fn f32(&mut self) -> f32 {
             self.next() as f32 / (1u64 << 31) as f32 - 1.0
         }
     }
 
-    fn dense(r: &mut Lcg, n_in: usize, n_out: usize) -> Dense {
+    pub(super) fn dense(r: &mut Lcg, n_in: usize, n_out: usize) -> Dense {
         Dense {
             name: "test.layer".into(),
             n_in,
@@ -731,40 +705,6 @@ mod tests {
             b: (0..n_out).map(|_| r.f32()).collect(),
             q: None,
             observer: None,
-        }
-    }
-
-    #[test]
-    fn int8_dense_tracks_the_f32_dense() {
-        let mut r = Lcg(3);
-        // The second shape spans several input and output chunks.
-        for (n_in, n_out, rows) in [(64, 192, 5), (1500, 600, 2)] {
-            let f = dense(&mut r, n_in, n_out);
-            let x: Vec<f32> = (0..rows * n_in).map(|_| r.f32() * 3.0).collect();
-            let x_max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let mut q = f.clone();
-            q.set_int8(&Int8Layer {
-                weight: QTensor::quantize(&f.w, n_in, n_out),
-                input_scale: x_max / 127.0,
-            })
-            .unwrap();
-            assert!(q.is_int8() && !f.is_int8());
-            let mut yf = vec![0.0; rows * n_out];
-            let mut yq = vec![0.0; rows * n_out];
-            f.forward(&x, &mut yf);
-            q.forward(&x, &mut yq);
-            // The SIMD kernel this machine picked and the portable one give the same bits.
-            let mut portable = q.clone();
-            portable.q = portable.q.map(Int8Dense::portable);
-            let mut yp = vec![0.0; rows * n_out];
-            portable.forward(&x, &mut yp);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&yq), bits(&yp));
-            let scale = yf.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let worst = yf.iter().zip(&yq).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            // Two half-steps of rounding per product, summed with random signs.
-            assert!(worst < 0.02 * scale, "[{n_in}, {n_out}]: worst {worst} of {scale}");
-            assert!(worst > 0.0, "int8 should not be bit-identical to f32");
         }
     }
 
@@ -783,31 +723,5 @@ mod tests {
         }
         let blocks = cfg.atom_layers + cfg.motif_layers;
         assert_eq!(net.layers().len(), 2 + 4 * blocks + 5 + 2);
-    }
-
-    #[test]
-    fn int8_layers_that_do_not_fit_are_refused_by_name() {
-        let mut r = Lcg(5);
-        let mut f = dense(&mut r, 4, 3);
-        let wrong = Int8Layer {
-            weight: QTensor::quantize(&[0.5; 12], 3, 4),
-            input_scale: 0.1,
-        };
-        let e = f.set_int8(&wrong).unwrap_err();
-        assert!(e.contains("test.layer") && e.contains("[3, 4]"), "{e}");
-        let mut wide = dense(&mut r, QMAX_IN + 1, 2);
-        let e = wide
-            .set_int8(&Int8Layer {
-                weight: QTensor::quantize(&vec![0.5; (QMAX_IN + 1) * 2], QMAX_IN + 1, 2),
-                input_scale: 0.1,
-            })
-            .unwrap_err();
-        assert!(e.contains("at most 4096"), "{e}");
-        let bad_scale = Int8Layer {
-            weight: QTensor::quantize(&[0.5; 12], 4, 3),
-            input_scale: f32::NAN,
-        };
-        assert!(f.set_int8(&bad_scale).unwrap_err().contains("input scale"));
-        assert!(!f.is_int8());
     }
 }

@@ -1,11 +1,14 @@
 //! int8 post-training quantization: the scheme's arithmetic, shared by the quantizer
 //! (`a4mer-quantize`), the artifact loader and the engine's int8 kernels.
 //!
-//! Scheme (what TensorRT and most edge runtimes use):
+//! Scheme:
 //! - weights: int8 in -127..=127, symmetric, one scale per output channel
 //!   (`w[i][j] ≈ q[i][j] * scale[j]`, burn's `Linear` layout `[n_in, n_out]`);
-//! - activations (the input of each int8 layer): int8, symmetric, one scale per tensor,
-//!   calibrated on real data streamed through the engine ([`ActObserver`]);
+//! - activations (the input of each int8 layer): int8, symmetric, each input vector with
+//!   its own scale `max|x| / 127` found at run time ([`vector_scale`]), so no range
+//!   calibrated on training data can clip a person, rig or speed it never saw. Artifacts
+//!   made before that carry one calibrated scale per layer ([`ActScale::Static`]) and
+//!   still run as they were measured;
 //! - accumulation in i32, then `y[j] = b[j] + acc[j] * (x_scale * w_scale[j])` in f32.
 
 use std::collections::BTreeMap;
@@ -87,8 +90,58 @@ impl QTensor {
     }
 }
 
+/// The scale of a vector for symmetric int8: `max|x| / 127` over its finite values.
+///
+/// `None` when no finite value is large enough to give a usable scale (all zero, all
+/// non-finite, or so small that `1 / scale` overflows): the vector then quantizes to all
+/// zeros, which is within half a step of it. Non-finite values are left out of the maximum
+/// so that one NaN or Inf does not zero the rest of the vector; [`quantize_value`] maps
+/// them to 0 (NaN) and ±127 (±Inf).
+#[inline]
+pub fn vector_scale(x: &[f32]) -> Option<f32> {
+    let mut max = 0.0f32;
+    for v in x {
+        let a = v.abs();
+        // NaN fails both comparisons; Inf fails the first.
+        if a < f32::INFINITY && a > max {
+            max = a;
+        }
+    }
+    let scale = max / QMAX;
+    (scale > 0.0 && (1.0 / scale).is_finite()).then_some(scale)
+}
+
+/// Quantize one vector with its own scale (see [`vector_scale`]); returns the scale, 0 for
+/// a vector that quantizes to all zeros. Rounding is [`quantize_value`]'s (ties to even).
+pub fn quantize_vector(x: &[f32], out: &mut [i8]) -> f32 {
+    debug_assert_eq!(x.len(), out.len());
+    match vector_scale(x) {
+        Some(s) => {
+            let inv = 1.0 / s;
+            for (q, v) in out.iter_mut().zip(x) {
+                *q = quantize_value(*v, inv);
+            }
+            s
+        }
+        None => {
+            out.fill(0);
+            0.0
+        }
+    }
+}
+
+/// How an int8 layer's input is quantized.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActScale {
+    /// Each input vector (each row fed to the layer) with its own scale, at run time.
+    Dynamic,
+    /// One scale for every input, calibrated offline (artifacts made before dynamic
+    /// scales): values beyond `127 * scale` clip.
+    Static(f32),
+}
+
 /// What the engine needs to run a model in int8: per layer (named like the burn module
-/// path, e.g. `forecast.l1`), the quantized weight and the scale of its input.
+/// path, e.g. `forecast.l1`), the quantized weight and how its input is quantized.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Int8Weights {
     pub layers: BTreeMap<String, Int8Layer>,
@@ -97,10 +150,11 @@ pub struct Int8Weights {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Int8Layer {
     pub weight: QTensor,
-    pub input_scale: f32,
+    pub input: ActScale,
 }
 
-/// Calibration statistics of one layer's input: |x| on a log scale (16 bins per octave
+/// Calibration statistics of one layer's input (static scales, and the checks
+/// `a4mer quantize` runs on real data before writing an artifact): |x| on a log scale (16 bins per octave
 /// from 2^-32 to 2^32), so one pass serves min/max and percentile calibration.
 #[derive(Debug, Default)]
 pub struct ActObserver {
@@ -221,6 +275,55 @@ mod tests {
         let mut q = QTensor::quantize(&[1.0, -2.0, 3.0, 4.0], 2, 2);
         q.values[0] = i8::MIN;
         assert!(q.check().unwrap_err().contains("-128"));
+    }
+
+    #[test]
+    fn a_vector_gets_its_own_scale_and_its_largest_value_maps_to_127() {
+        let x = [0.5f32, -2.0, 1.2, 0.0, 1e-3];
+        let mut q = [0i8; 5];
+        let s = quantize_vector(&x, &mut q);
+        assert_eq!(s, 2.0 / 127.0);
+        assert_eq!(q, [32, -127, 76, 0, 0]);
+        // Far outside any calibrated range: the scale follows, nothing clips.
+        let big: Vec<f32> = x.iter().map(|v| v * 1e4).collect();
+        assert_eq!(quantize_vector(&big, &mut q), 2e4 / 127.0);
+        assert_eq!(q, [32, -127, 76, 0, 0]);
+        // Ties round to even: with max 127 the scale is 1, and 2.5 / 0.5 / -1.5 are ties.
+        let ties = [127.0f32, 2.5, 0.5, -1.5, 3.5];
+        let mut q = [0i8; 5];
+        assert_eq!(quantize_vector(&ties, &mut q), 1.0);
+        assert_eq!(q, [127, 2, 0, -2, 4]);
+    }
+
+    #[test]
+    fn zero_tiny_and_non_finite_vectors_take_the_safe_path() {
+        let mut q = [7i8; 4];
+        assert_eq!(quantize_vector(&[0.0, -0.0, 0.0, 0.0], &mut q), 0.0);
+        assert_eq!(q, [0; 4]);
+        assert_eq!(vector_scale(&[]), None);
+        // 1 / (1e-37 / 127) overflows (and 1e-44 / 127 is 0): treated as zero rather than
+        // blown up to ±127.
+        let mut q = [7i8; 2];
+        assert_eq!(quantize_vector(&[1e-37, -1e-37], &mut q), 0.0);
+        assert_eq!(q, [0; 2]);
+        assert_eq!(quantize_vector(&[1e-44, -1e-44], &mut q), 0.0);
+        assert_eq!(q, [0; 2]);
+        let mut q = [7i8; 3];
+        assert_eq!(
+            quantize_vector(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY], &mut q),
+            0.0
+        );
+        assert_eq!(q, [0; 3]);
+        // One bad value does not flatten the rest: the scale comes from the finite ones.
+        let mut q = [0i8; 4];
+        let s = quantize_vector(&[f32::NAN, 1.0, f32::INFINITY, -0.25], &mut q);
+        assert_eq!(s, 1.0 / 127.0);
+        assert_eq!(q, [0, 127, 127, -32]);
+        // The largest finite magnitudes still get a finite scale and exact extremes.
+        let mut q = [0i8; 3];
+        let s = quantize_vector(&[f32::MAX, -f32::MAX, f32::MAX / 4.0], &mut q);
+        assert!(s.is_finite() && s > 0.0);
+        assert_eq!(q, [127, -127, 32]);
     }
 
     #[test]

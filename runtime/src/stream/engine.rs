@@ -154,6 +154,10 @@ pub struct Anticipation {
     pub motif_now: Option<MotifNow>,
     pub motif_next: MotifNext,
     pub health: Health,
+    /// The person's body scale against the model's training reference (bone lengths of the
+    /// last frame; 1 for a model without body-scale normalisation). Forecast residuals and
+    /// spreads are in this person's size.
+    pub body_scale: f32,
 }
 
 /// A closed Action Atom.
@@ -398,6 +402,7 @@ impl Engine {
                     transition_in_s: None,
                 },
                 health,
+                body_scale: 1.0,
             },
             model,
             config,
@@ -622,15 +627,22 @@ impl Engine {
         out.stamp_ns = f.stamp_ns;
         out.valid = f.valid;
         out.forecast.clear();
-        let yaw = raw.yaw_rad;
+        let scale = model.norm.body_scale(raw);
+        out.body_scale = scale;
         for s in 0..cfg.horizon {
-            let joints = model
-                .norm
-                .decode_step(&f.joints_in_world, &model.sources, &self.mean, s, yaw);
+            let joints = model.norm.decode_forecast_step(
+                &f.joints_in_world,
+                &model.sources,
+                &self.mean,
+                s,
+                raw.yaw_rad,
+                raw,
+                scale,
+            );
             let step = ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
                 joints_in_world: joints,
-                spread_m: self.log_spread[s].exp(),
+                spread_m: self.log_spread[s].exp() * scale,
             };
             if !(step.spread_m.is_finite() && joints.iter().flatten().all(|c| c.is_finite())) {
                 return Err(StreamError::NonFiniteOutput { stamp_ns: f.stamp_ns });

@@ -168,7 +168,7 @@ impl UpAxis {
     /// convention (character faces +z, +x is its left) this gives x forward, y left.
     /// The horizontal axes of Z-up sources are kept as they are: only the up direction
     /// is fixed by the data.
-    fn to_rep103(self) -> [[f64; 3]; 3] {
+    pub(crate) fn to_rep103(self) -> [[f64; 3]; 3] {
         // Cyclic permutation bringing `axis` to z keeps handedness.
         let (a, b, c) = match self.axis {
             0 => (1, 2, 0), // x up: (y, z, x)
@@ -223,6 +223,9 @@ pub struct ImportOptions {
     pub up_axis: Option<UpAxis>,
     /// An explicit joint map file (TOML); name heuristics otherwise.
     pub joint_map: Option<PathBuf>,
+    /// Repeat cyclic clips (DeepMimic `"Loop": "wrap"`) until they last at least this
+    /// many seconds. Other sources are not looped.
+    pub loop_wrap_to_s: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -406,7 +409,7 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
 
 /// Frame times are written rounded (0.033333, 0.008333): snap rates within 0.1 % of an
 /// integer to it, so a 30 Hz take is not needlessly interpolated.
-fn snap_rate(fps: f64) -> f64 {
+pub(crate) fn snap_rate(fps: f64) -> f64 {
     let r = fps.round();
     if r > 0.0 && ((fps - r) / r).abs() < 1e-3 {
         r

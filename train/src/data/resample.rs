@@ -37,6 +37,42 @@ pub fn resample_to_model_rate(source: &[(Joints, [bool; NUM_JOINTS])], source_fp
         .collect()
 }
 
+/// Linear interpolation of joint positions sampled at the given times (seconds from the
+/// first sample, increasing) to the model rate, stamped from zero: for sources whose frame
+/// times vary. Validity follows the same rule as [`resample_to_model_rate`].
+pub fn resample_timed(source: &[(f64, Joints, [bool; NUM_JOINTS])]) -> Vec<PoseFrame> {
+    let Some(last) = source.last() else {
+        return Vec::new();
+    };
+    let t0 = source[0].0;
+    let duration_s = last.0 - t0;
+    if !(duration_s.is_finite() && duration_s >= 0.0) {
+        return Vec::new();
+    }
+    let out_len = (duration_s * FPS as f64 + 1e-9).floor() as usize + 1;
+    let mut i = 0;
+    (0..out_len)
+        .map(|k| {
+            let stamp_ns = frame_period_ns(k as u64);
+            let t = t0 + k as f64 / FPS as f64;
+            while i + 1 < source.len() && source[i + 1].0 <= t + 1e-9 {
+                i += 1;
+            }
+            let (ta, a, va) = &source[i];
+            let Some((tb, b, vb)) = source.get(i + 1) else {
+                return PoseFrame::new(stamp_ns, *a, *va);
+            };
+            let w = ((t - ta) / (tb - ta)).clamp(0.0, 1.0) as f32;
+            if w <= 1e-6 {
+                return PoseFrame::new(stamp_ns, *a, *va);
+            }
+            let joints = std::array::from_fn(|j| std::array::from_fn(|c| a[j][c] + w * (b[j][c] - a[j][c])));
+            let valid = std::array::from_fn(|j| va[j] && vb[j]);
+            PoseFrame::new(stamp_ns, joints, valid)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +109,24 @@ mod tests {
         // Output frame 1 (t = 1/30 s) sits between source frames 0 and 1.
         assert!(!out[1].valid[3]);
         assert!(out[1].valid[2]);
+    }
+
+    #[test]
+    fn timed_resampling_follows_uneven_frame_times() {
+        // Joint 0 at x = t, sampled at uneven times; 30 Hz output must read x = k/30.
+        let times = [0.0, 0.02, 0.05, 0.051, 0.09, 0.13, 0.2];
+        let src: Vec<_> = times
+            .iter()
+            .map(|&t| {
+                let mut j = [[0.0f32; 3]; NUM_JOINTS];
+                j[0][0] = t as f32;
+                (t, j, [true; NUM_JOINTS])
+            })
+            .collect();
+        let out = resample_timed(&src);
+        assert_eq!(out.len(), 7);
+        for (k, f) in out.iter().enumerate() {
+            assert!((f.joints_in_world[0][0] - k as f32 / 30.0).abs() < 1e-6, "frame {k}");
+        }
     }
 }

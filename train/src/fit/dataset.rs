@@ -6,8 +6,11 @@ use a4mer_runtime::model::features::{
 };
 use a4mer_runtime::model::segment;
 use a4mer_runtime::model::{A4merConfig, batch::WindowInput};
-use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame, frame_period_ns};
+use a4mer_runtime::skeleton::SMPL24_PARENTS;
+use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use rand::Rng;
+
+pub use crate::perturb::change_speed;
 
 /// One (augmented) contiguous clip with its per-frame features.
 pub struct Clip {
@@ -28,44 +31,43 @@ impl Clip {
     }
 }
 
-/// Linear-interpolation resampling to `speed` times the original speed.
-pub fn change_speed(frames: &[PoseFrame], speed: f32) -> Vec<PoseFrame> {
-    if frames.len() < 2 {
-        return frames.to_vec();
-    }
-    let n_out = (((frames.len() - 1) as f32) / speed).floor() as usize + 1;
-    (0..n_out)
-        .map(|i| {
-            let src = i as f32 * speed;
-            let k = (src.floor() as usize).min(frames.len() - 2);
-            let a = src - k as f32;
-            let (f0, f1) = (&frames[k], &frames[k + 1]);
-            let mut j: Joints = [[0.0; 3]; NUM_JOINTS];
-            let mut valid = [false; NUM_JOINTS];
-            for q in 0..NUM_JOINTS {
-                valid[q] = f0.valid[q] && f1.valid[q];
-                for c in 0..3 {
-                    j[q][c] = f0.joints_in_world[q][c] * (1.0 - a) + f1.joints_in_world[q][c] * a;
-                }
-            }
-            PoseFrame::new(frame_period_ns(i as u64), j, valid)
-        })
-        .collect()
-}
+/// Random variants per recording and mirror side, besides the recording as it is.
+pub const RANDOM_VARIANTS: usize = 3;
 
-/// Augmented variants of one recording: {as recorded, mirrored} x {speed 1.0, 0.9, 1.1},
-/// each rotated by a random yaw about the vertical axis.
+/// Augmented variants of one recording, for a model that follows what it sees rather than
+/// one actor on one rig: as recorded and mirrored, each also in [`RANDOM_VARIANTS`] random
+/// variants combining a body scale (0.6–1.3×, retargeted), a speed (0.25–2×, log-uniform,
+/// so near-stillness is seen), and with some probability camera jitter (0.5–3 cm), a rig
+/// that lacks a joint set, and joints dropped per frame. Every variant is turned by a
+/// random yaw about the vertical axis.
 pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> {
+    use crate::perturb::{RigSet, body_scale, drop_joints, jitter};
     let mirrored: Vec<PoseFrame> = frames.iter().map(features::mirror_frame).collect();
     let mut out = Vec::new();
     for base in [frames.to_vec(), mirrored] {
-        for speed in [1.0f32, 0.9, 1.1] {
+        for k in 0..=RANDOM_VARIANTS {
+            let mut v = base.clone();
+            if k > 0 {
+                let speed = (rng.random_range(0.25f32.ln()..2.0f32.ln())).exp();
+                v = change_speed(&v, speed);
+                v = body_scale(&v, rng.random_range(0.6f32..1.3));
+                if rng.random_bool(0.4) {
+                    v = jitter(&v, rng.random_range(0.005f32..0.03), rng.random());
+                }
+                if rng.random_bool(0.3) {
+                    let set = [RigSet::NoHeadHandsFeetSpine2, RigSet::LegsAndPelvis, RigSet::UpperBody]
+                        [rng.random_range(0..3usize)];
+                    for f in v.iter_mut() {
+                        for j in 0..NUM_JOINTS {
+                            f.valid[j] &= set.keeps(j);
+                        }
+                    }
+                }
+                if rng.random_bool(0.3) {
+                    v = drop_joints(&v, rng.random_range(0.01f32..0.08), rng.random());
+                }
+            }
             let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-            let v = if speed == 1.0 {
-                base.clone()
-            } else {
-                change_speed(&base, speed)
-            };
             out.push(v.iter().map(|f| features::rotate_frame(f, yaw)).collect());
         }
     }
@@ -85,18 +87,41 @@ fn mean_std(sum: &[f64], sq: &[f64], n: &[f64]) -> (Vec<f32>, Vec<f32>) {
     (m, s)
 }
 
-/// Fit normalization statistics on training clips.
+/// Fit normalization statistics on training clips: the reference skeleton, feature and
+/// velocity statistics in reference-body units, the damped-velocity prior, and the spread
+/// of what the prior leaves.
 pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
+    // Reference bone lengths: mean over every frame where a joint and its parent are seen.
+    let (mut bl, mut bn) = ([0.0f64; NUM_JOINTS], [0.0f64; NUM_JOINTS]);
+    for c in clips {
+        for f in &c.raw {
+            for (j, parent) in SMPL24_PARENTS.iter().enumerate() {
+                let Some(p) = *parent else { continue };
+                if f.feat[CONT_DIM + j] > 0.0 && f.feat[CONT_DIM + p] > 0.0 {
+                    let d: f32 = (0..3).map(|k| (f.feat[j * 3 + k] - f.feat[p * 3 + k]).powi(2)).sum();
+                    bl[j] += d.sqrt() as f64;
+                    bn[j] += 1.0;
+                }
+            }
+        }
+    }
+    let mut norm = NormStats::identity(horizon);
+    norm.ref_bone_m = (0..NUM_JOINTS)
+        .map(|j| if bn[j] > 0.0 { (bl[j] / bn[j]) as f32 } else { 0.0 })
+        .collect();
+
     let (mut fs, mut fq, mut fnn) = (vec![0.0f64; CONT_DIM], vec![0.0f64; CONT_DIM], vec![0.0f64; CONT_DIM]);
     let (mut kq, mut kn) = (vec![0.0f64; KIN_DIM], vec![0.0f64; KIN_DIM]);
-    let (mut dq, mut dn) = (vec![0.0f64; horizon * 3], vec![0.0f64; horizon * 3]);
+    // Least-squares gain of the prior per step: sum(d . v) / sum(v . v).
+    let (mut gdv, mut gvv) = (vec![0.0f64; horizon], vec![0.0f64; horizon]);
     for c in clips {
         for (t, f) in c.raw.iter().enumerate() {
+            let inv = 1.0 / norm.body_scale(f) as f64;
             for i in 0..CONT_DIM {
                 let ok = i >= POSE_DIM || f.feat[CONT_DIM + i / 3] > 0.0;
                 let ok = ok && (i < POSE_DIM || t > 0);
                 if ok {
-                    let v = f.feat[i] as f64;
+                    let v = f.feat[i] as f64 * if i < POSE_DIM + 3 { inv } else { 1.0 };
                     fs[i] += v;
                     fq[i] += v * v;
                     fnn[i] += 1.0;
@@ -104,28 +129,46 @@ pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
             }
             for i in 0..KIN_DIM {
                 if f.kin_valid[i / 3] {
-                    kq[i] += (f.kin[i] as f64).powi(2);
+                    kq[i] += (f.kin[i] as f64 * inv).powi(2);
                     kn[i] += 1.0;
                 }
             }
-            // Future displacement statistics on a stride (they vary slowly).
+            // Future displacements on a stride (they vary slowly).
             if t % 3 == 0 {
-                let p0 = &c.frames[t];
-                for h in 0..horizon {
-                    let Some(p1) = c.frames.get(t + 1 + h) else { break };
-                    for j in 0..NUM_JOINTS {
-                        if p0.valid[j] && p1.valid[j] {
-                            let a = p0.joints_in_world[j];
-                            let b = p1.joints_in_world[j];
-                            let d = world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], f.yaw_rad);
-                            for ax in 0..3 {
-                                dq[h * 3 + ax] += (d[ax] as f64).powi(2);
-                                dn[h * 3 + ax] += 1.0;
-                            }
+                for_each_future(c, t, horizon, |h, j, d| {
+                    if f.kin_valid[j] {
+                        for ax in 0..3 {
+                            let v = f.kin[j * 3 + ax] as f64;
+                            gdv[h] += d[ax] as f64 * v;
+                            gvv[h] += v * v;
                         }
                     }
-                }
+                });
             }
+        }
+    }
+    norm.prior_gain_s = gdv
+        .iter()
+        .zip(&gvv)
+        .map(|(dv, vv)| if *vv > 0.0 { (dv / vv).max(0.0) as f32 } else { 0.0 })
+        .collect();
+
+    // The spread of the residual the head forecasts, in reference-body metres.
+    let (mut dq, mut dn) = (vec![0.0f64; horizon * 3], vec![0.0f64; horizon * 3]);
+    for c in clips {
+        for (t, f) in c.raw.iter().enumerate().step_by(3) {
+            let inv = 1.0 / norm.body_scale(f) as f64;
+            for_each_future(c, t, horizon, |h, j, d| {
+                let prior = if f.kin_valid[j] {
+                    norm.prior_disp(&f.kin[j * 3..j * 3 + 3], h)
+                } else {
+                    [0.0; 3]
+                };
+                for ax in 0..3 {
+                    dq[h * 3 + ax] += (((d[ax] - prior[ax]) as f64) * inv).powi(2);
+                    dn[h * 3 + ax] += 1.0;
+                }
+            });
         }
     }
     let (feat_mean, feat_std) = mean_std(&fs, &fq, &fnn);
@@ -135,11 +178,27 @@ pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
             .map(|(q, n)| ((q / n.max(1.0)).sqrt() as f32).max(1e-3))
             .collect()
     };
-    NormStats {
-        feat_mean,
-        feat_std,
-        kin_std: rms(&kq, &kn),
-        disp_std: rms(&dq, &dn),
+    norm.feat_mean = feat_mean;
+    norm.feat_std = feat_std;
+    norm.kin_std = rms(&kq, &kn);
+    norm.disp_std = rms(&dq, &dn);
+    norm
+}
+
+/// Call `each(step, joint, displacement)` for every future step of the window at `t`
+/// whose joint is seen at both ends; the displacement is in the heading frame of `t`.
+fn for_each_future(c: &Clip, t: usize, horizon: usize, mut each: impl FnMut(usize, usize, [f32; 3])) {
+    let p0 = &c.frames[t];
+    let yaw = c.raw[t].yaw_rad;
+    for h in 0..horizon {
+        let Some(p1) = c.frames.get(t + 1 + h) else { break };
+        for j in 0..NUM_JOINTS {
+            if p0.valid[j] && p1.valid[j] {
+                let a = p0.joints_in_world[j];
+                let b = p1.joints_in_world[j];
+                each(h, j, world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], yaw));
+            }
+        }
     }
 }
 
@@ -210,11 +269,20 @@ pub fn window_input(
     }
 }
 
-/// Forecast targets of a window: displacement `p[t+1+h] - p[t]` in the heading frame of
-/// the origin (metres), `[horizon * POSE_DIM]`, and the joint mask `[horizon * NUM_JOINTS]`.
-pub fn forecast_target(clip: &Clip, origin: usize, horizon: usize, out: &mut Vec<f32>, mask: &mut Vec<f32>) {
+/// Forecast targets of a window: what the prior leaves of the displacement
+/// `p[t+1+h] - p[t]` (heading frame of the origin), in reference-body metres,
+/// `[horizon * POSE_DIM]`, and the joint mask `[horizon * NUM_JOINTS]`.
+pub fn forecast_target(
+    clip: &Clip,
+    origin: usize,
+    horizon: usize,
+    norm: &NormStats,
+    out: &mut Vec<f32>,
+    mask: &mut Vec<f32>,
+) {
     let p0 = &clip.frames[origin];
-    let yaw = clip.raw[origin].yaw_rad;
+    let raw = &clip.raw[origin];
+    let inv = 1.0 / norm.body_scale(raw);
     for h in 0..horizon {
         let p1 = &clip.frames[origin + 1 + h];
         for j in 0..NUM_JOINTS {
@@ -222,7 +290,13 @@ pub fn forecast_target(clip: &Clip, origin: usize, horizon: usize, out: &mut Vec
             let a = p0.joints_in_world[j];
             let b = p1.joints_in_world[j];
             let d = if ok {
-                world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], yaw)
+                let d = world_to_heading([b[0] - a[0], b[1] - a[1], b[2] - a[2]], raw.yaw_rad);
+                let prior = if raw.kin_valid[j] {
+                    norm.prior_disp(&raw.kin[j * 3..j * 3 + 3], h)
+                } else {
+                    [0.0; 3]
+                };
+                [(d[0] - prior[0]) * inv, (d[1] - prior[1]) * inv, (d[2] - prior[2]) * inv]
             } else {
                 [0.0; 3]
             };

@@ -383,15 +383,13 @@ pub fn train(
     let mut rng = rng_for(cfg.seed, 0, 0);
     let mut clips = Vec::new();
     for r in &train_recs {
-        if r.len() < mcfg.obs_frames + mcfg.horizon + 1 {
-            continue;
-        }
         let variants = if cfg.augment {
             dataset::augment(r, &mut rng)
         } else {
             vec![r.clone()]
         };
-        for v in variants {
+        // A short take slowed down can still fill a window; one sped up may not.
+        for v in variants.into_iter().filter(|v| v.len() > mcfg.obs_frames + mcfg.horizon) {
             clips.push(Clip::new(v)?);
         }
     }
@@ -517,6 +515,11 @@ pub fn train(
     config.segmenter.tau = tau;
     let frozen = net.valid();
     refresh_surprise(&frozen, &mut clips, &norm, &inner);
+    if cfg.pretrain_epochs == 0 {
+        // Without pre-training (the ablation's baseline) the threshold is still placed on
+        // this network's surprise, as pre-training would have placed it.
+        tau = calibrate_tau(&clips, cfg.tau_quantile);
+    }
     let mut model = Model {
         net: frozen,
         config: config.clone(),
@@ -578,7 +581,7 @@ pub fn train(
             cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             let (loss, terms) = finetune_loss(
-                &ft_net, &samples, &next_of, chunk, &clips, &config, &disp_std, &mut erng, &device,
+                &ft_net, &samples, &next_of, chunk, &clips, &config, &norm, &disp_std, &mut erng, &device,
             );
             let lv = scalar(loss.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &ft_net);
@@ -627,6 +630,7 @@ fn finetune_loss(
     chunk: &[usize],
     clips: &[Clip],
     cfg: &A4merConfig,
+    norm: &NormStats,
     disp_std: &Tensor<3>,
     rng: &mut impl Rng,
     device: &Device,
@@ -646,7 +650,7 @@ fn finetune_loss(
         let s = &samples[i];
         x.extend_from_slice(&s.input);
         let clip = &clips[s.win.clip];
-        forecast_target(clip, s.win.origin, h, &mut tgt, &mut mask);
+        forecast_target(clip, s.win.origin, h, norm, &mut tgt, &mut mask);
         if let Some(c) = next_of[i] {
             cls.push(c as i64);
             cls_rows.push(r as i64);
@@ -742,7 +746,7 @@ fn validate(
         let mut tgt = Vec::new();
         let mut mask = Vec::new();
         for s in chunk {
-            forecast_target(&clips[s.win.clip], s.win.origin, h, &mut tgt, &mut mask);
+            forecast_target(&clips[s.win.clip], s.win.origin, h, norm, &mut tgt, &mut mask);
         }
         let (mean, _) = net.forecast.forward(t2(x, [b, dim], device));
         let (err, _) = joint_errors(
