@@ -233,6 +233,26 @@ pub fn needed_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
     best
 }
 
+/// The glibc of each JetPack line's Ubuntu base: what a device binary must run on.
+pub const JETPACK_GLIBC: [(&str, (u32, u32)); 2] = [
+    ("JetPack 5 (Ubuntu 20.04)", (2, 31)),
+    ("JetPack 6 (Ubuntu 22.04)", (2, 35)),
+];
+
+/// Which JetPack lines a binary needing glibc `need` runs on, in words, and whether it
+/// runs on any of them.
+pub fn jetpack_fit(need: (u32, u32)) -> (bool, String) {
+    let fits: Vec<String> = JETPACK_GLIBC
+        .iter()
+        .map(|(name, have)| {
+            let verdict = if need <= *have { "runs" } else { "does not run" };
+            format!("{verdict} on {name}, glibc {}.{}", have.0, have.1)
+        })
+        .collect();
+    let any = JETPACK_GLIBC.iter().any(|(_, have)| need <= *have);
+    (any, fits.join("; "))
+}
+
 /// This machine's glibc version, from `getconf GNU_LIBC_VERSION` ("glibc 2.35"); None on
 /// a system without glibc.
 pub fn machine_glibc() -> Option<(u32, u32)> {
@@ -317,7 +337,9 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
                         format!("built for {arch}, {expected} {machine_arch}"),
                     );
                     if let Some(need) = needed_glibc(bytes) {
-                        // Only comparable on the device itself (or a machine of its arch).
+                        let (on_jetpack, jetpack) = jetpack_fit(need);
+                        // The machine's own glibc only decides on the device itself (or a
+                        // machine of its arch); elsewhere the JetPack lines do.
                         let have = (arch == std::env::consts::ARCH).then(machine_glibc).flatten();
                         let (ok, detail) = match have {
                             Some(have) => (
@@ -327,9 +349,16 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
                                     need.0, need.1, have.0, have.1
                                 ),
                             ),
+                            None if arch == "aarch64" => (
+                                on_jetpack,
+                                format!("needs glibc {}.{} or newer: {jetpack}", need.0, need.1),
+                            ),
                             None => (true, format!("needs glibc {}.{} or newer", need.0, need.1)),
                         };
                         check(ok, format!("{} C library", entry.path), detail);
+                        if arch == "aarch64" && have.is_some() {
+                            check(true, format!("{} JetPack", entry.path), jetpack);
+                        }
                     }
                 }
                 if entry.path.starts_with("firmware/") {
@@ -392,4 +421,34 @@ pub fn cargo_target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jetpack_lines_follow_the_glibc_a_binary_needs() {
+        let (ok, text) = jetpack_fit((2, 31));
+        assert!(ok);
+        assert!(
+            text.contains("runs on JetPack 5") && text.contains("runs on JetPack 6"),
+            "{text}"
+        );
+        let (ok, text) = jetpack_fit((2, 35));
+        assert!(ok);
+        assert!(
+            text.contains("does not run on JetPack 5 (Ubuntu 20.04), glibc 2.31") && text.contains("runs on JetPack 6"),
+            "{text}"
+        );
+        let (ok, text) = jetpack_fit((2, 38));
+        assert!(!ok, "{text}");
+    }
+
+    #[test]
+    fn the_newest_glibc_version_string_is_found() {
+        let bytes = b"\0GLIBC_2.17\0GLIBC_2.31\0GLIBC_2.28\0GLIBC_2.4x\0GLIBC_PRIVATE\0";
+        assert_eq!(needed_glibc(bytes), Some((2, 31)));
+        assert_eq!(needed_glibc(b"no versions here"), None);
+    }
 }

@@ -2,12 +2,15 @@
 //! per second and a summary.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use a4mer_ros::demo::{DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
 use a4mer_ros::node::NodeSetup;
+use a4mer_ros::node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use a4mer_train::bench::MocapLoop;
@@ -38,11 +41,72 @@ pub struct DemoArgs {
     /// start-up and memory are measured on their own) instead of a thread.
     #[arg(long)]
     node_process: bool,
+    /// Start N busy loops (threads at SCHED_OTHER, nice 0) for the whole run: the camera
+    /// SDK and body tracking a Jetson runs beside the node.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    cpu_hog: u32,
+    /// The node's scheduling policy (its `sched.policy` parameter): inherit, other, fifo, rr.
+    /// fifo and rr need root, CAP_SYS_NICE or an RLIMIT_RTPRIO; without, the node says why.
+    #[arg(long, value_name = "POLICY", default_value = "inherit")]
+    sched_policy: String,
+    /// The node's `sched.priority` (fifo and rr).
+    #[arg(long, value_name = "1..99", default_value_t = 40)]
+    sched_priority: u32,
+    /// The node's `sched.cpus`: CPUs for its frame loop, e.g. `1` or `0,1`.
+    #[arg(long, value_name = "CPU,...", value_delimiter = ',')]
+    sched_cpus: Vec<u32>,
+    /// Run the demo's publisher and subscriber (and their DDS threads) at the node's
+    /// policy too, as a robot's pose driver and controller would run (ros2_control's
+    /// controller manager runs SCHED_FIFO): then the latency measured is the node's and the
+    /// transport's, not the measuring side's own wait for a CPU.
+    #[arg(long)]
+    sched_endpoints: bool,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     source: SourceArgs,
+}
+
+/// Busy loops competing with the node for the CPU, stopped and joined on drop.
+struct CpuHogs {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuHogs {
+    fn start(n: u32) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|i| {
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name(format!("cpu-hog-{i}"))
+                    .spawn(move || {
+                        let mut x = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            for _ in 0..10_000 {
+                                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                            }
+                        }
+                    })
+                    .context("starting a --cpu-hog thread")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if n > 0 {
+            eprintln!("a4mer demo: {n} busy loops at SCHED_OTHER for the whole run");
+        }
+        Ok(Self { stop, threads })
+    }
+}
+
+impl Drop for CpuHogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -161,7 +225,18 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ros_args.extend(["-p".into(), format!("model:={}", m.display())]);
     }
     ros_args.extend(["-p".into(), format!("tracks.max:={}", args.people.max(4))]);
+    ros_args.extend([
+        "-p".into(),
+        format!("sched.policy:={}", args.sched_policy),
+        "-p".into(),
+        format!("sched.priority:={}", args.sched_priority),
+    ]);
+    if !args.sched_cpus.is_empty() {
+        let cpus: Vec<String> = args.sched_cpus.iter().map(u32::to_string).collect();
+        ros_args.extend(["-p".into(), format!("sched.cpus:=[{}]", cpus.join(", "))]);
+    }
     let setup = NodeSetup::from_args(&ros_args, env.clone()).context("node start-up")?;
+    let node_sched = setup.config.sched.clone();
     let topics = setup.topics.clone();
     eprintln!(
         "a4mer demo: {} people, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
@@ -191,6 +266,18 @@ pub fn run(args: DemoArgs) -> Result<()> {
         NodeLaunch::InProcess(Box::new(setup))
     };
     let json = args.json;
+    // Busy loops first, so they keep SCHED_OTHER whatever this thread takes next.
+    let hogs = CpuHogs::start(args.cpu_hog)?;
+    if args.sched_endpoints {
+        let applied = apply_to_current_thread(&SchedConfig {
+            cpus: Vec::new(),
+            ..node_sched
+        });
+        eprintln!("a4mer demo: publisher and subscriber at {}", applied.policy);
+        if let Some(problem) = applied.problem {
+            eprintln!("a4mer demo: warning: {problem}");
+        }
+    }
     let summary = a4mer_ros::demo::run(
         DemoConfig {
             people,
@@ -208,7 +295,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
             }
         },
     )
-    .context("demo")?;
+    .context("demo");
+    drop(hogs);
+    let summary = summary?;
     if summary.forecasts_received == 0 {
         bail!("no forecast arrived over DDS in {:.0} s", args.seconds);
     }

@@ -20,6 +20,7 @@ mod cmd_replay;
 mod cmd_selftest;
 mod cmd_soak;
 mod cmd_verify;
+mod selftest_extra;
 // Model issue: training, motif inspection.
 mod cmd_motifs;
 mod cmd_train;

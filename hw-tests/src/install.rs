@@ -127,10 +127,12 @@ pub fn check(root: &Path, domain_id: u32) -> Result<Checked, String> {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let report = scratch.path().join("selftest.json");
     // From a directory without `data/`: the selftest must find the bundle's own clips.
+    // `--node`: the bundle's a4mer_node between a publisher and a subscriber on loopback DDS.
     run(
         Command::new(bin("a4mer"))
             .current_dir(scratch.path())
             .arg("selftest")
+            .arg("--node")
             .arg("--model")
             .arg(root.join(model_rel))
             .arg("--report")

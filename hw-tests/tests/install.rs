@@ -14,9 +14,10 @@ fn domain_id() -> u32 {
 
 fn report(what: &str, c: &Checked) {
     println!(
-        "{what}: verify ok ({} checks), selftest {}, node ready after {:.2} s, {} watchdog pings, {}",
+        "{what}: verify ok ({} checks), selftest {} (node over DDS p99 {} ms), node ready after {:.2} s, {} watchdog pings, {}",
         c.verify.lines().filter(|l| l.starts_with("ok")).count(),
         if c.selftest["pass"] == true { "PASS" } else { "FAIL" },
+        c.selftest["node_e2e_p99_ms"],
         c.ready_after_s,
         c.watchdog_pings,
         c.node_banner
@@ -31,6 +32,8 @@ fn assert_checked(c: &Checked) {
         "{}",
         c.selftest
     );
+    // The selftest's DDS run through the bundle's own node took place and was timed.
+    assert!(c.selftest["node_e2e_p99_ms"].is_number(), "{}", c.selftest);
     // The node runs the bundle's model (named by the unit's env file), not the built-in one.
     assert!(
         c.node_banner.contains(&c.model_path) && c.node_banner.contains(&c.model_id),

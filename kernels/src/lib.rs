@@ -2,12 +2,14 @@
 //!
 //! An int8 layer keeps its weights blocked for the dot-product instruction: 16 outputs by 4
 //! inputs per 64 bytes. On x86-64 with AVX-512 VNNI one `vpdpbusd` does 64 multiply-adds;
-//! elsewhere a portable kernel, compiled for AVX2 and NEON through `multiversion`, gives
-//! the same integers. The VNNI kernel is the only `unsafe` code in the a4mer runtime; it
-//! lives here so AddressSanitizer and Miri can run it without building burn
-//! (`scripts/ci-unsafe.sh`).
+//! on aarch64 with the Armv8.2 dot-product extension (Jetson Orin's Cortex-A78AE) four
+//! `sdot` do the same; elsewhere a portable kernel, compiled for AVX2 and NEON through
+//! `multiversion`, gives the same integers. The kernel is chosen once per layer at run
+//! time ([`Kernel::best`]). These two kernels are the only `unsafe` code in the a4mer
+//! runtime; they live here so AddressSanitizer and Miri (x86-64) and qemu-user (aarch64)
+//! can run them without building burn (`scripts/ci-unsafe.sh`, `.ci/run`).
 
-#![cfg_attr(not(target_arch = "x86_64"), forbid(unsafe_code))]
+#![cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), forbid(unsafe_code))]
 
 use multiversion::multiversion;
 
@@ -63,8 +65,42 @@ pub struct Int8Dense {
     inv_x_scale: f32,
     /// `x_scale * w_scale[j]`.
     out_scale: Vec<f32>,
-    /// AVX-512 VNNI found at run time.
-    vnni: bool,
+    /// Chosen at construction from what the CPU reports.
+    kernel: Kernel,
+}
+
+/// Which integer dot-product kernel a layer runs. Every kernel gives the same bits: the sums
+/// are exact in i32, and the f32 epilogue is shared code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// `block_dot_portable` compiled per target by `multiversion` (AVX2, NEON with and
+    /// without dotprod, baseline).
+    Portable,
+    /// x86-64 AVX-512 VNNI `vpdpbusd`.
+    Vnni,
+    /// aarch64 Armv8.2 dot product (FEAT_DotProd) `sdot`.
+    Sdot,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn best() -> Self {
+        if vnni_available() {
+            Kernel::Vnni
+        } else if sdot_available() {
+            Kernel::Sdot
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::Vnni => "avx512-vnni",
+            Kernel::Sdot => "sdot",
+        }
+    }
 }
 
 impl Int8Dense {
@@ -97,19 +133,20 @@ impl Int8Dense {
             colsum128,
             inv_x_scale: 1.0 / x_scale,
             out_scale: w_scales.iter().map(|ws| ws * x_scale).collect(),
-            vnni: vnni_available(),
+            kernel: Kernel::best(),
         }
     }
 
-    /// Use the portable kernel even where AVX-512 VNNI is present (tests compare the two).
+    /// Use the portable kernel even where a dot-product instruction is present (tests
+    /// compare the two).
     pub fn portable(mut self) -> Self {
-        self.vnni = false;
+        self.kernel = Kernel::Portable;
         self
     }
 
-    /// Whether this layer runs the AVX-512 VNNI kernel.
-    pub fn uses_vnni(&self) -> bool {
-        self.vnni
+    /// The kernel this layer runs.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// `y = x W + b` for every row of `x` (`rows * n_in`) into `y` (`rows * n_out`).
@@ -131,7 +168,7 @@ impl Int8Dense {
         let mut acc = [0i32; QCHUNK_BLOCKS * QBLOCK];
         for (xr, yr) in x.chunks_exact(self.n_in).zip(y.chunks_exact_mut(self.n_out)) {
             quantize_row(xr, self.inv_x_scale, &mut xq[..self.n_in]);
-            if self.vnni {
+            if self.kernel == Kernel::Vnni {
                 // Four input bytes per lane, offset to unsigned (x ^ 0x80 = x + 128).
                 for (g, x4) in xg.iter_mut().zip(xq.chunks_exact(QGROUP)) {
                     *g = i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
@@ -160,10 +197,19 @@ impl Int8Dense {
     fn blocks_dot(&self, xq: &[i8], xg: &[i32], c0: usize, c1: usize, acc: &mut [i32]) {
         let span = self.groups * QBLOCK * QGROUP;
         #[cfg(target_arch = "x86_64")]
-        if self.vnni {
-            // SAFETY: `vnni` is set only when the CPU reports avx512f and avx512vnni; the
-            // kernel checks the slice lengths it reads.
+        if self.kernel == Kernel::Vnni {
+            // SAFETY: `Kernel::Vnni` is chosen only when the CPU reports avx512f and
+            // avx512vnni; the kernel checks the slice lengths it reads.
             unsafe { vnni::blocks_dot(xg, &self.wb, self.groups, c0, c1, &self.colsum128, acc) };
+            return;
+        }
+        #[cfg(target_arch = "aarch64")]
+        if self.kernel == Kernel::Sdot {
+            for (blk, a) in (c0..c1).zip(acc.chunks_exact_mut(QBLOCK)) {
+                // SAFETY: `Kernel::Sdot` is chosen only when the CPU reports dotprod; the
+                // kernel checks the slice lengths it reads.
+                unsafe { sdot::block_dot(xq, &self.wb[blk * span..(blk + 1) * span], a) };
+            }
             return;
         }
         let _ = xg;
@@ -191,6 +237,19 @@ pub fn vnni_available() -> bool {
         std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU runs the `sdot` kernel (Armv8.2 FEAT_DotProd: Cortex-A75/A76/A78,
+/// Carmel in Jetson Xavier, Neoverse; not the Cortex-A57 of Jetson Nano and TX2).
+pub fn sdot_available() -> bool {
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(not(target_arch = "aarch64"))]
     {
         false
     }
@@ -297,6 +356,76 @@ mod vnni {
     }
 }
 
+#[cfg(target_arch = "aarch64")]
+mod sdot {
+    use std::arch::aarch64::*;
+    use std::arch::asm;
+
+    use super::{QBLOCK, QGROUP};
+
+    /// One output block (16 outputs) of the blocked weights `wblk` against the int8 input
+    /// `xq`: the exact i32 sums. Each group of 4 inputs is broadcast to every 32-bit lane;
+    /// the group's 64 weight bytes are four registers of 4 outputs × 4 inputs, the order
+    /// `sdot` (signed × signed, 4 products per lane) reads them in, so no offset is needed
+    /// (unlike VNNI's unsigned × signed).
+    ///
+    /// Inline assembly because the `vdotq_s32` intrinsic is not stable Rust yet.
+    ///
+    /// # Safety
+    /// The CPU must support the dot-product extension (FEAT_DotProd).
+    #[target_feature(enable = "neon,dotprod")]
+    pub unsafe fn block_dot(xq: &[i8], wblk: &[i8], acc: &mut [i32]) {
+        let groups = xq.len() / QGROUP;
+        assert!(acc.len() == QBLOCK && wblk.len() == groups * QBLOCK * QGROUP);
+        let (mut a0, mut a1, mut a2, mut a3) = (vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0));
+        for (x4, w) in xq.chunks_exact(QGROUP).zip(wblk.chunks_exact(QBLOCK * QGROUP)) {
+            let x = vreinterpretq_s8_s32(vdupq_n_s32(i32::from_le_bytes([
+                x4[0] as u8,
+                x4[1] as u8,
+                x4[2] as u8,
+                x4[3] as u8,
+            ])));
+            // SAFETY: `w` is one group's 64 bytes (chunks_exact): four 16-byte loads.
+            let (w0, w1, w2, w3) = unsafe {
+                let p = w.as_ptr();
+                (
+                    vld1q_s8(p),
+                    vld1q_s8(p.add(16)),
+                    vld1q_s8(p.add(32)),
+                    vld1q_s8(p.add(48)),
+                )
+            };
+            // SAFETY: register-only arithmetic; dotprod is enabled for this function.
+            unsafe {
+                asm!(
+                    "sdot {a0:v}.4s, {w0:v}.16b, {x:v}.16b",
+                    "sdot {a1:v}.4s, {w1:v}.16b, {x:v}.16b",
+                    "sdot {a2:v}.4s, {w2:v}.16b, {x:v}.16b",
+                    "sdot {a3:v}.4s, {w3:v}.16b, {x:v}.16b",
+                    a0 = inout(vreg) a0,
+                    a1 = inout(vreg) a1,
+                    a2 = inout(vreg) a2,
+                    a3 = inout(vreg) a3,
+                    w0 = in(vreg) w0,
+                    w1 = in(vreg) w1,
+                    w2 = in(vreg) w2,
+                    w3 = in(vreg) w3,
+                    x = in(vreg) x,
+                    options(pure, nomem, nostack),
+                );
+            }
+        }
+        // SAFETY: `acc` holds 16 i32 (asserted above): four 4-lane stores.
+        unsafe {
+            let p = acc.as_mut_ptr();
+            vst1q_s32(p, a0);
+            vst1q_s32(p.add(4), a1);
+            vst1q_s32(p.add(8), a2);
+            vst1q_s32(p.add(12), a3);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +447,104 @@ mod tests {
 
     fn random_i8(r: &mut Lcg, n: usize) -> Vec<i8> {
         (0..n).map(|_| ((r.next() % 255) as i32 - 127) as i8).collect()
+    }
+
+    /// Four input bytes per lane, offset to unsigned, as the VNNI kernel reads them.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn offset_groups(xq: &[i8]) -> Vec<i32> {
+        xq.chunks_exact(QGROUP)
+            .map(|x4| i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8]) ^ 0x8080_8080u32 as i32)
+            .collect()
+    }
+
+    /// FNV-1a over 32-bit words: a fingerprint of exact results small enough to write down.
+    struct Fnv(u64);
+    impl Fnv {
+        fn word(&mut self, w: u32) {
+            for b in w.to_le_bytes() {
+                self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+
+    /// The exact i32 sums of every output of `q` for one input row, through the layer's
+    /// own kernel.
+    fn layer_sums(q: &Int8Dense, xr: &[f32]) -> Vec<i32> {
+        let mut xq = vec![0i8; q.groups * QGROUP];
+        quantize_row(xr, q.inv_x_scale, &mut xq[..q.n_in]);
+        let xg = offset_groups(&xq);
+        let mut acc = vec![0i32; q.blocks * QBLOCK];
+        q.blocks_dot(&xq, &xg, 0, q.blocks, &mut acc);
+        acc
+    }
+
+    /// Which kernel the machine running the tests must pick (`portable`, `sdot`,
+    /// `avx512-vnni`), when `A4MER_EXPECT_INT8_KERNEL` says: CI runs the aarch64 tests
+    /// under qemu once on a core without dotprod and once with it, and a run that silently
+    /// fell back to the portable kernel would prove nothing about `sdot`.
+    #[test]
+    fn the_expected_kernel_is_chosen() {
+        let best = Kernel::best().name();
+        eprintln!("int8 kernel on this machine: {best}");
+        if let Ok(want) = std::env::var("A4MER_EXPECT_INT8_KERNEL") {
+            assert_eq!(best, want, "A4MER_EXPECT_INT8_KERNEL");
+        }
+    }
+
+    /// Fixed-seed layers give exactly these i32 sums and f32 output bits on every
+    /// architecture and kernel. Recorded on x86-64 (AVX-512 VNNI and the AVX2 portable
+    /// kernel agree); CI checks them for aarch64 under qemu-user, with the NEON portable
+    /// kernel and with `sdot`.
+    #[test]
+    fn fixed_vectors_give_the_recorded_bits_on_every_architecture() {
+        const SUMS_FNV: u64 = 0xa83e_10ac_9901_32ff;
+        const OUTPUTS_FNV: u64 = 0x5424_920d_167a_ee2c;
+        let mut r = Lcg(2026);
+        let (mut sums, mut outputs) = (Fnv(0xcbf2_9ce4_8422_2325), Fnv(0xcbf2_9ce4_8422_2325));
+        let shapes: &[(usize, usize, usize)] = if cfg!(miri) {
+            &[(7, 3, 1), (64, 80, 2)]
+        } else {
+            &[
+                (7, 3, 1),
+                (64, 80, 2),
+                (127, 17, 3),
+                (64, 192, 4),
+                (250, 2160, 1),
+                (1500, 600, 2),
+            ]
+        };
+        for &(n_in, n_out, rows) in shapes {
+            let w = random_i8(&mut r, n_in * n_out);
+            let w_scales: Vec<f32> = (0..n_out).map(|_| 0.001 + (r.next() % 100) as f32 * 1e-4).collect();
+            let b: Vec<f32> = (0..n_out).map(|_| r.f32()).collect();
+            // Some inputs past the clamp, so saturation is part of the fingerprint.
+            let x: Vec<f32> = (0..rows * n_in).map(|_| r.f32() * 2.5).collect();
+            let q = Int8Dense::new(&w, n_in, n_out, &w_scales, 2.0 / QMAX);
+            let portable = q.clone().portable();
+            for xr in x.chunks_exact(n_in) {
+                let s = layer_sums(&q, xr);
+                assert_eq!(
+                    s,
+                    layer_sums(&portable, xr),
+                    "[{n_in}, {n_out}] {} vs portable",
+                    q.kernel().name()
+                );
+                s.iter().for_each(|v| sums.word(*v as u32));
+            }
+            let mut y = vec![f32::NAN; rows * n_out];
+            q.forward(&b, &x, &mut y);
+            y.iter().for_each(|v| outputs.word(v.to_bits()));
+        }
+        eprintln!(
+            "kernel {}: sums fnv {:#018x}, outputs fnv {:#018x}",
+            Kernel::best().name(),
+            sums.0,
+            outputs.0
+        );
+        if !cfg!(miri) {
+            assert_eq!(sums.0, SUMS_FNV, "exact i32 sums differ from the recorded ones");
+            assert_eq!(outputs.0, OUTPUTS_FNV, "f32 output bits differ from the recorded ones");
+        }
     }
 
     #[test]
@@ -345,29 +572,28 @@ mod tests {
             let span = q.groups * QBLOCK * QGROUP;
             for blk in 0..q.blocks {
                 let wblk = &q.wb[blk * span..(blk + 1) * span];
-                let colsum = &q.colsum128[blk * QBLOCK..(blk + 1) * QBLOCK];
                 let (mut portable, mut dispatched) = ([0i32; QBLOCK], [1i32; QBLOCK]);
                 block_dot_portable(&xq, wblk, &mut portable);
                 block_dot_dispatch(&xq, wblk, &mut dispatched);
                 assert_eq!(portable, dispatched, "[{n_in}, {n_out}] block {blk}");
-                let _ = colsum;
                 // The VNNI kernel over this block alone, and over all blocks from here
                 // (its four-block path).
                 #[cfg(target_arch = "x86_64")]
-                if q.vnni {
-                    let xg: Vec<i32> = xq
-                        .chunks_exact(QGROUP)
-                        .map(|x4| {
-                            i32::from_le_bytes([x4[0] as u8, x4[1] as u8, x4[2] as u8, x4[3] as u8])
-                                ^ 0x8080_8080u32 as i32
-                        })
-                        .collect();
+                if q.kernel == Kernel::Vnni {
+                    let xg = offset_groups(&xq);
                     let mut v = vec![2i32; (q.blocks - blk) * QBLOCK];
-                    // SAFETY: q.vnni says the CPU has avx512f + avx512vnni.
+                    // SAFETY: Kernel::Vnni says the CPU has avx512f + avx512vnni.
                     unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, blk + 1, &q.colsum128, &mut v[..QBLOCK]) };
                     assert_eq!(&portable[..], &v[..QBLOCK], "VNNI [{n_in}, {n_out}] block {blk}");
                     unsafe { vnni::blocks_dot(&xg, &q.wb, q.groups, blk, q.blocks, &q.colsum128, &mut v) };
                     assert_eq!(&portable[..], &v[..QBLOCK], "VNNI x4 [{n_in}, {n_out}] block {blk}");
+                }
+                #[cfg(target_arch = "aarch64")]
+                if q.kernel == Kernel::Sdot {
+                    let mut v = [3i32; QBLOCK];
+                    // SAFETY: Kernel::Sdot says the CPU has dotprod.
+                    unsafe { sdot::block_dot(&xq, wblk, &mut v) };
+                    assert_eq!(portable, v, "sdot [{n_in}, {n_out}] block {blk}");
                 }
                 for (jj, got) in portable.iter().enumerate() {
                     let j = blk * QBLOCK + jj;
@@ -381,6 +607,7 @@ mod tests {
             }
         }
         eprintln!("AVX-512 VNNI on this machine: {}", vnni_available());
+        eprintln!("int8 kernel on this machine: {}", Kernel::best().name());
         // The Miri job enables the features statically: it must take the unsafe path.
         if cfg!(all(miri, target_feature = "avx512vnni")) {
             assert!(vnni_available(), "Miri would test only the portable kernel");

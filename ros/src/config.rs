@@ -26,6 +26,9 @@ pub const PARAMETERS: &[&str] = &[
     "link.device",
     "link.baud",
     "link.base_from_forecast",
+    "sched.policy",
+    "sched.priority",
+    "sched.cpus",
 ];
 
 pub const DEFAULT_NODE_NAME: &str = "a4mer_node";
@@ -60,6 +63,8 @@ pub struct NodeConfig {
     pub diagnostics_period_s: f64,
     /// Serial link to the safety MCU; `None` when `link.device` is empty.
     pub link: Option<crate::link::LinkConfig>,
+    /// Scheduling policy, priority and CPUs of the frame loop.
+    pub sched: crate::node::sched::SchedConfig,
 }
 
 fn invalid(name: &str, reason: String) -> ParamError {
@@ -168,6 +173,7 @@ impl NodeConfig {
             marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
             diagnostics_period_s: positive_f64(p, "diagnostics.period_s", 1.0)?,
             link: link_config(p)?,
+            sched: crate::node::sched::SchedConfig::from_parameters(p)?,
         })
     }
 }

@@ -308,6 +308,28 @@ impl Diagnostics {
     }
 }
 
+/// The frame loop's scheduling: WARN when the `sched.*` parameters could not be applied
+/// (the message says what would permit them).
+pub fn sched_status(id: &Identity, s: &super::sched::Applied) -> DiagnosticStatus {
+    let (level, message) = match &s.problem {
+        Some(p) => (DiagnosticStatus::WARN, p.clone()),
+        None => (DiagnosticStatus::OK, s.policy.clone()),
+    };
+    DiagnosticStatus {
+        level,
+        name: format!("{}: scheduling", id.node),
+        message,
+        hardware_id: String::new(),
+        values: vec![
+            kv("frame_loop_policy", &s.policy),
+            kv(
+                "frame_loop_cpus",
+                s.cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
+            ),
+        ],
+    }
+}
+
 /// The safety link's status: ERROR while the device is missing (the MCU is then on its
 /// deadline and will protective-stop), WARN when frames are being dropped.
 pub fn link_status(id: &Identity, s: &LinkStats) -> DiagnosticStatus {

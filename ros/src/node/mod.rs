@@ -3,18 +3,22 @@
 //! One thread runs the frame loop: a mio poll on the input subscription (ros2-client
 //! subscriptions are mio event sources), so a message is handled as soon as it arrives,
 //! with a timeout that drives `/diagnostics`. ros2-client's spinner (ROS graph, `/clock`
-//! for `use_sim_time`, rosout) runs on a second thread. Adapters, engine and output
-//! builders are the same code the replay and the bench run.
+//! for `use_sim_time`, rosout) runs on a second thread, the `/diagnostics` publisher on a
+//! third, the safety link's writer on a fourth; the frame loop runs at the `sched.*`
+//! policy (see [`sched`]). Adapters, engine and output builders are the same code the
+//! replay and the bench run.
 //!
 //! Start-up validates everything (arguments, names, parameters, the model, the joint map)
 //! before any DDS entity exists, so a bad parameter fails with its name and nothing else
 //! on the network sees a half-started node.
 
 pub mod diagnostics;
+pub mod sched;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::{Artifact, ArtifactError};
@@ -245,7 +249,63 @@ struct Outputs {
     forecast: Publisher<PoseForecast>,
     motifs: Publisher<MotifAnticipation>,
     markers: Publisher<MarkerArray>,
-    diagnostics: Publisher<DiagnosticArray>,
+}
+
+/// `/diagnostics` from a thread of its own at `SCHED_OTHER`: serializing and writing a
+/// report of every counter never delays a frame. The frame loop hands over a report
+/// without waiting; one still unsent is replaced by a newer one (and counted as a failure).
+struct DiagnosticsWriter {
+    to_thread: Option<SyncSender<DiagnosticArray>>,
+    failures: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DiagnosticsWriter {
+    fn start(publisher: Publisher<DiagnosticArray>) -> Result<Self, NodeError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DiagnosticArray>(1);
+        let failures = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&failures);
+        let thread = std::thread::Builder::new()
+            .name("a4mer-diag".into())
+            .spawn(move || {
+                // Failing to lower itself leaves the thread at the frame loop's policy:
+                // slower frames at worst, so not worth stopping for.
+                let _ = sched::demote_current_thread();
+                for report in rx {
+                    if publisher.publish(report).is_err() {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .map_err(|e| ros_err("starting the diagnostics thread")(e.to_string()))?;
+        Ok(Self {
+            to_thread: Some(tx),
+            failures,
+            thread: Some(thread),
+        })
+    }
+
+    fn offer(&self, report: DiagnosticArray) {
+        if let Some(tx) = &self.to_thread
+            && let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(report)
+        {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Publish failures since the last call.
+    fn take_failures(&self) -> u64 {
+        self.failures.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl Drop for DiagnosticsWriter {
+    fn drop(&mut self) {
+        drop(self.to_thread.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The frame loop's state: one engine per person, adapters, counters.
@@ -291,7 +351,11 @@ impl FrameLoop {
                     if self.link.is_some() {
                         for_link.push(link_person(person.id, &person.frame, a));
                     }
-                    (motif_anticipation(header, person.id, a), forecast, (a.health, a.body_scale))
+                    (
+                        motif_anticipation(header, person.id, a),
+                        forecast,
+                        (a.health, a.body_scale),
+                    )
                 }
                 Err(e) => {
                     self.diag.rejected_frame(person.id, &e);
@@ -354,6 +418,16 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         model,
         engine,
     } = setup;
+    // Before any DDS entity: RustDDS's threads, which carry every sample in and out,
+    // inherit the frame loop's policy and CPUs.
+    let sched = sched::apply_to_current_thread(&config.sched);
+    eprintln!(
+        "a4mer_node: frame loop and DDS threads at {} on CPUs {:?}; spinner and diagnostics at SCHED_OTHER",
+        sched.policy, sched.cpus
+    );
+    if let Some(problem) = &sched.problem {
+        eprintln!("a4mer_node: warning: {problem}");
+    }
     let ctx = context(&env)?;
     let node_name = NodeName::new(names.namespace(), names.name())
         .map_err(|e| ros_err(format!("node name {}", names.fully_qualified_name()))(format!("{e:?}")))?;
@@ -368,7 +442,11 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         .map_err(|e| ros_err("creating the node's spinner")(format!("{e:?}")))?;
     let spin_thread = std::thread::Builder::new()
         .name("a4mer-spin".into())
-        .spawn(move || futures::executor::block_on(spinner.spin()))
+        .spawn(move || {
+            // Graph and rosout bookkeeping: never ahead of a frame.
+            let _ = sched::demote_current_thread();
+            futures::executor::block_on(spinner.spin())
+        })
         .map_err(|e| ros_err("starting the spinner thread")(e.to_string()))?;
 
     let out_qos = output_qos(config.output_queue_depth as usize);
@@ -376,8 +454,8 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         forecast: publisher(&mut node, &topics.forecast, &out_qos)?,
         motifs: publisher(&mut node, &topics.motifs, &out_qos)?,
         markers: publisher(&mut node, &topics.markers, &out_qos)?,
-        diagnostics: publisher(&mut node, &topics.diagnostics, &out_qos)?,
     };
+    let diagnostics_out = DiagnosticsWriter::start(publisher(&mut node, &topics.diagnostics, &out_qos)?)?;
     let in_qos = input_qos(config.input_queue_depth as usize);
     let input_type = config.input_type;
     let type_name = input_type.ros_type_name();
@@ -460,10 +538,10 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             if let Some(link) = &frames.link {
                 report.status.push(diagnostics::link_status(&identity, &link.stats()));
             }
+            report.status.push(diagnostics::sched_status(&identity, &sched));
+            diagnostics_out.offer(report);
             // A failed send is visible in the next report's counters.
-            if outputs.diagnostics.publish(report).is_err() {
-                frames.diag.published(0, 1);
-            }
+            frames.diag.published(0, diagnostics_out.take_failures());
             next_report = (next_report + period).max(now);
         }
         let timeout = next_report.saturating_duration_since(now).min(STOP_CHECK);
@@ -512,6 +590,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         rejected_frames: d.rejected_frames.values().sum(),
     };
     drop(outputs);
+    drop(diagnostics_out);
     drop(input);
     drop(clock.take());
     drop(node);
