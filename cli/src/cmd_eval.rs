@@ -52,8 +52,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let (loaded, provenance) = match &args.model {
         Some(p) => {
             let device = backend_device(args.backend)?;
-            let (m, prov) = load_model(p, &device)
-                .with_context(|| format!("loading model {} on {}", p.display(), args.backend))?;
+            let (m, prov) =
+                load_model(p, &device).with_context(|| format!("loading model {} on {}", p.display(), args.backend))?;
             (Some(m), Some(prov))
         }
         None => (None, None),
@@ -83,7 +83,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
     if args.perturb {
         report.perturbations =
-            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster.as_deref_mut());
+            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster);
     }
     let (failures, last_error) = match (&batch, &streamed) {
         (Some(b), _) => (b.failures, b.last_error.clone()),
@@ -187,9 +187,14 @@ fn print_perturbations(report: &EvalReport) {
         .collect();
     if report.mpjpe_mm.model.is_some() {
         if losing.is_empty() {
-            println!("model at least as good as the better baseline at 400 and 1000 ms, and within +5 % at 100 ms, in every condition");
+            println!(
+                "model at least as good as the better baseline at 400 and 1000 ms, and within +5 % at 100 ms, in every condition"
+            );
         } else {
-            println!("model loses (worse than the better baseline at 400 or 1000 ms, or by over 5 % at 100 ms) in: {}", losing.join(", "));
+            println!(
+                "model loses (worse than the better baseline at 400 or 1000 ms, or by over 5 % at 100 ms) in: {}",
+                losing.join(", ")
+            );
         }
     }
 }
@@ -198,7 +203,12 @@ fn print_perturbations(report: &EvalReport) {
 /// 1000 ms, and within 5 % of it at 100 ms.
 fn losing_condition(horizons_ms: &[u32], t: &MpjpeTable) -> bool {
     let Some(gain) = t.model_gain_pct() else { return false };
-    let at = |ms: u32| horizons_ms.iter().position(|h| *h == ms).and_then(|i| gain.get(i).copied());
+    let at = |ms: u32| {
+        horizons_ms
+            .iter()
+            .position(|h| *h == ms)
+            .and_then(|i| gain.get(i).copied())
+    };
     at(100).is_some_and(|g| g < -5.0) || at(400).is_some_and(|g| g < 0.0) || at(1000).is_some_and(|g| g < 0.0)
 }
 

@@ -90,7 +90,10 @@ fn held_out_files(files: &[PathBuf], names: &[String]) -> Result<Vec<usize>> {
             .map(|(i, _)| i)
             .collect();
         if hits.is_empty() {
-            bail!("train: --hold-out {name:?} matches none of the {} recordings", files.len());
+            bail!(
+                "train: --hold-out {name:?} matches none of the {} recordings",
+                files.len()
+            );
         }
         out.extend(hits);
     }

@@ -9,8 +9,8 @@ use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 use a4mer_train::bench::{Stats, bench_engine};
 use a4mer_train::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
-use a4mer_train::perturb::Perturbation;
 use a4mer_train::forecaster::EngineForecaster;
+use a4mer_train::perturb::Perturbation;
 
 use crate::burn_int8::{self, BurnInt8Row};
 use crate::{QuantError, Recording};

@@ -227,10 +227,7 @@ pub fn evaluate<'m>(
         .iter()
         .map(|m| {
             let f = split.frames(&m.frames);
-            Scored {
-                observed: f,
-                truth: f,
-            }
+            Scored { observed: f, truth: f }
         })
         .collect();
     let mut report = evaluate_streams(&streams, stride, model).ok_or_else(|| EvalError::NoWindows {

@@ -45,18 +45,30 @@ pub enum Perturbation {
     AsRecorded,
     /// The skeleton retargeted to `factor` times its size: bones and strides scale, about
     /// the ground point under the first pelvis, so the feet stay on the ground.
-    BodyScale { factor: f32 },
+    BodyScale {
+        factor: f32,
+    },
     /// Time-warped: the same motion performed `factor` times as fast.
-    Speed { factor: f32 },
+    Speed {
+        factor: f32,
+    },
     /// Delivered by a source at `hz`, then brought to the model rate as the importer and
     /// the engine's conditioner do (linear interpolation).
-    SourceRate { hz: u32 },
+    SourceRate {
+        hz: u32,
+    },
     Mirror,
-    Rig { set: RigSet },
+    Rig {
+        set: RigSet,
+    },
     /// Per-joint, per-frame Gaussian noise of `sigma_m` on each axis of what is observed.
-    Jitter { sigma_m: f32 },
+    Jitter {
+        sigma_m: f32,
+    },
     /// Each joint but the pelvis missing from a frame with probability `p`, independently.
-    DroppedJoints { p: f32 },
+    DroppedJoints {
+        p: f32,
+    },
 }
 
 impl Perturbation {
@@ -153,7 +165,11 @@ pub struct Perturbed {
 fn ground_z(frames: &[PoseFrame]) -> f32 {
     let z = frames
         .iter()
-        .flat_map(|f| (0..NUM_JOINTS).filter(|&j| f.valid[j]).map(move |j| f.joints_in_world[j][2]))
+        .flat_map(|f| {
+            (0..NUM_JOINTS)
+                .filter(|&j| f.valid[j])
+                .map(move |j| f.joints_in_world[j][2])
+        })
         .filter(|z| z.is_finite())
         .fold(f32::INFINITY, f32::min);
     if z.is_finite() { z } else { 0.0 }
@@ -196,14 +212,10 @@ pub fn change_speed(frames: &[PoseFrame], speed: f32) -> Vec<PoseFrame> {
             let k = (src.floor() as usize).min(frames.len() - 2);
             let a = src - k as f32;
             let (f0, f1) = (&frames[k], &frames[k + 1]);
-            let mut j: Joints = [[0.0; 3]; NUM_JOINTS];
-            let mut valid = [false; NUM_JOINTS];
-            for q in 0..NUM_JOINTS {
-                valid[q] = f0.valid[q] && f1.valid[q];
-                for c in 0..3 {
-                    j[q][c] = f0.joints_in_world[q][c] * (1.0 - a) + f1.joints_in_world[q][c] * a;
-                }
-            }
+            let j: Joints = std::array::from_fn(|q| {
+                std::array::from_fn(|c| f0.joints_in_world[q][c] * (1.0 - a) + f1.joints_in_world[q][c] * a)
+            });
+            let valid = std::array::from_fn(|q| f0.valid[q] && f1.valid[q]);
             PoseFrame::new(frame_period_ns(i as u64), j, valid)
         })
         .collect()

@@ -206,7 +206,10 @@ fn walk_is_upright_on_the_ground_the_right_height_and_left_is_left() {
         // into the ground at the worst frame.
         assert!(lowest_sole.abs() < 0.06, "{name}: lowest sole at {lowest_sole} m");
         let mean_ahead = ahead_sum / ahead_n.max(1) as f32;
-        assert!(mean_ahead > 0.05, "{name}: toes {mean_ahead} m ahead of the ankles on average");
+        assert!(
+            mean_ahead > 0.05,
+            "{name}: toes {mean_ahead} m ahead of the ankles on average"
+        );
         let f0 = &m.frames[0];
         let height = z(f0, "head") - lowest_sole;
         // Head-sphere centre; the top of the head is 0.1 m higher.

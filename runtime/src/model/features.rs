@@ -266,7 +266,11 @@ impl NormStats {
         }
         let v = &mut ratios[..n];
         v.sort_unstable_by(|a, b| a.total_cmp(b));
-        let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        };
         median.clamp(BODY_SCALE_RANGE.0, BODY_SCALE_RANGE.1)
     }
 
@@ -443,7 +447,12 @@ impl NormStats {
                 return Err(format!("norm.{name} has {got} values, expected {want} (or none)"));
             }
         }
-        if self.ref_bone_m.iter().chain(&self.prior_gain_s).any(|v| !v.is_finite() || *v < 0.0) {
+        if self
+            .ref_bone_m
+            .iter()
+            .chain(&self.prior_gain_s)
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
             return Err("norm.ref_bone_m or norm.prior_gain_s holds a negative or non-finite value".into());
         }
         let all = self.feat_std.iter().chain(&self.kin_std).chain(&self.disp_std);

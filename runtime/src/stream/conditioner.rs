@@ -347,13 +347,7 @@ mod tests {
         for j in 0..17 {
             f.joints_in_world[j][1] = f32::NAN;
         }
-        assert_eq!(
-            c.push(&f),
-            Err(Reject::TooFewValidJoints {
-                valid: 7,
-                required: 8
-            })
-        );
+        assert_eq!(c.push(&f), Err(Reject::TooFewValidJoints { valid: 7, required: 8 }));
     }
 
     #[test]

@@ -141,11 +141,11 @@ pub fn collect_motion_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, DataErro
             if !p.is_file() {
                 continue;
             }
-            if has_extension(&p, "bvh") {
-                found.push(p);
-            } else if (has_extension(&p, "txt") || has_extension(&p, "json"))
-                && matches!(detect_format(&p), Ok(Format::DeepMimic))
-            {
+            let deepmimic = || {
+                (has_extension(&p, "txt") || has_extension(&p, "json"))
+                    && matches!(detect_format(&p), Ok(Format::DeepMimic))
+            };
+            if has_extension(&p, "bvh") || deepmimic() {
                 found.push(p);
             }
         }

@@ -296,7 +296,11 @@ pub fn forecast_target(
                 } else {
                     [0.0; 3]
                 };
-                [(d[0] - prior[0]) * inv, (d[1] - prior[1]) * inv, (d[2] - prior[2]) * inv]
+                [
+                    (d[0] - prior[0]) * inv,
+                    (d[1] - prior[1]) * inv,
+                    (d[2] - prior[2]) * inv,
+                ]
             } else {
                 [0.0; 3]
             };

@@ -389,7 +389,10 @@ pub fn train(
             vec![r.clone()]
         };
         // A short take slowed down can still fill a window; one sped up may not.
-        for v in variants.into_iter().filter(|v| v.len() > mcfg.obs_frames + mcfg.horizon) {
+        for v in variants
+            .into_iter()
+            .filter(|v| v.len() > mcfg.obs_frames + mcfg.horizon)
+        {
             clips.push(Clip::new(v)?);
         }
     }
