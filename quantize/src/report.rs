@@ -110,12 +110,6 @@ impl Report {
     /// Ratios and target checks from the rows.
     pub fn finish(&mut self) {
         self.size_ratio = self.int8.size_bytes as f64 / self.f32.size_bytes.max(1) as f64;
-        let drift = |a: &[f64], b: &[f64]| -> Vec<f64> {
-            a.iter()
-                .zip(b)
-                .map(|(f, q)| if *f > 0.0 { (q - f) / f * 100.0 } else { 0.0 })
-                .collect()
-        };
         self.mpjpe_drift_pct_world = drift(&self.f32.mpjpe_world_mm, &self.int8.mpjpe_world_mm);
         self.mpjpe_drift_pct_pelvis_relative =
             drift(&self.f32.mpjpe_pelvis_relative_mm, &self.int8.mpjpe_pelvis_relative_mm);
@@ -236,6 +230,7 @@ pub fn measure(
     Ok(report)
 }
 
+/// (int8 - f32) / f32 in percent, per horizon.
 fn drift(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter()
         .zip(b)
@@ -252,33 +247,29 @@ fn conditions(
     fb: &mut EngineForecaster,
 ) -> Result<Vec<ConditionDrift>, QuantError> {
     let world = |t: &a4mer_train::eval::MpjpeTable| t.model.as_ref().map(|m| m.world.clone()).unwrap_or_default();
+    let row = |name: String, windows, a: &a4mer_train::eval::MpjpeTable, b: &a4mer_train::eval::MpjpeTable| {
+        let (wa, wb) = (world(a), world(b));
+        ConditionDrift {
+            name,
+            windows,
+            drift_pct: drift(&wa, &wb),
+            f32_world_mm: wa,
+            int8_world_mm: wb,
+        }
+    };
     let mut out = Vec::new();
     if !opts.unseen.is_empty() {
         let unseen: Vec<_> = opts.unseen.iter().map(to_motion).collect();
         let ra = evaluate(&unseen, Split::All, opts.stride, Some(fa))?;
         let rb = evaluate(&unseen, Split::All, opts.stride, Some(fb))?;
-        let (a, b) = (world(&ra.mpjpe_mm), world(&rb.mpjpe_mm));
-        out.push(ConditionDrift {
-            name: "unseen_recordings".into(),
-            windows: ra.windows,
-            drift_pct: drift(&a, &b),
-            f32_world_mm: a,
-            int8_world_mm: b,
-        });
+        out.push(row("unseen_recordings".into(), ra.windows, &ra.mpjpe_mm, &rb.mpjpe_mm));
     }
     if opts.perturb {
         let suite = Perturbation::suite();
         let pa = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fa));
         let pb = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fb));
         for (a, b) in pa.iter().zip(&pb) {
-            let (wa, wb) = (world(&a.mpjpe_mm), world(&b.mpjpe_mm));
-            out.push(ConditionDrift {
-                name: a.name.clone(),
-                windows: a.windows,
-                drift_pct: drift(&wa, &wb),
-                f32_world_mm: wa,
-                int8_world_mm: wb,
-            });
+            out.push(row(a.name.clone(), a.windows, &a.mpjpe_mm, &b.mpjpe_mm));
         }
     }
     Ok(out)

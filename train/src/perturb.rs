@@ -36,6 +36,20 @@ impl RigSet {
             RigSet::UpperBody => UPPER_BODY.contains(&joint),
         }
     }
+
+    /// The recording as this rig delivers it: the joints it lacks are invalid.
+    pub fn restrict(&self, frames: &[PoseFrame]) -> Vec<PoseFrame> {
+        frames
+            .iter()
+            .map(|f| {
+                let mut g = *f;
+                for j in 0..NUM_JOINTS {
+                    g.valid[j] &= self.keeps(j);
+                }
+                g
+            })
+            .collect()
+    }
 }
 
 /// One condition of the suite.
@@ -131,18 +145,7 @@ impl Perturbation {
             Perturbation::Speed { factor } => same(change_speed(frames, factor)),
             Perturbation::SourceRate { hz } => same(source_rate(frames, hz)),
             Perturbation::Mirror => same(frames.iter().map(mirror_frame).collect()),
-            Perturbation::Rig { set } => same(
-                frames
-                    .iter()
-                    .map(|f| {
-                        let mut g = *f;
-                        for j in 0..NUM_JOINTS {
-                            g.valid[j] &= set.keeps(j);
-                        }
-                        g
-                    })
-                    .collect(),
-            ),
+            Perturbation::Rig { set } => same(set.restrict(frames)),
             Perturbation::Jitter { sigma_m } => Perturbed {
                 observed: jitter(frames, sigma_m, seed),
                 truth: frames.to_vec(),

@@ -220,6 +220,20 @@ pub struct NormStats {
     pub prior_gain_s: Vec<f32>,
 }
 
+/// The bones observed in a frame: `(joint, length in m)` of each bone from an SMPL-24
+/// joint to its parent where both are valid, from the pelvis-relative positions of `f`.
+pub fn bone_lengths(f: &FrameFeatures) -> impl Iterator<Item = (usize, f32)> + '_ {
+    SMPL24_PARENTS.iter().enumerate().filter_map(move |(j, parent)| {
+        let p = (*parent)?;
+        if f.feat[CONT_DIM + j] == 0.0 || f.feat[CONT_DIM + p] == 0.0 {
+            return None;
+        }
+        let (a, b) = (&f.feat[j * 3..j * 3 + 3], &f.feat[p * 3..p * 3 + 3]);
+        let len = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+        len.is_finite().then_some((j, len))
+    })
+}
+
 /// Bounds of a measured body scale: outside them the bone lengths describe no person.
 pub const BODY_SCALE_RANGE: (f32, f32) = (0.4, 2.5);
 
@@ -247,16 +261,9 @@ impl NormStats {
         }
         let mut ratios = [0.0f32; NUM_JOINTS];
         let mut n = 0;
-        for (j, parent) in SMPL24_PARENTS.iter().enumerate() {
-            let Some(p) = *parent else { continue };
+        for (j, len) in bone_lengths(f) {
             let r = self.ref_bone_m[j];
-            if r <= 1e-3 || f.feat[CONT_DIM + j] == 0.0 || f.feat[CONT_DIM + p] == 0.0 {
-                continue;
-            }
-            let a = &f.feat[j * 3..j * 3 + 3];
-            let b = &f.feat[p * 3..p * 3 + 3];
-            let len = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
-            if len.is_finite() {
+            if r > 1e-3 {
                 ratios[n] = len / r;
                 n += 1;
             }
@@ -283,23 +290,22 @@ impl NormStats {
     }
 
     /// Joints in the world at forecast step `s`: `last` moved by the prior on each
-    /// joint's velocity (`kin`, heading frame of the last frame) plus the head's normalized
-    /// residual `disp_norm` (`horizon * POSE_DIM`) at this body's `scale`; each joint takes
-    /// its `sources` joint's displacement. A joint without a velocity gets no prior.
-    #[allow(clippy::too_many_arguments)]
+    /// joint's velocity (the features `last_feat` of that frame: its velocities and heading)
+    /// plus the head's normalized residual `disp_norm` (`horizon * POSE_DIM`) at this
+    /// body's `scale`; each joint takes its `sources` joint's displacement. A joint without
+    /// a velocity gets no prior.
     pub fn decode_forecast_step(
         &self,
         last: &Joints,
         sources: &[usize; NUM_JOINTS],
         disp_norm: &[f32],
         s: usize,
-        yaw_rad: f32,
-        kin: &FrameFeatures,
+        last_feat: &FrameFeatures,
         scale: f32,
     ) -> Joints {
-        self.decode_with(last, sources, disp_norm, s, yaw_rad, scale, |src| {
-            if kin.kin_valid[src] {
-                self.prior_disp(&kin.kin[src * 3..src * 3 + 3], s)
+        self.decode_with(last, sources, disp_norm, s, last_feat.yaw_rad, scale, |src| {
+            if last_feat.kin_valid[src] {
+                self.prior_disp(&last_feat.kin[src * 3..src * 3 + 3], s)
             } else {
                 [0.0; 3]
             }

@@ -299,7 +299,6 @@ impl Model {
                     &sources,
                     disp_norm,
                     s,
-                    raw_last.yaw_rad,
                     raw_last,
                     scale,
                 ),

@@ -630,15 +630,9 @@ impl Engine {
         let scale = model.norm.body_scale(raw);
         out.body_scale = scale;
         for s in 0..cfg.horizon {
-            let joints = model.norm.decode_forecast_step(
-                &f.joints_in_world,
-                &model.sources,
-                &self.mean,
-                s,
-                raw.yaw_rad,
-                raw,
-                scale,
-            );
+            let joints = model
+                .norm
+                .decode_forecast_step(&f.joints_in_world, &model.sources, &self.mean, s, raw, scale);
             let step = ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
                 joints_in_world: joints,

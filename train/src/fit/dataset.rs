@@ -6,7 +6,6 @@ use a4mer_runtime::model::features::{
 };
 use a4mer_runtime::model::segment;
 use a4mer_runtime::model::{A4merConfig, batch::WindowInput};
-use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use rand::Rng;
 
@@ -57,11 +56,7 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
                 if rng.random_bool(0.3) {
                     let set = [RigSet::NoHeadHandsFeetSpine2, RigSet::LegsAndPelvis, RigSet::UpperBody]
                         [rng.random_range(0..3usize)];
-                    for f in v.iter_mut() {
-                        for j in 0..NUM_JOINTS {
-                            f.valid[j] &= set.keeps(j);
-                        }
-                    }
+                    v = set.restrict(&v);
                 }
                 if rng.random_bool(0.3) {
                     v = drop_joints(&v, rng.random_range(0.01f32..0.08), rng.random());
@@ -93,16 +88,10 @@ fn mean_std(sum: &[f64], sq: &[f64], n: &[f64]) -> (Vec<f32>, Vec<f32>) {
 pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
     // Reference bone lengths: mean over every frame where a joint and its parent are seen.
     let (mut bl, mut bn) = ([0.0f64; NUM_JOINTS], [0.0f64; NUM_JOINTS]);
-    for c in clips {
-        for f in &c.raw {
-            for (j, parent) in SMPL24_PARENTS.iter().enumerate() {
-                let Some(p) = *parent else { continue };
-                if f.feat[CONT_DIM + j] > 0.0 && f.feat[CONT_DIM + p] > 0.0 {
-                    let d: f32 = (0..3).map(|k| (f.feat[j * 3 + k] - f.feat[p * 3 + k]).powi(2)).sum();
-                    bl[j] += d.sqrt() as f64;
-                    bn[j] += 1.0;
-                }
-            }
+    for f in clips.iter().flat_map(|c| &c.raw) {
+        for (j, len) in features::bone_lengths(f) {
+            bl[j] += len as f64;
+            bn[j] += 1.0;
         }
     }
     let mut norm = NormStats::identity(horizon);
