@@ -118,20 +118,16 @@ fn live(line: &LiveLine) -> String {
         .motif_now
         .map(|(id, c)| format!("motif {id:>3} ({:.0}%)", c * 100.0))
         .unwrap_or_else(|| "motif   - (warming up)".into());
+    // The head's distribution is over the motif `motif_ahead_s` from now, the current one
+    // included: say so, with the chance of staying beside the most likely motif.
     let next = line
-        .motif_next
+        .motif_ahead
         .map(|(id, p)| {
-            let when = line
-                .transition_in_s
-                .map(|t| {
-                    if t > 60.0 {
-                        " in >60 s".to_string()
-                    } else {
-                        format!(" in {t:.1} s")
-                    }
-                })
-                .unwrap_or_default();
-            format!("next {id:>3} ({:.0}%){when}", p * 100.0)
+            let same = match line.motif_stays {
+                Some(q) => format!(", same {:.0}%", q * 100.0),
+                None => ", same <top-k".into(),
+            };
+            format!("in {:.1} s: {id:>3} ({:.0}%){same}", line.motif_ahead_s, p * 100.0)
         })
         .unwrap_or_default();
     let err: Vec<String> = HORIZONS_S
@@ -140,7 +136,7 @@ fn live(line: &LiveLine) -> String {
         .map(|(h, e)| format!("{:.0}ms {}", h * 1000.0, fmt_opt(*e, 0)))
         .collect();
     format!(
-        "t={:>3.0}s  person {}: {now}  {next:<24} | error so far (mm) {} | latency p50 {} p99 {} ms | {:.0} forecasts/s",
+        "t={:>3.0}s  person {}: {now}  {next:<30} | error so far (mm) {} | latency p50 {} p99 {} ms | {:.0} forecasts/s",
         line.t_s,
         line.person_id,
         err.join(" "),

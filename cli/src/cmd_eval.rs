@@ -9,8 +9,9 @@ use a4mer_train::perturb::Perturbation;
 
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
-use a4mer_runtime::stream::StreamModel;
+use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 use a4mer_train::forecaster::{EngineForecaster, ModelForecaster};
+use a4mer_train::online::Online;
 
 use crate::{SourceArgs, print_json};
 
@@ -40,6 +41,10 @@ pub struct EvalArgs {
     /// sets, camera jitter and dropped joints), each condition built from the recordings.
     #[arg(long)]
     perturb: bool,
+    /// Publish the model's own forecast and spread from the engine, without the guard's
+    /// blend and calibration (the guard still scores): an A/B comparison of the guard.
+    #[arg(long)]
+    model_only: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -64,12 +69,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let int8 = loaded.as_ref().is_some_and(|m| m.quant.is_some());
     let use_engine = args.engine || int8;
+    let engine_config = EngineConfig {
+        guard: if args.model_only {
+            GuardConfig::MODEL_ONLY
+        } else {
+            GuardConfig::default()
+        },
+        ..EngineConfig::default()
+    };
     let mut batch = None;
     let mut streamed = None;
+    let mut online = None;
     if let Some(m) = &loaded {
+        let stream = std::sync::Arc::new(StreamModel::new(m).context("preparing the model for the streaming engine")?);
+        online = Some(Online::new(stream.clone(), engine_config.clone()).context("engine settings")?);
         if use_engine {
-            let stream = StreamModel::new(m).context("preparing the model for the streaming engine")?;
-            streamed = Some(EngineForecaster::new(std::sync::Arc::new(stream)));
+            streamed = Some(EngineForecaster::with_config(stream, engine_config.clone()));
         } else {
             batch = Some(ModelForecaster::new(m));
         }
@@ -81,9 +96,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let mut forecaster = forecaster;
     let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
+    report.online = online.as_ref().map(|o| {
+        let streams: Vec<_> = motions.iter().map(|m| args.split.frames(&m.frames)).collect();
+        o.score(&streams)
+    });
     if args.perturb {
-        report.perturbations =
-            evaluate_perturbations(&motions, args.split, args.stride, &Perturbation::suite(), forecaster);
+        report.perturbations = evaluate_perturbations(
+            &motions,
+            args.split,
+            args.stride,
+            &Perturbation::suite(),
+            forecaster,
+            online.as_ref(),
+        );
     }
     let (failures, last_error) = match (&batch, &streamed) {
         (Some(b), _) => (b.failures, b.last_error.clone()),
@@ -132,6 +157,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         );
     }
     print_table(&report);
+    if let Some(o) = &report.online {
+        print_online(o);
+    }
     if !report.perturbations.is_empty() {
         print_perturbations(&report);
     }
@@ -178,6 +206,30 @@ fn print_perturbations(report: &EvalReport) {
             }
         }
         println!();
+    }
+    if report.perturbations.iter().any(|p| p.online.is_some()) {
+        println!();
+        print!("{:<32} {:>7}", "condition (engine, live)", "");
+        for ms in &report.horizons_ms {
+            print!("{:>17}", format!("{ms} ms"));
+        }
+        println!();
+        for p in &report.perturbations {
+            let Some(o) = &p.online else { continue };
+            print!("{:<32} {:>7}", p.name, "cover");
+            for c in &o.calibration.coverage {
+                print!(
+                    "{:>17}",
+                    c.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_else(|| "-".into())
+                );
+            }
+            println!();
+            print!("{:<32} {:>7}", "", "pub/bl");
+            for r in &o.guard.published_over_best_baseline {
+                print!("{:>17}", r.map(|r| format!("{r:.3}")).unwrap_or_else(|| "-".into()));
+            }
+            println!();
+        }
     }
     let losing: Vec<&str> = report
         .perturbations
@@ -236,4 +288,70 @@ fn print_table(report: &EvalReport) {
             println!();
         }
     }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "-".into())
+}
+
+/// The engine's live scores: what the guard published against its sources, the calibrated
+/// radius's coverage, and the next-motif distribution against "the motif stays".
+pub fn print_online(o: &a4mer_runtime::stream::OnlineReport) {
+    let g = &o.guard;
+    println!();
+    print!("{:<35}", "live, after warm-up (world MPJPE mm)");
+    for ms in &g.horizons_ms {
+        print!("{:>9}", format!("{ms} ms"));
+    }
+    println!();
+    for (name, row) in [
+        ("model", &g.mpjpe_mm.model),
+        ("zero_velocity", &g.mpjpe_mm.zero_velocity),
+        ("constant_velocity", &g.mpjpe_mm.constant_velocity),
+        ("published (guard)", &g.mpjpe_mm.published),
+    ] {
+        print!("{name:<35}");
+        for v in row {
+            print!("{:>9}", opt(*v, |v| format!("{v:.1}")));
+        }
+        println!();
+    }
+    print!("{:<35}", "published / better baseline");
+    for v in &g.published_over_best_baseline {
+        print!("{:>9}", opt(*v, |v| format!("{v:.3}")));
+    }
+    println!();
+    print!("{:<35}", "guard followed the model");
+    for v in &g.followed.model {
+        print!("{:>9}", opt(*v, |v| format!("{:.0}%", v * 100.0)));
+    }
+    println!();
+    let c = &o.calibration;
+    print!("{:<35}", format!("inside the {:.0} % radius", c.nominal * 100.0));
+    for v in &c.coverage {
+        print!("{:>9}", opt(*v, |v| format!("{:.1}%", v * 100.0)));
+    }
+    println!();
+    if g.discarded > 0 {
+        println!("{} forecast-horizons discarded unscored (stream restarts)", g.discarded);
+    }
+    let a = &o.anticipation;
+    let pct = |v: Option<f64>| opt(v, |v| format!("{:.1}%", v * 100.0));
+    let num = |v: Option<f64>| opt(v, |v| format!("{v:.3}"));
+    println!(
+        "motif {:.1} s ahead ({} scored): top-1 {}, top-3 {}, brier {}; the motif stays: top-1 {}, brier {}",
+        a.horizon_s,
+        a.scored,
+        pct(a.top1),
+        pct(a.top3),
+        num(a.brier),
+        pct(a.stay_top1),
+        num(a.stay_brier)
+    );
+    println!(
+        "time to the next motif change: mean error {} s over {} predictions ({} censored)",
+        num(a.transition_mae_s),
+        a.transition_scored,
+        a.transition_censored
+    );
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::StreamModel;
+use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 use a4mer_train::bench::bench_engine;
 use a4mer_train::data::load_motions;
 use a4mer_train::eval::{Split, evaluate};
@@ -193,7 +193,13 @@ pub fn run(args: SelftestArgs) -> Result<()> {
     };
     let motions = load_motions(&data, &args.source.import_options())
         .with_context(|| format!("loading the bundled clip from {}", data[0].display()))?;
-    let mut forecaster = EngineForecaster::new(Arc::clone(&stream));
+    // The model's own forecasts, as the artifact's recorded numbers were measured: the
+    // guard's blend would move them with the clip's baselines.
+    let raw = EngineConfig {
+        guard: GuardConfig::MODEL_ONLY,
+        ..EngineConfig::default()
+    };
+    let mut forecaster = EngineForecaster::with_config(Arc::clone(&stream), raw);
     let eval = evaluate(&motions, Split::Heldout, 5, Some(&mut forecaster)).context("scoring the bundled clip")?;
     let measured = eval
         .mpjpe_mm

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::Model;
-use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
+use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
 use a4mer_train::bench::{Stats, bench_engine};
 use a4mer_train::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
 use a4mer_train::forecaster::EngineForecaster;
@@ -141,8 +141,13 @@ fn motif_agreement(
 ) -> Result<(u64, u64), QuantError> {
     let (mut same, mut total) = (0u64, 0u64);
     for rec in data {
-        let mut a = Engine::new(f32.clone(), EngineConfig::default())?;
-        let mut b = Engine::new(int8.clone(), EngineConfig::default())?;
+        // The models' own outputs: the guard would hide drift behind the baselines.
+        let raw = EngineConfig {
+            guard: GuardConfig::MODEL_ONLY,
+            ..EngineConfig::default()
+        };
+        let mut a = Engine::new(f32.clone(), raw.clone())?;
+        let mut b = Engine::new(int8.clone(), raw)?;
         for f in split.frames(&rec.frames) {
             let ma = a.push_ref(f).ok().and_then(|x| x.motif_now);
             let mb = b.push_ref(f).ok().and_then(|x| x.motif_now);
@@ -170,8 +175,13 @@ pub fn measure(
     let f32_stream = Arc::new(StreamModel::new(f32_model)?);
     let int8_stream = Arc::new(StreamModel::new(int8_model)?);
     let motions: Vec<a4mer_train::data::Motion> = opts.data.iter().map(to_motion).collect();
-    let mut fa = EngineForecaster::new(f32_stream.clone());
-    let mut fb = EngineForecaster::new(int8_stream.clone());
+    // The models' own forecasts: the guard would hide drift behind the baselines.
+    let raw = EngineConfig {
+        guard: GuardConfig::MODEL_ONLY,
+        ..EngineConfig::default()
+    };
+    let mut fa = EngineForecaster::with_config(f32_stream.clone(), raw.clone());
+    let mut fb = EngineForecaster::with_config(int8_stream.clone(), raw);
     let ra = evaluate(&motions, opts.split, opts.stride, Some(&mut fa))?;
     let rb = evaluate(&motions, opts.split, opts.stride, Some(&mut fb))?;
     let (same, total) = motif_agreement(&f32_stream, &int8_stream, &opts.data, opts.split)?;
@@ -266,8 +276,8 @@ fn conditions(
     }
     if opts.perturb {
         let suite = Perturbation::suite();
-        let pa = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fa));
-        let pb = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fb));
+        let pa = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fa), None);
+        let pb = evaluate_perturbations(motions, opts.split, opts.stride, &suite, Some(fb), None);
         for (a, b) in pa.iter().zip(&pb) {
             out.push(row(a.name.clone(), a.windows, &a.mpjpe_mm, &b.mpjpe_mm));
         }

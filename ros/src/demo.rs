@@ -70,7 +70,11 @@ pub struct LiveLine {
     pub t_s: f64,
     pub person_id: u32,
     pub motif_now: Option<(i32, f32)>,
-    pub motif_next: Option<(i32, f32)>,
+    /// The most likely motif `motif_ahead_s` from now (the current one included).
+    pub motif_ahead: Option<(i32, f32)>,
+    pub motif_ahead_s: f32,
+    /// Probability of still being in the current motif then (None: not among the top-k).
+    pub motif_stays: Option<f32>,
     pub transition_in_s: Option<f32>,
     pub health: Option<u8>,
     /// MPJPE so far at [`HORIZONS_S`], mm (None until scored).
@@ -344,13 +348,17 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
                 motif_now: m
                     .filter(|m| m.motif_now >= 0)
                     .map(|m| (m.motif_now, m.motif_now_confidence)),
-                // The most likely motif other than the current one: what comes next.
-                motif_next: m.and_then(|m| {
+                motif_ahead: m.and_then(|m| {
+                    let top = m.next_motif_ids.first().zip(m.next_motif_probabilities.first());
+                    top.map(|(id, p)| (*id, *p))
+                }),
+                motif_ahead_s: m.map(|m| m.next_motif_horizon_s).unwrap_or(0.0),
+                motif_stays: m.and_then(|m| {
                     m.next_motif_ids
                         .iter()
                         .zip(&m.next_motif_probabilities)
-                        .find(|(id, _)| **id != m.motif_now)
-                        .map(|(id, p)| (*id, *p))
+                        .find(|(id, _)| **id == m.motif_now)
+                        .map(|(_, p)| *p)
                 }),
                 transition_in_s: m.map(|m| m.expected_time_to_transition_s).filter(|t| t.is_finite()),
                 health: m.map(|m| m.health),

@@ -136,10 +136,15 @@ pub struct LinkPerson {
 /// Link steps are 100 ms apart: every third 30 Hz forecast step.
 pub const LINK_STRIDE: usize = 3;
 pub const LINK_STEP_MS: u16 = 100;
+/// Forecast steps the link carries: its last step's distance from the observation.
+pub const LINK_REACH_STEPS: usize = LINK_STRIDE * (MAX_STEPS - 1);
 
 pub fn link_person(id: u32, frame: &PoseFrame, a: &Anticipation) -> LinkPerson {
     let ok = |j: usize| frame.valid[j] && frame.joints_in_world[j].iter().all(|v| v.is_finite());
-    let mut degraded = a.health.state != HealthState::Ok || a.forecast.is_empty() || !ok(0);
+    // A model that has lately lost to a baseline within the link's reach must not set the
+    // protective distance: the MCU falls back to its certified behaviour instead.
+    let losing = a.guard.model_losing_within(LINK_REACH_STEPS);
+    let mut degraded = a.health.state != HealthState::Ok || a.forecast.is_empty() || !ok(0) || losing;
     // An unobserved joint takes its nearest observed ancestor. A hand or foot in place of
     // its wrist or ankle (rigs without hand or toe joints) stays nominal: the MCU's
     // intrusion distance C (ISO 13855) covers that reach. Anything else degrades the frame,

@@ -7,7 +7,7 @@
 use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::{Joints, NUM_JOINTS, SMPL24};
 
-use a4mer_runtime::stream::{Anticipation, HealthState};
+use a4mer_runtime::stream::{Anticipation, HORIZONS_MS, HealthState, SOURCES, horizon_step};
 
 use crate::msg::{ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, PoseForecast, Vector3};
 
@@ -53,6 +53,7 @@ pub fn pose_forecast(
             })
             .collect(),
         spread_m: spread_m.to_vec(),
+        ..PoseForecast::default()
     })
 }
 
@@ -75,7 +76,15 @@ pub fn anticipation_forecast(header: Header, person_id: u32, a: &Anticipation) -
         })
         .collect();
     let spread: Vec<f32> = a.forecast.iter().map(|s| s.spread_m).collect();
-    pose_forecast(header, person_id, step_period_ns, &steps, &spread)
+    let mut msg = pose_forecast(header, person_id, step_period_ns, &steps, &spread)?;
+    let reached = |ms: u32| horizon_step(ms) <= a.forecast.len();
+    msg.guard_sources = SOURCES.iter().map(|s| s.to_string()).collect();
+    for (h, ms) in HORIZONS_MS.iter().enumerate().filter(|(_, ms)| reached(**ms)) {
+        msg.guard_horizons_s.push(*ms as f32 / 1000.0);
+        msg.guard_weights.extend_from_slice(&a.guard.weights[h]);
+        msg.model_losing.push(a.guard.model_losing[h]);
+    }
+    Ok(msg)
 }
 
 /// The engine's motif output and health as a `MotifAnticipation`.
@@ -97,6 +106,7 @@ pub fn motif_anticipation(header: Header, person_id: u32, a: &Anticipation) -> M
             HealthState::Ok => MotifAnticipation::HEALTH_OK,
             HealthState::Degraded => MotifAnticipation::HEALTH_DEGRADED,
         },
+        next_motif_horizon_s: a.motif_next.horizon_s,
     }
 }
 

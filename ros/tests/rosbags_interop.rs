@@ -83,6 +83,10 @@ fn write_everything(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
                     })
                     .collect(),
                 spread_m: (0..horizon).map(|s| 0.01 * s as f32).collect(),
+                guard_sources: vec!["model".into(), "zero_velocity".into(), "constant_velocity".into()],
+                guard_horizons_s: vec![0.1, 1.0],
+                guard_weights: vec![0.5, 0.25, 0.25, 0.0, 1.0, 0.0],
+                model_losing: vec![false, true],
             },
         )
         .unwrap();
@@ -98,6 +102,7 @@ fn write_everything(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
                 next_motif_probabilities: vec![0.5, 0.3, 0.2],
                 expected_time_to_transition_s: if k == 0 { f32::NAN } else { 0.4 },
                 health: MotifAnticipation::HEALTH_WARMING_UP,
+                next_motif_horizon_s: 0.5,
             },
         )
         .unwrap();

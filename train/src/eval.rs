@@ -12,15 +12,18 @@
 use a4mer_runtime::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use serde::Serialize;
 
+use a4mer_runtime::stream::OnlineReport;
+
 use crate::data::Motion;
+use crate::online::Online;
 use crate::perturb::Perturbation;
 
 /// Forecast length in frames (1 s at 30 Hz).
 pub const HORIZON_STEPS: usize = 30;
 /// Most past frames a forecaster is shown (2 s).
 pub const OBSERVE_FRAMES: usize = 60;
-/// Horizons reported, in milliseconds.
-pub const HORIZONS_MS: [u32; 5] = [100, 200, 400, 600, 1000];
+/// Horizons reported, in milliseconds: the engine's own, which its guard scores live.
+pub use a4mer_runtime::stream::HORIZONS_MS;
 /// Share of each recording, at its end, held out from training.
 pub const HOLDOUT_FRACTION: f64 = 0.2;
 
@@ -143,6 +146,10 @@ pub struct EvalReport {
     /// The perturbation suite (`--perturb`), absent otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perturbations: Vec<PerturbationScores>,
+    /// The engine's live scores on the same recordings (`calibration`, `anticipation`,
+    /// `guard`), when a model was streamed.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,6 +298,7 @@ pub fn evaluate_streams<'m>(
         },
         too_short: Vec::new(),
         perturbations: Vec::new(),
+        online: None,
     })
 }
 
@@ -302,6 +310,9 @@ pub struct PerturbationScores {
     pub windows: usize,
     pub joints: usize,
     pub mpjpe_mm: MpjpeTable,
+    /// The engine's live scores under this condition, streamed on what it observes.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineReport>,
 }
 
 /// Score every condition of `conditions` on `motions` (each condition built from each
@@ -313,6 +324,7 @@ pub fn evaluate_perturbations<'m>(
     stride: usize,
     conditions: &[Perturbation],
     mut model: Option<&mut (dyn Forecaster + 'm)>,
+    online: Option<&Online>,
 ) -> Vec<PerturbationScores> {
     let mut out = Vec::new();
     for (ci, cond) in conditions.iter().enumerate() {
@@ -335,6 +347,7 @@ pub fn evaluate_perturbations<'m>(
                 windows: r.windows,
                 joints: r.joints,
                 mpjpe_mm: r.mpjpe_mm,
+                online: online.map(|o| o.score(&built.iter().map(|p| p.observed.as_slice()).collect::<Vec<_>>())),
             });
         }
     }

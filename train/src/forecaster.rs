@@ -44,54 +44,78 @@ impl Forecaster for ModelForecaster<'_> {
     }
 }
 
-/// Forecasts with the streaming engine, what the node publishes: a fresh engine per window
-/// streams the observed frames and its last anticipation is the forecast. For an int8
-/// artifact this is where the int8 kernels run (the burn modules hold dequantized weights).
-/// A window the engine cannot forecast is held as zero velocity and counted in `failures`.
+/// Forecasts with the streaming engine, what the node publishes. Consecutive windows of one
+/// recording stream through one engine, as the node sees a person: only the frames newer
+/// than the engine's newest are pushed, so the guard has the history it has live. A window
+/// that does not continue the last one (another recording or condition) starts a fresh
+/// engine. For an int8 artifact this is where the int8 kernels run (the burn modules hold
+/// dequantized weights). A window the engine cannot forecast is held as zero velocity and
+/// counted in `failures`.
 pub struct EngineForecaster {
     pub model: Arc<StreamModel>,
+    pub config: EngineConfig,
     pub failures: usize,
     pub last_error: Option<String>,
+    engine: Option<Engine>,
+    /// The newest frame the engine was given.
+    newest: Option<PoseFrame>,
 }
 
 impl EngineForecaster {
+    /// The engine as the node runs it (guard on).
     pub fn new(model: Arc<StreamModel>) -> Self {
+        Self::with_config(model, EngineConfig::default())
+    }
+
+    pub fn with_config(model: Arc<StreamModel>, config: EngineConfig) -> Self {
         Self {
             model,
+            config,
             failures: 0,
             last_error: None,
+            engine: None,
+            newest: None,
         }
+    }
+
+    fn fail(&mut self, why: String, observed: &[PoseFrame]) -> Forecast {
+        self.failures += 1;
+        self.last_error = Some(why);
+        ZeroVelocity.forecast(observed)
     }
 }
 
 impl Forecaster for EngineForecaster {
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
-        let mut engine = match Engine::new(self.model.clone(), EngineConfig::default()) {
-            Ok(e) => e,
-            Err(e) => {
-                self.failures += 1;
-                self.last_error = Some(e.to_string());
-                return ZeroVelocity.forecast(observed);
+        // The same stamp and the same joints, bit for bit: the same recording.
+        let resume = self
+            .newest
+            .and_then(|n| observed.iter().rposition(|f| f.stamp_ns == n.stamp_ns && *f == n))
+            .filter(|_| self.engine.is_some());
+        let new_frames = match resume {
+            Some(i) => &observed[i + 1..],
+            None => {
+                match Engine::new(self.model.clone(), self.config.clone()) {
+                    Ok(e) => self.engine = Some(e),
+                    Err(e) => return self.fail(e.to_string(), observed),
+                }
+                observed
             }
         };
+        let Some(engine) = self.engine.as_mut() else {
+            return self.fail("no engine".into(), observed);
+        };
         let mut last = Ok(());
-        for f in observed {
+        for f in new_frames {
             last = engine.push_ref(f).map(|_| ());
         }
+        self.newest = observed.last().copied();
         match (last, engine.latest()) {
             (Ok(()), Some(a)) if a.forecast.len() >= HORIZON_STEPS => {
                 std::array::from_fn(|k| a.forecast[k].joints_in_world)
             }
-            (Err(e), _) => {
-                self.failures += 1;
-                self.last_error = Some(e.to_string());
-                ZeroVelocity.forecast(observed)
-            }
-            _ => {
-                self.failures += 1;
-                self.last_error = Some(format!("the engine gave no {HORIZON_STEPS}-step forecast"));
-                ZeroVelocity.forecast(observed)
-            }
+            (Err(e), _) => self.fail(e.to_string(), observed),
+            _ => self.fail(format!("the engine gave no {HORIZON_STEPS}-step forecast"), observed),
         }
     }
 }

@@ -5,5 +5,6 @@ pub mod data;
 pub mod eval;
 pub mod fit;
 pub mod forecaster;
+pub mod online;
 pub mod perturb;
 pub mod soak;

@@ -11,7 +11,8 @@ use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{
-    Anticipation, Engine, EngineConfig, HealthState, Reject, StreamError, StreamModel, Tracks, TracksConfig,
+    Anticipation, Engine, EngineConfig, GuardConfig, HORIZONS_MS, HealthState, Reject, StreamError, StreamModel,
+    Tracks, TracksConfig, horizon_step,
 };
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, frame_period_ns};
 use a4mer_train::data::bvh::{ImportOptions, import_bvh};
@@ -70,7 +71,12 @@ fn clip(frames: &[PoseFrame], lo: usize, n: usize, t0_ns: i64) -> Vec<PoseFrame>
 }
 
 fn engine() -> Engine {
-    Engine::new(Arc::clone(&model().1), EngineConfig::default()).unwrap()
+    // The batch model knows nothing of the guard: compare the model's own forecast.
+    let config = EngineConfig {
+        guard: GuardConfig::MODEL_ONLY,
+        ..EngineConfig::default()
+    };
+    Engine::new(Arc::clone(&model().1), config).unwrap()
 }
 
 /// Largest difference relative to the reference's magnitude: `max|a-b| / max|b|`.
@@ -281,6 +287,119 @@ fn bad_timing_and_bad_frames_are_counted_and_never_reach_the_model() {
     far.stamp_ns += frame_period_ns(1);
     far.joints_in_world[3][2] = 1e9;
     assert!(matches!(e.push(&far), Err(StreamError::OutOfRange { joint: 3, .. })));
+}
+
+/// Forecast-horizons still waiting after `n` frames of one timeline: the forecast made at
+/// frame `i` waits for frame `i + step` at each reported horizon.
+fn pending_after(n: u64) -> u64 {
+    HORIZONS_MS.iter().map(|ms| (horizon_step(*ms) as u64).min(n)).sum()
+}
+
+#[test]
+fn restarts_discard_pending_forecasts_counted_never_scored_across_timelines() {
+    let frames = clip(&take(0), 300, 400, 10_000_000_000);
+    let mut e = Engine::new(Arc::clone(&model().1), EngineConfig::default()).unwrap();
+    for f in &frames[..60] {
+        e.push_ref(f).unwrap();
+    }
+    assert_eq!(e.guard_scores().discarded, 0, "one clean timeline discards nothing");
+    let scored = |e: &Engine| -> u64 { e.guard_scores().error_m.iter().map(|h| h[3].count).sum() };
+
+    // A 300 ms gap: a new timeline. What was pending is dropped, counted.
+    let mut shift = 300_000_000;
+    for f in &frames[60..100] {
+        let mut f = *f;
+        f.stamp_ns += shift;
+        e.push_ref(&f).unwrap();
+    }
+    let gap_discards = pending_after(60);
+    assert_eq!(e.guard_scores().discarded, gap_discards);
+
+    // A teleport (10 km in one frame) restarts the stream too.
+    let teleport_at = 100;
+    for (k, f) in frames[teleport_at..150].iter().enumerate() {
+        let mut f = *f;
+        f.stamp_ns += shift;
+        for p in f.joints_in_world.iter_mut() {
+            p[0] += 10_000.0;
+        }
+        let a = e.push_ref(&f).unwrap();
+        if k == 0 {
+            assert!(matches!(a.health.last_error, Some(StreamError::Teleport { .. })));
+        }
+    }
+    assert_eq!(e.guard_scores().discarded, gap_discards + pending_after(40));
+
+    // The producer's clock jumps back 5 s: a new timeline again.
+    shift -= 5_000_000_000;
+    let before = scored(&e);
+    for f in &frames[150..160] {
+        let mut f = *f;
+        f.stamp_ns += shift;
+        for p in f.joints_in_world.iter_mut() {
+            p[0] += 10_000.0;
+        }
+        e.push_ref(&f).unwrap();
+    }
+    assert_eq!(
+        e.guard_scores().discarded,
+        gap_discards + 2 * pending_after(40),
+        "{:?}",
+        e.health()
+    );
+    // Ten frames into the new timeline only the 100 and 200 ms horizons of its own
+    // forecasts can have come due; nothing older was scored against its frames.
+    let after = scored(&e);
+    assert_eq!(after, before, "warm-up forecasts are not in the run's totals");
+    assert!(e.motif_scores().unscored > 0 || e.motif_scores().scored > 0);
+}
+
+/// The published forecast never does much worse than the better baseline, whatever the
+/// model: the shipped one, and the same one deliberately wrong (its velocity prior turned
+/// around and tripled), on a recording its training never read.
+#[test]
+fn the_guard_keeps_a_wrong_model_from_the_published_forecast() {
+    let held_out = take(1);
+    let (model, _) = load_model(&common::repo_root().join("models/a4mer-small.a4m"), &inference_device()).unwrap();
+    let mut wrong = model.clone();
+    for g in wrong.norm.prior_gain_s.iter_mut() {
+        *g *= -3.0;
+    }
+    for (name, m) in [("shipped", &model), ("wrong", &wrong)] {
+        let mut e = Engine::new(Arc::new(StreamModel::new(m).unwrap()), EngineConfig::default()).unwrap();
+        for (k, f) in held_out.iter().enumerate() {
+            let f = PoseFrame {
+                stamp_ns: frame_period_ns(k as u64),
+                ..*f
+            };
+            e.push_ref(&f).unwrap();
+        }
+        let s = e.guard_scores();
+        for (h, ms) in HORIZONS_MS.iter().enumerate() {
+            let [model_m, zero, cv, published] = s.error_m[h].map(|e| e.mean().unwrap());
+            let best = zero.min(cv);
+            println!("{name} {ms} ms: model {model_m:.4} published {published:.4} best baseline {best:.4} m");
+            assert!(
+                published <= 1.05 * best,
+                "{name} at {ms} ms: published {published} vs {best}"
+            );
+            if name == "wrong" {
+                assert!(
+                    model_m > 1.05 * best,
+                    "the wrong model must lose at {ms} ms: {model_m} vs {best}"
+                );
+            }
+        }
+        let coverage = s.coverage();
+        for (h, c) in coverage.iter().enumerate() {
+            let c = c.unwrap();
+            assert!(
+                (0.8..=0.97).contains(&c),
+                "{name} at {} ms: coverage {c}",
+                HORIZONS_MS[h]
+            );
+        }
+    }
 }
 
 #[test]

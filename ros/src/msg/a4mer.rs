@@ -33,6 +33,10 @@ pub struct PoseForecast {
     pub num_steps: u32,
     pub points: Vec<Point>,
     pub spread_m: Vec<f32>,
+    pub guard_sources: Vec<String>,
+    pub guard_horizons_s: Vec<f32>,
+    pub guard_weights: Vec<f32>,
+    pub model_losing: Vec<bool>,
 }
 ros_message!(PoseForecast, "a4mer_msgs", "PoseForecast");
 
@@ -47,6 +51,7 @@ pub struct MotifAnticipation {
     pub next_motif_probabilities: Vec<f32>,
     pub expected_time_to_transition_s: f32,
     pub health: u8,
+    pub next_motif_horizon_s: f32,
 }
 ros_message!(MotifAnticipation, "a4mer_msgs", "MotifAnticipation");
 

@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use a4mer_runtime::stream::{Health, HealthState, Reject, StreamError};
+use a4mer_runtime::stream::guard::LiveErrors;
+use a4mer_runtime::stream::{
+    Engine, GuardView, HORIZONS_MS, Health, HealthState, NUM_HORIZONS, Reject, SOURCES, StreamError,
+};
 
 use crate::link::LinkStats;
 use crate::msg::{DiagnosticArray, DiagnosticStatus, Header, KeyValue};
@@ -50,6 +53,70 @@ struct PersonStatus {
     atoms_closed: u64,
     /// Against the model's training reference (bone lengths); 1 for a model without one.
     body_scale: f32,
+    guard: GuardStatus,
+}
+
+/// One person's guard as `/diagnostics` shows it: the live error of each source, the
+/// weights published, and the coverage of the 90 % radius so far.
+#[derive(Clone, Copy, Debug)]
+pub struct GuardStatus {
+    pub live_m: LiveErrors,
+    pub view: GuardView,
+    pub coverage: [Option<f64>; NUM_HORIZONS],
+    pub active: [bool; NUM_HORIZONS],
+}
+
+impl GuardStatus {
+    pub fn of(engine: &Engine) -> Self {
+        Self {
+            live_m: engine.guard().live_errors_m(),
+            view: *engine.guard().view(),
+            coverage: engine.guard_scores().coverage(),
+            active: *engine.guard().active(),
+        }
+    }
+
+    fn values(&self) -> Vec<KeyValue> {
+        let mut out = Vec::new();
+        for (h, ms) in HORIZONS_MS.iter().enumerate().filter(|(h, _)| self.active[*h]) {
+            let errors: Vec<String> = SOURCES
+                .iter()
+                .zip(self.live_m[h])
+                .map(|(s, e)| match e {
+                    Some(e) => format!("{s} {:.1} mm", e * 1000.0),
+                    None => format!("{s} n/a"),
+                })
+                .collect();
+            let w = self.view.weights[h];
+            out.push(kv(
+                &format!("guard.{ms}ms"),
+                format!(
+                    "{}; weights {:.2} {:.2} {:.2}{}",
+                    errors.join(", "),
+                    w[0],
+                    w[1],
+                    w[2],
+                    if self.view.model_losing[h] {
+                        "; model losing"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+            out.push(kv(
+                &format!("coverage.{ms}ms"),
+                match self.coverage[h] {
+                    Some(c) => format!(
+                        "{:.1} % (nominal 90 %, radius {:.3} x spread)",
+                        c * 100.0,
+                        self.view.radius_scale[h]
+                    ),
+                    None => "n/a".into(),
+                },
+            ));
+        }
+        out
+    }
 }
 
 /// A short, stable name for why the engine did not use a frame.
@@ -168,7 +235,15 @@ impl Diagnostics {
         }
     }
 
-    pub fn person(&mut self, id: u32, health: Health, motif_now: i32, atoms_closed: u64, body_scale: f32) {
+    pub fn person(
+        &mut self,
+        id: u32,
+        health: Health,
+        motif_now: i32,
+        atoms_closed: u64,
+        body_scale: f32,
+        guard: GuardStatus,
+    ) {
         self.people.insert(
             id,
             PersonStatus {
@@ -176,6 +251,7 @@ impl Diagnostics {
                 motif_now,
                 atoms_closed,
                 body_scale,
+                guard,
             },
         );
     }
@@ -285,7 +361,7 @@ impl Diagnostics {
                 name: format!("{}: person {pid}", id.node),
                 message: message.into(),
                 hardware_id: hardware_id.clone(),
-                values: vec![
+                values: [
                     kv("motif_now", p.motif_now),
                     kv("atoms_closed", p.atoms_closed),
                     kv("body_scale", format!("{:.3}", p.body_scale)),
@@ -295,7 +371,10 @@ impl Diagnostics {
                         "last_error",
                         p.health.last_error.map(|e| e.to_string()).unwrap_or_default(),
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(p.guard.values())
+                .collect(),
             });
         }
         self.window_start = now;

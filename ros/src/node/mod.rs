@@ -42,7 +42,7 @@ use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
-use diagnostics::{Diagnostics, Identity};
+use diagnostics::{Diagnostics, GuardStatus, Identity};
 
 /// The model the node runs when the `model` parameter is empty.
 pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small-int8.a4m");
@@ -363,8 +363,14 @@ impl FrameLoop {
                 }
             };
             let (health, body_scale) = health;
-            self.diag
-                .person(person.id, health, motifs.motif_now, engine.atoms_closed(), body_scale);
+            self.diag.person(
+                person.id,
+                health,
+                motifs.motif_now,
+                engine.atoms_closed(),
+                body_scale,
+                GuardStatus::of(engine),
+            );
             match forecast {
                 Some(Ok(forecast)) => {
                     if let Ok(markers) = forecast_markers(&forecast, &self.style)

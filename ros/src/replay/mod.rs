@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamError, Tracks, TracksConfig};
+use a4mer_runtime::stream::{
+    Engine, EngineConfig, GuardScores, HealthState, MotifScores, NUM_HORIZONS, OnlineReport, StreamError, Tracks,
+    TracksConfig,
+};
 use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -34,7 +37,7 @@ use crate::node::LoadedModel;
 use crate::node::diagnostics::stream_error_kind;
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
 
-pub const HORIZONS_MS: [u32; 5] = [100, 200, 400, 600, 1000];
+pub use a4mer_runtime::stream::HORIZONS_MS;
 /// Most events listed; later ones are counted in `events_dropped`.
 pub const MAX_EVENTS: usize = 10_000;
 /// A ground-truth frame within half a model period of a forecast's target time scores it.
@@ -120,6 +123,16 @@ pub struct ErrorOverTime {
     pub mpjpe_1000ms: Option<f64>,
 }
 
+/// What the guard published in one second of bag time, over every person's forecasts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GuardOverTime {
+    pub t_s: f64,
+    /// Mean weight of the model in the published forecast, per horizon.
+    pub model_weight: Vec<f64>,
+    /// Share of forecasts whose link frame was degraded because the model was losing.
+    pub model_losing: f64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MotifSpan {
     pub person_id: u32,
@@ -185,8 +198,13 @@ pub struct ReplayReport {
     pub people: Vec<u32>,
     pub duration_s: f64,
     pub forecasts: u64,
+    /// What was published (after the guard) against the baselines, scored from the bag.
     pub mpjpe_mm: Scores,
+    /// The engines' own live scores: `calibration`, `anticipation` and `guard`.
+    #[serde(flatten)]
+    pub online: Option<OnlineReport>,
     pub error_over_time: Vec<ErrorOverTime>,
+    pub guard_over_time: Vec<GuardOverTime>,
     pub motif_timeline: Vec<MotifSpan>,
     pub events: Vec<Event>,
     pub events_dropped: u64,
@@ -304,6 +322,8 @@ struct PersonScoring {
     last_health: Option<HealthState>,
     last_resets: u64,
     last_stamp_ns: Option<i64>,
+    /// The live scores of this person's engine as of its last frame.
+    scores: (GuardScores, MotifScores),
 }
 
 struct Scorer {
@@ -362,6 +382,17 @@ impl Scorer {
             p.pending.pop_front();
         }
     }
+}
+
+/// Everything one engine has scored or dropped so far (grows with every frame it sees).
+fn scored_total(s: &(GuardScores, MotifScores)) -> u64 {
+    let g: u64 = s.0.error_m.iter().map(|h| h[3].count).sum();
+    g + s.0.discarded + s.1.scored + s.1.unscored
+}
+
+fn bank(into: &mut (GuardScores, MotifScores), s: &(GuardScores, MotifScores)) {
+    into.0.merge(&s.0);
+    into.1.merge(&s.1);
 }
 
 fn percentile_from_histogram(hist: &[u64], total: u64, q: f64) -> Option<u32> {
@@ -470,6 +501,8 @@ pub fn replay(
         by_second: BTreeMap::new(),
         start_ns: 0,
     };
+    let mut finished = (GuardScores::default(), MotifScores::default());
+    let mut guard_by_second: BTreeMap<i64, ([f64; NUM_HORIZONS], u64, u64)> = BTreeMap::new();
     let mut first_ns: Option<i64> = None;
     let mut last_ns = 0i64;
     let mut hist = vec![0u64; 1001];
@@ -564,20 +597,25 @@ pub fn replay(
                 continue;
             };
             let t = Instant::now();
-            let result = engine.push_ref(&person.frame);
+            let result = engine.push_ref(&person.frame).map(|_| ());
             let us = t.elapsed().as_micros() as usize;
             hist[(us / 10).min(1000)] += 1;
             pushes += 1;
-            let a = match result {
-                Ok(a) => a,
-                Err(e) => {
-                    event(stamp, start, Some(person.id), stream_error_kind(&e), e.to_string());
-                    if matches!(e, StreamError::Teleport { .. } | StreamError::NonFiniteOutput { .. }) {
-                        ps.last_health = None;
-                    }
-                    continue;
+            let engine = &*engine;
+            let scores = (*engine.guard_scores(), *engine.motif_scores());
+            // A new engine for a returning id starts its counts afresh: bank the old one's.
+            if scored_total(&scores) < scored_total(&ps.scores) {
+                bank(&mut finished, &ps.scores);
+            }
+            ps.scores = scores;
+            if let Err(e) = result {
+                event(stamp, start, Some(person.id), stream_error_kind(&e), e.to_string());
+                if matches!(e, StreamError::Teleport { .. } | StreamError::NonFiniteOutput { .. }) {
+                    ps.last_health = None;
                 }
-            };
+                continue;
+            }
+            let Some(a) = engine.latest() else { continue };
             report.frames += 1;
             // Health transitions and resets.
             if a.health.resets > ps.last_resets {
@@ -639,6 +677,13 @@ pub fn replay(
                 .transpose()?;
             if let Some(f) = &forecast {
                 report.forecasts += 1;
+                let sec = (a.stamp_ns - start).div_euclid(1_000_000_000);
+                let slot = guard_by_second.entry(sec).or_insert(([0.0; NUM_HORIZONS], 0, 0));
+                for (acc, w) in slot.0.iter_mut().zip(&a.guard.weights) {
+                    *acc += f64::from(w[0]);
+                }
+                slot.1 += 1;
+                slot.2 += u64::from(a.guard.model_losing_within(crate::link::LINK_REACH_STEPS));
                 let steps: Vec<Joints> = a.forecast.iter().map(|s| s.joints_in_world).collect();
                 let prev = ps.history.back().copied();
                 let velocity = prev.filter(|p| p.stamp_ns < stamp).map(|p| {
@@ -779,6 +824,19 @@ pub fn replay(
             t_s: *sec as f64,
             mpjpe_400ms: (v[0].1 > 0).then(|| v[0].0 / v[0].1 as f64),
             mpjpe_1000ms: (v[1].1 > 0).then(|| v[1].0 / v[1].1 as f64),
+        })
+        .collect();
+    for ps in people.values() {
+        bank(&mut finished, &ps.scores);
+    }
+    let motif_horizon_s = opts.model.stream.config().motif_lookahead_frames as f32 / a4mer_runtime::FPS as f32;
+    report.online = Some(OnlineReport::new(&finished.0, &finished.1, motif_horizon_s));
+    report.guard_over_time = guard_by_second
+        .iter()
+        .map(|(sec, (w, n, losing))| GuardOverTime {
+            t_s: *sec as f64,
+            model_weight: w.iter().map(|v| v / *n as f64).collect(),
+            model_losing: *losing as f64 / *n as f64,
         })
         .collect();
     if let Some(o) = out {

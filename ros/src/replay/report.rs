@@ -38,7 +38,7 @@ fn error_vs_horizon(r: &ReplayReport, out: &mut String) -> PlotResult {
     root.fill(&WHITE)?;
     let s = &r.mpjpe_mm;
     let series = [
-        ("A4Mer (ours)", &s.model.world, RED),
+        ("A4Mer, as published (guard)", &s.model.world, RED),
         ("zero velocity", &s.zero_velocity.world, BLUE),
         ("constant velocity", &s.constant_velocity.world, GREEN),
     ];
@@ -108,6 +108,94 @@ fn error_over_time(r: &ReplayReport, out: &mut String) -> PlotResult {
     chart.configure_series_labels().border_style(BLACK).draw()?;
     root.present()?;
     Ok(())
+}
+
+/// The guard's choice over the bag: the model's weight in the published forecast per
+/// horizon, and the share of forecasts whose link frame went out Degraded.
+fn guard_over_time(r: &ReplayReport, out: &mut String) -> PlotResult {
+    let root = SVGBackend::with_string(out, (640, 280)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let t_max = r.guard_over_time.last().map(|e| e.t_s + 1.0).unwrap_or(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "The guard: the model's weight in what was published",
+            ("sans-serif", 16),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..t_max, 0f64..1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("bag time (s)")
+        .y_desc("weight / share")
+        .draw()?;
+    let colors = [CYAN, BLUE, MAGENTA, RED, BLACK];
+    for (h, ms) in HORIZONS_MS.iter().enumerate() {
+        let color = colors[h % colors.len()];
+        let points: Vec<(f64, f64)> = r
+            .guard_over_time
+            .iter()
+            .filter_map(|g| g.model_weight.get(h).map(|w| (g.t_s, *w)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(format!("model weight, {ms} ms"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    let losing: Vec<(f64, f64)> = r.guard_over_time.iter().map(|g| (g.t_s, g.model_losing)).collect();
+    chart
+        .draw_series(LineSeries::new(losing, YELLOW.stroke_width(3)))?
+        .label("link Degraded: model losing")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], YELLOW));
+    chart.configure_series_labels().border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// The live scores' tables: published against its sources, coverage, anticipation.
+fn online_tables(r: &ReplayReport) -> String {
+    let Some(o) = &r.online else {
+        return String::new();
+    };
+    let heads: String = HORIZONS_MS.iter().map(|h| format!("<th>{h} ms</th>")).collect();
+    let row = |name: &str, values: &[Option<f64>], f: &dyn Fn(f64) -> String| {
+        let cells: String = values
+            .iter()
+            .map(|v| format!("<td>{}</td>", v.map(f).unwrap_or_else(|| "–".into())))
+            .collect();
+        format!("<tr><td>{name}</td>{cells}</tr>\n")
+    };
+    let mm = |v: f64| format!("{v:.1}");
+    let pct = |v: f64| format!("{:.1} %", v * 100.0);
+    let g = &o.guard;
+    let a = &o.anticipation;
+    let p = |v: Option<f64>| v.map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "–".into());
+    let n = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into());
+    format!(
+        "<h2>The engine's own scores (live, after warm-up)</h2>\n<table id=\"guard\"><tr><th>world MPJPE (mm)</th>{heads}</tr>\n{}{}{}{}{}{}</table>\n<table id=\"calibration\"><tr><th>inside the {:.0} % radius</th>{heads}</tr>\n{}</table>\n<p id=\"anticipation\">Motif {:.1} s ahead, {} scored: top-1 {}, top-3 {}, Brier {}; \"the motif stays\": top-1 {}, Brier {}. Time to the next change of motif: mean error {} s over {} predictions.</p>\n",
+        row("model", &g.mpjpe_mm.model, &mm),
+        row("zero velocity", &g.mpjpe_mm.zero_velocity, &mm),
+        row("constant velocity", &g.mpjpe_mm.constant_velocity, &mm),
+        row("published (guard)", &g.mpjpe_mm.published, &mm),
+        row(
+            "published / better baseline",
+            &g.published_over_best_baseline,
+            &|v| format!("{v:.3}")
+        ),
+        row("guard followed the model", &g.followed.model, &pct),
+        o.calibration.nominal * 100.0,
+        row("coverage", &o.calibration.coverage, &pct),
+        a.horizon_s,
+        a.scored,
+        p(a.top1),
+        p(a.top3),
+        n(a.brier),
+        p(a.stay_top1),
+        n(a.stay_brier),
+        n(a.transition_mae_s),
+        a.transition_scored,
+    )
 }
 
 fn motif_color(m: i32) -> RGBColor {
@@ -230,7 +318,7 @@ pub fn html(r: &ReplayReport) -> String {
     let mut rows = String::new();
     let s = &r.mpjpe_mm;
     for (name, table) in [
-        ("A4Mer (ours)", &s.model),
+        ("A4Mer, as published (guard)", &s.model),
         ("zero velocity", &s.zero_velocity),
         ("constant velocity", &s.constant_velocity),
     ] {
@@ -295,6 +383,8 @@ code {{ font-size: 0.9em; }}
 {rows}<tr><td>forecasts scored</td><td></td>{scored}</tr></table>
 {p1}
 {p2}
+{online}
+{p5}
 <h2>Motifs</h2>
 {p3}
 {ssm}
@@ -322,6 +412,8 @@ code {{ font-size: 0.9em; }}
         p2 = svg("plot-error-time", |o| error_over_time(r, o)),
         p3 = svg("plot-motifs", |o| motif_ribbon(r, o)),
         p4 = svg("plot-latency", |o| latency_histogram(r, o)),
+        p5 = svg("plot-guard", |o| guard_over_time(r, o)),
+        online = online_tables(r),
         ssm = match &r.ssm {
             Some(s) => format!(
                 "<h2>Speed and separation monitoring</h2>\n<p>Robot at {:?} m in the base frame, programmed speed {} m/s, the firmware's monitor fed the link frames the node would have sent: run {:.1} s, fallback {:.1} s, protective stop {:.1} s; closest approach {}.</p>\n{}",

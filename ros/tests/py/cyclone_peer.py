@@ -73,6 +73,10 @@ class PoseForecast(IdlStruct, typename="a4mer_msgs::msg::dds_::PoseForecast_"):
     num_steps: uint32
     points: sequence[Point]
     spread_m: sequence[float32]
+    guard_sources: sequence[str]
+    guard_horizons_s: sequence[float32]
+    guard_weights: sequence[float32]
+    model_losing: sequence[bool]
 
 
 @dataclass
@@ -85,6 +89,7 @@ class MotifAnticipation(IdlStruct, typename="a4mer_msgs::msg::dds_::MotifAnticip
     next_motif_probabilities: sequence[float32]
     expected_time_to_transition_s: float32
     health: uint8
+    next_motif_horizon_s: float32
 
 
 def ns_of(t):
@@ -123,7 +128,9 @@ def main():
                 "stamp_ns": ns_of(f.header.stamp), "frame_id": f.header.frame_id, "person_id": f.person_id,
                 "step_period_ns": ns_of(f.step_period), "joint_names": list(f.joint_names),
                 "num_steps": f.num_steps, "points": [[nan_to_none(p.x), nan_to_none(p.y), nan_to_none(p.z)] for p in f.points],
-                "spread_m": list(f.spread_m)})
+                "spread_m": list(f.spread_m), "guard_sources": list(f.guard_sources),
+                "guard_horizons_s": list(f.guard_horizons_s), "guard_weights": list(f.guard_weights),
+                "model_losing": list(f.model_losing)})
         for m in motifs.take(N=1000):
             got_motifs.append({
                 "stamp_ns": ns_of(m.header.stamp), "person_id": m.person_id, "motif_now": m.motif_now,

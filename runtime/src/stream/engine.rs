@@ -13,16 +13,18 @@
 use std::sync::Arc;
 
 pub use crate::model::ForecastStep;
-use crate::model::features::{
-    CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, frame_features,
-};
-use crate::model::native::{NativeNet, NetState};
-use crate::model::nn::{A4merConfig, head_input_dim};
+use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, POSE_DIM, frame_features};
+use crate::model::native::NetState;
+use crate::model::nn::head_input_dim;
 use crate::model::segment::Segmenter;
-use crate::model::{Model, MotifVocab, surprise_mask};
+use crate::model::surprise_mask;
 use crate::pose::{FPS, NUM_JOINTS, PoseFrame};
 
+pub use super::anticipation::{Anticipation, AtomRecord, Health, HealthState, MotifNext, MotifNow};
 use super::conditioner::{Conditioner, ConditionerConfig, ConfigError, Reject};
+use super::guard::{Guard, GuardConfig, GuardScores, GuardView};
+use super::motif_score::{MotifScorer, MotifScores};
+pub use super::stream_model::StreamModel;
 
 /// Longest segment the engine's frame window holds (the model's `l_max` must fit).
 pub const MAX_SEGMENT: usize = 32;
@@ -87,6 +89,8 @@ pub struct EngineConfig {
     /// A pelvis faster than this between inputs is a different person or a tracking
     /// error: the stream restarts rather than feed the model a jump.
     pub max_pelvis_speed_mps: f32,
+    /// What the published forecast and spread make of the live scores (see [`Guard`]).
+    pub guard: GuardConfig,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +101,7 @@ impl Default for EngineConfig {
             degraded_hold_frames: FPS,
             top_k: 3,
             max_pelvis_speed_mps: 20.0,
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -104,149 +109,6 @@ impl Default for EngineConfig {
 /// Coordinates beyond this (metres from the world origin) are not a person in a work cell;
 /// f32 positions also lose millimetres out there.
 const MAX_DISTANCE_M: f32 = 100_000.0;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HealthState {
-    /// Too little context since the stream (re)started: forecasts are weak.
-    Warming,
-    Ok,
-    /// Recent frames were dropped, or too few of the joints the model knows are valid.
-    Degraded,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Health {
-    pub state: HealthState,
-    pub frames_dropped: u64,
-    pub resets: u64,
-    pub last_error: Option<StreamError>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MotifNow {
-    pub id: u16,
-    pub confidence: f32,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MotifNext {
-    /// Most likely motifs `horizon_s` ahead, most likely first.
-    pub top: heapless::Vec<(u16, f32), MAX_TOP_K>,
-    /// How far ahead the distribution looks.
-    pub horizon_s: f32,
-    /// Expected time until the current motif ends, reading the head's probability of
-    /// still being in it after `horizon_s` as a constant hazard; `None` without a current
-    /// motif or when staying is (numerically) certain.
-    pub transition_in_s: Option<f32>,
-}
-
-/// What the engine says after a frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Anticipation {
-    /// Stamp of the model-rate frame the forecast starts from.
-    pub stamp_ns: i64,
-    /// Model-rate frames the last push advanced (0 when an input faster than 30 Hz fell
-    /// between grid frames: this is then the previous anticipation again).
-    pub model_frames: u8,
-    pub forecast: heapless::Vec<ForecastStep, MAX_HORIZON>,
-    /// Joints the forecast covers (valid in the last frame).
-    pub valid: [bool; NUM_JOINTS],
-    pub motif_now: Option<MotifNow>,
-    pub motif_next: MotifNext,
-    pub health: Health,
-    /// The person's body scale against the model's training reference (bone lengths of the
-    /// last frame; 1 for a model without body-scale normalisation). Forecast residuals and
-    /// spreads are in this person's size.
-    pub body_scale: f32,
-}
-
-/// A closed Action Atom.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AtomRecord {
-    pub start_ns: i64,
-    pub end_ns: i64,
-    pub frames: u16,
-    /// The motif current when this atom closed.
-    pub motif: MotifNow,
-}
-
-/// A loaded model prepared for streaming, shared by every track.
-#[derive(Debug)]
-pub struct StreamModel {
-    net: NativeNet,
-    config: A4merConfig,
-    norm: NormStats,
-    vocab: MotifVocab,
-    /// Joints the training data had (see [`NormStats::trained_joints`]), and how many.
-    trained: [bool; NUM_JOINTS],
-    trained_count: usize,
-    /// The joint whose forecast each joint follows (see [`NormStats::forecast_sources`]).
-    sources: [usize; NUM_JOINTS],
-}
-
-impl StreamModel {
-    /// The engine's view of a loaded model: int8 kernels for the layers an int8 artifact
-    /// quantized, f32 for everything else.
-    pub fn new(model: &Model) -> Result<Self, EngineError> {
-        let mut s = Self::new_f32(model)?;
-        if let Some(q) = &model.quant {
-            s.net.set_int8(q).map_err(EngineError::Int8)?;
-        }
-        Ok(s)
-    }
-
-    /// Calibration: the f32 engine with an observer on every layer's input (by layer name).
-    pub fn observed(
-        model: &Model,
-    ) -> Result<
-        (
-            Self,
-            std::collections::BTreeMap<String, Arc<crate::model::quant::ActObserver>>,
-        ),
-        EngineError,
-    > {
-        let mut s = Self::new_f32(model)?;
-        let obs = s.net.observe();
-        Ok((s, obs))
-    }
-
-    /// Whether any layer runs in int8.
-    pub fn is_int8(&self) -> bool {
-        self.net.int8_layers() > 0
-    }
-
-    fn new_f32(model: &Model) -> Result<Self, EngineError> {
-        let c = &model.config;
-        for (field, value, max) in [
-            ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),
-            ("n_atoms", c.n_atoms, MAX_ATOMS),
-            ("horizon", c.horizon, MAX_HORIZON),
-            ("n_motifs", c.n_motifs, u16::MAX as usize),
-        ] {
-            if value > max {
-                return Err(EngineError::Capacity { field, value, max });
-            }
-        }
-        let trained = model.norm.trained_joints();
-        Ok(Self {
-            net: NativeNet::from_burn(&model.net, c),
-            config: c.clone(),
-            norm: model.norm.clone(),
-            vocab: model.vocab.clone(),
-            trained,
-            trained_count: trained.iter().filter(|t| **t).count(),
-            sources: model.norm.forecast_sources(),
-        })
-    }
-
-    pub fn config(&self) -> &A4merConfig {
-        &self.config
-    }
-
-    pub fn net(&self) -> &NativeNet {
-        &self.net
-    }
-}
 
 /// The frames the per-frame work needs: the open segment's normalized inputs and the two
 /// frames before the newest (surprise, velocities).
@@ -345,6 +207,8 @@ pub struct Engine {
     started: bool,
     last_input_pelvis: Option<(i64, [f32; 3])>,
     health: Health,
+    guard: Guard,
+    motif_scores: MotifScorer,
     out: Anticipation,
 }
 
@@ -390,6 +254,8 @@ impl Engine {
             started: false,
             last_input_pelvis: None,
             health,
+            guard: Guard::new(config.guard, c.horizon),
+            motif_scores: MotifScorer::new(c.motif_lookahead_frames, c.n_motifs),
             out: Anticipation {
                 stamp_ns: 0,
                 model_frames: 0,
@@ -403,6 +269,7 @@ impl Engine {
                 },
                 health,
                 body_scale: 1.0,
+                guard: GuardView::default(),
             },
             model,
             config,
@@ -427,6 +294,21 @@ impl Engine {
         self.window.open.len()
     }
 
+    /// The published forecasts' scores since the engine was built.
+    pub fn guard_scores(&self) -> &GuardScores {
+        self.guard.scores()
+    }
+
+    /// The guard itself: its live errors and which horizons it scores.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// The next-motif distributions' scores since the engine was built.
+    pub fn motif_scores(&self) -> &MotifScores {
+        self.motif_scores.scores()
+    }
+
     /// The newest anticipation (also what the last successful `push` returned).
     pub fn latest(&self) -> Option<&Anticipation> {
         self.started.then_some(&self.out)
@@ -449,6 +331,8 @@ impl Engine {
         self.last_state.fill(0.0);
         self.motif_now = None;
         self.frames_since_reset = 0;
+        self.guard.restart();
+        self.motif_scores.restart();
     }
 
     /// Feed one input frame (any rate, any order); get the anticipation as of its stamp.
@@ -564,6 +448,8 @@ impl Engine {
         self.window.last = Some((*f, raw));
         self.frames_since_reset += 1;
         self.frames_since_drop = self.frames_since_drop.saturating_add(1);
+        self.guard.on_frame(f);
+        self.motif_scores.on_frame(f.stamp_ns, self.motif_now);
         if emit { self.heads(&model, f) } else { Ok(()) }
     }
 
@@ -644,12 +530,24 @@ impl Engine {
             // horizon <= MAX_HORIZON (checked in StreamModel::new).
             let _ = out.forecast.push(step);
         }
+        let warm = self.frames_since_reset >= self.config.warmup_frames as u64;
+        self.guard.publish(&mut out.forecast, warm);
+        out.guard = *self.guard.view();
+        if !out
+            .forecast
+            .iter()
+            .all(|s| s.spread_m.is_finite() && s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
+        {
+            return Err(StreamError::NonFiniteOutput { stamp_ns: f.stamp_ns });
+        }
         out.motif_now = self.motif_now;
         top_k(&self.probs, self.config.top_k, &mut out.motif_next.top);
         out.motif_next.transition_in_s = self.motif_now.and_then(|m| {
             let stay = self.probs.get(m.id as usize).copied().unwrap_or(0.0);
             transition_in_s(stay, out.motif_next.horizon_s)
         });
+        self.motif_scores
+            .publish(&self.probs, self.motif_now, out.motif_next.transition_in_s);
         Ok(())
     }
 }

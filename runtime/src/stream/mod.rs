@@ -4,10 +4,18 @@
 //! - [`conditioner`]: one person's input timeline: validation, duplicates, out-of-order
 //!   frames, gaps and resampling onto the 30 Hz model grid.
 //! - [`engine`]: the model streamed over one person's frames, an anticipation per frame.
+//! - [`guard`]: every published forecast scored against what followed, beside the
+//!   zero- and constant-velocity baselines; the blend and the calibrated radius it drives.
+//! - [`motif_score`]: next-motif distributions and transition times, scored the same way.
 //! - [`tracks`]: a bounded table of per-person streams with idle eviction.
 
+pub mod anticipation;
 pub mod conditioner;
 pub mod engine;
+pub mod guard;
+pub mod motif_score;
+pub mod report;
+mod stream_model;
 pub mod tracks;
 
 pub use conditioner::{Conditioned, Conditioner, ConditionerConfig, ConfigError, Reject};
@@ -15,4 +23,7 @@ pub use engine::{
     Anticipation, AtomBuffer, AtomRecord, Engine, EngineConfig, EngineError, ForecastStep, Health, HealthState,
     MotifNext, MotifNow, StreamError, StreamModel,
 };
+pub use guard::{GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, SOURCES, horizon_step};
+pub use motif_score::MotifScores;
+pub use report::OnlineReport;
 pub use tracks::{Eviction, PersonId, Tracks, TracksConfig};

@@ -1,0 +1,155 @@
+//! Host twin of the safety link under a model that loses (a deliberately wrong one): when the engine's guard sees the
+//! model doing worse than a baseline within the link's reach, the frames the node's writer
+//! sends are Degraded, they arrive so through a pseudo-terminal pair, and the firmware's
+//! monitor falls back to its certified behaviour on them.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use a4mer_firmware::link::{LinkReceiver, ModelHealth};
+use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
+use a4mer_hw_tests::repo_root;
+use a4mer_hw_tests::serial::pty_pair;
+use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, RigidTransform, link_person, outgoing};
+use a4mer_runtime::artifact::load_model;
+use a4mer_runtime::device::inference_device;
+use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamModel};
+use a4mer_runtime::{PoseFrame, frame_period_ns};
+use a4mer_train::data::bvh::{ImportOptions, import_bvh};
+use serialport::SerialPort;
+
+/// What crossed the line, by the index the test put in `pose_age_us`.
+struct Crossed {
+    /// Per offered frame: the guard said "model losing within the link's reach", and the
+    /// stream was otherwise healthy.
+    losing: Vec<bool>,
+    healthy: Vec<bool>,
+    received: Vec<(u32, ModelHealth)>,
+    monitor_fell_back_on_health: usize,
+}
+
+fn run(frames: &[PoseFrame]) -> Crossed {
+    let (mut model, _) = load_model(&repo_root().join("models/a4mer-small-int8.a4m"), &inference_device()).unwrap();
+    // Deliberately wrong: the velocity prior turned around, so every forecast runs the
+    // wrong way.
+    for g in model.norm.prior_gain_s.iter_mut() {
+        *g = -*g;
+    }
+    let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), EngineConfig::default()).unwrap();
+    let (device, mut master, _slave) = pty_pair().unwrap();
+    master.set_timeout(Duration::from_millis(20)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let (stop, got) = (Arc::clone(&stop), Arc::clone(&got));
+        std::thread::spawn(move || {
+            let mut rx = LinkReceiver::new();
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                let n = match master.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                    Err(_) => break,
+                };
+                for &b in &buf[..n] {
+                    if let Some(Ok(frame)) = rx.push(b) {
+                        got.lock().unwrap().push(frame);
+                    }
+                }
+            }
+        })
+    };
+    // The recording walks ~3.6 m from its origin: a base there keeps positions in range.
+    let base = RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]);
+    let sender = LinkSender::start(
+        LinkConfig {
+            device: device.into(),
+            baud: 921_600,
+            base_from_forecast: base,
+        },
+        7,
+    )
+    .unwrap();
+    let (mut losing, mut healthy) = (Vec::new(), Vec::new());
+    for (i, f) in frames.iter().enumerate() {
+        let f = PoseFrame {
+            stamp_ns: frame_period_ns(i as u64),
+            ..*f
+        };
+        let a = engine.push_ref(&f).unwrap();
+        losing.push(a.guard.model_losing_within(LINK_REACH_STEPS));
+        healthy.push(a.health.state == HealthState::Ok);
+        let person = link_person(1, &f, a);
+        // The frame's index rides in the pose age (µs), well under the MCU's stale limit.
+        let out = outgoing(&[person], &base, i as u64).unwrap();
+        sender.offer(out);
+        // One frame at a time through the one-slot writer: none is replaced unsent.
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(sender);
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let frames = std::mem::take(&mut *got.lock().unwrap());
+    let mut monitor = Monitor::new(MonitorConfig::default()).unwrap();
+    let mut fell_back = 0;
+    let mut received = Vec::new();
+    for (k, frame) in frames.into_iter().enumerate() {
+        received.push((frame.header.pose_age_us, frame.health));
+        let now_us = 33_333 * k as u64 + u64::from(frame.header.pose_age_us);
+        monitor.accept_frame(frame, now_us);
+        if monitor.mode() == Mode::Fallback && monitor.reason() == Reason::Health(ModelHealth::Degraded) {
+            fell_back += 1;
+        }
+    }
+    Crossed {
+        losing,
+        healthy,
+        received,
+        monitor_fell_back_on_health: fell_back,
+    }
+}
+
+fn take() -> Vec<PoseFrame> {
+    import_bvh(
+        &repo_root().join("data/mocap/bvhtools_test2.bvh"),
+        &ImportOptions::default(),
+    )
+    .unwrap()
+    .frames
+}
+
+#[test]
+fn host_twin_a_model_losing_to_a_baseline_degrades_the_link_and_the_mcu_falls_back() {
+    let c = run(&take()[..450]);
+    let losing_healthy = c.losing.iter().zip(&c.healthy).filter(|(l, h)| **l && **h).count();
+    println!(
+        "{} frames: {} with the model losing within {} ms (stream otherwise healthy: {}); {} received; the monitor fell back on health {} times",
+        c.losing.len(),
+        c.losing.iter().filter(|l| **l).count(),
+        LINK_REACH_STEPS * 1000 / 30,
+        losing_healthy,
+        c.received.len(),
+        c.monitor_fell_back_on_health
+    );
+    assert!(
+        losing_healthy > c.losing.len() / 2,
+        "a model running the wrong way must be seen losing most of the time"
+    );
+    assert!(c.received.len() >= c.losing.len() * 9 / 10, "frames lost on the line");
+    for (i, health) in &c.received {
+        let i = *i as usize;
+        if c.losing[i] {
+            assert_eq!(*health, ModelHealth::Degraded, "frame {i}: the model was losing");
+        } else if c.healthy[i] {
+            assert_eq!(
+                *health,
+                ModelHealth::Nominal,
+                "frame {i}: a healthy stream, model not losing"
+            );
+        }
+    }
+    assert!(c.monitor_fell_back_on_health > 0);
+}

@@ -1,0 +1,78 @@
+//! What the engine says after a frame: the forecast, the motifs, the stream's health and
+//! the guard's state.
+
+use crate::model::ForecastStep;
+use crate::pose::NUM_JOINTS;
+
+use super::engine::{MAX_HORIZON, MAX_TOP_K, StreamError};
+use super::guard::GuardView;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthState {
+    /// Too little context since the stream (re)started: forecasts are weak.
+    Warming,
+    Ok,
+    /// Recent frames were dropped, or too few of the joints the model knows are valid.
+    Degraded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Health {
+    pub state: HealthState,
+    pub frames_dropped: u64,
+    pub resets: u64,
+    pub last_error: Option<StreamError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MotifNow {
+    pub id: u16,
+    pub confidence: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MotifNext {
+    /// The distribution over the motif the person will be in `horizon_s` from now, the
+    /// current motif included (its probability is that of staying): the most likely
+    /// motifs, most likely first. Not "the next different motif".
+    pub top: heapless::Vec<(u16, f32), MAX_TOP_K>,
+    /// How far ahead the distribution looks.
+    pub horizon_s: f32,
+    /// Expected time until the current motif ends, reading the head's probability of
+    /// still being in it after `horizon_s` as a constant hazard; `None` without a current
+    /// motif or when staying is (numerically) certain.
+    pub transition_in_s: Option<f32>,
+}
+
+/// What the engine says after a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anticipation {
+    /// Stamp of the model-rate frame the forecast starts from.
+    pub stamp_ns: i64,
+    /// Model-rate frames the last push advanced (0 when an input faster than 30 Hz fell
+    /// between grid frames: this is then the previous anticipation again).
+    pub model_frames: u8,
+    pub forecast: heapless::Vec<ForecastStep, MAX_HORIZON>,
+    /// Joints the forecast covers (valid in the last frame).
+    pub valid: [bool; NUM_JOINTS],
+    pub motif_now: Option<MotifNow>,
+    pub motif_next: MotifNext,
+    pub health: Health,
+    /// The person's body scale against the model's training reference (bone lengths of the
+    /// last frame; 1 for a model without body-scale normalisation). Forecast residuals and
+    /// spreads are in this person's size.
+    pub body_scale: f32,
+    /// The guard behind `forecast`: the sources' weights, the radius factor and whether the
+    /// model is losing, per reported horizon.
+    pub guard: GuardView,
+}
+
+/// A closed Action Atom.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AtomRecord {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub frames: u16,
+    /// The motif current when this atom closed.
+    pub motif: MotifNow,
+}

@@ -1,0 +1,572 @@
+//! The engine's own error, live: every published forecast is scored against what the person
+//! then did, beside the two forecasts anyone could make without a model, and that record
+//! decides what is published next.
+//!
+//! Per track and per reported horizon (100, 200, 400, 600 and 1000 ms):
+//! - **Scoring.** The forecast made at grid frame `t` is kept until frame `t + step` arrives
+//!   and is then scored on the joints valid in both, together with the zero-velocity (hold
+//!   the last pose) and constant-velocity forecasts made at `t`. Restarts (gaps, clock
+//!   jumps, teleports, non-finite output) discard what is pending, counted, so nothing is
+//!   scored against frames of another timeline.
+//! - **The guard.** An exponentially weighted mean joint error per source, with a time
+//!   constant of [`EW_TIME_CONSTANT_FRAMES`] scored forecasts (1 s at 30 Hz): long enough
+//!   to average over a gait cycle's phases, short enough to follow a person who stops or
+//!   starts walking. The published forecast blends the sources with weights
+//!   `exp(-(e_i / e_best - 1) / BLEND_TEMPERATURE)` (normalised), so a source 10 % worse
+//!   than the best gets e⁻¹ of its weight and one 30 % worse almost none. A horizon not yet
+//!   scored borrows the weights of the nearest shorter one that is; before any score the
+//!   model is published as it is. Steps between horizons interpolate the weights linearly.
+//! - **A calibrated radius.** `spread_m` becomes `c_h · spread` with `c_h` such that the true
+//!   joint lies within it with probability [`NOMINAL_COVERAGE`]. `c_h` is the `1 − α_h`
+//!   quantile of recent normalised errors `|published − truth| / spread` (a histogram that
+//!   forgets with a half-life of [`HISTOGRAM_HALF_LIFE`] scored forecasts), and `α_h` follows
+//!   adaptive conformal inference (Gibbs and Candès, 2021): `α ← α + γ (α_nominal − miss)`,
+//!   with `miss` the fraction of joints outside the radius stated when the forecast was
+//!   made, so the long-run coverage holds even when the errors' distribution shifts.
+//! - **Losing.** The model is *losing* at a horizon when its error exceeds the better
+//!   baseline's by [`LOSING_ENTER`] and by [`LOSING_MIN_EXCESS_M`], and stops losing once
+//!   it is back at or below it (or within half that margin): the
+//!   node marks the safety link's frames Degraded while the model loses at a horizon the
+//!   link carries.
+//!
+//! Everything is sized when the engine is built; nothing here allocates per frame.
+
+use crate::model::ForecastStep;
+use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
+
+/// The horizons every report uses, in milliseconds.
+pub const HORIZONS_MS: [u32; 5] = [100, 200, 400, 600, 1000];
+/// Number of reported horizons.
+pub const NUM_HORIZONS: usize = HORIZONS_MS.len();
+
+/// Model-rate frames ahead for a horizon in milliseconds (rounded).
+pub const fn horizon_step(ms: u32) -> usize {
+    ((ms * FPS + 500) / 1000) as usize
+}
+
+/// Forecast sources the guard weighs, in the order of [`SourceWeights`].
+pub const SOURCES: [&str; 3] = ["model", "zero_velocity", "constant_velocity"];
+/// Weights for [`SOURCES`], summing to 1.
+pub type SourceWeights = [f32; 3];
+const MODEL: SourceWeights = [1.0, 0.0, 0.0];
+
+/// Scored forecasts over which the exponentially weighted errors average (1 s at 30 Hz).
+pub const EW_TIME_CONSTANT_FRAMES: f64 = 30.0;
+/// How sharply the blend favours the best source (relative error gap for a factor e).
+pub const BLEND_TEMPERATURE: f32 = 0.1;
+/// The probability the calibrated radius states.
+pub const NOMINAL_COVERAGE: f32 = 0.9;
+/// Step size of adaptive conformal inference (the value Gibbs and Candès recommend).
+pub const ACI_GAMMA: f32 = 0.005;
+/// Scored forecasts after which a normalised error counts half in the radius quantile.
+pub const HISTOGRAM_HALF_LIFE: f32 = 300.0;
+/// Radius factor before any score: the 90 % radius of an isotropic 3-D Gaussian whose mean
+/// distance is the model's spread (2.500 σ / 1.596 σ), which is how the spread was trained.
+pub const PRIOR_RADIUS_SCALE: f32 = 1.566;
+/// The model starts losing at a horizon when its error is this much above the better
+/// baseline's, and stops once it is not above it: a model that merely ties does not flap.
+pub const LOSING_ENTER: f64 = 1.10;
+/// ... and when it is also worse by at least this much (metres). Below a centimetre the
+/// difference is inside the intrusion margin the MCU adds anyway (ISO 13855's C), and the
+/// published blend already follows the better source; it stops losing below half of it.
+pub const LOSING_MIN_EXCESS_M: f64 = 0.01;
+
+/// Normalised errors are binned on a log scale from 1e-3 to 1e3, 16 bins per decade (a
+/// 15 % step, which bounds how finely the radius can be placed).
+const BINS: usize = 96;
+const BIN_LOG10_MIN: f32 = -3.0;
+const BINS_PER_DECADE: f32 = 16.0;
+
+/// What the guard does with its scores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GuardConfig {
+    /// Publish the guard's blend; `false` publishes the model's forecast as it is (scores
+    /// are still kept), for parity checks and A/B comparisons.
+    pub blend: bool,
+    /// Publish the calibrated radius as `spread_m`; `false` publishes the model's own spread.
+    pub calibrate: bool,
+}
+
+impl GuardConfig {
+    /// The model's own forecast and spread, published as they are (parity with the batch
+    /// model, f32 against int8).
+    pub const MODEL_ONLY: GuardConfig = GuardConfig {
+        blend: false,
+        calibrate: false,
+    };
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            blend: true,
+            calibrate: true,
+        }
+    }
+}
+
+/// The guard's state as published with each forecast.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GuardView {
+    /// Per horizon, the weights the published forecast gives [`SOURCES`].
+    pub weights: [SourceWeights; NUM_HORIZONS],
+    /// Per horizon, the factor from the model's spread to the published 90 % radius.
+    pub radius_scale: [f32; NUM_HORIZONS],
+    /// Per horizon, whether the model is losing to a baseline (see [`LOSING_ENTER`]).
+    pub model_losing: [bool; NUM_HORIZONS],
+}
+
+impl GuardView {
+    /// Whether the model is losing at any horizon no further than `max_step` frames ahead.
+    pub fn model_losing_within(&self, max_step: usize) -> bool {
+        HORIZONS_MS
+            .iter()
+            .zip(&self.model_losing)
+            .any(|(ms, losing)| *losing && horizon_step(*ms) <= max_step)
+    }
+}
+
+impl Default for GuardView {
+    fn default() -> Self {
+        Self {
+            weights: [MODEL; NUM_HORIZONS],
+            radius_scale: [PRIOR_RADIUS_SCALE; NUM_HORIZONS],
+            model_losing: [false; NUM_HORIZONS],
+        }
+    }
+}
+
+/// An error sum and its count, for means over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sum {
+    pub total: f64,
+    pub count: u64,
+}
+
+impl Sum {
+    pub(crate) fn add(&mut self, v: f64) {
+        self.total += v;
+        self.count += 1;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.total / self.count as f64)
+    }
+
+    pub fn merge(&mut self, o: &Sum) {
+        self.total += o.total;
+        self.count += o.count;
+    }
+}
+
+/// A bias-corrected exponentially weighted mean: early values are plain means.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Ew {
+    num: f64,
+    den: f64,
+}
+
+impl Ew {
+    fn add(&mut self, v: f64) {
+        let keep = 1.0 - 1.0 / EW_TIME_CONSTANT_FRAMES;
+        self.num = self.num * keep + v;
+        self.den = self.den * keep + 1.0;
+    }
+
+    fn get(&self) -> Option<f64> {
+        (self.den > 0.0).then(|| self.num / self.den)
+    }
+}
+
+/// What a run's scoring adds up to, per horizon. Tracks and recordings merge.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GuardScores {
+    /// Mean joint error (m) of each of [`SOURCES`] and, last, of what was published.
+    pub error_m: [[Sum; 4]; NUM_HORIZONS],
+    /// Joints inside the published radius / joints scored.
+    pub covered: [Sum; NUM_HORIZONS],
+    /// Scored forecasts whose published forecast followed each source most.
+    pub followed: [[u64; 3]; NUM_HORIZONS],
+    /// Pending forecast-horizons dropped unscored by a restart or a stamp mismatch.
+    pub discarded: u64,
+}
+
+impl GuardScores {
+    pub fn merge(&mut self, o: &GuardScores) {
+        for h in 0..NUM_HORIZONS {
+            for s in 0..4 {
+                self.error_m[h][s].merge(&o.error_m[h][s]);
+            }
+            self.covered[h].merge(&o.covered[h]);
+            for s in 0..3 {
+                self.followed[h][s] += o.followed[h][s];
+            }
+        }
+        self.discarded += o.discarded;
+    }
+
+    /// Fraction of scored joints inside the published radius, per horizon.
+    pub fn coverage(&self) -> [Option<f64>; NUM_HORIZONS] {
+        std::array::from_fn(|h| self.covered[h].mean())
+    }
+}
+
+/// The live errors behind the current weights, per horizon: [`SOURCES`], in metres.
+pub type LiveErrors = [[Option<f64>; 3]; NUM_HORIZONS];
+
+/// One forecast waiting for its horizons to arrive.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    frame: u64,
+    stamp_ns: i64,
+    valid: [bool; NUM_JOINTS],
+    last: Joints,
+    /// Per-frame displacement of each joint (zero where the previous frame lacked it).
+    velocity: Joints,
+    model: [Joints; NUM_HORIZONS],
+    spread_m: [f32; NUM_HORIZONS],
+    view: GuardView,
+    scored: [bool; NUM_HORIZONS],
+    /// Made after warm-up: its scores enter [`GuardScores`] (the live errors learn from all).
+    counted: bool,
+}
+
+/// One track's scoring, guard and calibration.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    config: GuardConfig,
+    /// Forecast step of each horizon, and whether the model's horizon reaches it.
+    steps: [usize; NUM_HORIZONS],
+    active: [bool; NUM_HORIZONS],
+    ring: Vec<Pending>,
+    head: usize,
+    len: usize,
+    frame: u64,
+    prev: Option<PoseFrame>,
+    cur: Option<PoseFrame>,
+    ew: [[Ew; 3]; NUM_HORIZONS],
+    alpha: [f32; NUM_HORIZONS],
+    hist: [[f32; BINS]; NUM_HORIZONS],
+    view: GuardView,
+    scores: GuardScores,
+}
+
+impl Guard {
+    /// A guard for forecasts of `horizon` model-rate steps.
+    pub fn new(config: GuardConfig, horizon: usize) -> Self {
+        let steps = HORIZONS_MS.map(horizon_step);
+        let active = steps.map(|s| s >= 1 && s <= horizon);
+        let longest = steps
+            .iter()
+            .zip(&active)
+            .filter(|(_, a)| **a)
+            .map(|(s, _)| *s)
+            .max()
+            .unwrap_or(0);
+        let empty = Pending {
+            frame: 0,
+            stamp_ns: 0,
+            valid: [false; NUM_JOINTS],
+            last: [[0.0; 3]; NUM_JOINTS],
+            velocity: [[0.0; 3]; NUM_JOINTS],
+            model: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
+            spread_m: [0.0; NUM_HORIZONS],
+            view: GuardView::default(),
+            scored: [true; NUM_HORIZONS],
+            counted: false,
+        };
+        Self {
+            config,
+            steps,
+            active,
+            ring: vec![empty; longest + 1],
+            head: 0,
+            len: 0,
+            frame: 0,
+            prev: None,
+            cur: None,
+            ew: [[Ew::default(); 3]; NUM_HORIZONS],
+            alpha: [1.0 - NOMINAL_COVERAGE; NUM_HORIZONS],
+            hist: [[0.0; BINS]; NUM_HORIZONS],
+            view: GuardView::default(),
+            scores: GuardScores::default(),
+        }
+    }
+
+    pub fn view(&self) -> &GuardView {
+        &self.view
+    }
+
+    pub fn scores(&self) -> &GuardScores {
+        &self.scores
+    }
+
+    /// Which horizons the model's forecast reaches (the others are never scored).
+    pub fn active(&self) -> &[bool; NUM_HORIZONS] {
+        &self.active
+    }
+
+    /// The exponentially weighted errors behind the current weights.
+    pub fn live_errors_m(&self) -> LiveErrors {
+        std::array::from_fn(|h| std::array::from_fn(|s| self.ew[h][s].get()))
+    }
+
+    /// The stream restarted: what is pending belongs to the old timeline. What was learnt
+    /// about this person's errors is kept.
+    pub fn restart(&mut self) {
+        for i in 0..self.len {
+            let p = &self.ring[(self.head + i) % self.ring.len()];
+            self.scores.discarded += (0..NUM_HORIZONS).filter(|&h| self.active[h] && !p.scored[h]).count() as u64;
+        }
+        self.len = 0;
+        self.prev = None;
+        self.cur = None;
+    }
+
+    /// A model-rate frame arrived: score every pending forecast whose horizon it is.
+    pub fn on_frame(&mut self, f: &PoseFrame) {
+        self.frame += 1;
+        self.prev = self.cur.replace(*f);
+        let cap = self.ring.len();
+        for i in 0..self.len {
+            let idx = (self.head + i) % cap;
+            for h in 0..NUM_HORIZONS {
+                let p = &self.ring[idx];
+                if !self.active[h] || p.scored[h] || p.frame + self.steps[h] as u64 != self.frame {
+                    continue;
+                }
+                let expected_ns = p.stamp_ns + (self.steps[h] as i64 * 1_000_000_000) / FPS as i64;
+                let p = *p;
+                self.ring[idx].scored[h] = true;
+                if (f.stamp_ns - expected_ns).abs() > 2_000_000 || !self.score(&p, h, f) {
+                    self.scores.discarded += 1;
+                }
+            }
+        }
+        // Forecasts whose every horizon is done leave the ring.
+        while self.len > 0
+            && self.ring[self.head]
+                .scored
+                .iter()
+                .zip(&self.active)
+                .all(|(s, a)| *s || !*a)
+        {
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+    }
+
+    /// Score pending forecast `p` at horizon `h` against frame `truth`. False when no joint
+    /// is valid in both.
+    fn score(&mut self, p: &Pending, h: usize, truth: &PoseFrame) -> bool {
+        let step = self.steps[h] as f32;
+        let w = p.view.weights[h];
+        let radius_m = p.view.radius_scale[h] * p.spread_m[h];
+        let mut err = [0.0f64; 4];
+        let (mut n, mut covered) = (0u32, 0u32);
+        let decay = 0.5f32.powf(1.0 / HISTOGRAM_HALF_LIFE);
+        self.hist[h].iter_mut().for_each(|b| *b *= decay);
+        for j in 0..NUM_JOINTS {
+            if !(p.valid[j] && truth.valid[j]) {
+                continue;
+            }
+            let t = truth.joints_in_world[j];
+            let m = p.model[h][j];
+            let z = p.last[j];
+            let c: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * step);
+            let published: [f32; 3] = std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k]);
+            let d = [dist(m, t), dist(z, t), dist(c, t), dist(published, t)];
+            if !d.iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            for (e, v) in err.iter_mut().zip(d) {
+                *e += v as f64;
+            }
+            n += 1;
+            if d[3] <= radius_m {
+                covered += 1;
+            }
+            if p.spread_m[h] > 0.0 {
+                self.hist[h][bin(d[3] / p.spread_m[h])] += 1.0;
+            }
+        }
+        if n == 0 {
+            return false;
+        }
+        let n_f = n as f64;
+        for (ew, e) in self.ew[h].iter_mut().zip(&err) {
+            ew.add(e / n_f);
+        }
+        if p.counted {
+            for (sum, e) in self.scores.error_m[h].iter_mut().zip(&err) {
+                sum.add(e / n_f);
+            }
+            let followed = (0..3).fold(0, |best, s| if w[s] > w[best] { s } else { best });
+            self.scores.followed[h][followed] += 1;
+            self.scores.covered[h].total += covered as f64;
+            self.scores.covered[h].count += n as u64;
+        }
+        let miss = 1.0 - covered as f32 / n as f32;
+        self.alpha[h] = (self.alpha[h] + ACI_GAMMA * ((1.0 - NOMINAL_COVERAGE) - miss)).clamp(-0.5, 1.0);
+        self.update_view(h);
+        true
+    }
+
+    fn update_view(&mut self, h: usize) {
+        if let [Some(m), Some(z), Some(c)] = self.live_errors_m()[h] {
+            let best = m.min(z).min(c);
+            let floor = best.max(1e-3);
+            let raw = [m, z, c].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
+            let sum: f32 = raw.iter().sum();
+            self.view.weights[h] = raw.map(|r| r / sum);
+            let baseline = z.min(c);
+            self.view.model_losing[h] = if self.view.model_losing[h] {
+                m > baseline && m - baseline >= 0.5 * LOSING_MIN_EXCESS_M
+            } else {
+                m > LOSING_ENTER * baseline && m - baseline >= LOSING_MIN_EXCESS_M
+            };
+        }
+        self.view.radius_scale[h] = if self.alpha[h] <= 0.0 {
+            10f32.powf(BIN_LOG10_MIN + BINS as f32 / BINS_PER_DECADE)
+        } else {
+            quantile(&self.hist[h], 1.0 - self.alpha[h]).unwrap_or(PRIOR_RADIUS_SCALE)
+        };
+    }
+
+    /// Turn the model's forecast from the newest frame into what is published, in place, and
+    /// keep it pending. `steps` holds the model's forecast on entry; `counted` says whether
+    /// its scores enter the run's totals (the engine passes "warm-up is over").
+    pub fn publish(&mut self, steps: &mut [ForecastStep], counted: bool) {
+        let Some(cur) = self.cur else {
+            return;
+        };
+        let velocity: Joints = std::array::from_fn(|j| match &self.prev {
+            Some(prev) if prev.valid[j] && cur.valid[j] => {
+                std::array::from_fn(|k| cur.joints_in_world[j][k] - prev.joints_in_world[j][k])
+            }
+            _ => [0.0; 3],
+        });
+        let view = self.effective_view();
+        let mut pending = Pending {
+            frame: self.frame,
+            stamp_ns: cur.stamp_ns,
+            valid: cur.valid,
+            last: cur.joints_in_world,
+            velocity,
+            model: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
+            spread_m: [0.0; NUM_HORIZONS],
+            view,
+            scored: std::array::from_fn(|h| !self.active[h]),
+            counted,
+        };
+        for h in 0..NUM_HORIZONS {
+            if self.active[h]
+                && let Some(s) = steps.get(self.steps[h] - 1)
+            {
+                pending.model[h] = s.joints_in_world;
+                pending.spread_m[h] = s.spread_m;
+            }
+        }
+        for (i, s) in steps.iter_mut().enumerate() {
+            let (w, c) = self.at_step(&view, i + 1);
+            if self.config.calibrate {
+                s.spread_m *= c;
+            }
+            if !self.config.blend {
+                continue;
+            }
+            let k = (i + 1) as f32;
+            for (j, (p, v)) in s.joints_in_world.iter_mut().zip(&velocity).enumerate() {
+                if !cur.valid[j] {
+                    continue;
+                }
+                let (last, m) = (cur.joints_in_world[j], *p);
+                *p = std::array::from_fn(|a| w[0] * m[a] + w[1] * last[a] + w[2] * (last[a] + v[a] * k));
+            }
+        }
+        if self.len == self.ring.len() {
+            // Cannot happen (the ring holds the longest horizon's worth of frames), but a
+            // full ring must not overwrite unscored forecasts silently.
+            self.head = (self.head + 1) % self.ring.len();
+            self.len -= 1;
+            self.scores.discarded += 1;
+        }
+        let tail = (self.head + self.len) % self.ring.len();
+        self.ring[tail] = pending;
+        self.len += 1;
+    }
+
+    /// The view as published: what the flags allow, and horizons without scores borrowing
+    /// from the nearest shorter scored one.
+    fn effective_view(&self) -> GuardView {
+        let mut v = self.view;
+        let mut borrowed = MODEL;
+        for h in 0..NUM_HORIZONS {
+            if self.ew[h][0].get().is_some() {
+                borrowed = v.weights[h];
+            } else {
+                v.weights[h] = borrowed;
+            }
+            if !self.config.blend {
+                v.weights[h] = MODEL;
+            }
+            if !self.config.calibrate {
+                v.radius_scale[h] = 1.0;
+            }
+        }
+        v
+    }
+
+    /// Weights and radius factor at forecast step `k` (1-based): the nearest horizon's
+    /// outside the reported ones, linear between them.
+    fn at_step(&self, v: &GuardView, k: usize) -> (SourceWeights, f32) {
+        let first = self.steps[0];
+        if k <= first {
+            return (v.weights[0], v.radius_scale[0]);
+        }
+        for h in 1..NUM_HORIZONS {
+            if k <= self.steps[h] {
+                let t = (k - self.steps[h - 1]) as f32 / (self.steps[h] - self.steps[h - 1]) as f32;
+                let w = std::array::from_fn(|s| v.weights[h - 1][s] * (1.0 - t) + v.weights[h][s] * t);
+                let c = v.radius_scale[h - 1] * (1.0 - t) + v.radius_scale[h] * t;
+                return (w, c);
+            }
+        }
+        (v.weights[NUM_HORIZONS - 1], v.radius_scale[NUM_HORIZONS - 1])
+    }
+}
+
+fn dist(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+fn bin(score: f32) -> usize {
+    // NaN and non-positive scores land in the lowest bin.
+    if score.is_nan() || score <= 0.0 {
+        return 0;
+    }
+    let b = ((score.log10() - BIN_LOG10_MIN) * BINS_PER_DECADE).floor();
+    b.clamp(0.0, (BINS - 1) as f32) as usize
+}
+
+/// The `q` quantile of a log-binned histogram, log-linear within the bin; `None` when empty.
+fn quantile(hist: &[f32; BINS], q: f32) -> Option<f32> {
+    let total: f32 = hist.iter().sum();
+    if total <= 1e-6 {
+        return None;
+    }
+    let target = q.clamp(0.0, 1.0) * total;
+    let mut acc = 0.0;
+    for (i, &c) in hist.iter().enumerate() {
+        if c > 0.0 && acc + c >= target {
+            let frac = ((target - acc) / c).clamp(0.0, 1.0);
+            return Some(10f32.powf(BIN_LOG10_MIN + (i as f32 + frac) / BINS_PER_DECADE));
+        }
+        acc += c;
+    }
+    Some(10f32.powf(BIN_LOG10_MIN + BINS as f32 / BINS_PER_DECADE))
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+use super::*;
+
+const HORIZON: usize = 30;
+
+/// A person swaying: every joint on its own slow sine, so neither baseline is exact.
+fn truth(frame: u64) -> PoseFrame {
+    let t = frame as f32 / FPS as f32;
+    let mut joints = [[0.0f32; 3]; NUM_JOINTS];
+    for (j, p) in joints.iter_mut().enumerate() {
+        let phase = j as f32 * 0.3;
+        *p = [
+            0.4 * (1.3 * t + phase).sin(),
+            0.3 * (0.9 * t + phase).cos(),
+            0.1 * j as f32 + 0.05 * (2.0 * t).sin(),
+        ];
+    }
+    PoseFrame {
+        stamp_ns: (frame as i64 * 1_000_000_000) / FPS as i64,
+        joints_in_world: joints,
+        valid: [true; NUM_JOINTS],
+    }
+}
+
+/// Deterministic noise in [-1, 1].
+fn noise(i: u64) -> f32 {
+    let x = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((x >> 33) as f32 / (1u64 << 31) as f32) - 1.0
+}
+
+/// Stream frames `from..to` into `g`; the "model" forecasts the truth plus `bias_m` plus
+/// noise of `noise_m`, stating `spread_m`.
+fn stream(g: &mut Guard, from: u64, to: u64, bias_m: f32, noise_m: f32, spread_m: f32) {
+    for t in from..to {
+        g.on_frame(&truth(t));
+        let mut steps: Vec<ForecastStep> = (1..=HORIZON as u64)
+            .map(|k| {
+                let f = truth(t + k);
+                let joints = std::array::from_fn(|j| {
+                    std::array::from_fn(|a| {
+                        f.joints_in_world[j][a] + bias_m + noise_m * noise(t * 1000 + k * 97 + (j * 3 + a) as u64)
+                    })
+                });
+                ForecastStep {
+                    dt_s: k as f32 / FPS as f32,
+                    joints_in_world: joints,
+                    spread_m,
+                }
+            })
+            .collect();
+        g.publish(&mut steps, true);
+    }
+}
+
+fn run(config: GuardConfig, frames: u64, bias_m: f32, noise_m: f32, spread_m: f32) -> Guard {
+    let mut g = Guard::new(config, HORIZON);
+    stream(&mut g, 0, frames, bias_m, noise_m, spread_m);
+    g
+}
+
+/// Scores of frames `from..to` only: what a run adds after `before`.
+fn since(after: &GuardScores, before: &GuardScores) -> GuardScores {
+    let mut d = *after;
+    for h in 0..NUM_HORIZONS {
+        for s in 0..4 {
+            d.error_m[h][s].total -= before.error_m[h][s].total;
+            d.error_m[h][s].count -= before.error_m[h][s].count;
+        }
+        d.covered[h].total -= before.covered[h].total;
+        d.covered[h].count -= before.covered[h].count;
+    }
+    d
+}
+
+fn mean(s: &Sum) -> f64 {
+    s.mean().expect("scored")
+}
+
+#[test]
+fn a_wrong_model_is_outvoted_and_reported_as_losing() {
+    // One second of warm-up (what the engine flags as Warming), then what counts.
+    let mut g = run(GuardConfig::default(), 30, 0.5, 0.0, 0.1);
+    let warm = *g.scores();
+    stream(&mut g, 30, 600, 0.5, 0.0, 0.1);
+    let s = &since(g.scores(), &warm);
+    for h in 0..NUM_HORIZONS {
+        let [m, z, c, published] = s.error_m[h].map(|e| mean(&e));
+        let best = z.min(c);
+        assert!(m > 0.45, "h{h}: the model is 0.5 m off: {m}");
+        assert!(
+            published < 1.05 * best,
+            "h{h}: published {published} vs baseline {best}"
+        );
+        assert!(g.view().weights[h][0] < 0.01, "h{h}: {:?}", g.view().weights[h]);
+        assert!(g.view().model_losing[h]);
+    }
+    assert!(g.view().model_losing_within(3));
+}
+
+#[test]
+fn a_good_model_is_followed() {
+    let g = run(GuardConfig::default(), 600, 0.0, 0.002, 0.01);
+    for h in 0..NUM_HORIZONS {
+        assert!(g.view().weights[h][0] > 0.99, "h{h}: {:?}", g.view().weights[h]);
+        assert!(!g.view().model_losing[h]);
+        let followed = g.scores().followed[h];
+        assert!(followed[0] > 9 * (followed[1] + followed[2]), "h{h}: {followed:?}");
+    }
+}
+
+#[test]
+fn without_blending_the_model_is_published_but_still_scored() {
+    let g = run(
+        GuardConfig {
+            blend: false,
+            calibrate: false,
+        },
+        200,
+        0.5,
+        0.0,
+        0.1,
+    );
+    let s = g.scores();
+    let [m, _, _, published] = s.error_m[0].map(|e| mean(&e));
+    assert!((m - published).abs() < 1e-6, "{m} {published}");
+    assert!(g.view().model_losing[0], "the scores still see the model losing");
+}
+
+#[test]
+fn the_radius_reaches_nominal_coverage_whatever_the_stated_spread() {
+    // Spreads 30x too wide and 6x too narrow for 3 cm of noise, as on unseen people.
+    for spread_m in [1.0f32, 0.005] {
+        let mut g = run(GuardConfig::default(), 900, 0.0, 0.03, spread_m);
+        let warm = *g.scores();
+        stream(&mut g, 900, 2700, 0.0, 0.03, spread_m);
+        let late = since(g.scores(), &warm).coverage();
+        for (h, c) in late.iter().enumerate() {
+            let c = c.expect("scored");
+            assert!((0.85..=0.95).contains(&c), "spread {spread_m}, h{h}: coverage {c}");
+        }
+    }
+}
+
+#[test]
+fn a_restart_discards_what_is_pending_and_counts_it() {
+    let mut g = run(GuardConfig::default(), 10, 0.0, 0.0, 0.1);
+    let scored_before: u64 = g.scores().covered.iter().map(|c| c.count).sum();
+    g.restart();
+    // 10 forecasts pending: 100 ms scored for frames 0..=6, the rest discarded.
+    let expected: u64 = (0..10u64)
+        .map(|t| {
+            HORIZONS_MS
+                .iter()
+                .filter(|ms| t + horizon_step(**ms) as u64 > 9)
+                .count() as u64
+        })
+        .sum();
+    assert_eq!(g.scores().discarded, expected);
+    // The next frames start a new timeline: nothing old is scored against them.
+    for t in 1000..1040 {
+        g.on_frame(&truth(t));
+    }
+    let scored_after: u64 = g.scores().covered.iter().map(|c| c.count).sum();
+    assert_eq!(scored_before, scored_after);
+}
+
+#[test]
+fn histogram_quantiles() {
+    let mut h = [0.0f32; BINS];
+    assert_eq!(quantile(&h, 0.9), None);
+    for i in 1..=1000 {
+        h[bin(i as f32 / 1000.0)] += 1.0;
+    }
+    let q = quantile(&h, 0.9).expect("filled");
+    assert!((q / 0.9 - 1.0).abs() < 0.16, "{q}");
+    assert_eq!(bin(f32::NAN), 0);
+    assert_eq!(bin(1e9), BINS - 1);
+}
+
+#[test]
+fn steps_between_horizons_interpolate() {
+    let g = Guard::new(GuardConfig::default(), HORIZON);
+    let mut v = GuardView::default();
+    v.weights[0] = [1.0, 0.0, 0.0];
+    v.weights[1] = [0.0, 1.0, 0.0];
+    v.radius_scale[0] = 1.0;
+    v.radius_scale[1] = 2.0;
+    assert_eq!(g.at_step(&v, 1), ([1.0, 0.0, 0.0], 1.0));
+    let (w, c) = g.at_step(&v, 5);
+    assert!(
+        (w[0] - 1.0 / 3.0).abs() < 1e-6 && (c - 5.0 / 3.0).abs() < 1e-6,
+        "{w:?} {c}"
+    );
+}

@@ -1,0 +1,153 @@
+//! The live scores as reports read them: the `calibration`, `anticipation` and `guard`
+//! objects that `a4mer eval --json` and `a4mer replay --json` share.
+
+use serde::Serialize;
+
+use super::guard::{
+    BLEND_TEMPERATURE, EW_TIME_CONSTANT_FRAMES, GuardScores, HORIZONS_MS, LOSING_ENTER, LOSING_MIN_EXCESS_M,
+    NOMINAL_COVERAGE, NUM_HORIZONS,
+};
+use super::motif_score::MotifScores;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OnlineReport {
+    pub calibration: CalibrationReport,
+    pub anticipation: AnticipationReport,
+    pub guard: GuardReport,
+}
+
+/// How often the true joint lay inside the published radius.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalibrationReport {
+    pub nominal: f32,
+    pub horizons_ms: Vec<u32>,
+    pub coverage: Vec<Option<f64>>,
+    /// Joint positions scored per horizon.
+    pub joints_scored: Vec<u64>,
+}
+
+/// The next-motif distribution against the motif assigned `horizon_s` later.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnticipationReport {
+    pub horizon_s: f32,
+    pub top1: Option<f64>,
+    pub top3: Option<f64>,
+    /// "The motif stays": the current motif predicted `horizon_s` ahead.
+    pub stay_top1: Option<f64>,
+    pub brier: Option<f64>,
+    pub stay_brier: Option<f64>,
+    pub scored: u64,
+    pub unscored: u64,
+    /// Mean |transition_in_s − actual time to the next change of motif|.
+    pub transition_mae_s: Option<f64>,
+    pub transition_scored: u64,
+    pub transition_censored: u64,
+}
+
+/// World MPJPE (mm) per horizon of each source and of what was published.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SourceErrors {
+    pub model: Vec<Option<f64>>,
+    pub zero_velocity: Vec<Option<f64>>,
+    pub constant_velocity: Vec<Option<f64>>,
+    pub published: Vec<Option<f64>>,
+}
+
+/// Share of scored forecasts whose published blend gave each source the largest weight.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Followed {
+    pub model: Vec<Option<f64>>,
+    pub zero_velocity: Vec<Option<f64>>,
+    pub constant_velocity: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GuardReport {
+    pub horizons_ms: Vec<u32>,
+    /// Forecasts scored per horizon (made after warm-up).
+    pub scored: Vec<u64>,
+    pub mpjpe_mm: SourceErrors,
+    /// Published MPJPE over the better baseline's, per horizon (≤ 1: no worse).
+    pub published_over_best_baseline: Vec<Option<f64>>,
+    pub followed: Followed,
+    /// Forecast-horizons dropped unscored (restarts, stamp mismatches).
+    pub discarded: u64,
+    /// The rule's constants, so a report says what it ran.
+    pub time_constant_frames: f64,
+    pub blend_temperature: f32,
+    pub losing_enter: f64,
+    pub losing_min_excess_m: f64,
+}
+
+impl OnlineReport {
+    pub fn new(g: &GuardScores, m: &MotifScores, motif_horizon_s: f32) -> Self {
+        let mm = |s: usize| -> Vec<Option<f64>> {
+            (0..NUM_HORIZONS)
+                .map(|h| g.error_m[h][s].mean().map(|v| v * 1000.0))
+                .collect()
+        };
+        let followed = |s: usize| -> Vec<Option<f64>> {
+            (0..NUM_HORIZONS)
+                .map(|h| {
+                    let n: u64 = g.followed[h].iter().sum();
+                    (n > 0).then(|| g.followed[h][s] as f64 / n as f64)
+                })
+                .collect()
+        };
+        let mpjpe_mm = SourceErrors {
+            model: mm(0),
+            zero_velocity: mm(1),
+            constant_velocity: mm(2),
+            published: mm(3),
+        };
+        let ratio = (0..NUM_HORIZONS)
+            .map(|h| {
+                match (
+                    mpjpe_mm.published[h],
+                    mpjpe_mm.zero_velocity[h],
+                    mpjpe_mm.constant_velocity[h],
+                ) {
+                    (Some(p), Some(z), Some(c)) if z.min(c) > 0.0 => Some(p / z.min(c)),
+                    _ => None,
+                }
+            })
+            .collect();
+        Self {
+            calibration: CalibrationReport {
+                nominal: NOMINAL_COVERAGE,
+                horizons_ms: HORIZONS_MS.to_vec(),
+                coverage: g.coverage().to_vec(),
+                joints_scored: g.covered.iter().map(|c| c.count).collect(),
+            },
+            anticipation: AnticipationReport {
+                horizon_s: motif_horizon_s,
+                top1: m.top1_rate(),
+                top3: m.top3_rate(),
+                stay_top1: m.stay_top1_rate(),
+                brier: m.brier(),
+                stay_brier: m.stay_brier(),
+                scored: m.scored,
+                unscored: m.unscored,
+                transition_mae_s: m.transition_abs_err_s.mean(),
+                transition_scored: m.transition_abs_err_s.count,
+                transition_censored: m.transition_censored,
+            },
+            guard: GuardReport {
+                horizons_ms: HORIZONS_MS.to_vec(),
+                scored: g.error_m.iter().map(|e| e[3].count).collect(),
+                mpjpe_mm,
+                published_over_best_baseline: ratio,
+                followed: Followed {
+                    model: followed(0),
+                    zero_velocity: followed(1),
+                    constant_velocity: followed(2),
+                },
+                discarded: g.discarded,
+                time_constant_frames: EW_TIME_CONSTANT_FRAMES,
+                blend_temperature: BLEND_TEMPERATURE,
+                losing_enter: LOSING_ENTER,
+                losing_min_excess_m: LOSING_MIN_EXCESS_M,
+            },
+        }
+    }
+}
