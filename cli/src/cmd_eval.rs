@@ -11,6 +11,7 @@ use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 use a4mer_train::forecaster::{EngineForecaster, ModelForecaster};
+use a4mer_train::interp_eval::evaluate_interpolation;
 use a4mer_train::online::Online;
 
 use crate::{SourceArgs, print_json};
@@ -45,6 +46,10 @@ pub struct EvalArgs {
     /// blend and calibration (the guard still scores): an A/B comparison of the guard.
     #[arg(long)]
     model_only: bool,
+    /// Also score the model's interpolation head against linear interpolation on gaps of
+    /// 0.2, 0.5 and 1.0 s cut out of the recordings (adds the `interpolation` key).
+    #[arg(long)]
+    interpolation: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -100,6 +105,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let streams: Vec<_> = motions.iter().map(|m| args.split.frames(&m.frames)).collect();
         o.score(&streams)
     });
+    if args.interpolation {
+        let m = loaded.as_ref().context("--interpolation needs --model")?;
+        report.interpolation = Some(evaluate_interpolation(m, &motions, args.split, args.stride));
+    }
     if args.perturb {
         report.perturbations = evaluate_perturbations(
             &motions,
@@ -159,6 +168,31 @@ pub fn run(args: EvalArgs) -> Result<()> {
     print_table(&report);
     if let Some(o) = &report.online {
         print_online(o);
+    }
+    if let Some(i) = &report.interpolation {
+        println!();
+        println!(
+            "{:<22} {:>9} {:>12} {:>12} {:>9}",
+            "interpolation (mm)", "windows", "linear", "model", "gain"
+        );
+        for g in &i.gaps {
+            println!(
+                "{:<22} {:>9} {:>12} {:>12} {:>9}",
+                format!("gap {} ms ({} frames)", g.gap_ms, g.gap_frames),
+                g.windows,
+                opt(g.linear_mm, |v| format!("{v:.1}")),
+                opt(g.model_mm, |v| format!("{v:.1}")),
+                opt(g.model_gain_pct, |v| format!("{v:+.1}%"))
+            );
+        }
+        println!(
+            "{}",
+            if i.model_wins {
+                "the interpolation head beats linear interpolation at every gap"
+            } else {
+                "the interpolation head does not beat linear interpolation at every gap: a4mer does not use it to repair recordings"
+            }
+        );
     }
     if !report.perturbations.is_empty() {
         print_perturbations(&report);

@@ -150,6 +150,9 @@ pub struct EvalReport {
     /// `guard`), when a model was streamed.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub online: Option<OnlineReport>,
+    /// The interpolation head against linear interpolation (`--interpolation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpolation: Option<crate::interp_eval::InterpolationReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +208,12 @@ pub fn horizon_step(ms: u32) -> usize {
 
 /// Mean joint distance in metres over `scored` joints, optionally relative to each
 /// pose's own pelvis.
-fn mean_error(pred: &Joints, gt: &Joints, scored: &[bool; NUM_JOINTS], pelvis: Option<([f32; 3], [f32; 3])>) -> f64 {
+pub(crate) fn mean_error(
+    pred: &Joints,
+    gt: &Joints,
+    scored: &[bool; NUM_JOINTS],
+    pelvis: Option<([f32; 3], [f32; 3])>,
+) -> f64 {
     let (po, go) = pelvis.unwrap_or(([0.0; 3], [0.0; 3]));
     let (mut sum, mut n) = (0.0f64, 0usize);
     for j in 0..NUM_JOINTS {
@@ -299,6 +307,7 @@ pub fn evaluate_streams<'m>(
         too_short: Vec::new(),
         perturbations: Vec::new(),
         online: None,
+        interpolation: None,
     })
 }
 
