@@ -37,18 +37,10 @@ pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: cannot write: {source}")]
-    Write {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: String, cause: std::io::Error },
+    #[error("{path}: cannot write: {cause}")]
+    Write { path: String, cause: std::io::Error },
     #[error("{origin}: artifact is truncated (CBOR ends early at byte {offset})")]
     Truncated { origin: String, offset: usize },
     #[error("{origin}: not an a4mer artifact ({what}): {message}")]
@@ -83,12 +75,8 @@ pub enum ArtifactError {
         name: String,
         message: String,
     },
-    #[error("{origin}: tensors do not fit the model built from its config: {source}")]
-    Tensors {
-        origin: String,
-        #[source]
-        source: FillError,
-    },
+    #[error("{origin}: tensors do not fit the model built from its config: {cause}")]
+    Tensors { origin: String, cause: FillError },
     #[error("{origin}: int8 quantization: {message}")]
     Quant { origin: String, message: String },
     #[error(
@@ -219,9 +207,9 @@ impl Artifact {
         let bytes = self.to_bytes()?;
         // Write then rename, so a crash never leaves a half-written artifact under the name.
         let tmp = path.with_extension("a4m.partial");
-        let werr = |source| ArtifactError::Write {
+        let werr = |cause| ArtifactError::Write {
             path: path.display().to_string(),
-            source,
+            cause,
         };
         std::fs::write(&tmp, &bytes).map_err(werr)?;
         std::fs::rename(&tmp, path).map_err(werr)
@@ -333,9 +321,9 @@ impl Artifact {
         // initializes parameters lazily, so nothing large is allocated before `fill` has
         // checked that the file carries every tensor with its exact shape.
         let net = A4mer::new(&p.config, device);
-        let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors {
+        let net = params::fill(net, &tensors, device).map_err(|cause| ArtifactError::Tensors {
             origin: origin.into(),
-            source,
+            cause,
         })?;
         let quant = if p.quantization.is_some() {
             // The engine's layers must take every int8 layer; checked now, so a loaded
@@ -359,9 +347,9 @@ impl Artifact {
     }
 
     pub fn load(path: &Path) -> Result<Self, ArtifactError> {
-        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+        let bytes = std::fs::read(path).map_err(|cause| ArtifactError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }

@@ -52,13 +52,12 @@ pub enum AdapterError {
         id: i64,
         layout: String,
     },
-    #[error("{type_name}: body {index} (id {id}): {source}")]
+    #[error("{type_name}: body {index} (id {id}): {cause}")]
     JointMap {
         type_name: String,
         index: usize,
         id: i64,
-        #[source]
-        source: Box<JointMapError>,
+        cause: Box<JointMapError>,
     },
     #[error(
         "{type_name}: object {index} (label_id {id}): body_format {body_format} is not BODY_18 (0), BODY_34 (1) or BODY_38 (2)"
@@ -71,12 +70,8 @@ pub enum AdapterError {
     },
     #[error("{type_name}: object {index}: label_id {id} is negative, so it is no track id")]
     NegativeId { type_name: String, index: usize, id: i64 },
-    #[error("input.joint_map {origin}: {source}")]
-    MapFile {
-        origin: String,
-        #[source]
-        source: Box<JointMapError>,
-    },
+    #[error("input.joint_map {origin}: {cause}")]
+    MapFile { origin: String, cause: Box<JointMapError> },
 }
 
 /// One person at one instant.
@@ -137,11 +132,11 @@ pub struct MapFile {
 impl MapFile {
     pub fn read(path: &std::path::Path) -> Result<Self, AdapterError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AdapterError::MapFile {
+        let text = std::fs::read_to_string(path).map_err(|cause| AdapterError::MapFile {
             origin: origin.clone(),
-            source: Box::new(JointMapError::Io {
+            cause: Box::new(JointMapError::Io {
                 origin: origin.clone(),
-                source,
+                cause,
             }),
         })?;
         Ok(Self { origin, text })

@@ -22,14 +22,14 @@ impl PoseArrayAdapter {
         };
         let skeleton = flat_skeleton("input.joint_order", &joint_order);
         let map = match map_file {
-            Some(f) => f.build(&skeleton).map_err(|source| AdapterError::MapFile {
+            Some(f) => f.build(&skeleton).map_err(|cause| AdapterError::MapFile {
                 origin: f.origin.clone(),
-                source: Box::new(source),
+                cause: Box::new(cause),
             })?,
             None if joint_order.iter().map(String::as_str).eq(SMPL24) => JointMap::identity(),
-            None => map_by_names(&skeleton).map_err(|source| AdapterError::MapFile {
+            None => map_by_names(&skeleton).map_err(|cause| AdapterError::MapFile {
                 origin: "input.joint_order".into(),
-                source: Box::new(source),
+                cause: Box::new(cause),
             })?,
         };
         Ok(Self { joint_order, map })
@@ -52,11 +52,11 @@ impl PoseArrayAdapter {
         let (joints, valid) = self
             .map
             .apply(&positions, &vec![true; positions.len()])
-            .map_err(|source| AdapterError::JointMap {
+            .map_err(|cause| AdapterError::JointMap {
                 type_name: PoseArray::ros_type_name(),
                 index: 0,
                 id: 0,
-                source: Box::new(source),
+                cause: Box::new(cause),
             })?;
         Ok(Person {
             id: 0,

@@ -84,11 +84,11 @@ impl SkeletonArrayAdapter {
                     None if e.key().iter().map(String::as_str).eq(SMPL24) => Ok(JointMap::identity()),
                     None => map_by_names(&skeleton),
                 }
-                .map_err(|source| AdapterError::JointMap {
+                .map_err(|cause| AdapterError::JointMap {
                     type_name: type_name(),
                     index,
                     id,
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 })?;
                 e.insert(map)
             }
@@ -102,11 +102,11 @@ impl SkeletonArrayAdapter {
                 .map(|c| c.is_finite() && *c > self.min_confidence)
                 .collect()
         };
-        let (joints, valid) = map.apply(&positions, &valid).map_err(|source| AdapterError::JointMap {
+        let (joints, valid) = map.apply(&positions, &valid).map_err(|cause| AdapterError::JointMap {
             type_name: type_name(),
             index,
             id,
-            source: Box::new(source),
+            cause: Box::new(cause),
         })?;
         Ok(Person {
             id: body.id,

@@ -24,13 +24,13 @@ impl ZedAdapter {
     pub fn new(map_file: Option<&MapFile>) -> Result<Self, AdapterError> {
         let build = |f: &ZedFormat| -> Result<JointMap, AdapterError> {
             match map_file {
-                Some(m) => m.build(&f.skeleton()).map_err(|source| AdapterError::MapFile {
+                Some(m) => m.build(&f.skeleton()).map_err(|cause| AdapterError::MapFile {
                     origin: m.origin.clone(),
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 }),
-                None => f.builtin_map().map_err(|source| AdapterError::MapFile {
+                None => f.builtin_map().map_err(|cause| AdapterError::MapFile {
                     origin: format!("built-in {}", f.name),
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 }),
             }
         };
@@ -84,11 +84,11 @@ impl ZedAdapter {
                     id: person_id,
                     frame: PoseFrame::new(stamp_ns, joints, valid),
                 }),
-                Err(source) => out.rejected.push(AdapterError::JointMap {
+                Err(cause) => out.rejected.push(AdapterError::JointMap {
                     type_name: type_name(),
                     index,
                     id,
-                    source: Box::new(source),
+                    cause: Box::new(cause),
                 }),
             }
         }

@@ -100,7 +100,7 @@ fn wrong_shape_or_missing_tensor_never_half_loads() {
     let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
     match checked.into_model(&device, "mem") {
         Err(ArtifactError::Tensors {
-            source: FillError::Shape { name, .. },
+            cause: FillError::Shape { name, .. },
             ..
         }) => assert_eq!(name, "forecast.l1.bias"),
         other => panic!("expected a shape error, got {other:?}"),
@@ -110,7 +110,7 @@ fn wrong_shape_or_missing_tensor_never_half_loads() {
     assert!(matches!(
         art.into_model(&device, "mem"),
         Err(ArtifactError::Tensors {
-            source: FillError::Missing(_),
+            cause: FillError::Missing(_),
             ..
         })
     ));
@@ -166,7 +166,7 @@ fn tensors_for_a_smaller_model_name_the_first_missing_one() {
     let checked = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
     match checked.into_model(&inference_device(), "mem") {
         Err(ArtifactError::Tensors {
-            source: FillError::Missing(name),
+            cause: FillError::Missing(name),
             ..
         }) => assert!(name.starts_with("motif.blocks.2."), "{name}"),
         other => panic!("expected a missing tensor, got {other:?}"),

@@ -27,10 +27,10 @@ fn reader_options() -> LinearReaderOptions {
 }
 
 pub(super) fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + '_ {
-    move |source| BagError::Mcap {
+    move |cause| BagError::Mcap {
         path: path.to_path_buf(),
         offset,
-        source: Box::new(source),
+        cause: Box::new(cause),
     }
 }
 
@@ -54,9 +54,9 @@ pub(super) struct McapStream {
 impl McapStream {
     /// `zstd_file`: the whole file is one zstd stream (rosbag2 file compression).
     pub(super) fn open(path: &Path, zstd_file: bool) -> Result<Self, BagError> {
-        let io = |source| BagError::Io {
+        let io = |cause| BagError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = File::open(path).map_err(io)?;
         let file: Box<dyn Read> = if zstd_file {
@@ -102,9 +102,9 @@ impl McapStream {
             match event.map_err(mcap_err(&self.path, self.offset))? {
                 LinearReadEvent::ReadRequest(need) => {
                     let buf = self.reader.insert(need.max(1 << 16));
-                    let n = self.file.read(buf).map_err(|source| BagError::Io {
+                    let n = self.file.read(buf).map_err(|cause| BagError::Io {
                         path: self.path.clone(),
-                        source,
+                        cause,
                     })?;
                     self.reader.notify_read(n);
                     self.offset += n as u64;
@@ -198,9 +198,9 @@ impl McapIndex {
 
 /// Topics of an MCAP file, from its summary section; by a full scan when it has none.
 pub(super) fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
-    let io = |source| BagError::Io {
+    let io = |cause| BagError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();

@@ -34,25 +34,25 @@ impl BagReader {
             path: path.to_path_buf(),
             reason: reason.to_string(),
         };
-        let meta = std::fs::metadata(path).map_err(|source| BagError::Io {
+        let meta = std::fs::metadata(path).map_err(|cause| BagError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         if meta.is_dir() {
             let meta_path = path.join("metadata.yaml");
             if meta_path.exists() {
-                let text = std::fs::read_to_string(&meta_path).map_err(|source| BagError::Io {
+                let text = std::fs::read_to_string(&meta_path).map_err(|cause| BagError::Io {
                     path: meta_path.clone(),
-                    source,
+                    cause,
                 })?;
                 let bag_meta = metadata::parse(&meta_path, &text)?;
                 return Self::from_metadata(path, &meta_path, bag_meta);
             }
             // A directory without metadata.yaml (an interrupted recording): use its files.
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|source| BagError::Io {
+                .map_err(|cause| BagError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    cause,
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("mcap" | "db3")))

@@ -11,9 +11,9 @@ use crate::bag::{BagError, TopicInfo};
 
 fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(
-        |source| BagError::Sqlite {
+        |cause| BagError::Sqlite {
             path: path.to_path_buf(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         },
     )
 }
@@ -23,9 +23,9 @@ fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
 type TopicRow = (i64, String, String, String, String);
 
 fn sqlite_topic_rows(db: &Connection, path: &Path) -> Result<Vec<TopicRow>, BagError> {
-    let err = |source| BagError::Sqlite {
+    let err = |cause| BagError::Sqlite {
         path: path.to_path_buf(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     };
     // offered_qos_profiles exists since Foxy; older bags lack the column.
     let has_qos = db.prepare("SELECT offered_qos_profiles FROM topics LIMIT 0").is_ok();
@@ -51,9 +51,9 @@ fn sqlite_topic_rows(db: &Connection, path: &Path) -> Result<Vec<TopicRow>, BagE
 
 pub(super) fn sqlite_topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     let db = sqlite_open(path)?;
-    let err = |source| BagError::Sqlite {
+    let err = |cause| BagError::Sqlite {
         path: path.to_path_buf(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     };
     let rows = sqlite_topic_rows(&db, path)?;
     let mut counts: HashMap<i64, u64> = HashMap::new();
@@ -129,9 +129,9 @@ impl SqliteStream {
     }
 
     fn fetch_page(&mut self) -> Result<(), BagError> {
-        let err = |source| BagError::Sqlite {
+        let err = |cause| BagError::Sqlite {
             path: self.path.clone(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         };
         let (t0, id0) = self.after.unwrap_or((i64::MIN, i64::MIN));
         let mut stmt = self

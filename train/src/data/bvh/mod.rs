@@ -24,12 +24,8 @@ use fk::mat_vec;
 /// An import failure. Every variant names the file, and the line where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum BvhError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Syntax {
         path: PathBuf,
@@ -91,12 +87,8 @@ pub enum BvhError {
         channel: &'static str,
         value: f64,
     },
-    #[error("{path}: {source}")]
-    JointMap {
-        path: PathBuf,
-        #[source]
-        source: JointMapError,
-    },
+    #[error("{path}: {cause}")]
+    JointMap { path: PathBuf, cause: JointMapError },
 }
 
 /// Shortest and longest frame time accepted (10 kHz, 1 Hz).
@@ -208,9 +200,9 @@ pub struct Motion {
 
 /// Read, convert and resample one BVH file.
 pub fn import_bvh(path: &Path, options: &ImportOptions) -> Result<Motion, BvhError> {
-    let text = std::fs::read_to_string(path).map_err(|source| BvhError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| BvhError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     import_bvh_str(&text, path, options)
 }
@@ -223,9 +215,9 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
         Some(map_path) => JointMap::from_toml_file(map_path, &skeleton),
         None => Ok(JointMap::from_heuristics(&skeleton)),
     }
-    .map_err(|source| BvhError::JointMap {
+    .map_err(|cause| BvhError::JointMap {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
 
     let num_frames = bvh.num_frames();
@@ -274,9 +266,9 @@ pub fn import_bvh_str(text: &str, path: &Path, options: &ImportOptions) -> Resul
         }
         let (joints, valid) = joint_map
             .apply(&joints_f32, &valid_src)
-            .map_err(|source| BvhError::JointMap {
+            .map_err(|cause| BvhError::JointMap {
                 path: path.to_path_buf(),
-                source,
+                cause,
             })?;
         source_frames.push((joints, valid));
     }
