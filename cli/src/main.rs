@@ -21,7 +21,7 @@ mod cmd_selftest;
 mod cmd_soak;
 mod cmd_verify;
 mod selftest_extra;
-// Model issue: training, motif inspection.
+// Training and motif inspection: what an ML engineer runs on a workstation.
 mod cmd_motifs;
 mod cmd_train;
 
@@ -101,6 +101,7 @@ impl SourceArgs {
 }
 
 fn main() {
+    end_quietly_when_stdout_closes();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => cmd_eval::run(args),
@@ -123,9 +124,65 @@ fn main() {
     }
 }
 
+/// A reader that stops early (`a4mer motifs ... | head`) ends the command quietly with
+/// status 0, as it ends any Unix filter: the reader has what it wanted, nothing failed.
+///
+/// Rust ignores SIGPIPE, so a write to the closed pipe fails with EPIPE and `println!`
+/// panics ("failed printing to stdout: Broken pipe"). Restoring SIGPIPE's default action
+/// would instead kill the process by signal (status 141 in a shell, not 0) and would do
+/// so for every pipe or socket the process writes, not only stdout. Every subcommand
+/// prints through `println!`, so that one panic is recognised here, once; any other
+/// panic, and any other failure to print (a full disk behind `>`), reports as before.
+fn end_quietly_when_stdout_closes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload_as_str().is_some_and(is_closed_stdout) {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
+/// Whether a panic message is `println!`'s for stdout failing with a broken pipe. std
+/// formats the cause as "<description> (os error N)"; the code, not the localisable
+/// description, decides.
+fn is_closed_stdout(message: &str) -> bool {
+    let Some(cause) = message.strip_prefix("failed printing to stdout: ") else {
+        return false;
+    };
+    cause
+        .strip_suffix(')')
+        .and_then(|c| c.rsplit_once("(os error "))
+        .and_then(|(_, code)| code.parse::<i32>().ok())
+        .is_some_and(|code| std::io::Error::from_raw_os_error(code).kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 /// Print exactly one JSON object on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string(value).context("serialising JSON output")?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_closed_stdout;
+
+    #[test]
+    fn only_a_broken_pipe_on_stdout_is_a_closed_stdout() {
+        let broken = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let epipe = std::io::Error::from_raw_os_error(32);
+        assert_eq!(
+            epipe.kind(),
+            broken.kind(),
+            "EPIPE is 32 on the platforms a4mer runs on"
+        );
+        assert!(is_closed_stdout(&format!("failed printing to stdout: {epipe}")));
+        let full = std::io::Error::from_raw_os_error(28); // ENOSPC: output lost, must be reported
+        assert!(!is_closed_stdout(&format!("failed printing to stdout: {full}")));
+        assert!(!is_closed_stdout(&format!("failed printing to stderr: {epipe}")));
+        assert!(!is_closed_stdout(
+            "index out of bounds: the len is 3 but the index is 7"
+        ));
+    }
 }

@@ -11,7 +11,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The quality bar of the model issue, on the held-out split, through the CLI users run.
+/// What makes the shipped model worth running instead of a baseline, on the held-out
+/// split, through the CLI users run.
 #[test]
 fn shipped_model_beats_both_baselines_on_heldout_world_mpjpe() {
     let out = a4mer()

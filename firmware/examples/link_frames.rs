@@ -79,7 +79,8 @@ fn row(name: &str, bytes: usize) {
     println!("{name:<44} {bytes:>5} B  {}", times.join("  "));
 }
 
-/// The reference: 24 joints x 8 steps as CBOR f32, without our reductions.
+/// What the link's reductions are measured against: 24 joints x 8 steps as CBOR f32, as a
+/// frame would be without them.
 fn full_f32_reference_bytes() -> usize {
     let steps = [[[1.234f32; 3]; 24]; 8];
     let mut buf = vec![0u8; 8192];

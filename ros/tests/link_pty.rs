@@ -1,7 +1,7 @@
 //! The safety link end to end over a pseudo-terminal pair standing in for the UART:
-//! real mocap → forecast (constant velocity, until the engine lands) → link frames → a
-//! host twin of the MCU (the firmware's `LinkReceiver` + `Monitor`) → SSM command. And the
-//! link's failures: a stalled reader, garbage on the line, the cable pulled.
+//! real mocap → forecast (constant velocity: the link is under test, not the model) → link
+//! frames → a host twin of the MCU (the firmware's `LinkReceiver` + `Monitor`) → SSM
+//! command. And the link's failures: a stalled reader, garbage on the line, the cable pulled.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

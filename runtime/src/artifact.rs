@@ -20,32 +20,27 @@ use sha2::{Digest, Sha256};
 use crate::codec::{self, CodecError};
 use crate::model::features::NormStats;
 use crate::model::native::NativeNet;
-use crate::model::params::{self, FillError, NamedTensor};
-use crate::model::quant::{Int8Layer, Int8Weights, QTensor};
+use crate::model::params::{self, FillError};
+use crate::model::quant::{Int8Layer, Int8Weights};
 
 /// The `quantization` section of an int8 artifact.
 mod quantization;
+/// One tensor's stored form (f32 or int8).
+mod tensors;
 use crate::model::{A4mer, A4merConfig, Model, MotifVocab};
 use crate::skeleton::Skeleton;
 pub use quantization::{ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Quantization};
+pub use tensors::{TensorRecord, TensorValues};
 
 pub const MAGIC: &str = "a4mer-model";
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: cannot write: {source}")]
-    Write {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: String, cause: std::io::Error },
+    #[error("{path}: cannot write: {cause}")]
+    Write { path: String, cause: std::io::Error },
     #[error("{origin}: artifact is truncated (CBOR ends early at byte {offset})")]
     Truncated { origin: String, offset: usize },
     #[error("{origin}: not an a4mer artifact ({what}): {message}")]
@@ -80,12 +75,8 @@ pub enum ArtifactError {
         name: String,
         message: String,
     },
-    #[error("{origin}: tensors do not fit the model built from its config: {source}")]
-    Tensors {
-        origin: String,
-        #[source]
-        source: FillError,
-    },
+    #[error("{origin}: tensors do not fit the model built from its config: {cause}")]
+    Tensors { origin: String, cause: FillError },
     #[error("{origin}: int8 quantization: {message}")]
     Quant { origin: String, message: String },
     #[error(
@@ -104,143 +95,6 @@ struct Envelope {
     payload: Vec<u8>,
     #[serde(with = "serde_bytes")]
     sha256: Vec<u8>,
-}
-
-/// Values of one tensor, tagged by dtype; a reader that does not know a dtype rejects the
-/// artifact by name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "dtype")]
-pub enum TensorValues {
-    /// Little-endian IEEE-754 f32, row-major.
-    #[serde(rename = "f32")]
-    F32 {
-        #[serde(with = "serde_bytes")]
-        le_bytes: Vec<u8>,
-    },
-    /// A 2-D weight `[n_in, n_out]`, symmetric int8 (two's complement bytes, row-major,
-    /// -127..=127) with one little-endian f32 scale per output channel
-    /// (`channel_axis` = 1): `w[i][j] = q[i][j] * scale[j]`.
-    #[serde(rename = "i8")]
-    I8 {
-        #[serde(with = "serde_bytes")]
-        values: Vec<u8>,
-        #[serde(with = "serde_bytes")]
-        scales_le: Vec<u8>,
-        channel_axis: u32,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TensorRecord {
-    pub shape: Vec<u64>,
-    pub values: TensorValues,
-}
-
-impl TensorRecord {
-    pub fn from_f32(t: &NamedTensor) -> Self {
-        let mut le = Vec::with_capacity(t.values.len() * 4);
-        for v in &t.values {
-            le.extend_from_slice(&v.to_le_bytes());
-        }
-        Self {
-            shape: t.shape.iter().map(|&s| s as u64).collect(),
-            values: TensorValues::F32 { le_bytes: le },
-        }
-    }
-
-    pub fn from_qtensor(q: &QTensor) -> Self {
-        Self {
-            shape: vec![q.n_in as u64, q.n_out as u64],
-            values: TensorValues::I8 {
-                values: q.values.iter().map(|v| *v as u8).collect(),
-                scales_le: q.scales.iter().flat_map(|s| s.to_le_bytes()).collect(),
-                channel_axis: 1,
-            },
-        }
-    }
-
-    fn dims(&self) -> Result<(Vec<usize>, usize), String> {
-        let shape: Vec<usize> = self
-            .shape
-            .iter()
-            .map(|&s| usize::try_from(s).map_err(|_| format!("dimension {s} too large")))
-            .collect::<Result<_, _>>()?;
-        let n = shape
-            .iter()
-            .try_fold(1usize, |a, &b| a.checked_mul(b))
-            .ok_or("shape overflows")?;
-        Ok((shape, n))
-    }
-
-    /// The int8 tensor, checked; `None` for an f32 tensor.
-    pub fn to_qtensor(&self) -> Result<Option<QTensor>, String> {
-        let TensorValues::I8 {
-            values,
-            scales_le,
-            channel_axis,
-        } = &self.values
-        else {
-            return Ok(None);
-        };
-        let (shape, _) = self.dims()?;
-        let [n_in, n_out] = shape[..] else {
-            return Err(format!(
-                "int8 tensor of shape {shape:?}: only 2-D weights are quantized"
-            ));
-        };
-        if *channel_axis != 1 {
-            return Err(format!(
-                "int8 channel axis {channel_axis}: only per-output-channel (axis 1) scales are supported"
-            ));
-        }
-        if scales_le.len() % 4 != 0 {
-            return Err(format!("{} bytes of f32 scales", scales_le.len()));
-        }
-        let q = QTensor {
-            n_in,
-            n_out,
-            values: values.iter().map(|v| *v as i8).collect(),
-            scales: scales_le
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        };
-        q.check()?;
-        Ok(Some(q))
-    }
-
-    pub fn is_int8(&self) -> bool {
-        matches!(self.values, TensorValues::I8 { .. })
-    }
-
-    /// The values as f32 (int8 tensors dequantized).
-    pub fn to_f32(&self) -> Result<NamedTensor, String> {
-        let (shape, n) = self.dims()?;
-        if let Some(q) = self.to_qtensor()? {
-            return Ok(NamedTensor {
-                shape,
-                values: q.dequantize(),
-            });
-        }
-        match &self.values {
-            TensorValues::F32 { le_bytes } => {
-                if le_bytes.len() != n * 4 {
-                    return Err(format!(
-                        "{} bytes of f32 for shape {:?} ({} values expected)",
-                        le_bytes.len(),
-                        shape,
-                        n
-                    ));
-                }
-                let values = le_bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                Ok(NamedTensor { shape, values })
-            }
-            TensorValues::I8 { .. } => Err("int8 tensor could not be read".into()),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -353,9 +207,9 @@ impl Artifact {
         let bytes = self.to_bytes()?;
         // Write then rename, so a crash never leaves a half-written artifact under the name.
         let tmp = path.with_extension("a4m.partial");
-        let werr = |source| ArtifactError::Write {
+        let werr = |cause| ArtifactError::Write {
             path: path.display().to_string(),
-            source,
+            cause,
         };
         std::fs::write(&tmp, &bytes).map_err(werr)?;
         std::fs::rename(&tmp, path).map_err(werr)
@@ -467,9 +321,9 @@ impl Artifact {
         // initializes parameters lazily, so nothing large is allocated before `fill` has
         // checked that the file carries every tensor with its exact shape.
         let net = A4mer::new(&p.config, device);
-        let net = params::fill(net, &tensors, device).map_err(|source| ArtifactError::Tensors {
+        let net = params::fill(net, &tensors, device).map_err(|cause| ArtifactError::Tensors {
             origin: origin.into(),
-            source,
+            cause,
         })?;
         let quant = if p.quantization.is_some() {
             // The engine's layers must take every int8 layer; checked now, so a loaded
@@ -493,9 +347,9 @@ impl Artifact {
     }
 
     pub fn load(path: &Path) -> Result<Self, ArtifactError> {
-        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+        let bytes = std::fs::read(path).map_err(|cause| ArtifactError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }
@@ -532,179 +386,4 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::device::inference_device;
-    use crate::model::params::named_tensors;
-    use crate::model::tests::{synthetic_frames, tiny_config};
-
-    fn sample() -> (Artifact, Vec<u8>) {
-        let device = inference_device();
-        let model = fresh_model(tiny_config(), 11, &device);
-        let prov = Provenance {
-            created_by: "test".into(),
-            seed: 11,
-            ..Default::default()
-        };
-        let art = Artifact::from_model(&model, prov);
-        let bytes = art.to_bytes().unwrap();
-        (art, bytes)
-    }
-
-    #[test]
-    fn round_trip_is_bit_exact() {
-        let device = inference_device();
-        let (art, bytes) = sample();
-        let back = Artifact::from_bytes(&bytes, "mem").unwrap();
-        assert_eq!(back, art);
-        assert_eq!(back.to_bytes().unwrap(), bytes);
-        let model = back.into_model(&device, "mem").unwrap();
-        let original = fresh_model(tiny_config(), 11, &device);
-        let (a, b) = (named_tensors(&original.net), named_tensors(&model.net));
-        for (k, v) in &a {
-            let bits = |x: &NamedTensor| x.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(v), bits(&b[k]), "{k}");
-        }
-        let frames = synthetic_frames(20, 0.3);
-        assert_eq!(original.forecast(&frames).unwrap(), model.forecast(&frames).unwrap());
-    }
-
-    #[test]
-    fn file_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.a4m");
-        let (art, _) = sample();
-        art.save(&p).unwrap();
-        let (m, prov) = load_model(&p, &inference_device()).unwrap();
-        assert_eq!(prov.seed, 11);
-        assert_eq!(m.config, tiny_config());
-        assert!(matches!(
-            load_model(&dir.path().join("nope.a4m"), &inference_device()),
-            Err(ArtifactError::Io { .. })
-        ));
-    }
-
-    #[test]
-    fn tampered_byte_is_a_hash_error() {
-        let (_, mut bytes) = sample();
-        // Flip a byte in the middle of the payload (tensor data dominates it).
-        let i = bytes.len() / 2;
-        bytes[i] ^= 0x40;
-        match Artifact::from_bytes(&bytes, "mem") {
-            Err(ArtifactError::Hash { .. }) => {}
-            other => panic!("expected a hash error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn truncated_file_is_a_truncation_error() {
-        let (_, bytes) = sample();
-        for cut in [bytes.len() - 1, bytes.len() / 2, 5] {
-            match Artifact::from_bytes(&bytes[..cut], "mem") {
-                Err(ArtifactError::Truncated { .. }) => {}
-                other => panic!("cut at {cut}: expected truncation, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn wrong_version_is_a_version_error() {
-        let (_, bytes) = sample();
-        let mut env: Envelope = codec::decode(&bytes, "t").unwrap();
-        env.format_version = FORMAT_VERSION + 1;
-        // Re-hash so only the version is wrong.
-        env.sha256 = hash(env.format_version, &env.payload).to_vec();
-        let bad = codec::encode(&env, "t").unwrap();
-        match Artifact::from_bytes(&bad, "mem") {
-            Err(ArtifactError::Version { found, .. }) => assert_eq!(found, FORMAT_VERSION + 1),
-            other => panic!("expected a version error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn wrong_shape_or_missing_tensor_never_half_loads() {
-        let device = inference_device();
-        let (mut art, _) = sample();
-        let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
-        rec.shape = vec![rec.shape[0] - 1];
-        let TensorValues::F32 { le_bytes } = &mut rec.values else {
-            panic!("fresh models are f32")
-        };
-        le_bytes.truncate(le_bytes.len() - 4);
-        let bytes = art.to_bytes().unwrap();
-        let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
-        match checked.into_model(&device, "mem") {
-            Err(ArtifactError::Tensors {
-                source: FillError::Shape { name, .. },
-                ..
-            }) => assert_eq!(name, "forecast.l1.bias"),
-            other => panic!("expected a shape error, got {other:?}"),
-        }
-        let (mut art, _) = sample();
-        art.payload.tensors.remove("motif.mask_token");
-        assert!(matches!(
-            art.into_model(&device, "mem"),
-            Err(ArtifactError::Tensors {
-                source: FillError::Missing(_),
-                ..
-            })
-        ));
-        let (mut art, _) = sample();
-        art.payload.config.d_model = 15;
-        let bytes = art.to_bytes().unwrap();
-        assert!(matches!(
-            Artifact::from_bytes(&bytes, "mem"),
-            Err(ArtifactError::Config { .. })
-        ));
-        assert!(matches!(
-            Artifact::from_bytes(b"\x01\x02garbage", "mem"),
-            Err(ArtifactError::Malformed { .. })
-        ));
-    }
-
-    #[test]
-    fn config_that_would_build_gigabytes_is_rejected_before_building() {
-        // Each of these passed the old per-field limits, so `into_model` would have built
-        // modules of many GiB (or overflowed, or built millions of layers) from a sealed
-        // artifact of a few KB.
-        type Edit = fn(&mut A4merConfig);
-        let huge: [(&str, Edit); 6] = [
-            ("parameters", |c| c.d_ff = 1 << 40),
-            ("parameter count overflows", |c| c.n_motifs = usize::MAX),
-            ("parameters", |c| c.head_hidden = 65536),
-            ("parameters", |c| {
-                c.d_model = 4096;
-                c.d_ff = 4096;
-            }),
-            ("atom_layers", |c| c.atom_layers = 1 << 30),
-            ("motif_layers", |c| {
-                // Few parameters per layer, so only the layer bound stops a million blocks.
-                c.d_model = 2;
-                c.d_ff = 1;
-                c.motif_layers = 1 << 20;
-            }),
-        ];
-        for (what, edit) in huge {
-            let (mut art, _) = sample();
-            edit(&mut art.payload.config);
-            match Artifact::from_bytes(&art.to_bytes().unwrap(), "mem") {
-                Err(ArtifactError::Config { message, .. }) => assert!(message.contains(what), "{what}: {message}"),
-                other => panic!("{what}: expected a config error, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn tensors_for_a_smaller_model_name_the_first_missing_one() {
-        let (mut art, _) = sample();
-        art.payload.config.motif_layers += 1;
-        let checked = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
-        match checked.into_model(&inference_device(), "mem") {
-            Err(ArtifactError::Tensors {
-                source: FillError::Missing(name),
-                ..
-            }) => assert!(name.starts_with("motif.blocks.2."), "{name}"),
-            other => panic!("expected a missing tensor, got {other:?}"),
-        }
-    }
-}
+mod tests;

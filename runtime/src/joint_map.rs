@@ -14,12 +14,8 @@ use crate::skeleton::{SMPL24, Skeleton};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JointMapError {
-    #[error("joint map {origin}: cannot read: {source}")]
-    Io {
-        origin: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("joint map {origin}: cannot read: {cause}")]
+    Io { origin: String, cause: std::io::Error },
     #[error("joint map {origin}: not valid TOML: {message}")]
     Toml { origin: String, message: String },
     #[error("joint map {origin}: [joints].{target} is not a SMPL-24 joint (expected one of: {})", SMPL24.join(", "))]
@@ -107,9 +103,9 @@ impl JointMap {
     /// ```
     pub fn from_toml_file(path: &Path, skeleton: &Skeleton) -> Result<Self, JointMapError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| JointMapError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| JointMapError::Io {
             origin: origin.clone(),
-            source,
+            cause,
         })?;
         Self::from_toml_str(&text, &origin, skeleton)
     }

@@ -1,5 +1,6 @@
 //! a4mer-runtime: the canonical pose types, skeletons and joint maps that every other
-//! crate speaks, and (as later parts land) the A4Mer model and the streaming engine.
+//! crate speaks, the A4Mer model (burn modules, the `.a4m` artifact, the per-frame kernels)
+//! and the streaming engine.
 //!
 //! Canonical conventions: SMPL-24 joints, metres, REP-103 axes (x forward, y left, z up),
 //! timestamps in nanoseconds.

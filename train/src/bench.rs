@@ -135,8 +135,8 @@ pub enum BenchError {
     Engine(#[from] EngineError),
     #[error("the bench data has no take with two or more frames")]
     NoData,
-    #[error("frame {frame}: {source}")]
-    Stream { frame: usize, source: StreamError },
+    #[error("frame {frame}: {cause}")]
+    Stream { frame: usize, cause: StreamError },
     #[error("the bench recordings need a take of {0} frames")]
     TakeTooShort(usize),
     #[error(transparent)]
@@ -284,8 +284,8 @@ pub fn bench_engine(model: Arc<StreamModel>, takes: &[&[PoseFrame]], frames: usi
         let t = Instant::now();
         let r = engine.push_ref(&f).map(|a| a.forecast.len());
         let dt = t.elapsed();
-        if let Err(source) = r {
-            return Err(BenchError::Stream { frame: i, source });
+        if let Err(cause) = r {
+            return Err(BenchError::Stream { frame: i, cause });
         }
         push[i] = dt.as_nanos().min(u32::MAX as u128) as u32;
         is_close[i] = engine.atoms_closed() != closes_before;

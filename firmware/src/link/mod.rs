@@ -200,11 +200,25 @@ pub const LINK_QUANTIZATION_M: f32 = 0.0005;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("frame is invalid: {0}")]
-    Invalid(#[from] InvalidFrame),
+    Invalid(InvalidFrame),
     #[error("CBOR encoding failed: {0}")]
-    Cbor(#[from] CodecError),
+    Cbor(CodecError),
     #[error("output buffer holds {capacity} bytes, the encoded frame needs more (max {MAX_WIRE_LEN})")]
     OutputTooSmall { capacity: usize },
+}
+
+// Written out rather than `#[from]`, which would also make the cause `source()`: the
+// message already carries it, and a chain printer would show it twice.
+impl From<InvalidFrame> for EncodeError {
+    fn from(e: InvalidFrame) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl From<CodecError> for EncodeError {
+    fn from(e: CodecError) -> Self {
+        Self::Cbor(e)
+    }
 }
 
 /// Encodes `frame` for the wire into `out` (size it `MAX_WIRE_LEN`), including the trailing

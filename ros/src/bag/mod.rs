@@ -24,41 +24,31 @@ pub use write::{BagWriter, TopicId, WriteSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BagError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}: not a rosbag2 bag: {reason}")]
     NotABag { path: PathBuf, reason: String },
     #[error("{path}: bad metadata: {reason}")]
     Metadata { path: PathBuf, reason: String },
     #[error("{path}: unsupported: {what}")]
     Unsupported { path: PathBuf, what: String },
-    #[error("{path}: MCAP error near byte {offset}: {source}")]
+    #[error("{path}: MCAP error near byte {offset}: {cause}")]
     Mcap {
         path: PathBuf,
         offset: u64,
-        #[source]
-        source: Box<mcap::McapError>,
+        cause: Box<mcap::McapError>,
     },
     #[error(transparent)]
     Corrupt(Box<read::CorruptRecord>),
-    #[error("{path}: sqlite3: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: Box<rusqlite::Error>,
-    },
-    #[error("{path}: topic {topic}: message {index} (log time {log_time_ns} ns): {source}")]
+    #[error("{path}: sqlite3: {cause}")]
+    Sqlite { path: PathBuf, cause: Box<rusqlite::Error> },
+    #[error("{path}: topic {topic}: message {index} (log time {log_time_ns} ns): {cause}")]
     Decode {
         path: PathBuf,
         topic: String,
         index: u64,
         log_time_ns: i64,
-        #[source]
-        source: Box<CdrError>,
+        cause: Box<CdrError>,
     },
     #[error("{path}: topic {topic} has type {found}, not {expected}")]
     WrongType {
@@ -73,12 +63,8 @@ pub enum BagError {
         topic: String,
         reason: String,
     },
-    #[error("{path}: {source}")]
-    Encode {
-        path: PathBuf,
-        #[source]
-        source: Box<CdrError>,
-    },
+    #[error("{path}: {cause}")]
+    Encode { path: PathBuf, cause: Box<CdrError> },
 }
 
 /// A topic as the bag describes it.
@@ -125,12 +111,12 @@ impl BagReader {
                 found: topic.type_name.clone(),
             });
         }
-        crate::msg::decode::<M>(&msg.data).map_err(|source| BagError::Decode {
+        crate::msg::decode::<M>(&msg.data).map_err(|cause| BagError::Decode {
             path: self.path().to_path_buf(),
             topic: topic.name.clone(),
             index: msg.index_on_topic,
             log_time_ns: msg.log_time_ns,
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
     }
 }

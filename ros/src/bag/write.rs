@@ -51,9 +51,9 @@ pub struct BagWriter {
 impl BagWriter {
     /// Create the bag directory. Like `ros2 bag record`, refuses an existing non-empty one.
     pub fn create(dir: &Path) -> Result<Self, BagError> {
-        let io = |source| BagError::Io {
+        let io = |cause| BagError::Io {
             path: dir.to_path_buf(),
-            source,
+            cause,
         };
         if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
             return Err(BagError::Unsupported {
@@ -69,18 +69,18 @@ impl BagWriter {
             .unwrap_or_else(|| "bag".into());
         let file_name = format!("{stem}_0.mcap");
         let mcap_path = dir.join(&file_name);
-        let file = File::create(&mcap_path).map_err(|source| BagError::Io {
+        let file = File::create(&mcap_path).map_err(|cause| BagError::Io {
             path: mcap_path.clone(),
-            source,
+            cause,
         })?;
         let options = mcap::WriteOptions::new()
             .profile("ros2")
             .library(concat!("a4mer-ros ", env!("CARGO_PKG_VERSION")))
             .compression(Some(mcap::Compression::Zstd));
-        let writer = options.create(BufWriter::new(file)).map_err(|source| BagError::Mcap {
+        let writer = options.create(BufWriter::new(file)).map_err(|cause| BagError::Mcap {
             path: mcap_path.clone(),
             offset: 0,
-            source: Box::new(source),
+            cause: Box::new(cause),
         })?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -95,11 +95,11 @@ impl BagWriter {
         })
     }
 
-    fn mcap_err(&self, source: mcap::McapError) -> BagError {
+    fn mcap_err(&self, cause: mcap::McapError) -> BagError {
         BagError::Mcap {
             path: self.mcap_path.clone(),
             offset: 0,
-            source: Box::new(source),
+            cause: Box::new(cause),
         }
     }
 
@@ -160,9 +160,9 @@ impl BagWriter {
 
     /// Serialize and write `msg` at `log_time_ns` (nanoseconds since the epoch, ≥ 0).
     pub fn write<M: RosMessage>(&mut self, topic: TopicId, log_time_ns: i64, msg: &M) -> Result<(), BagError> {
-        let data = crate::msg::encode(msg).map_err(|source| BagError::Encode {
+        let data = crate::msg::encode(msg).map_err(|cause| BagError::Encode {
             path: self.dir.clone(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })?;
         self.write_raw(topic, log_time_ns, &data)
     }
@@ -230,17 +230,17 @@ impl BagWriter {
             metadata: BTreeMap::from([("serialized_metadata".to_string(), info)]),
         };
         let mcap_path = self.mcap_path.clone();
-        let err = |source| BagError::Mcap {
+        let err = |cause| BagError::Mcap {
             path: mcap_path.clone(),
             offset: 0,
-            source: Box::new(source),
+            cause: Box::new(cause),
         };
         self.writer.write_metadata(&record).map_err(err)?;
         self.writer.finish().map_err(err)?;
         let meta_path = self.dir.join("metadata.yaml");
-        std::fs::write(&meta_path, file_text).map_err(|source| BagError::Io {
+        std::fs::write(&meta_path, file_text).map_err(|cause| BagError::Io {
             path: meta_path.clone(),
-            source,
+            cause,
         })?;
         Ok(WriteSummary {
             dir: self.dir.clone(),

@@ -86,12 +86,8 @@ impl ParamValue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParamError {
-    #[error("parameter file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("parameter file {path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("parameter file {path}: {reason}")]
     File { path: PathBuf, reason: String },
     #[error("parameter `{name}` ({origin}): {reason}")]
@@ -198,9 +194,9 @@ impl Parameters {
     }
 
     fn merge_file(&mut self, path: &Path, fqn: &str) -> Result<(), ParamError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ParamError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| ParamError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let file_err = |reason: String| ParamError::File {
             path: path.to_path_buf(),

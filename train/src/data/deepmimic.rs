@@ -28,12 +28,8 @@ pub const MAX_LOOP_S: f64 = 3600.0;
 /// An import failure. Every variant names the file, and the frame and field where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum DeepMimicError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     /// Also what non-finite values give: JSON has no NaN or infinity, and serde_json
     /// refuses numbers beyond f64's range.
     #[error("{path}: not a DeepMimic motion: {message}")]
@@ -61,12 +57,8 @@ pub enum DeepMimicError {
         what: &'static str,
         limit: f64,
     },
-    #[error("{path}: {source}")]
-    JointMap {
-        path: PathBuf,
-        #[source]
-        source: JointMapError,
-    },
+    #[error("{path}: {cause}")]
+    JointMap { path: PathBuf, cause: JointMapError },
 }
 
 /// How the clip is meant to be played.
@@ -428,9 +420,9 @@ fn heading_rad(root_rot: &Quat, to_rep: &[[f64; 3]; 3]) -> f64 {
 
 /// Read, convert and resample one DeepMimic clip.
 pub fn import_deepmimic(path: &Path, options: &ImportOptions) -> Result<DeepMimicImport, DeepMimicError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DeepMimicError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| DeepMimicError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     import_deepmimic_str(&text, path, options)
 }
@@ -447,9 +439,9 @@ pub fn import_deepmimic_str(
         Some(map_path) => JointMap::from_toml_file(map_path, &skeleton),
         None => JointMap::from_toml_str(SMPL_MAP_TOML, BUILT_IN_MAP, &skeleton),
     }
-    .map_err(|source| DeepMimicError::JointMap {
+    .map_err(|cause| DeepMimicError::JointMap {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     // The format fixes metres and y-up; flags still win, as for BVH.
     let units = options.units.unwrap_or(Units::Metres);
@@ -517,9 +509,9 @@ pub fn import_deepmimic_str(
             let joints: Vec<[f32; 3]> = one_pass[f].0.iter().map(|p| pass.apply(p).map(|v| v as f32)).collect();
             let (smpl, valid) = joint_map
                 .apply(&joints, &valid_src)
-                .map_err(|source| DeepMimicError::JointMap {
+                .map_err(|cause| DeepMimicError::JointMap {
                     path: path.to_path_buf(),
-                    source,
+                    cause,
                 })?;
             samples.push((c as f64 * clip_duration_s + times_s[f], smpl, valid));
         }

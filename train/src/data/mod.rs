@@ -20,12 +20,8 @@ pub enum DataError {
     Bvh(#[from] BvhError),
     #[error(transparent)]
     DeepMimic(#[from] DeepMimicError),
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error(
         "{path}: unknown motion data format (starts with {start:?}); expected BVH (\"HIERARCHY\") or a DeepMimic JSON clip ({{\"Loop\": ..., \"Frames\": [...]}})"
     )]
@@ -63,9 +59,9 @@ const SNIFF_BYTES: u64 = 512;
 
 /// The format of `path`, from its content (extensions lie: DeepMimic clips are `.txt`).
 pub fn detect_format(path: &Path) -> Result<Format, DataError> {
-    let io = |source| DataError::Io {
+    let io = |cause| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut head = Vec::new();
     std::fs::File::open(path)
@@ -96,9 +92,9 @@ pub fn collect_bvh_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, BvhError> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let entries = std::fs::read_dir(input).map_err(|source| BvhError::Io {
+            let entries = std::fs::read_dir(input).map_err(|cause| BvhError::Io {
                 path: input.clone(),
-                source,
+                cause,
             })?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -132,9 +128,9 @@ pub fn collect_motion_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, DataErro
             out.push(input.clone());
             continue;
         }
-        let entries = std::fs::read_dir(input).map_err(|source| DataError::Io {
+        let entries = std::fs::read_dir(input).map_err(|cause| DataError::Io {
             path: input.clone(),
-            source,
+            cause,
         })?;
         let mut found = Vec::new();
         for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {

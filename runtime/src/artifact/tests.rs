@@ -1,0 +1,174 @@
+use super::*;
+use crate::device::inference_device;
+use crate::model::params::{NamedTensor, named_tensors};
+use crate::model::tests::{synthetic_frames, tiny_config};
+
+fn sample() -> (Artifact, Vec<u8>) {
+    let device = inference_device();
+    let model = fresh_model(tiny_config(), 11, &device);
+    let prov = Provenance {
+        created_by: "test".into(),
+        seed: 11,
+        ..Default::default()
+    };
+    let art = Artifact::from_model(&model, prov);
+    let bytes = art.to_bytes().unwrap();
+    (art, bytes)
+}
+
+#[test]
+fn round_trip_is_bit_exact() {
+    let device = inference_device();
+    let (art, bytes) = sample();
+    let back = Artifact::from_bytes(&bytes, "mem").unwrap();
+    assert_eq!(back, art);
+    assert_eq!(back.to_bytes().unwrap(), bytes);
+    let model = back.into_model(&device, "mem").unwrap();
+    let original = fresh_model(tiny_config(), 11, &device);
+    let (a, b) = (named_tensors(&original.net), named_tensors(&model.net));
+    for (k, v) in &a {
+        let bits = |x: &NamedTensor| x.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(v), bits(&b[k]), "{k}");
+    }
+    let frames = synthetic_frames(20, 0.3);
+    assert_eq!(original.forecast(&frames).unwrap(), model.forecast(&frames).unwrap());
+}
+
+#[test]
+fn file_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.a4m");
+    let (art, _) = sample();
+    art.save(&p).unwrap();
+    let (m, prov) = load_model(&p, &inference_device()).unwrap();
+    assert_eq!(prov.seed, 11);
+    assert_eq!(m.config, tiny_config());
+    assert!(matches!(
+        load_model(&dir.path().join("nope.a4m"), &inference_device()),
+        Err(ArtifactError::Io { .. })
+    ));
+}
+
+#[test]
+fn tampered_byte_is_a_hash_error() {
+    let (_, mut bytes) = sample();
+    // Flip a byte in the middle of the payload (tensor data dominates it).
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x40;
+    match Artifact::from_bytes(&bytes, "mem") {
+        Err(ArtifactError::Hash { .. }) => {}
+        other => panic!("expected a hash error, got {other:?}"),
+    }
+}
+
+#[test]
+fn truncated_file_is_a_truncation_error() {
+    let (_, bytes) = sample();
+    for cut in [bytes.len() - 1, bytes.len() / 2, 5] {
+        match Artifact::from_bytes(&bytes[..cut], "mem") {
+            Err(ArtifactError::Truncated { .. }) => {}
+            other => panic!("cut at {cut}: expected truncation, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_version_is_a_version_error() {
+    let (_, bytes) = sample();
+    let mut env: Envelope = codec::decode(&bytes, "t").unwrap();
+    env.format_version = FORMAT_VERSION + 1;
+    // Re-hash so only the version is wrong.
+    env.sha256 = hash(env.format_version, &env.payload).to_vec();
+    let bad = codec::encode(&env, "t").unwrap();
+    match Artifact::from_bytes(&bad, "mem") {
+        Err(ArtifactError::Version { found, .. }) => assert_eq!(found, FORMAT_VERSION + 1),
+        other => panic!("expected a version error, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_shape_or_missing_tensor_never_half_loads() {
+    let device = inference_device();
+    let (mut art, _) = sample();
+    let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
+    rec.shape = vec![rec.shape[0] - 1];
+    let TensorValues::F32 { le_bytes } = &mut rec.values else {
+        panic!("fresh models are f32")
+    };
+    le_bytes.truncate(le_bytes.len() - 4);
+    let bytes = art.to_bytes().unwrap();
+    let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
+    match checked.into_model(&device, "mem") {
+        Err(ArtifactError::Tensors {
+            cause: FillError::Shape { name, .. },
+            ..
+        }) => assert_eq!(name, "forecast.l1.bias"),
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+    let (mut art, _) = sample();
+    art.payload.tensors.remove("motif.mask_token");
+    assert!(matches!(
+        art.into_model(&device, "mem"),
+        Err(ArtifactError::Tensors {
+            cause: FillError::Missing(_),
+            ..
+        })
+    ));
+    let (mut art, _) = sample();
+    art.payload.config.d_model = 15;
+    let bytes = art.to_bytes().unwrap();
+    assert!(matches!(
+        Artifact::from_bytes(&bytes, "mem"),
+        Err(ArtifactError::Config { .. })
+    ));
+    assert!(matches!(
+        Artifact::from_bytes(b"\x01\x02garbage", "mem"),
+        Err(ArtifactError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn config_that_would_build_gigabytes_is_rejected_before_building() {
+    // Each of these passed the old per-field limits, so `into_model` would have built
+    // modules of many GiB (or overflowed, or built millions of layers) from a sealed
+    // artifact of a few KB.
+    type Edit = fn(&mut A4merConfig);
+    let huge: [(&str, Edit); 6] = [
+        ("parameters", |c| c.d_ff = 1 << 40),
+        ("parameter count overflows", |c| c.n_motifs = usize::MAX),
+        ("parameters", |c| c.head_hidden = 65536),
+        ("parameters", |c| {
+            c.d_model = 4096;
+            c.d_ff = 4096;
+        }),
+        ("atom_layers", |c| c.atom_layers = 1 << 30),
+        ("motif_layers", |c| {
+            // Few parameters per layer, so only the layer bound stops a million blocks.
+            c.d_model = 2;
+            c.d_ff = 1;
+            c.motif_layers = 1 << 20;
+        }),
+    ];
+    for (what, edit) in huge {
+        let (mut art, _) = sample();
+        edit(&mut art.payload.config);
+        match Artifact::from_bytes(&art.to_bytes().unwrap(), "mem") {
+            Err(ArtifactError::Config { message, .. }) => assert!(message.contains(what), "{what}: {message}"),
+            other => panic!("{what}: expected a config error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn tensors_for_a_smaller_model_name_the_first_missing_one() {
+    let (mut art, _) = sample();
+    art.payload.config.motif_layers += 1;
+    let checked = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
+    match checked.into_model(&inference_device(), "mem") {
+        Err(ArtifactError::Tensors {
+            cause: FillError::Missing(name),
+            ..
+        }) => assert!(name.starts_with("motif.blocks.2."), "{name}"),
+        other => panic!("expected a missing tensor, got {other:?}"),
+    }
+}
