@@ -53,12 +53,8 @@ pub fn default_keep_f32() -> BTreeMap<String, String> {
 pub enum QuantError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error(
         "tensor `{name}` (shape {shape:?}) is not known to the int8 scheme: refusing to guess how to quantize it (a newer model layout needs a newer quantizer)"
     )]
@@ -163,7 +159,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn sha256_file(path: &Path) -> Result<String, QuantError> {
     let bytes = std::fs::read(path).map_err(|source| QuantError::Io {
         path: path.display().to_string(),
-        source,
+        cause: source,
     })?;
     Ok(sha256_hex(&bytes))
 }
@@ -270,7 +266,7 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
     let origin = req.model.display().to_string();
     let f32_bytes = std::fs::read(&req.model).map_err(|source| QuantError::Io {
         path: origin.clone(),
-        source,
+        cause: source,
     })?;
     let f32_art = Artifact::from_bytes(&f32_bytes, &origin)?;
     if let Some((name, _)) = f32_art.payload.tensors.iter().find(|(_, t)| t.is_int8()) {
@@ -367,7 +363,7 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
     report.int8.size_bytes = std::fs::metadata(&req.out)
         .map_err(|source| QuantError::Io {
             path: out_origin,
-            source,
+            cause: source,
         })?
         .len();
     report.finish();

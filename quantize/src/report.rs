@@ -15,7 +15,7 @@ use a4mer_train::perturb::Perturbation;
 use crate::burn_int8::{self, BurnInt8Row};
 use crate::{QuantError, Recording};
 
-/// Targets of the quantization issue.
+/// What an int8 model must hold against its f32 original: size, drift, latency.
 pub const MAX_SIZE_RATIO: f64 = 0.30;
 pub const MAX_DRIFT_PCT: f64 = 2.0;
 pub const MIN_MOTIF_AGREEMENT: f64 = 0.95;

@@ -55,19 +55,17 @@ pub enum CdrError {
     TooShort { type_name: String, len: usize },
     #[error("{type_name}: unsupported CDR encapsulation {kind:#06x} (expected plain CDR, 0x0000 or 0x0001)")]
     Encapsulation { type_name: String, kind: u16 },
-    #[error("{type_name}: cannot decode CDR payload: {source}")]
+    #[error("{type_name}: cannot decode CDR payload: {cause}")]
     Decode {
         type_name: String,
-        #[source]
-        source: cdr_encoding::Error,
+        cause: cdr_encoding::Error,
     },
     #[error("{type_name}: {extra} bytes left over after the message (wrong type on this topic?)")]
     TrailingBytes { type_name: String, extra: usize },
-    #[error("{type_name}: cannot encode: {source}")]
+    #[error("{type_name}: cannot encode: {cause}")]
     Encode {
         type_name: String,
-        #[source]
-        source: cdr_encoding::Error,
+        cause: cdr_encoding::Error,
     },
 }
 
@@ -77,7 +75,7 @@ pub fn encode<M: RosMessage>(msg: &M) -> Result<Vec<u8>, CdrError> {
     out.extend_from_slice(&CDR_LE_HEADER);
     cdr_encoding::to_writer::<M, LittleEndian, _>(&mut out, msg).map_err(|source| CdrError::Encode {
         type_name: M::ros_type_name(),
-        source,
+        cause: source,
     })?;
     Ok(out)
 }
@@ -108,7 +106,7 @@ pub fn decode<M: RosMessage>(payload: &[u8]) -> Result<M, CdrError> {
     };
     let (msg, used) = result.map_err(|source| CdrError::Decode {
         type_name: type_name(),
-        source,
+        cause: source,
     })?;
     let extra = body.len().saturating_sub(used);
     if extra > 3 {

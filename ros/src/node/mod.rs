@@ -66,22 +66,36 @@ pub enum NodeError {
     Names(#[from] NameError),
     #[error(transparent)]
     Params(#[from] ParamError),
-    #[error("parameter `model`: cannot read {path}: {source}")]
-    ModelRead {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("parameter `model`: cannot read {path}: {cause}")]
+    ModelRead { path: String, cause: std::io::Error },
     #[error("parameter `model`: {0}")]
-    Model(#[from] ArtifactError),
+    Model(ArtifactError),
     #[error("parameter `model`: {0}")]
-    ModelEngine(#[from] EngineError),
+    ModelEngine(EngineError),
     #[error("parameter `input.joint_map` / `input.joint_order`: {0}")]
-    Input(#[from] AdapterError),
+    Input(AdapterError),
     #[error(transparent)]
     Dds(#[from] DdsError),
     #[error("{what}: {reason}")]
     Ros { what: String, reason: String },
+}
+
+impl From<ArtifactError> for NodeError {
+    fn from(e: ArtifactError) -> Self {
+        Self::Model(e)
+    }
+}
+
+impl From<EngineError> for NodeError {
+    fn from(e: EngineError) -> Self {
+        Self::ModelEngine(e)
+    }
+}
+
+impl From<AdapterError> for NodeError {
+    fn from(e: AdapterError) -> Self {
+        Self::Input(e)
+    }
 }
 
 fn ros_err(what: impl Into<String>) -> impl FnOnce(String) -> NodeError {
@@ -96,7 +110,7 @@ pub fn model_bytes(path: Option<&Path>) -> Result<(Vec<u8>, String), NodeError> 
         Some(p) => (
             std::fs::read(p).map_err(|source| NodeError::ModelRead {
                 path: p.display().to_string(),
-                source,
+                cause: source,
             })?,
             p.display().to_string(),
         ),

@@ -10,20 +10,23 @@
 //! forecasts still waiting for their ground truth are kept; events are capped.
 
 pub mod report;
+mod scoring;
+mod types;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
+pub use scoring::bag_sha256;
+use scoring::{Pending, PersonScoring, Scorer, Sums, bank, percentile_from_histogram, scored_total};
+pub use types::*;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use a4mer_runtime::Joints;
 use a4mer_runtime::stream::{
     Engine, EngineConfig, GuardScores, HealthState, MotifScores, NUM_HORIZONS, OnlineReport, StreamError, Tracks,
     TracksConfig,
 };
-use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use a4mer_firmware::link::{Header as LinkHeader, LinkFrame};
 use a4mer_firmware::monitor::{Command, Monitor, MonitorConfig};
@@ -40,9 +43,6 @@ use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif
 pub use a4mer_runtime::stream::HORIZONS_MS;
 /// Most events listed; later ones are counted in `events_dropped`.
 pub const MAX_EVENTS: usize = 10_000;
-/// A ground-truth frame within half a model period of a forecast's target time scores it.
-const MATCH_NS: i64 = 16_666_667;
-const HISTORY_NS: i64 = 1_200_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -62,20 +62,34 @@ pub enum ReplayError {
         topic: String,
         type_name: String,
     },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("engine: {0}")]
-    Engine(#[from] a4mer_runtime::stream::EngineError),
+    Engine(a4mer_runtime::stream::EngineError),
     #[error("adapter: {0}")]
-    Adapter(#[from] crate::adapters::AdapterError),
+    Adapter(crate::adapters::AdapterError),
     #[error("output: {0}")]
-    Output(#[from] crate::outputs::OutputError),
+    Output(crate::outputs::OutputError),
     #[error("safety monitor: {0}")]
     Safety(String),
+}
+
+impl From<a4mer_runtime::stream::EngineError> for ReplayError {
+    fn from(e: a4mer_runtime::stream::EngineError) -> Self {
+        Self::Engine(e)
+    }
+}
+
+impl From<crate::adapters::AdapterError> for ReplayError {
+    fn from(e: crate::adapters::AdapterError) -> Self {
+        Self::Adapter(e)
+    }
+}
+
+impl From<crate::outputs::OutputError> for ReplayError {
+    fn from(e: crate::outputs::OutputError) -> Self {
+        Self::Output(e)
+    }
 }
 
 /// The robot the audit's speed and separation monitoring assumes.
@@ -97,317 +111,6 @@ pub struct ReplayOptions {
     /// Write the input poses and our outputs to this new rosbag2 directory.
     pub out_dir: Option<PathBuf>,
     pub markers: MarkerStyle,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ErrorTable {
-    pub world: Vec<Option<f64>>,
-    pub pelvis_relative: Vec<Option<f64>>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Scores {
-    pub horizons_ms: Vec<u32>,
-    /// Forecasts scored at each horizon.
-    pub scored: Vec<u64>,
-    pub model: ErrorTable,
-    pub zero_velocity: ErrorTable,
-    pub constant_velocity: ErrorTable,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ErrorOverTime {
-    pub t_s: f64,
-    /// Model world MPJPE of forecasts made in this second, at 400 and 1000 ms.
-    pub mpjpe_400ms: Option<f64>,
-    pub mpjpe_1000ms: Option<f64>,
-}
-
-/// What the guard published in one second of bag time, over every person's forecasts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GuardOverTime {
-    pub t_s: f64,
-    /// Mean weight of the model in the published forecast, per horizon.
-    pub model_weight: Vec<f64>,
-    /// Share of forecasts whose link frame was degraded because the model was losing.
-    pub model_losing: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct MotifSpan {
-    pub person_id: u32,
-    pub motif: i32,
-    pub start_s: f64,
-    pub end_s: f64,
-}
-
-/// The MCU's decision, at most one point per 100 ms of bag time (the most restrictive).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SsmPoint {
-    pub t_s: f64,
-    pub mode: String,
-    pub scale: f32,
-    /// Separation from the nearest person to the robot, metres (None: nobody tracked).
-    pub separation_m: Option<f32>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct SsmSummary {
-    pub robot_position_in_base_m: [f32; 3],
-    pub programmed_speed_mps: f32,
-    pub timeline: Vec<SsmPoint>,
-    /// Seconds of bag time in each mode.
-    pub seconds_run: f64,
-    pub seconds_fallback: f64,
-    pub seconds_protective_stop: f64,
-    pub min_separation_m: Option<f32>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Event {
-    pub t_s: f64,
-    pub person_id: Option<u32>,
-    pub kind: String,
-    pub detail: String,
-}
-
-/// Compute time per `push`; not deterministic, so kept apart from everything else.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Timing {
-    pub pushes: u64,
-    pub push_p50_us: Option<u32>,
-    pub push_p99_us: Option<u32>,
-    pub push_max_us: Option<u32>,
-    /// Pushes per 10 µs bin (the last bin holds everything from 10 ms).
-    pub push_histogram_10us: Vec<u64>,
-    pub wall_s: f64,
-    /// Bag seconds replayed per wall second.
-    pub realtime_factor: Option<f64>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ReplayReport {
-    pub bag: String,
-    pub bag_sha256: String,
-    pub model: String,
-    pub model_sha256: String,
-    pub topic: String,
-    pub input_type: String,
-    pub messages: u64,
-    pub frames: u64,
-    pub people: Vec<u32>,
-    pub duration_s: f64,
-    pub forecasts: u64,
-    /// What was published (after the guard) against the baselines, scored from the bag.
-    pub mpjpe_mm: Scores,
-    /// The engines' own live scores: `calibration`, `anticipation` and `guard`.
-    #[serde(flatten)]
-    pub online: Option<OnlineReport>,
-    pub error_over_time: Vec<ErrorOverTime>,
-    pub guard_over_time: Vec<GuardOverTime>,
-    pub motif_timeline: Vec<MotifSpan>,
-    pub events: Vec<Event>,
-    pub events_dropped: u64,
-    /// With [`ReplayOptions::safety`]: what the safety MCU would have commanded.
-    pub ssm: Option<SsmSummary>,
-    /// The error that ended the replay early; the report covers what came before it.
-    pub stopped_at: Option<String>,
-    pub output_bag: Option<String>,
-    pub timing: Timing,
-}
-
-/// SHA-256 over a bag: the file, or every file of the directory in name order (names
-/// included), read in blocks.
-pub fn bag_sha256(path: &Path) -> Result<String, ReplayError> {
-    let io = |source| ReplayError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut files = if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(io)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![path.to_path_buf()]
-    };
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    for f in files.drain(..) {
-        if path.is_dir() {
-            h.update(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
-        }
-        let mut file = std::fs::File::open(&f).map_err(|source| ReplayError::Io {
-            path: f.clone(),
-            source,
-        })?;
-        loop {
-            let n = file.read(&mut buf).map_err(|source| ReplayError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// A forecast waiting for what the person then did.
-struct Pending {
-    stamp_ns: i64,
-    steps: Vec<Joints>,
-    valid: [bool; NUM_JOINTS],
-    last: Joints,
-    /// Metres per second from the last two observed frames.
-    velocity: Option<Joints>,
-    done: [bool; HORIZONS_MS.len()],
-}
-
-#[derive(Default)]
-struct Sums {
-    // [horizon] -> (sum mm, count) for model/zv/cv × world/pelvis.
-    acc: [[[(f64, u64); 2]; 3]; HORIZONS_MS.len()],
-}
-
-impl Sums {
-    fn table(&self, method: usize) -> ErrorTable {
-        let col = |frame: usize| {
-            self.acc
-                .iter()
-                .map(|h| {
-                    let (s, n) = h[method][frame];
-                    (n > 0).then(|| s / n as f64)
-                })
-                .collect()
-        };
-        ErrorTable {
-            world: col(0),
-            pelvis_relative: col(1),
-        }
-    }
-}
-
-fn mpjpe_mm(pred: &Joints, gt: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relative: bool) -> Option<f64> {
-    let (mut sum, mut n) = (0.0f64, 0);
-    for j in 0..NUM_JOINTS {
-        if !mask[j] {
-            continue;
-        }
-        let mut d = 0.0f64;
-        for c in 0..3 {
-            let (mut p, mut g) = (pred[j][c] as f64, gt[j][c] as f64);
-            if pelvis_relative {
-                p -= pred[0][c] as f64;
-                g -= gt[0][c] as f64;
-            }
-            d += (p - g).powi(2);
-        }
-        sum += d.sqrt();
-        n += 1;
-    }
-    (n > 0).then(|| sum / n as f64 * 1000.0)
-}
-
-/// Per-person scoring state.
-#[derive(Default)]
-struct PersonScoring {
-    history: VecDeque<PoseFrame>,
-    pending: VecDeque<Pending>,
-    last_health: Option<HealthState>,
-    last_resets: u64,
-    last_stamp_ns: Option<i64>,
-    /// The live scores of this person's engine as of its last frame.
-    scores: (GuardScores, MotifScores),
-}
-
-struct Scorer {
-    sums: Sums,
-    by_second: BTreeMap<i64, [(f64, u64); 2]>,
-    start_ns: i64,
-}
-
-impl Scorer {
-    fn observe(&mut self, p: &mut PersonScoring, f: &PoseFrame) {
-        while p.history.front().is_some_and(|h| f.stamp_ns - h.stamp_ns > HISTORY_NS) {
-            p.history.pop_front();
-        }
-        p.history.push_back(*f);
-        for pend in p.pending.iter_mut() {
-            for (h, ms) in HORIZONS_MS.iter().enumerate() {
-                if pend.done[h] {
-                    continue;
-                }
-                let target = pend.stamp_ns + *ms as i64 * 1_000_000;
-                if f.stamp_ns < target - MATCH_NS {
-                    continue;
-                }
-                pend.done[h] = true;
-                if f.stamp_ns > target + MATCH_NS {
-                    continue; // no frame near the target (a gap): not scored
-                }
-                let step = ((*ms as i64 * 30 + 500) / 1000) as usize;
-                let Some(pred) = pend.steps.get(step - 1) else {
-                    continue;
-                };
-                let mask: [bool; NUM_JOINTS] = std::array::from_fn(|j| pend.valid[j] && f.valid[j]);
-                let dt_s = (f.stamp_ns - pend.stamp_ns) as f32 / 1e9;
-                let cv: Joints = match pend.velocity {
-                    Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * dt_s)),
-                    None => pend.last,
-                };
-                for (m, guess) in [pred, &pend.last, &cv].into_iter().enumerate() {
-                    for (fr, rel) in [false, true].into_iter().enumerate() {
-                        if let Some(e) = mpjpe_mm(guess, &f.joints_in_world, &mask, rel) {
-                            let acc = &mut self.sums.acc[h][m][fr];
-                            acc.0 += e;
-                            acc.1 += 1;
-                            if m == 0 && !rel && (*ms == 400 || *ms == 1000) {
-                                let sec = (pend.stamp_ns - self.start_ns).div_euclid(1_000_000_000);
-                                let slot = &mut self.by_second.entry(sec).or_default()[usize::from(*ms == 1000)];
-                                slot.0 += e;
-                                slot.1 += 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        while p.pending.front().is_some_and(|x| x.done.iter().all(|d| *d)) {
-            p.pending.pop_front();
-        }
-    }
-}
-
-/// Everything one engine has scored or dropped so far (grows with every frame it sees).
-fn scored_total(s: &(GuardScores, MotifScores)) -> u64 {
-    let g: u64 = s.0.error_m.iter().map(|h| h[3].count).sum();
-    g + s.0.discarded + s.1.scored + s.1.unscored
-}
-
-fn bank(into: &mut (GuardScores, MotifScores), s: &(GuardScores, MotifScores)) {
-    into.0.merge(&s.0);
-    into.1.merge(&s.1);
-}
-
-fn percentile_from_histogram(hist: &[u64], total: u64, q: f64) -> Option<u32> {
-    if total == 0 {
-        return None;
-    }
-    let rank = ((total - 1) as f64 * q).round() as u64;
-    let mut seen = 0;
-    for (i, n) in hist.iter().enumerate() {
-        seen += n;
-        if seen > rank {
-            return Some(i as u32 * 10 + 5);
-        }
-    }
-    None
 }
 
 /// Replay `bag`. A bag error part-way (truncated file, bad chunk CRC) ends the replay with

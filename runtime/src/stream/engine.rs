@@ -44,13 +44,19 @@ pub enum EngineError {
         max: usize,
     },
     #[error("engine config: {0}")]
-    Conditioner(#[from] ConfigError),
+    Conditioner(ConfigError),
     #[error("engine config: top_k = {0}: must be 1..={MAX_TOP_K}")]
     TopK(usize),
     #[error("engine config: max_pelvis_speed_mps = {0}: must be finite and > 0")]
     MaxSpeed(f32),
     #[error("int8 model: {0}")]
     Int8(String),
+}
+
+impl From<ConfigError> for EngineError {
+    fn from(e: ConfigError) -> Self {
+        Self::Conditioner(e)
+    }
 }
 
 /// Why a frame produced no new anticipation. Every one is counted in [`Health`].

@@ -1,0 +1,210 @@
+//! Scoring the published forecasts against what each person did later in the bag, beside
+//! the zero- and constant-velocity baselines; the bag's hash; the push-time percentiles.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use a4mer_runtime::stream::{GuardScores, HORIZONS_MS, HealthState, MotifScores};
+use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
+use sha2::{Digest, Sha256};
+
+use super::{ErrorTable, ReplayError};
+
+/// A ground-truth frame within half a model period of a forecast's target time scores it.
+const MATCH_NS: i64 = 16_666_667;
+const HISTORY_NS: i64 = 1_200_000_000;
+
+/// SHA-256 over a bag: the file, or every file of the directory in name order (names
+/// included), read in blocks.
+pub fn bag_sha256(path: &Path) -> Result<String, ReplayError> {
+    let io = |source| ReplayError::Io {
+        path: path.to_path_buf(),
+        cause: source,
+    };
+    let mut files = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for f in files.drain(..) {
+        if path.is_dir() {
+            h.update(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        }
+        let mut file = std::fs::File::open(&f).map_err(|source| ReplayError::Io {
+            path: f.clone(),
+            cause: source,
+        })?;
+        loop {
+            let n = file.read(&mut buf).map_err(|source| ReplayError::Io {
+                path: f.clone(),
+                cause: source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A forecast waiting for what the person then did.
+pub(super) struct Pending {
+    pub(super) stamp_ns: i64,
+    pub(super) steps: Vec<Joints>,
+    pub(super) valid: [bool; NUM_JOINTS],
+    pub(super) last: Joints,
+    /// Metres per second from the last two observed frames.
+    pub(super) velocity: Option<Joints>,
+    pub(super) done: [bool; HORIZONS_MS.len()],
+}
+
+#[derive(Default)]
+pub(super) struct Sums {
+    // [horizon] -> (sum mm, count) for model/zv/cv × world/pelvis.
+    pub(super) acc: [[[(f64, u64); 2]; 3]; HORIZONS_MS.len()],
+}
+
+impl Sums {
+    pub(super) fn table(&self, method: usize) -> ErrorTable {
+        let col = |frame: usize| {
+            self.acc
+                .iter()
+                .map(|h| {
+                    let (s, n) = h[method][frame];
+                    (n > 0).then(|| s / n as f64)
+                })
+                .collect()
+        };
+        ErrorTable {
+            world: col(0),
+            pelvis_relative: col(1),
+        }
+    }
+}
+
+pub(super) fn mpjpe_mm(pred: &Joints, gt: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relative: bool) -> Option<f64> {
+    let (mut sum, mut n) = (0.0f64, 0);
+    for j in 0..NUM_JOINTS {
+        if !mask[j] {
+            continue;
+        }
+        let mut d = 0.0f64;
+        for c in 0..3 {
+            let (mut p, mut g) = (pred[j][c] as f64, gt[j][c] as f64);
+            if pelvis_relative {
+                p -= pred[0][c] as f64;
+                g -= gt[0][c] as f64;
+            }
+            d += (p - g).powi(2);
+        }
+        sum += d.sqrt();
+        n += 1;
+    }
+    (n > 0).then(|| sum / n as f64 * 1000.0)
+}
+
+/// Per-person scoring state.
+#[derive(Default)]
+pub(super) struct PersonScoring {
+    pub(super) history: VecDeque<PoseFrame>,
+    pub(super) pending: VecDeque<Pending>,
+    pub(super) last_health: Option<HealthState>,
+    pub(super) last_resets: u64,
+    pub(super) last_stamp_ns: Option<i64>,
+    /// The live scores of this person's engine as of its last frame.
+    pub(super) scores: (GuardScores, MotifScores),
+}
+
+pub(super) struct Scorer {
+    pub(super) sums: Sums,
+    pub(super) by_second: BTreeMap<i64, [(f64, u64); 2]>,
+    pub(super) start_ns: i64,
+}
+
+impl Scorer {
+    pub(super) fn observe(&mut self, p: &mut PersonScoring, f: &PoseFrame) {
+        while p.history.front().is_some_and(|h| f.stamp_ns - h.stamp_ns > HISTORY_NS) {
+            p.history.pop_front();
+        }
+        p.history.push_back(*f);
+        for pend in p.pending.iter_mut() {
+            for (h, ms) in HORIZONS_MS.iter().enumerate() {
+                if pend.done[h] {
+                    continue;
+                }
+                let target = pend.stamp_ns + *ms as i64 * 1_000_000;
+                if f.stamp_ns < target - MATCH_NS {
+                    continue;
+                }
+                pend.done[h] = true;
+                if f.stamp_ns > target + MATCH_NS {
+                    continue; // no frame near the target (a gap): not scored
+                }
+                let step = ((*ms as i64 * 30 + 500) / 1000) as usize;
+                let Some(pred) = pend.steps.get(step - 1) else {
+                    continue;
+                };
+                let mask: [bool; NUM_JOINTS] = std::array::from_fn(|j| pend.valid[j] && f.valid[j]);
+                let dt_s = (f.stamp_ns - pend.stamp_ns) as f32 / 1e9;
+                let cv: Joints = match pend.velocity {
+                    Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * dt_s)),
+                    None => pend.last,
+                };
+                for (m, guess) in [pred, &pend.last, &cv].into_iter().enumerate() {
+                    for (fr, rel) in [false, true].into_iter().enumerate() {
+                        if let Some(e) = mpjpe_mm(guess, &f.joints_in_world, &mask, rel) {
+                            let acc = &mut self.sums.acc[h][m][fr];
+                            acc.0 += e;
+                            acc.1 += 1;
+                            if m == 0 && !rel && (*ms == 400 || *ms == 1000) {
+                                let sec = (pend.stamp_ns - self.start_ns).div_euclid(1_000_000_000);
+                                let slot = &mut self.by_second.entry(sec).or_default()[usize::from(*ms == 1000)];
+                                slot.0 += e;
+                                slot.1 += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        while p.pending.front().is_some_and(|x| x.done.iter().all(|d| *d)) {
+            p.pending.pop_front();
+        }
+    }
+}
+
+/// Everything one engine has scored or dropped so far (grows with every frame it sees).
+pub(super) fn scored_total(s: &(GuardScores, MotifScores)) -> u64 {
+    let g: u64 = s.0.error_m.iter().map(|h| h[3].count).sum();
+    g + s.0.discarded + s.1.scored + s.1.unscored
+}
+
+pub(super) fn bank(into: &mut (GuardScores, MotifScores), s: &(GuardScores, MotifScores)) {
+    into.0.merge(&s.0);
+    into.1.merge(&s.1);
+}
+
+pub(super) fn percentile_from_histogram(hist: &[u64], total: u64, q: f64) -> Option<u32> {
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total - 1) as f64 * q).round() as u64;
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen > rank {
+            return Some(i as u32 * 10 + 5);
+        }
+    }
+    None
+}
