@@ -16,6 +16,7 @@ use a4mer_ros::replay::{ReplayError, ReplayOptions, ReplayReport, replay, report
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::{EngineConfig, TracksConfig};
 use serde_json::Value;
+use sha2::Digest;
 
 use common::{manifest, mocap_frames_from, python_with_rosbags, require_peers, run_py};
 
@@ -378,4 +379,44 @@ fn replay_shows_the_safety_monitors_decision_for_a_configured_robot() {
     assert!(html.contains("id=\"plot-ssm\"><svg"));
     // Deterministic like the rest.
     assert_eq!(deterministic(&run(&bag, &opts).unwrap()), deterministic(&r));
+}
+
+/// What a replay of `mocap_frames_from(0, 600)` with the built-in model gives, per int8
+/// kernel (the kernels agree to the bit on one CPU, not across instruction sets):
+/// SHA-256 of the output bag's files and of the report JSON without `timing` and paths.
+/// Code changes that must not change behaviour (restructuring, a new loading path) keep
+/// these; a change that means to alter outputs updates the fixture with
+/// `A4MER_BLESS_REPLAY=1`, and the diff shows it in review.
+#[test]
+fn replay_outputs_match_the_recorded_fixture() {
+    let fixture = manifest().join("tests/fixtures/replay_golden.json");
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = our_bag(tmp.path(), &mocap_frames_from(0, 600));
+    let out = tmp.path().join("out");
+    let r = run(&bag, &options(Some(out.clone()), None)).unwrap();
+    let mut h = sha2::Sha256::new();
+    for (name, bytes) in files(&out) {
+        h.update(name.as_bytes());
+        h.update(&bytes);
+    }
+    let bag_sha = hex::encode(h.finalize());
+    let json_sha = hex::encode(sha2::Sha256::digest(deterministic(&r).to_string().as_bytes()));
+    let kernel = a4mer_kernels::Kernel::best().name();
+    let mut golden: serde_json::Map<String, Value> = std::fs::read_to_string(&fixture)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let now = serde_json::json!({"output_bag_sha256": bag_sha, "report_sha256": json_sha});
+    if std::env::var_os("A4MER_BLESS_REPLAY").is_some() {
+        golden.insert(kernel.to_string(), now);
+        std::fs::write(&fixture, serde_json::to_string_pretty(&golden).unwrap() + "\n").unwrap();
+        return;
+    }
+    let want = golden.get(kernel).unwrap_or_else(|| {
+        panic!(
+            "{}: no entry for the {kernel} int8 kernel; record one with A4MER_BLESS_REPLAY=1",
+            fixture.display()
+        )
+    });
+    assert_eq!(&now, want, "replay outputs changed ({kernel} kernel)");
 }
