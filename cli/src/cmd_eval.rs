@@ -185,14 +185,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 opt(g.model_gain_pct, |v| format!("{v:+.1}%"))
             );
         }
-        println!(
-            "{}",
-            if i.model_wins {
-                "the interpolation head beats linear interpolation at every gap"
-            } else {
-                "the interpolation head does not beat linear interpolation at every gap: a4mer does not use it to repair recordings"
-            }
-        );
+        match i.head_wins_from_ms {
+            Some(ms) => println!(
+                "the interpolation head beats linear interpolation from {ms} ms gaps on; `a4mer import --fill-gaps` uses it from {} frames",
+                a4mer_train::gaps::HEAD_MIN_GAP_FRAMES
+            ),
+            None => println!("the interpolation head does not beat linear interpolation on the longest gap"),
+        }
     }
     if !report.perturbations.is_empty() {
         print_perturbations(&report);

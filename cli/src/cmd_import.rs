@@ -13,7 +13,20 @@ use crate::SourceArgs;
 #[derive(Args)]
 pub struct ImportArgs {
     /// A motion file: BVH, or a DeepMimic clip (JSON); the format is read from the content.
+    /// With --fill-gaps: a rosbag2 bag of poses (directory, .mcap or .db3).
     file: PathBuf,
+    /// Repair the bag's gaps (frames the camera dropped) into the --to-bag bag: linear
+    /// interpolation up to 8 missing frames, the model's interpolation head from 9 to the
+    /// longest it takes (29 at 30 Hz), where it beats linear interpolation; longer gaps are
+    /// listed and left. Every gap is listed with what was done.
+    #[arg(long, requires_all = ["to_bag", "model"])]
+    fill_gaps: bool,
+    /// The model whose interpolation head fills gaps (--fill-gaps).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// With --fill-gaps: print the gaps as one JSON object.
+    #[arg(long)]
+    json: bool,
     /// Print what was found and how it maps to SMPL-24.
     #[arg(long)]
     info: bool,
@@ -39,6 +52,9 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
+    if args.fill_gaps {
+        return fill_gaps(&args);
+    }
     if !args.info && args.to_bag.is_none() {
         bail!(
             "import: nothing to do; pass --info to inspect {} or --to-bag DIR to convert it",
@@ -153,5 +169,86 @@ pub fn run(args: ImportArgs) -> Result<()> {
             info.skeleton_height_m
         );
     }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct FilledPerson {
+    person_id: u32,
+    frames_in: usize,
+    frames_out: usize,
+    gaps: Vec<a4mer_train::gaps::Gap>,
+}
+
+/// `import <bag> --fill-gaps --model m --to-bag out`: every person's gaps repaired.
+fn fill_gaps(args: &ImportArgs) -> Result<()> {
+    let (Some(out), Some(model_path)) = (&args.to_bag, &args.model) else {
+        bail!("--fill-gaps needs --to-bag DIR and --model FILE");
+    };
+    if !crate::bag_input::is_bag(&args.file) {
+        bail!(
+            "{}: --fill-gaps repairs a bag of poses (a directory with metadata.yaml, or .mcap/.db3); motion files have no gaps",
+            args.file.display()
+        );
+    }
+    let bag =
+        crate::bag_input::read_bag_people(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let device = a4mer_runtime::device::inference_device();
+    let (model, _) = a4mer_runtime::artifact::load_model(model_path, &device)
+        .with_context(|| format!("loading model {}", model_path.display()))?;
+    let mut report = Vec::new();
+    let mut repaired = Vec::new();
+    for (id, frames) in &bag.people {
+        let name = format!("{}#{}/person{id}", args.file.display(), bag.topic);
+        let (filled, gaps) = a4mer_train::gaps::fill_gaps(&model, frames, &name)?;
+        report.push(FilledPerson {
+            person_id: *id,
+            frames_in: frames.len(),
+            frames_out: filled.len(),
+            gaps,
+        });
+        repaired.push((*id, filled));
+    }
+    let people: Vec<(u32, &[a4mer_runtime::PoseFrame])> = repaired.iter().map(|(id, f)| (*id, f.as_slice())).collect();
+    let summary = a4mer_ros::bag::write_people_frames(out, &bag.topic, &args.frame_id, &people)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if args.json {
+        return crate::print_json(&serde_json::json!({
+            "input": args.file.display().to_string(),
+            "output": summary.mcap_file.display().to_string(),
+            "people": report,
+        }));
+    }
+    let t0 = bag
+        .people
+        .values()
+        .filter_map(|f| f.first())
+        .map(|f| f.stamp_ns)
+        .min()
+        .unwrap_or(0);
+    for p in &report {
+        println!(
+            "person {}: {} frames in, {} out, {} gap(s)",
+            p.person_id,
+            p.frames_in,
+            p.frames_out,
+            p.gaps.len()
+        );
+        for g in &p.gaps {
+            println!(
+                "  {:>9.3} s .. {:>9.3} s  {:>3} frames  {:?}",
+                (g.after_ns - t0) as f64 / 1e9,
+                (g.before_ns - t0) as f64 / 1e9,
+                g.frames,
+                g.method
+            );
+        }
+    }
+    println!(
+        "wrote {} Skeleton3DArray messages on {} to {}",
+        summary.message_count,
+        bag.topic,
+        summary.mcap_file.display()
+    );
     Ok(())
 }

@@ -2,19 +2,16 @@
 //! layer input per vector at run time), real data streamed through the engine to check the
 //! model, and a report (size, held-out MPJPE, motif agreement, per-frame latency).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file, sha256_hex};
-use a4mer_ros::adapters::InputAdapter;
-use a4mer_ros::bag::BagReader;
-use a4mer_runtime::PoseFrame;
+use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file};
 use a4mer_train::data::{collect_motion_files, import_motion};
 use a4mer_train::eval::Split;
 
+use crate::bag_input::{is_bag, read_bag_people};
 use crate::{SourceArgs, print_json};
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
@@ -101,10 +98,6 @@ pub struct QuantizeArgs {
     source: SourceArgs,
 }
 
-fn is_bag(p: &Path) -> bool {
-    (p.is_dir() && p.join("metadata.yaml").exists()) || p.extension().is_some_and(|e| e == "mcap" || e == "db3")
-}
-
 /// BVH files (each its own recording) and bags (one recording per person).
 fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: &str) -> Result<Vec<Recording>> {
     let mut out = Vec::new();
@@ -132,36 +125,13 @@ fn load_recordings(inputs: &[PathBuf], split: Split, source: &SourceArgs, what: 
 }
 
 fn read_bag(path: &Path, split: Split) -> Result<Vec<Recording>> {
-    let reader = BagReader::open(path)?;
-    let (topic, kind) = reader
-        .pose_topics()
-        .first()
-        .copied()
-        .ok_or_else(|| anyhow!("no pose topic (Skeleton3DArray, PoseArray or ZED objects)"))?;
-    let topic_name = reader.topics()[topic].name.clone();
-    let mut adapter = InputAdapter::new(kind, &[], None)?;
-    let mut people: BTreeMap<u32, Vec<PoseFrame>> = BTreeMap::new();
-    let mut hash_input = Vec::new();
-    for msg in reader.messages() {
-        let msg = msg?;
-        if msg.topic != topic {
-            continue;
-        }
-        hash_input.extend_from_slice(&msg.data);
-        let adapted = adapter
-            .adapt_cdr(&msg.data)
-            .with_context(|| format!("topic {topic_name}, message {}", msg.index_on_topic))?;
-        for p in adapted.people {
-            people.entry(p.id).or_default().push(p.frame);
-        }
-    }
-    // The hash covers the messages used, so it does not depend on the storage format.
-    let sha256 = sha256_hex(&hash_input);
-    Ok(people
+    let bag = read_bag_people(path)?;
+    Ok(bag
+        .people
         .into_iter()
         .map(|(id, frames)| Recording {
-            source: format!("{}#{topic_name}/person{id}", path.display()),
-            sha256: sha256.clone(),
+            source: format!("{}#{}/person{id}", path.display(), bag.topic),
+            sha256: bag.sha256.clone(),
             frames: split.frames(&frames).to_vec(),
         })
         .collect())

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
 
+mod bag_input;
 mod bundle;
 mod cmd_bench;
 mod cmd_bundle;

@@ -1,6 +1,6 @@
 //! The interpolation head against plain linear interpolation, on gaps cut out of real
-//! recordings: what `a4mer eval --interpolation` reports, and what decides whether the
-//! head may repair recordings.
+//! recordings: what `a4mer eval --interpolation` reports, and what decided from which gap
+//! length `a4mer import --fill-gaps` uses the head (`gaps::HEAD_MIN_GAP_FRAMES`).
 //!
 //! At every `stride`-th origin `t` with 2 s of history, frames `t+1 ..= t+gap` are hidden;
 //! both methods see the history and the frame after the gap and fill the hidden frames,
@@ -15,7 +15,7 @@ use crate::eval::{OBSERVE_FRAMES, Split, mean_error};
 
 /// The gaps scored, in milliseconds. The head fills at most `horizon - 1` frames, so the
 /// longest gap it can take is 29 frames (967 ms) at the shipped horizon of 30.
-pub const GAPS_MS: [u32; 3] = [200, 500, 1000];
+pub const GAPS_MS: [u32; 5] = [200, 300, 400, 500, 1000];
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct GapScores {
@@ -34,8 +34,9 @@ pub struct GapScores {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct InterpolationReport {
     pub gaps: Vec<GapScores>,
-    /// Whether the head beat linear interpolation at every gap scored.
-    pub model_wins: bool,
+    /// The shortest scored gap from which the head beats linear interpolation at that gap
+    /// and every longer one; `None` when it loses at the longest.
+    pub head_wins_from_ms: Option<u32>,
 }
 
 /// Score the model's interpolation head against linear interpolation on `motions`.
@@ -94,6 +95,11 @@ pub fn evaluate_interpolation(model: &Model, motions: &[Motion], split: Split, s
             },
         });
     }
-    let model_wins = !gaps.is_empty() && gaps.iter().all(|g| g.model_gain_pct.is_some_and(|p| p > 0.0));
-    InterpolationReport { gaps, model_wins }
+    let wins = |g: &GapScores| g.model_gain_pct.is_some_and(|p| p > 0.0);
+    let losing_tail = gaps.iter().rev().take_while(|g| wins(g)).count();
+    let head_wins_from_ms = (losing_tail > 0).then(|| gaps[gaps.len() - losing_tail].gap_ms);
+    InterpolationReport {
+        gaps,
+        head_wins_from_ms,
+    }
 }

@@ -5,6 +5,7 @@ pub mod data;
 pub mod eval;
 pub mod fit;
 pub mod forecaster;
+pub mod gaps;
 pub mod interp_eval;
 pub mod online;
 pub mod perturb;

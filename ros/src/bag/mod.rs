@@ -130,17 +130,33 @@ pub fn write_pose_frames(
     person_id: u32,
     frames: &[a4mer_runtime::PoseFrame],
 ) -> Result<WriteSummary, BagError> {
+    write_people_frames(dir, topic, frame_id, &[(person_id, frames)])
+}
+
+/// Several people's frames as one `Skeleton3DArray` topic: one message per stamp, carrying
+/// everyone with a frame at that stamp, in stamp order.
+pub fn write_people_frames(
+    dir: &std::path::Path,
+    topic: &str,
+    frame_id: &str,
+    people: &[(u32, &[a4mer_runtime::PoseFrame])],
+) -> Result<WriteSummary, BagError> {
     let mut writer = BagWriter::create(dir)?;
     let id = writer.add_topic::<crate::msg::Skeleton3DArray>(topic, &[QosProfile::sensor_data()])?;
-    for f in frames {
-        let msg = crate::adapters::skeleton_array(f.stamp_ns, frame_id, &[(person_id, f)]).ok_or_else(|| {
-            BagError::Topic {
-                path: dir.to_path_buf(),
-                topic: topic.to_string(),
-                reason: format!("stamp {} ns does not fit a ROS time (int32 seconds)", f.stamp_ns),
-            }
+    let mut all: Vec<(i64, u32, &a4mer_runtime::PoseFrame)> = people
+        .iter()
+        .flat_map(|(pid, frames)| frames.iter().map(move |f| (f.stamp_ns, *pid, f)))
+        .collect();
+    all.sort_by_key(|(t, pid, _)| (*t, *pid));
+    for group in all.chunk_by(|a, b| a.0 == b.0) {
+        let stamp_ns = group[0].0;
+        let bodies: Vec<(u32, &a4mer_runtime::PoseFrame)> = group.iter().map(|(_, pid, f)| (*pid, *f)).collect();
+        let msg = crate::adapters::skeleton_array(stamp_ns, frame_id, &bodies).ok_or_else(|| BagError::Topic {
+            path: dir.to_path_buf(),
+            topic: topic.to_string(),
+            reason: format!("stamp {stamp_ns} ns does not fit a ROS time (int32 seconds)"),
         })?;
-        writer.write(id, f.stamp_ns, &msg)?;
+        writer.write(id, stamp_ns, &msg)?;
     }
     writer.finish()
 }
