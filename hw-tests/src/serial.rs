@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use a4mer_firmware::link::{LinkCounters, LinkReceiver, ModelHealth};
+use a4mer_firmware::link::{LinkCounters, LinkFrame, LinkReceiver, ModelHealth};
 use a4mer_ros::link::{LinkConfig, LinkSender, LinkStats, Outgoing, PersonView, RigidTransform, people_for_link};
 use a4mer_runtime::PoseFrame;
 use a4mer_train::data::bvh::{ImportOptions, import_bvh_str};
@@ -69,28 +69,7 @@ pub fn run(device: &str, baud: u32, mut reader: Box<dyn SerialPort>, seconds: f6
     reader
         .set_timeout(Duration::from_millis(20))
         .map_err(|e| format!("{device}: {e}"))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let received = Arc::new(Mutex::new((LinkReceiver::new(), Vec::new(), 0usize)));
-    let reader_thread = {
-        let (stop, received) = (Arc::clone(&stop), Arc::clone(&received));
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while !stop.load(Ordering::Relaxed) {
-                let n = match reader.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
-                    Err(_) => break,
-                };
-                let mut r = received.lock().unwrap_or_else(|e| e.into_inner());
-                r.2 += n;
-                for &b in &buf[..n] {
-                    if let Some(Ok(frame)) = r.0.push(b) {
-                        r.1.push(frame);
-                    }
-                }
-            }
-        })
-    };
+    let reader = LinkReader::spawn(reader);
     let sender = LinkSender::start(
         LinkConfig {
             device: device.into(),
@@ -115,13 +94,8 @@ pub fn run(device: &str, baud: u32, mut reader: Box<dyn SerialPort>, seconds: f6
     std::thread::sleep(Duration::from_millis(300));
     let sender_stats = sender.stats();
     drop(sender);
-    stop.store(true, Ordering::Relaxed);
-    let _ = reader_thread.join();
+    let (receiver, accepted, bytes) = reader.finish()?;
     let seconds = started.elapsed().as_secs_f64();
-    let (receiver, accepted, bytes) = Arc::try_unwrap(received)
-        .map_err(|_| "reader still running".to_string())?
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
     // Each accepted person must be one that was offered (same joints to the millimetre).
     let matched = accepted
         .iter()
@@ -135,6 +109,50 @@ pub fn run(device: &str, baud: u32, mut reader: Box<dyn SerialPort>, seconds: f6
         seconds,
         matched,
     })
+}
+
+/// The MCU's side of a line: a thread reading the far end into the firmware's receiver.
+pub struct LinkReader {
+    stop: Arc<AtomicBool>,
+    received: Arc<Mutex<(LinkReceiver, Vec<LinkFrame>, usize)>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LinkReader {
+    /// `port` needs a read timeout, so the thread notices `finish`.
+    pub fn spawn(mut port: Box<dyn SerialPort>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(Mutex::new((LinkReceiver::new(), Vec::new(), 0usize)));
+        let thread = {
+            let (stop, received) = (Arc::clone(&stop), Arc::clone(&received));
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    let n = match port.read(&mut buf) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                        Err(_) => break,
+                    };
+                    let mut r = received.lock().unwrap_or_else(|e| e.into_inner());
+                    r.2 += n;
+                    for &b in &buf[..n] {
+                        if let Some(Ok(frame)) = r.0.push(b) {
+                            r.1.push(frame);
+                        }
+                    }
+                }
+            })
+        };
+        Self { stop, received, thread }
+    }
+
+    /// Stop reading: the receiver (its counters), the frames it accepted, the bytes read.
+    pub fn finish(self) -> Result<(LinkReceiver, Vec<LinkFrame>, usize), String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        let received = Arc::try_unwrap(self.received).map_err(|_| "reader still running".to_string())?;
+        Ok(received.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// The far end of a real port: `peer` when given, else the port itself (loopback plug).

@@ -3,15 +3,13 @@
 //! sends are Degraded, they arrive so through a pseudo-terminal pair, and the firmware's
 //! monitor falls back to its certified behaviour on them.
 
-use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use a4mer_firmware::link::{LinkReceiver, ModelHealth};
+use a4mer_firmware::link::ModelHealth;
 use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
 use a4mer_hw_tests::repo_root;
-use a4mer_hw_tests::serial::pty_pair;
+use a4mer_hw_tests::serial::{LinkReader, pty_pair};
 use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, RigidTransform, link_person, outgoing};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
@@ -40,27 +38,7 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), EngineConfig::default()).unwrap();
     let (device, mut master, _slave) = pty_pair().unwrap();
     master.set_timeout(Duration::from_millis(20)).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let (stop, got) = (Arc::clone(&stop), Arc::clone(&got));
-        std::thread::spawn(move || {
-            let mut rx = LinkReceiver::new();
-            let mut buf = [0u8; 4096];
-            while !stop.load(Ordering::Relaxed) {
-                let n = match master.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
-                    Err(_) => break,
-                };
-                for &b in &buf[..n] {
-                    if let Some(Ok(frame)) = rx.push(b) {
-                        got.lock().unwrap().push(frame);
-                    }
-                }
-            }
-        })
-    };
+    let reader = LinkReader::spawn(Box::new(master));
     // The recording walks ~3.6 m from its origin: a base there keeps positions in range.
     let base = RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]);
     let sender = LinkSender::start(
@@ -90,9 +68,7 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     }
     std::thread::sleep(Duration::from_millis(300));
     drop(sender);
-    stop.store(true, Ordering::Relaxed);
-    reader.join().unwrap();
-    let frames = std::mem::take(&mut *got.lock().unwrap());
+    let (_, frames, _) = reader.finish().unwrap();
     let mut monitor = Monitor::new(MonitorConfig::default()).unwrap();
     let mut fell_back = 0;
     let mut received = Vec::new();
