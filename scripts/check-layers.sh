@@ -11,7 +11,12 @@
 #   (that half is proven by `cargo build -p a4mer-firmware --target thumbv7em-none-eabihf`);
 # - a4mer-ros, which builds the shipped a4mer_node, reaches no workspace crate but runtime,
 #   kernels and firmware: training code (a4mer-train, and a4mer-quantize above it) has no
-#   place on the robot.
+#   place on the robot;
+# - a4mer-ros reaches no burn crate: the node runs the engine's own kernels and loads the
+#   model without burn (a4mer-runtime without its `burn` feature). This one follows features:
+#   `cargo metadata` unifies them over the whole workspace, where train turns runtime's
+#   `burn` on, so a member's optional dependencies count only when the features a build of
+#   a4mer-ros alone turns on enable them (what `cargo tree -p a4mer-ros -e normal` shows).
 #
 # Only normal dependencies count, followed transitively (a dev- or build-dependency is not
 # linked into what ships). Reads `cargo metadata`, so nothing is built; needs python3.
@@ -63,6 +68,96 @@ def reach(root):
     return seen
 
 
+def reach_built_alone(root):
+    """Like `reach`, but with the features a build of `root` alone turns on in workspace
+    members: their optional dependencies count only when enabled. Third-party crates keep the
+    unified edges (more edges than a build of `root` has, never fewer: a false alarm at worst)."""
+    feats = {}  # member id -> features on
+    deps_on = {}  # member id -> names of its normal dependencies that are on
+
+    def dep_entry(pid, dname):
+        for d in pkgs[pid]["dependencies"]:
+            if d["kind"] is None and (d.get("rename") or d["name"]) == dname:
+                return d
+        return None
+
+    def member_of(pid, d):
+        for dep in normal.get(pid, []):
+            if name[dep] == d["name"] and dep in pkgs and name[dep] in members:
+                return dep
+        return None
+
+    def dep_on(pid, dname):
+        d = dep_entry(pid, dname)
+        if d is None or dname in deps_on[pid]:
+            return
+        deps_on[pid].add(dname)
+        m = member_of(pid, d)
+        if m is not None:
+            visit(m)
+            if d["uses_default_features"]:
+                feature_on(m, "default")
+            for f in d["features"]:
+                feature_on(m, f)
+
+    def feature_on(pid, f):
+        table = pkgs[pid]["features"]
+        if f in feats[pid]:
+            return
+        feats[pid].add(f)
+        if f not in table:
+            dep_on(pid, f)  # an optional dependency's implicit feature
+            return
+        for v in table[f]:
+            if v.startswith("dep:"):
+                dep_on(pid, v[4:])
+            elif "/" in v:
+                dname, sub = v.split("/", 1)
+                weak = dname.endswith("?")
+                dname = dname.rstrip("?")
+                d = dep_entry(pid, dname)
+                if d is None:
+                    continue
+                if not weak:
+                    dep_on(pid, dname)
+                m = member_of(pid, d)
+                if m is not None and dname in deps_on[pid]:
+                    feature_on(m, sub)
+            else:
+                feature_on(pid, v)
+
+    def visit(pid):
+        if pid in feats:
+            return
+        feats[pid] = set()
+        deps_on[pid] = set()
+        for d in pkgs[pid]["dependencies"]:
+            if d["kind"] is None and not d["optional"]:
+                dep_on(pid, d.get("rename") or d["name"])
+
+    r = by_name[root]
+    visit(r)
+    feature_on(r, "default")
+
+    def edges(at):
+        if at not in feats:
+            return normal.get(at, [])
+        return [d for d in normal.get(at, []) if any(
+            (e.get("rename") or e["name"]) in deps_on[at] and e["name"] == name[d]
+            for e in pkgs[at]["dependencies"] if e["kind"] is None)]
+
+    seen = {r: [root]}
+    todo = deque([r])
+    while todo:
+        at = todo.popleft()
+        for dep in edges(at):
+            if dep not in seen:
+                seen[dep] = seen[at] + [name[dep]]
+                todo.append(dep)
+    del seen[r]
+    return seen
+
+
 failures = []
 
 
@@ -92,11 +187,18 @@ forbid_declared_members("a4mer-firmware",
 forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
        "a4mer-ros builds the shipped a4mer_node, which carries no training code")
 
+for dep, path in sorted(reach_built_alone("a4mer-ros").items(), key=lambda kv: kv[1]):
+    if name[dep] == "burn" or name[dep].startswith("burn-"):
+        failures.append(f"a4mer-ros reaches {name[dep]} ({' -> '.join(path)}): "
+                        "the node loads models without burn (a4mer-runtime without `burn`)")
+        break
+
 if failures:
     print("layers: forbidden dependency edges (see ARCHITECTURE.md, dependency direction):",
           file=sys.stderr)
     for f in failures:
         print(f"  {f}", file=sys.stderr)
     sys.exit(1)
-print("layers: kernels, runtime, firmware and the node's crate depend only where ARCHITECTURE.md allows")
+print("layers: kernels, runtime, firmware and the node's crate depend only where ARCHITECTURE.md allows; "
+      "the node's crate reaches no burn crate")
 PY

@@ -13,21 +13,27 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[cfg(feature = "burn")]
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, CodecError};
 use crate::model::features::NormStats;
+#[cfg(feature = "burn")]
 use crate::model::native::NativeNet;
-use crate::model::params::{self, FillError};
+#[cfg(feature = "burn")]
+use crate::model::params;
 use crate::model::quant::{Int8Layer, Int8Weights};
+use crate::model::tensors::{FillError, TensorMap};
 
 /// The `quantization` section of an int8 artifact.
 mod quantization;
 /// One tensor's stored form (f32 or int8).
 mod tensors;
-use crate::model::{A4mer, A4merConfig, Model, MotifVocab};
+#[cfg(feature = "burn")]
+use crate::model::{A4mer, Model};
+use crate::model::{A4merConfig, MotifVocab};
 use crate::skeleton::Skeleton;
 pub use quantization::{ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Quantization};
 pub use tensors::{TensorRecord, TensorValues};
@@ -168,6 +174,7 @@ fn codec_err(origin: &str, e: CodecError) -> ArtifactError {
 
 impl Artifact {
     /// Package a model.
+    #[cfg(feature = "burn")]
     pub fn from_model(model: &Model, provenance: Provenance) -> Self {
         let tensors = params::named_tensors(&model.net)
             .iter()
@@ -264,12 +271,12 @@ impl Artifact {
         Ok(Self { payload })
     }
 
-    /// Build the modules from the config and fill them by tensor name; every shape is checked.
-    pub fn into_model(self, device: &Device, origin: &str) -> Result<Model, ArtifactError> {
-        if self.is_int8() && crate::device::is_libtorch(device) {
-            return Err(ArtifactError::Int8OnLibtorch { origin: origin.into() });
-        }
-        let p = self.payload;
+    /// The tensors as f32 by name (int8 ones dequantized, every value finite) and, for an
+    /// int8 artifact, the int8 layers with their input scheme: what both the burn modules
+    /// and the engine's network are filled from. Checks the quantization section against the
+    /// tensors; shapes are checked against the model by whoever fills it.
+    pub fn weights(&self, origin: &str) -> Result<(TensorMap, Option<Int8Weights>), ArtifactError> {
+        let p = &self.payload;
         let quant_err = |message: String| ArtifactError::Quant {
             origin: origin.into(),
             message,
@@ -317,6 +324,17 @@ impl Artifact {
             }
             tensors.insert(name.clone(), t);
         }
+        Ok((tensors, p.quantization.is_some().then_some(int8)))
+    }
+
+    /// Build the modules from the config and fill them by tensor name; every shape is checked.
+    #[cfg(feature = "burn")]
+    pub fn into_model(self, device: &Device, origin: &str) -> Result<Model, ArtifactError> {
+        if self.is_int8() && crate::device::is_libtorch(device) {
+            return Err(ArtifactError::Int8OnLibtorch { origin: origin.into() });
+        }
+        let (tensors, int8) = self.weights(origin)?;
+        let p = self.payload;
         // Cheap for any config that passed `validate` (bounded parameters and layers): burn
         // initializes parameters lazily, so nothing large is allocated before `fill` has
         // checked that the file carries every tensor with its exact shape.
@@ -325,15 +343,19 @@ impl Artifact {
             origin: origin.into(),
             cause,
         })?;
-        let quant = if p.quantization.is_some() {
-            // The engine's layers must take every int8 layer; checked now, so a loaded
-            // model always streams.
-            NativeNet::from_burn(&net, &p.config)
-                .set_int8(&int8)
-                .map_err(quant_err)?;
-            Some(std::sync::Arc::new(int8))
-        } else {
-            None
+        let quant = match int8 {
+            Some(int8) => {
+                // The engine's layers must take every int8 layer; checked now, so a loaded
+                // model always streams.
+                NativeNet::from_burn(&net, &p.config)
+                    .set_int8(&int8)
+                    .map_err(|message| ArtifactError::Quant {
+                        origin: origin.into(),
+                        message,
+                    })?;
+                Some(std::sync::Arc::new(int8))
+            }
+            None => None,
         };
         Ok(Model {
             net,
@@ -356,6 +378,7 @@ impl Artifact {
 }
 
 /// Load a model from an `.a4m` file: all checks, then the modules.
+#[cfg(feature = "burn")]
 pub fn load_model(path: &Path, device: &Device) -> Result<(Model, Provenance), ArtifactError> {
     let art = Artifact::load(path)?;
     let prov = art.payload.provenance.clone();
@@ -364,6 +387,7 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(Model, Provenance), A
 }
 
 /// A fresh, untrained model (deterministic for a seed). Used by training and tests.
+#[cfg(feature = "burn")]
 pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
     let net = params::init_params(A4mer::new(&config, device), seed, device);
     let k = config.n_motifs;
@@ -385,5 +409,5 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "burn"))]
 mod tests;

@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use a4mer_runtime::artifact::{Artifact, ArtifactError};
-use a4mer_runtime::device::inference_device;
+use a4mer_runtime::artifact::ArtifactError;
 use a4mer_runtime::stream::{
-    ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamModel, Tracks, TracksConfig,
+    ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamLoadError, StreamModel, Tracks,
+    TracksConfig,
 };
 use ros2_client::{MessageInfo, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
 use sha2::{Digest, Sha256};
@@ -92,6 +92,15 @@ impl From<EngineError> for NodeError {
     }
 }
 
+impl From<StreamLoadError> for NodeError {
+    fn from(e: StreamLoadError) -> Self {
+        match e {
+            StreamLoadError::Artifact(e) => Self::Model(e),
+            StreamLoadError::Engine(e) => Self::ModelEngine(e),
+        }
+    }
+}
+
 impl From<AdapterError> for NodeError {
     fn from(e: AdapterError) -> Self {
         Self::Input(e)
@@ -131,9 +140,9 @@ impl LoadedModel {
     pub fn load(path: Option<&Path>) -> Result<Self, NodeError> {
         let (bytes, origin) = model_bytes(path)?;
         let sha256_hex = hex::encode(Sha256::digest(&bytes));
-        let model = Artifact::from_bytes(&bytes, &origin)?.into_model(&inference_device(), &origin)?;
+        // The engine's own network, filled from the tensors by name: no burn in the node.
         Ok(Self {
-            stream: Arc::new(StreamModel::new(&model)?),
+            stream: Arc::new(StreamModel::from_bytes(&bytes, &origin)?),
             origin,
             sha256_hex,
         })

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::params::NamedTensor;
 use crate::model::quant::QTensor;
+use crate::model::tensors::NamedTensor;
 
 /// Values of one tensor, tagged by dtype; a reader that does not know a dtype rejects the
 /// artifact by name.

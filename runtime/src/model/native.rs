@@ -7,16 +7,16 @@
 //! budget goes to overhead (measured in `a4mer bench --backend burn`). These kernels do
 //! the arithmetic only, allocate nothing after construction, and use AVX2/NEON through
 //! run-time dispatch (`multiversion`). The burn modules stay the definition: training,
-//! offline batch inference and the parity tests use them, and `NativeNet` is built from
-//! them by field, so a changed module that this file does not follow fails to build or
-//! fails parity.
+//! offline batch inference and the parity tests use them. `NativeNet` is built either from
+//! them by field (`from_burn`, with the `burn` feature: a changed module that this code does
+//! not follow fails to build or fails parity) or from an artifact's tensors by name
+//! (`from_tensors`: no burn, so the node does not link it); a test holds the two to the
+//! same bits.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::features::{CONT_DIM, FEAT_DIM};
-use super::host;
-use super::nn::{A4mer, A4merConfig, AtomEncoder, ForecastHead, Mlp, MotifEncoder};
 use super::quant::{ActObserver, Int8Weights};
 
 /// The int8 layers: weights per output channel, each input vector with its own scale.
@@ -24,6 +24,11 @@ mod int8;
 
 mod block;
 mod dense;
+/// Built from the burn modules, field by field (the parity reference).
+#[cfg(feature = "burn")]
+mod from_burn;
+/// Built from an artifact's tensors by name, without burn (what the node runs).
+mod from_tensors;
 
 pub use block::KvRing;
 pub use dense::Dense;
@@ -64,16 +69,7 @@ struct NMlp {
     l2: Dense,
 }
 
-impl NMlp {
-    fn from_burn(m: &Mlp, prefix: &str) -> Self {
-        Self {
-            l1: Dense::from_burn(&m.l1, format!("{prefix}.l1")),
-            l2: Dense::from_burn(&m.l2, format!("{prefix}.l2")),
-        }
-    }
-}
-
-/// The inference weights of an [`A4mer`], laid out for the kernels.
+/// The inference weights of the A4Mer network, laid out for the kernels.
 #[derive(Clone, Debug)]
 pub struct NativeNet {
     pub d_model: usize,
@@ -119,61 +115,6 @@ impl NetState {
 }
 
 impl NativeNet {
-    pub fn from_burn(net: &A4mer, cfg: &A4merConfig) -> Self {
-        let atom = &net.atom;
-        let motif = &net.motif;
-        Self {
-            d_model: cfg.d_model,
-            d_ff: cfg.d_ff,
-            l_max: cfg.segmenter.l_max,
-            horizon: cfg.horizon,
-            n_motifs: cfg.n_motifs,
-            frame_pred: Dense::from_burn(&net.frame_pred, "frame_pred"),
-            atom: Self::atom_from(atom),
-            motif: Self::motif_from(motif),
-            forecast: Self::head_from(&net.forecast),
-            next_motif: NMlp::from_burn(&net.next_motif, "next_motif"),
-        }
-    }
-
-    fn atom_from(a: &AtomEncoder) -> NAtom {
-        NAtom {
-            embed: Dense::from_burn(&a.embed, "atom.embed"),
-            pos: host(a.pos.val()),
-            blocks: a
-                .blocks
-                .iter()
-                .enumerate()
-                .map(|(i, b)| NBlock::from_burn(b, &format!("atom.blocks.{i}")))
-                .collect(),
-            ln: Norm::from_burn(&a.ln),
-            dur: host(a.dur.val()),
-            proj: Dense::from_burn(&a.proj, "atom.proj"),
-        }
-    }
-
-    fn motif_from(m: &MotifEncoder) -> NMotif {
-        NMotif {
-            blocks: m
-                .blocks
-                .iter()
-                .enumerate()
-                .map(|(i, b)| NBlock::from_burn(b, &format!("motif.blocks.{i}")))
-                .collect(),
-            ln: Norm::from_burn(&m.ln),
-            window: m.window,
-        }
-    }
-
-    fn head_from(h: &ForecastHead) -> NHead {
-        NHead {
-            l1: Dense::from_burn(&h.l1, "forecast.l1"),
-            l2: Dense::from_burn(&h.l2, "forecast.l2"),
-            mean: Dense::from_burn(&h.mean, "forecast.mean"),
-            log_spread: Dense::from_burn(&h.log_spread, "forecast.log_spread"),
-        }
-    }
-
     /// Every matrix layer the engine runs, in a fixed order.
     pub fn layers(&self) -> Vec<&Dense> {
         let mut v = vec![&self.frame_pred, &self.atom.embed];
@@ -385,6 +326,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "burn")]
     #[test]
     fn every_engine_layer_is_named_like_its_tensors() {
         let device = crate::device::inference_device();
@@ -400,5 +342,57 @@ mod tests {
         }
         let blocks = cfg.atom_layers + cfg.motif_layers;
         assert_eq!(net.layers().len(), 2 + 4 * blocks + 5 + 2);
+    }
+
+    #[cfg(feature = "burn")]
+    #[test]
+    fn the_config_lists_exactly_the_burn_modules_tensors() {
+        let device = crate::device::inference_device();
+        for cfg in [crate::model::tests::tiny_config(), crate::model::A4merConfig::small()] {
+            let net = crate::model::A4mer::new(&cfg, &device);
+            let mut burn = crate::model::params::param_shapes(&net);
+            let mut listed = cfg.tensor_shapes();
+            burn.sort();
+            listed.sort();
+            assert_eq!(listed, burn);
+            let count: usize = listed.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+            assert_eq!(Some(count), cfg.param_count());
+        }
+    }
+
+    #[cfg(feature = "burn")]
+    #[test]
+    fn from_tensors_copies_the_weights_from_burn_copies() {
+        use crate::model::tensors::FillError;
+        let device = crate::device::inference_device();
+        let cfg = crate::model::tests::tiny_config();
+        let m = crate::artifact::fresh_model(cfg.clone(), 7, &device);
+        let mut tensors = crate::model::params::named_tensors(&m.net);
+        let net = NativeNet::from_tensors(&tensors, &cfg).unwrap();
+        assert_eq!(format!("{net:?}"), format!("{:?}", NativeNet::from_burn(&m.net, &cfg)));
+        // What the burn loader refuses, this refuses with the same error.
+        let burn_fill = |t: &crate::model::tensors::TensorMap| {
+            crate::model::params::fill(crate::model::A4mer::new(&cfg, &device), t, &device).err()
+        };
+        let extra = crate::model::tensors::NamedTensor {
+            shape: vec![1],
+            values: vec![0.0],
+        };
+        tensors.insert("extra".into(), extra);
+        let e = NativeNet::from_tensors(&tensors, &cfg).err();
+        assert_eq!(e, Some(FillError::Unexpected("extra".into())));
+        assert_eq!(e, burn_fill(&tensors));
+        tensors.remove("extra");
+        let interp = tensors.remove("interp.l2.bias");
+        let e = NativeNet::from_tensors(&tensors, &cfg).err();
+        assert_eq!(e, Some(FillError::Missing("interp.l2.bias".into())));
+        assert_eq!(e, burn_fill(&tensors));
+        if let Some(mut t) = interp {
+            t.shape = vec![t.values.len(), 1];
+            tensors.insert("interp.l2.bias".into(), t);
+        }
+        let e = NativeNet::from_tensors(&tensors, &cfg).err();
+        assert!(matches!(e, Some(FillError::Shape { .. })), "{e:?}");
+        assert_eq!(e, burn_fill(&tensors));
     }
 }

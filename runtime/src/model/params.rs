@@ -10,12 +10,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A parameter's shape and values (row-major f32).
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedTensor {
-    pub shape: Vec<usize>,
-    pub values: Vec<f32>,
-}
+// Burn-free (the engine loads from them without burn); re-exported where callers look.
+pub use super::tensors::{FillError, NamedTensor, TensorMap, check_shapes};
 
 struct Lister {
     path: Vec<String>,
@@ -47,7 +43,7 @@ pub fn param_shapes<M: Module>(module: &M) -> Vec<(String, Vec<usize>)> {
 
 struct Collector {
     path: Vec<String>,
-    out: BTreeMap<String, NamedTensor>,
+    out: TensorMap,
 }
 
 impl ModuleVisitor for Collector {
@@ -66,34 +62,13 @@ impl ModuleVisitor for Collector {
 }
 
 /// Every float parameter by name (copied to host memory).
-pub fn named_tensors<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
+pub fn named_tensors<M: Module>(module: &M) -> TensorMap {
     let mut c = Collector {
         path: Vec::new(),
         out: BTreeMap::new(),
     };
     module.visit(&mut c);
     c.out
-}
-
-/// Why a set of named tensors does not fit a module.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum FillError {
-    #[error("tensor `{0}` is required by the model but missing")]
-    Missing(String),
-    #[error("tensor `{0}` is not a parameter of the model")]
-    Unexpected(String),
-    #[error("tensor `{name}` has shape {found:?}, the model expects {expected:?}")]
-    Shape {
-        name: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    #[error("tensor `{name}` has {found} values for shape {shape:?}")]
-    Length {
-        name: String,
-        shape: Vec<usize>,
-        found: usize,
-    },
 }
 
 /// A parameter id derived from its name (FNV-1a), stable across processes.
@@ -107,34 +82,13 @@ pub fn stable_id(name: &str) -> ParamId {
 }
 
 /// Check that `tensors` has exactly the module's parameters with exactly its shapes.
-pub fn check_fit<M: Module>(module: &M, tensors: &BTreeMap<String, NamedTensor>) -> Result<(), FillError> {
-    let shapes = param_shapes(module);
-    for (name, shape) in &shapes {
-        let t = tensors.get(name).ok_or_else(|| FillError::Missing(name.clone()))?;
-        if &t.shape != shape {
-            return Err(FillError::Shape {
-                name: name.clone(),
-                expected: shape.clone(),
-                found: t.shape.clone(),
-            });
-        }
-        if t.values.len() != shape.iter().product::<usize>() {
-            return Err(FillError::Length {
-                name: name.clone(),
-                shape: shape.clone(),
-                found: t.values.len(),
-            });
-        }
-    }
-    if let Some(extra) = tensors.keys().find(|k| !shapes.iter().any(|(n, _)| n == *k)) {
-        return Err(FillError::Unexpected(extra.clone()));
-    }
-    Ok(())
+pub fn check_fit<M: Module>(module: &M, tensors: &TensorMap) -> Result<(), FillError> {
+    check_shapes(&param_shapes(module), tensors)
 }
 
 struct Filler<'a> {
     path: Vec<String>,
-    tensors: &'a BTreeMap<String, NamedTensor>,
+    tensors: &'a TensorMap,
     device: Device,
 }
 
@@ -164,7 +118,7 @@ impl ModuleMapper for Filler<'_> {
 
 /// Fill a module's parameters by name. Checks everything first, so on error the module
 /// is untouched (it is consumed and returned only on success: no half-loaded model).
-pub fn fill<M: Module>(module: M, tensors: &BTreeMap<String, NamedTensor>, device: &Device) -> Result<M, FillError> {
+pub fn fill<M: Module>(module: M, tensors: &TensorMap, device: &Device) -> Result<M, FillError> {
     check_fit(&module, tensors)?;
     let mut f = Filler {
         path: Vec::new(),

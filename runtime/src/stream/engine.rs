@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 pub use crate::model::ForecastStep;
+use crate::model::config::head_input_dim;
 use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, POSE_DIM, frame_features};
 use crate::model::native::NetState;
-use crate::model::nn::head_input_dim;
 use crate::model::segment::Segmenter;
 use crate::model::surprise_mask;
 use crate::pose::{FPS, NUM_JOINTS, PoseFrame};

@@ -26,4 +26,5 @@ pub use engine::{
 pub use guard::{GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, SOURCES, horizon_step};
 pub use motif_score::MotifScores;
 pub use report::OnlineReport;
+pub use stream_model::StreamLoadError;
 pub use tracks::{Eviction, PersonId, Tracks, TracksConfig};

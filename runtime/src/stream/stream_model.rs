@@ -1,13 +1,17 @@
 //! A loaded model prepared for streaming: the engine's kernels, the normalisation and the
-//! motif vocabulary, shared by every track.
+//! motif vocabulary, shared by every track. Built from an artifact without burn (what the
+//! node does), or with the `burn` feature from a loaded burn [`Model`](crate::model::Model)
+//! (training, evaluation, calibration and the parity tests).
 
+use std::path::Path;
+#[cfg(feature = "burn")]
 use std::sync::Arc;
 
-use crate::model::Model;
+use crate::artifact::{Artifact, ArtifactError};
 use crate::model::MotifVocab;
+use crate::model::config::A4merConfig;
 use crate::model::features::NormStats;
 use crate::model::native::NativeNet;
-use crate::model::nn::A4merConfig;
 use crate::pose::NUM_JOINTS;
 
 use super::engine::{EngineError, MAX_ATOMS, MAX_HORIZON, MAX_SEGMENT};
@@ -26,10 +30,76 @@ pub struct StreamModel {
     pub(super) sources: [usize; NUM_JOINTS],
 }
 
+/// Why an artifact did not become a [`StreamModel`]: the file (every check the loader
+/// makes), or a model this engine cannot run. Kept apart so callers report each as before.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamLoadError {
+    #[error(transparent)]
+    Artifact(ArtifactError),
+    #[error(transparent)]
+    Engine(EngineError),
+}
+
 impl StreamModel {
+    /// The engine over `net`, checked against the engine's fixed capacities.
+    pub fn from_parts(
+        net: NativeNet,
+        config: A4merConfig,
+        norm: NormStats,
+        vocab: MotifVocab,
+    ) -> Result<Self, EngineError> {
+        check_capacity(&config)?;
+        let trained = norm.trained_joints();
+        Ok(Self {
+            net,
+            trained,
+            trained_count: trained.iter().filter(|t| **t).count(),
+            sources: norm.forecast_sources(),
+            config,
+            norm,
+            vocab,
+        })
+    }
+
+    /// The engine's view of a checked artifact, without burn: the network filled from the
+    /// tensors by name, int8 kernels for the layers an int8 artifact quantized. Every check
+    /// `Artifact::into_model` makes is made here too, in the same order.
+    pub fn from_artifact(art: &Artifact, origin: &str) -> Result<Self, StreamLoadError> {
+        let p = &art.payload;
+        let (tensors, int8) = art.weights(origin).map_err(StreamLoadError::Artifact)?;
+        let mut net = NativeNet::from_tensors(&tensors, &p.config).map_err(|cause| {
+            StreamLoadError::Artifact(ArtifactError::Tensors {
+                origin: origin.into(),
+                cause,
+            })
+        })?;
+        if let Some(q) = &int8 {
+            net.set_int8(q).map_err(|message| {
+                StreamLoadError::Artifact(ArtifactError::Quant {
+                    origin: origin.into(),
+                    message,
+                })
+            })?;
+        }
+        Self::from_parts(net, p.config.clone(), p.norm.clone(), p.vocab.clone()).map_err(StreamLoadError::Engine)
+    }
+
+    /// An artifact's bytes (`origin` names them in errors).
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, StreamLoadError> {
+        let art = Artifact::from_bytes(bytes, origin).map_err(StreamLoadError::Artifact)?;
+        Self::from_artifact(&art, origin)
+    }
+
+    /// An `.a4m` file.
+    pub fn load(path: &Path) -> Result<Self, StreamLoadError> {
+        let art = Artifact::load(path).map_err(StreamLoadError::Artifact)?;
+        Self::from_artifact(&art, &path.display().to_string())
+    }
+
     /// The engine's view of a loaded model: int8 kernels for the layers an int8 artifact
     /// quantized, f32 for everything else.
-    pub fn new(model: &Model) -> Result<Self, EngineError> {
+    #[cfg(feature = "burn")]
+    pub fn new(model: &crate::model::Model) -> Result<Self, EngineError> {
         let mut s = Self::new_f32(model)?;
         if let Some(q) = &model.quant {
             s.net.set_int8(q).map_err(EngineError::Int8)?;
@@ -38,8 +108,9 @@ impl StreamModel {
     }
 
     /// Calibration: the f32 engine with an observer on every layer's input (by layer name).
+    #[cfg(feature = "burn")]
     pub fn observed(
-        model: &Model,
+        model: &crate::model::Model,
     ) -> Result<
         (
             Self,
@@ -52,33 +123,21 @@ impl StreamModel {
         Ok((s, obs))
     }
 
+    #[cfg(feature = "burn")]
+    fn new_f32(model: &crate::model::Model) -> Result<Self, EngineError> {
+        // Checked before the weights are copied out of the modules, as always.
+        check_capacity(&model.config)?;
+        Self::from_parts(
+            NativeNet::from_burn(&model.net, &model.config),
+            model.config.clone(),
+            model.norm.clone(),
+            model.vocab.clone(),
+        )
+    }
+
     /// Whether any layer runs in int8.
     pub fn is_int8(&self) -> bool {
         self.net.int8_layers() > 0
-    }
-
-    fn new_f32(model: &Model) -> Result<Self, EngineError> {
-        let c = &model.config;
-        for (field, value, max) in [
-            ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),
-            ("n_atoms", c.n_atoms, MAX_ATOMS),
-            ("horizon", c.horizon, MAX_HORIZON),
-            ("n_motifs", c.n_motifs, u16::MAX as usize),
-        ] {
-            if value > max {
-                return Err(EngineError::Capacity { field, value, max });
-            }
-        }
-        let trained = model.norm.trained_joints();
-        Ok(Self {
-            net: NativeNet::from_burn(&model.net, c),
-            config: c.clone(),
-            norm: model.norm.clone(),
-            vocab: model.vocab.clone(),
-            trained,
-            trained_count: trained.iter().filter(|t| **t).count(),
-            sources: model.norm.forecast_sources(),
-        })
     }
 
     pub fn config(&self) -> &A4merConfig {
@@ -87,5 +146,73 @@ impl StreamModel {
 
     pub fn net(&self) -> &NativeNet {
         &self.net
+    }
+}
+
+/// The engine's buffers are fixed-size (`heapless`): a config beyond them cannot stream.
+fn check_capacity(c: &A4merConfig) -> Result<(), EngineError> {
+    for (field, value, max) in [
+        ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),
+        ("n_atoms", c.n_atoms, MAX_ATOMS),
+        ("horizon", c.horizon, MAX_HORIZON),
+        ("n_motifs", c.n_motifs, u16::MAX as usize),
+    ] {
+        if value > max {
+            return Err(EngineError::Capacity { field, value, max });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../models")
+            .join(name)
+    }
+
+    /// Also what `cargo test -p a4mer-runtime --no-default-features` proves without burn.
+    #[test]
+    fn the_shipped_models_load_and_stream_without_burn() {
+        use crate::stream::{Engine, EngineConfig};
+        for (name, int8) in [("a4mer-small.a4m", false), ("a4mer-small-int8.a4m", true)] {
+            let m = std::sync::Arc::new(StreamModel::load(&shipped(name)).unwrap());
+            assert_eq!(m.is_int8(), int8, "{name}");
+            let mut e = Engine::new(m, EngineConfig::default()).unwrap();
+            let mut forecasts = 0;
+            for t in 0..120i64 {
+                let mut f = crate::PoseFrame {
+                    stamp_ns: t * crate::frame_period_ns(1),
+                    joints_in_world: [[0.0; 3]; NUM_JOINTS],
+                    valid: [true; NUM_JOINTS],
+                };
+                for (j, p) in f.joints_in_world.iter_mut().enumerate() {
+                    let s = t as f32 / 30.0;
+                    *p = [
+                        0.5 * s + 0.01 * j as f32,
+                        0.05 * (s + j as f32).sin(),
+                        0.05 * j as f32 + 0.1,
+                    ];
+                }
+                let a = e.push(&f).unwrap();
+                assert!(
+                    a.forecast
+                        .iter()
+                        .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
+                );
+                forecasts += usize::from(!a.forecast.is_empty());
+            }
+            assert!(forecasts > 60, "{name}: {forecasts}");
+        }
+    }
+
+    #[test]
+    fn a_bad_artifact_is_the_loaders_error() {
+        let bytes = std::fs::read(shipped("a4mer-small.a4m")).unwrap();
+        let e = StreamModel::from_bytes(&bytes[..bytes.len() / 2], "half").unwrap_err();
+        assert!(matches!(e, StreamLoadError::Artifact(_)), "{e}");
     }
 }

@@ -2,6 +2,7 @@
 //! motif encoder attends over one atom at a time.
 
 use super::dense::{Dense, Norm, gelu, softmax};
+#[cfg(feature = "burn")]
 use crate::model::nn::Block;
 
 #[derive(Clone, Debug)]
@@ -76,6 +77,7 @@ fn attend_row(
 }
 
 impl NBlock {
+    #[cfg(feature = "burn")]
     pub(super) fn from_burn(b: &Block, prefix: &str) -> Self {
         Self {
             ln1: Norm::from_burn(&b.ln1),

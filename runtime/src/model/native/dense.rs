@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "burn")]
 use burn::nn::{LayerNorm, Linear};
 use multiversion::multiversion;
 
 use super::int8::QDense;
+#[cfg(feature = "burn")]
 use crate::model::host;
 use crate::model::quant::ActObserver;
 
@@ -27,6 +29,21 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// A layer from its weight (`[n_in, n_out]` row-major) and bias (`n_out`), whose
+    /// lengths the caller has checked.
+    pub(super) fn from_parts(name: impl Into<String>, n_in: usize, n_out: usize, w: Vec<f32>, b: Vec<f32>) -> Self {
+        Self {
+            name: name.into(),
+            n_in,
+            n_out,
+            w,
+            b,
+            q: None,
+            observer: None,
+        }
+    }
+
+    #[cfg(feature = "burn")]
     pub(super) fn from_burn(l: &Linear, name: impl Into<String>) -> Self {
         let [n_in, n_out] = l.weight.dims();
         let b = match &l.bias {
@@ -103,6 +120,11 @@ pub(super) struct Norm {
 const LN_EPS: f32 = 1e-5;
 
 impl Norm {
+    pub(super) fn from_parts(gamma: Vec<f32>, beta: Vec<f32>) -> Self {
+        Self { gamma, beta }
+    }
+
+    #[cfg(feature = "burn")]
     pub(super) fn from_burn(l: &LayerNorm) -> Self {
         let gamma = host(l.gamma.val());
         let beta = match &l.beta {
