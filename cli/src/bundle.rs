@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub const MANIFEST: &str = "MANIFEST.json";
 pub const FORMAT: u32 = 1;
@@ -46,9 +45,7 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use a4mer_runtime::digest::sha256_hex;
 
 /// What goes into a bundle, by path inside it.
 pub struct Contents {

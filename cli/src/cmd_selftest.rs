@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
@@ -164,7 +163,7 @@ pub fn run(args: SelftestArgs) -> Result<()> {
         bail!("--node-seconds {} is outside 3..=600", args.node_seconds);
     }
     let (bytes, origin) = model_bytes(args.model.as_deref())?;
-    let sha = hex::encode(Sha256::digest(&bytes));
+    let sha = a4mer_runtime::digest::sha256_hex(&bytes);
     let mut checks = Vec::new();
     let mut check = |name: &str, pass: bool, detail: String| {
         checks.push(Check {

@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sha2::{Digest, Sha256};
 
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
 use a4mer_train::data::{collect_motion_files, import_motion};
@@ -60,8 +59,7 @@ pub struct TrainArgs {
 }
 
 pub(crate) fn sha256_file(p: &Path) -> Result<String> {
-    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    a4mer_runtime::digest::sha256_file(p).with_context(|| format!("reading {}", p.display()))
 }
 
 fn git_revision() -> String {

@@ -22,8 +22,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::artifact::{
     ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Artifact, ArtifactError, DataFile, Quantization, fresh_model,
@@ -152,16 +150,13 @@ pub struct Recording {
     pub frames: Vec<PoseFrame>,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use a4mer_runtime::digest::sha256_hex;
 
 pub fn sha256_file(path: &Path) -> Result<String, QuantError> {
-    let bytes = std::fs::read(path).map_err(|source| QuantError::Io {
+    a4mer_runtime::digest::sha256_file(path).map_err(|source| QuantError::Io {
         path: path.display().to_string(),
         cause: source,
-    })?;
-    Ok(sha256_hex(&bytes))
+    })
 }
 
 /// Activation scales per layer, and what calibration saw.

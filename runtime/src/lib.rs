@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod codec;
 #[cfg(feature = "burn")]
 pub mod device;
+pub mod digest;
 pub mod joint_map;
 pub mod model;
 pub mod pose;

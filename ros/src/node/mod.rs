@@ -27,7 +27,6 @@ use a4mer_runtime::stream::{
     TracksConfig,
 };
 use ros2_client::{MessageInfo, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
-use sha2::{Digest, Sha256};
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFile};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
@@ -139,7 +138,7 @@ impl LoadedModel {
     /// `path`, or the bundled model when `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, NodeError> {
         let (bytes, origin) = model_bytes(path)?;
-        let sha256_hex = hex::encode(Sha256::digest(&bytes));
+        let sha256_hex = a4mer_runtime::digest::sha256_hex(&bytes);
         // The engine's own network, filled from the tensors by name: no burn in the node.
         Ok(Self {
             stream: Arc::new(StreamModel::from_bytes(&bytes, &origin)?),
