@@ -35,7 +35,8 @@ pub struct LinkRun {
     pub matched: usize,
 }
 
-fn take() -> Result<Vec<PoseFrame>, String> {
+/// The bundled bvhTools take, as the tests stream it.
+pub fn take() -> Result<Vec<PoseFrame>, String> {
     import_bvh_str(TAKE, Path::new("bvhtools_test2.bvh"), &ImportOptions::default())
         .map(|m| m.frames)
         .map_err(|e| e.to_string())

@@ -9,13 +9,12 @@ use std::time::Duration;
 use a4mer_firmware::link::ModelHealth;
 use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
 use a4mer_hw_tests::repo_root;
-use a4mer_hw_tests::serial::{LinkReader, pty_pair};
+use a4mer_hw_tests::serial::{LinkReader, pty_pair, take};
 use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, RigidTransform, link_person, outgoing};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamModel};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
-use a4mer_train::data::bvh::{ImportOptions, import_bvh};
 use serialport::SerialPort;
 
 /// What crossed the line, by the index the test put in `pose_age_us`.
@@ -88,18 +87,9 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     }
 }
 
-fn take() -> Vec<PoseFrame> {
-    import_bvh(
-        &repo_root().join("data/mocap/bvhtools_test2.bvh"),
-        &ImportOptions::default(),
-    )
-    .unwrap()
-    .frames
-}
-
 #[test]
 fn host_twin_a_model_losing_to_a_baseline_degrades_the_link_and_the_mcu_falls_back() {
-    let c = run(&take()[..450]);
+    let c = run(&take().unwrap()[..450]);
     let losing_healthy = c.losing.iter().zip(&c.healthy).filter(|(l, h)| **l && **h).count();
     println!(
         "{} frames: {} with the model losing within {} ms (stream otherwise healthy: {}); {} received; the monitor fell back on health {} times",

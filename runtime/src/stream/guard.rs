@@ -316,7 +316,7 @@ impl Guard {
     pub fn restart(&mut self) {
         for i in 0..self.len {
             let p = &self.ring[(self.head + i) % self.ring.len()];
-            self.scores.discarded += (0..NUM_HORIZONS).filter(|&h| self.active[h] && !p.scored[h]).count() as u64;
+            self.scores.discarded += p.scored.iter().filter(|s| !**s).count() as u64;
         }
         self.len = 0;
         self.prev = None;
@@ -332,7 +332,7 @@ impl Guard {
             let idx = (self.head + i) % cap;
             for h in 0..NUM_HORIZONS {
                 let p = &self.ring[idx];
-                if !self.active[h] || p.scored[h] || p.frame + self.steps[h] as u64 != self.frame {
+                if p.scored[h] || p.frame + self.steps[h] as u64 != self.frame {
                     continue;
                 }
                 let expected_ns = p.stamp_ns + (self.steps[h] as i64 * 1_000_000_000) / FPS as i64;
@@ -343,14 +343,9 @@ impl Guard {
                 }
             }
         }
-        // Forecasts whose every horizon is done leave the ring.
-        while self.len > 0
-            && self.ring[self.head]
-                .scored
-                .iter()
-                .zip(&self.active)
-                .all(|(s, a)| *s || !*a)
-        {
+        // Forecasts whose every horizon is done leave the ring (horizons the model does not
+        // reach are marked done when the forecast is made).
+        while self.len > 0 && self.ring[self.head].scored.iter().all(|s| *s) {
             self.head = (self.head + 1) % cap;
             self.len -= 1;
         }
@@ -413,7 +408,7 @@ impl Guard {
     }
 
     fn update_view(&mut self, h: usize) {
-        if let [Some(m), Some(z), Some(c)] = self.live_errors_m()[h] {
+        if let [Some(m), Some(z), Some(c)] = self.ew[h].map(|e| e.get()) {
             let best = m.min(z).min(c);
             let floor = best.max(1e-3);
             let raw = [m, z, c].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
