@@ -8,11 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use a4mer_firmware::monitor::MonitorConfig;
 use a4mer_firmware::ssm::RobotState;
+use a4mer_ros::config::NodeConfig;
 use a4mer_ros::link::RigidTransform;
-use a4mer_ros::node::LoadedModel;
-use a4mer_ros::outputs::MarkerStyle;
+use a4mer_ros::node::{LoadedModel, parameters_from_args};
 use a4mer_ros::replay::{HORIZONS_MS, ReplayOptions, ReplayReport, SafetySetup, replay, report};
-use a4mer_runtime::stream::{EngineConfig, TracksConfig};
+use a4mer_ros::ros_args::Parameters;
 
 use crate::print_json;
 
@@ -52,11 +52,33 @@ pub struct ReplayArgs {
         requires = "robot"
     )]
     base_from_forecast: Option<Vec<f64>>,
+    /// The robot's node parameters file (as `a4mer_node --ros-args --params-file`): the
+    /// audit runs with its settings, and the report lists them.
+    #[arg(long, value_name = "FILE")]
+    params_file: Option<PathBuf>,
+    /// The node's ROS arguments, as its launch gives them (`-p name:=value`, `--params-file`,
+    /// `-r __node:=...`). Everything after it is taken, so it comes last.
+    #[arg(long = "ros-args", num_args = 0.., allow_hyphen_values = true, value_name = "ARGS")]
+    ros_args: Option<Vec<String>>,
 }
 
 fn print_table(r: &ReplayReport) {
     println!("bag      {} (sha256 {})", r.bag, &r.bag_sha256[..16]);
     println!("model    {} (sha256 {})", r.model, &r.model_sha256[..16]);
+    let set: Vec<String> = r
+        .settings
+        .iter()
+        .filter(|s| s.from != "default")
+        .map(|s| format!("{} = {} ({})", s.name, s.value, s.from))
+        .collect();
+    println!(
+        "settings {}",
+        if set.is_empty() {
+            "the node's defaults".to_string()
+        } else {
+            set.join("; ")
+        }
+    );
     println!(
         "topic    {} ({}): {} messages, {} frames, {} forecasts, people {:?}, {:.1} s",
         r.topic, r.input_type, r.messages, r.frames, r.forecasts, r.people, r.duration_s
@@ -119,26 +141,47 @@ fn print_table(r: &ReplayReport) {
     }
 }
 
+/// The node's configuration from `--params-file` and `--ros-args`, as `a4mer_node` reads it.
+fn node_parameters(args: &ReplayArgs) -> Result<(Parameters, NodeConfig)> {
+    let mut ros = vec!["--ros-args".to_string()];
+    if let Some(f) = &args.params_file {
+        ros.extend(["--params-file".to_string(), f.display().to_string()]);
+    }
+    ros.extend(args.ros_args.iter().flatten().cloned());
+    let (_, params, config) = parameters_from_args(&ros).context("the node's parameters")?;
+    Ok((params, config))
+}
+
 pub fn run(args: ReplayArgs) -> Result<()> {
-    let model = LoadedModel::load(args.model.as_deref()).context("loading the model")?;
+    let (params, config) = node_parameters(&args)?;
+    anyhow::ensure!(
+        args.model.is_none() || config.model.is_none(),
+        "the model is given twice (--model and the `model` parameter): give it once"
+    );
+    let model = LoadedModel::load(args.model.as_deref().or(config.model.as_deref())).context("loading the model")?;
     let safety = match &args.robot {
         Some(p) => {
             anyhow::ensure!(p.len() == 3, "--robot needs 3 values x,y,z (metres), got {}", p.len());
-            let pose: [f64; 6] = match &args.base_from_forecast {
-                Some(v) => v.as_slice().try_into().map_err(|_| {
+            let from_params = config.link.as_ref().map(|l| l.base_from_forecast);
+            anyhow::ensure!(
+                args.base_from_forecast.is_none() || from_params.is_none(),
+                "the robot base pose is given twice (--base-from-forecast and `link.base_from_forecast`): give it once"
+            );
+            let base_from_forecast = match &args.base_from_forecast {
+                Some(v) => RigidTransform::from_xyz_rpy(v.as_slice().try_into().map_err(|_| {
                     anyhow::anyhow!(
                         "--base-from-forecast needs 6 values x,y,z,roll,pitch,yaw, got {}",
                         v.len()
                     )
-                })?,
-                None => [0.0; 6],
+                })?),
+                None => from_params.unwrap_or_else(|| RigidTransform::from_xyz_rpy([0.0; 6])),
             };
             anyhow::ensure!(
                 p.iter().all(|v| v.is_finite()) && args.robot_speed.is_finite() && args.robot_speed >= 0.0,
                 "--robot and --robot-speed must be finite (speed >= 0)"
             );
             Some(SafetySetup {
-                base_from_forecast: RigidTransform::from_xyz_rpy(pose),
+                base_from_forecast,
                 robot: RobotState {
                     position_in_base_m: [p[0], p[1], p[2]],
                     programmed_speed_mps: args.robot_speed,
@@ -152,10 +195,9 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         safety,
         topic: args.topic.clone(),
         model,
-        engine: EngineConfig::default(),
-        tracks: TracksConfig::default(),
+        config,
+        params,
         out_dir: args.out.clone(),
-        markers: MarkerStyle::default(),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

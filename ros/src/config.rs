@@ -139,7 +139,58 @@ fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamE
     }))
 }
 
+/// One parameter as a run used it, for reports that must say what they ran with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+    /// Where it was set (parameters file and node key, or the `-p` rule); `default` if not.
+    pub from: String,
+}
+
 impl NodeConfig {
+    /// Every parameter in [`PARAMETERS`] order with the value this configuration holds;
+    /// `params` says where each was set.
+    pub fn settings(&self, params: &Parameters) -> Vec<Setting> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let link = self.link.as_ref();
+        let values: [(&'static str, String); 19] = [
+            ("use_sim_time", self.use_sim_time.to_string()),
+            ("model", path(&self.model)),
+            ("input.type", self.input_type.param_value().to_string()),
+            ("input.joint_order", format!("{:?}", self.input_joint_order)),
+            ("input.joint_map", path(&self.input_joint_map)),
+            ("input.min_confidence", self.input_min_confidence.to_string()),
+            ("input.queue_depth", self.input_queue_depth.to_string()),
+            ("tracks.max", self.max_tracks.to_string()),
+            ("tracks.gap_limit_s", self.gap_limit_s.to_string()),
+            ("forecast.frame_id", self.forecast_frame_id.clone()),
+            ("output.queue_depth", self.output_queue_depth.to_string()),
+            ("markers.stride", self.marker_stride.to_string()),
+            ("diagnostics.period_s", self.diagnostics_period_s.to_string()),
+            (
+                "link.device",
+                link.map(|l| l.device.display().to_string()).unwrap_or_default(),
+            ),
+            ("link.baud", link.map(|l| l.baud.to_string()).unwrap_or_default()),
+            (
+                "link.base_from_forecast",
+                link.map(|l| format!("{:?}", l.base_from_forecast)).unwrap_or_default(),
+            ),
+            ("sched.policy", self.sched.policy.param_value().to_string()),
+            ("sched.priority", self.sched.priority.to_string()),
+            ("sched.cpus", format!("{:?}", self.sched.cpus)),
+        ];
+        values
+            .into_iter()
+            .map(|(name, value)| Setting {
+                name,
+                value,
+                from: params.origin(name).unwrap_or("default").to_string(),
+            })
+            .collect()
+    }
+
     pub fn from_parameters(p: &Parameters) -> Result<Self, ParamError> {
         p.reject_unknown(PARAMETERS)?;
         let type_names: Vec<&str> = InputType::ALL.iter().map(|t| t.param_value()).collect();
@@ -188,6 +239,20 @@ mod tests {
         all.extend_from_slice(args);
         let (_, ros) = RosArgs::parse(&all).unwrap();
         NodeConfig::from_parameters(&Parameters::load(&ros, DEFAULT_NODE_NAME, "/a4mer_node")?)
+    }
+
+    #[test]
+    fn settings_list_every_parameter_with_its_value_and_origin() {
+        let c = config(&["-p", "tracks.max:=2"]).unwrap();
+        let (_, ros) = RosArgs::parse(&["--ros-args", "-p", "tracks.max:=2"]).unwrap();
+        let p = Parameters::load(&ros, DEFAULT_NODE_NAME, "/a4mer_node").unwrap();
+        let s = c.settings(&p);
+        assert_eq!(s.iter().map(|s| s.name).collect::<Vec<_>>(), PARAMETERS);
+        let max = s.iter().find(|s| s.name == "tracks.max").unwrap();
+        assert_eq!(max.value, "2");
+        assert_ne!(max.from, "default", "{max:?}");
+        let gap = s.iter().find(|s| s.name == "tracks.gap_limit_s").unwrap();
+        assert_eq!((gap.value.as_str(), gap.from.as_str()), ("0.2", "default"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
 //! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
 //! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
+//! - [`pipeline`]: one input message through adapter, engines, outputs and link frame: what
+//!   the node and replay both run;
 //! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`;
 //! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`);
 //! - [`replay`]: deterministic replay of a bag through the engine, scoring and the HTML audit report.
@@ -21,5 +23,6 @@ pub mod link;
 pub mod msg;
 pub mod node;
 pub mod outputs;
+pub mod pipeline;
 pub mod replay;
 pub mod ros_args;

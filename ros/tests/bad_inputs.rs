@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use a4mer_ros::adapters::{InputAdapter, InputType, skeleton_array};
 use a4mer_ros::bag::{BagWriter, QosProfile};
+use a4mer_ros::config::NodeConfig;
 use a4mer_ros::dds::{context, input_qos, output_qos, publisher, subscription};
 use a4mer_ros::msg::{DiagnosticArray, Point, Skeleton3DArray, Time};
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::node::diagnostics::stream_error_kind;
-use a4mer_ros::outputs::MarkerStyle;
 use a4mer_ros::replay::{ReplayOptions, replay};
-use a4mer_ros::ros_args::RosEnv;
+use a4mer_ros::ros_args::{Parameters, RosEnv};
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::{Engine, EngineConfig, Tracks, TracksConfig};
 use ros2_client::{NodeName, NodeOptions};
@@ -237,10 +237,9 @@ fn replay_lists_every_case_as_its_expected_event_and_finishes() {
                 topic: None,
                 safety: None,
                 model: model.clone(),
-                engine: EngineConfig::default(),
-                tracks: TracksConfig::default(),
+                config: NodeConfig::from_parameters(&Parameters::default()).unwrap(),
+                params: Parameters::default(),
                 out_dir: None,
-                markers: MarkerStyle::default(),
             },
             &mut |_, _| {},
         )

@@ -9,12 +9,12 @@ use std::process::Command;
 
 use a4mer_ros::adapters::skeleton_array;
 use a4mer_ros::bag::{BagWriter, QosProfile};
+use a4mer_ros::config::NodeConfig;
 use a4mer_ros::msg::Skeleton3DArray;
-use a4mer_ros::node::LoadedModel;
-use a4mer_ros::outputs::MarkerStyle;
+use a4mer_ros::node::{LoadedModel, parameters_from_args};
 use a4mer_ros::replay::{ReplayError, ReplayOptions, ReplayReport, replay, report};
+use a4mer_ros::ros_args::Parameters;
 use a4mer_runtime::PoseFrame;
-use a4mer_runtime::stream::{EngineConfig, TracksConfig};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -25,10 +25,9 @@ fn options(out_dir: Option<PathBuf>, topic: Option<&str>) -> ReplayOptions {
         topic: topic.map(str::to_string),
         safety: None,
         model: LoadedModel::load(None).unwrap(),
-        engine: EngineConfig::default(),
-        tracks: TracksConfig::default(),
+        config: NodeConfig::from_parameters(&Parameters::default()).unwrap(),
+        params: Parameters::default(),
         out_dir,
-        markers: MarkerStyle::default(),
     }
 }
 
@@ -419,4 +418,131 @@ fn replay_outputs_match_the_recorded_fixture() {
         )
     });
     assert_eq!(&now, want, "replay outputs changed ({kernel} kernel)");
+}
+
+/// Two people walking side by side, 2 m apart, on one topic.
+fn two_people_bag(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
+    let bag = dir.join("two_people");
+    let mut w = BagWriter::create(&bag).unwrap();
+    let t = w
+        .add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()])
+        .unwrap();
+    for f in frames {
+        let mut beside = *f;
+        for j in beside.joints_in_world.iter_mut() {
+            j[1] += 2.0;
+        }
+        let msg = skeleton_array(f.stamp_ns, "mocap", &[(1, f), (2, &beside)]).unwrap();
+        w.write(t, f.stamp_ns, &msg).unwrap();
+    }
+    w.finish().unwrap();
+    bag
+}
+
+/// An audit runs the robot's own settings: its parameters file and `-p` overrides, read
+/// exactly as `a4mer_node` reads them, change what replay does, and the report lists
+/// every setting with where it came from.
+#[test]
+fn replay_runs_the_nodes_parameters_and_lists_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = mocap_frames_from(900, 150);
+    let bag = two_people_bag(tmp.path(), &frames);
+    let file = tmp.path().join("robot.yaml");
+    std::fs::write(
+        &file,
+        "/**:\n  ros__parameters:\n    tracks.max: 1\n    forecast.frame_id: base_link\n",
+    )
+    .unwrap();
+    let args = [
+        "--ros-args",
+        "--params-file",
+        file.to_str().unwrap(),
+        "-p",
+        "markers.stride:=10",
+    ];
+    let (_, params, config) = parameters_from_args(&args).unwrap();
+    let out = tmp.path().join("out");
+    let mut opts = options(Some(out.clone()), None);
+    opts.config = config;
+    opts.params = params;
+    let r = run(&bag, &opts).unwrap();
+    let defaults = run(&bag, &options(None, None)).unwrap();
+
+    // tracks.max = 1: the second person is never followed, once per message, and nothing
+    // else happens to them; with the defaults both are followed alike.
+    let kinds = |r: &ReplayReport, id: u32| -> Vec<String> {
+        r.events
+            .iter()
+            .filter(|e| e.person_id == Some(id))
+            .map(|e| e.kind.clone())
+            .collect()
+    };
+    assert_eq!(kinds(&r, 2), vec!["person_not_followed".to_string(); frames.len()]);
+    assert!(kinds(&defaults, 2).iter().all(|k| k != "person_not_followed"));
+    assert!(r.forecasts > 0);
+    assert_eq!(defaults.forecasts, 2 * r.forecasts);
+
+    let setting = |name: &str| r.settings.iter().find(|s| s.name == name).unwrap().clone();
+    assert_eq!(setting("tracks.max").value, "1");
+    assert!(setting("tracks.max").from.contains("robot.yaml"), "{:?}", setting("tracks.max"));
+    assert_eq!(setting("markers.stride").value, "10");
+    assert_eq!(setting("markers.stride").from, "-p markers.stride:=10");
+    assert_eq!(setting("tracks.gap_limit_s").from, "default");
+    assert_eq!(r.settings.len(), a4mer_ros::config::PARAMETERS.len());
+
+    // The outputs come out as the node would publish them: in base_link, with every
+    // 10th step drawn.
+    let reader = a4mer_ros::bag::BagReader::open(&out).unwrap();
+    let topic = |name: &str| reader.topics().iter().position(|t| t.name == name).unwrap();
+    let (forecast, markers) = (topic("/a4mer/forecast"), topic("/a4mer/forecast_markers"));
+    let (mut forecasts, mut marker_points) = (0, Vec::new());
+    for m in reader.messages() {
+        let m = m.unwrap();
+        if m.topic == forecast {
+            let f: a4mer_ros::msg::PoseForecast = a4mer_ros::msg::decode(&m.data).unwrap();
+            assert_eq!(f.header.frame_id, "base_link");
+            forecasts += 1;
+        } else if m.topic == markers {
+            let a: a4mer_ros::msg::MarkerArray = a4mer_ros::msg::decode(&m.data).unwrap();
+            marker_points.push(a.markers.len());
+        }
+    }
+    assert_eq!(forecasts, r.forecasts);
+    let default_out = tmp.path().join("default_out");
+    run(&bag, &options(Some(default_out.clone()), None)).unwrap();
+    let reader = a4mer_ros::bag::BagReader::open(&default_out).unwrap();
+    let markers = reader
+        .topics()
+        .iter()
+        .position(|t| t.name == "/a4mer/forecast_markers")
+        .unwrap();
+    let default_points: Vec<usize> = reader
+        .messages()
+        .map(|m| m.unwrap())
+        .filter(|m| m.topic == markers)
+        .map(|m| a4mer_ros::msg::decode::<a4mer_ros::msg::MarkerArray>(&m.data).unwrap().markers.len())
+        .collect();
+    assert!(
+        marker_points.iter().max() < default_points.iter().max(),
+        "stride 10 draws fewer markers than stride 5: {:?} vs {:?}",
+        marker_points.iter().max(),
+        default_points.iter().max()
+    );
+}
+
+/// A parameters file for another input type than the bag's topic is refused, naming both:
+/// the audit would not run what the robot runs.
+#[test]
+fn replay_refuses_a_bag_whose_pose_type_differs_from_the_nodes_input_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bag = our_bag(tmp.path(), &mocap_frames_from(0, 30));
+    let (_, params, config) = parameters_from_args(&["--ros-args", "-p", "input.type:=pose_array"]).unwrap();
+    let mut opts = options(None, None);
+    opts.config = config;
+    opts.params = params;
+    let e = run(&bag, &opts).unwrap_err().to_string();
+    assert!(
+        e.contains("a4mer_msgs/msg/Skeleton3DArray") && e.contains("`input.type` is pose_array"),
+        "{e}"
+    );
 }

@@ -5,8 +5,7 @@
 //! with a timeout that drives `/diagnostics`. ros2-client's spinner (ROS graph, `/clock`
 //! for `use_sim_time`, rosout) runs on a second thread, the `/diagnostics` publisher on a
 //! third, the safety link's writer on a fourth; the frame loop runs at the `sched.*`
-//! policy (see [`sched`]). Adapters, engine and output builders are the same code the
-//! replay and the bench run.
+//! policy (see [`sched`]). Each message goes through the [`Pipeline`] replay also runs.
 //!
 //! Start-up validates everything (arguments, names, parameters, the model, the joint map)
 //! before any DDS entity exists, so a bad parameter fails with its name and nothing else
@@ -22,21 +21,20 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::ArtifactError;
-use a4mer_runtime::stream::{
-    ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamLoadError, StreamModel, Tracks,
-    TracksConfig,
-};
+use a4mer_runtime::stream::{EngineError, Eviction, StreamLoadError, StreamModel};
 use ros2_client::{MessageInfo, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
 
-use crate::adapters::{AdapterError, InputAdapter, InputMessage, InputType, MapFile};
+use a4mer_firmware::link::PositionError;
+
+use crate::adapters::{AdapterError, InputMessage, InputType, Person};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
-use crate::link::{LinkPerson, LinkSender, link_person, outgoing};
+use crate::link::{LinkSender, Outgoing};
 use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
     Skeleton3DArray, Time,
 };
-use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
 use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
@@ -96,6 +94,15 @@ impl From<StreamLoadError> for NodeError {
         match e {
             StreamLoadError::Artifact(e) => Self::Model(e),
             StreamLoadError::Engine(e) => Self::ModelEngine(e),
+        }
+    }
+}
+
+impl From<PipelineError> for NodeError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Input(e) => Self::Input(e),
+            PipelineError::Engine(e) => Self::ModelEngine(e),
         }
     }
 }
@@ -166,19 +173,25 @@ pub struct NodeSetup {
     pub env: RosEnv,
     pub topics: Topics,
     pub model: LoadedModel,
-    pub engine: EngineConfig,
+}
+
+/// The node's name and validated parameters from its command line (without the program
+/// name): what the node starts with, and what replay audits with.
+pub fn parameters_from_args<S: AsRef<str>>(args: &[S]) -> Result<(NodeNames, Parameters, NodeConfig), NodeError> {
+    let (rest, ros) = RosArgs::parse(args)?;
+    if let Some(first) = rest.first() {
+        return Err(NodeError::Unexpected(first.clone()));
+    }
+    let names = NodeNames::new(DEFAULT_NODE_NAME, "/", &ros)?;
+    let params = Parameters::load(&ros, names.name(), &names.fully_qualified_name())?;
+    let config = NodeConfig::from_parameters(&params)?;
+    Ok((names, params, config))
 }
 
 impl NodeSetup {
     /// From the command line (without the program name) and the ROS environment.
     pub fn from_args<S: AsRef<str>>(args: &[S], env: RosEnv) -> Result<Self, NodeError> {
-        let (rest, ros) = RosArgs::parse(args)?;
-        if let Some(first) = rest.first() {
-            return Err(NodeError::Unexpected(first.clone()));
-        }
-        let names = NodeNames::new(DEFAULT_NODE_NAME, "/", &ros)?;
-        let params = Parameters::load(&ros, names.name(), &names.fully_qualified_name())?;
-        let config = NodeConfig::from_parameters(&params)?;
+        let (names, _, config) = parameters_from_args(args)?;
         let topics = Topics {
             poses: names.resolve_topic("~/poses")?,
             forecast: names.resolve_topic("~/forecast")?,
@@ -187,34 +200,16 @@ impl NodeSetup {
             diagnostics: names.resolve_topic("/diagnostics")?,
         };
         let model = LoadedModel::load(config.model.as_deref())?;
-        let engine = EngineConfig {
-            conditioner: ConditionerConfig {
-                gap_limit_ns: (config.gap_limit_s * 1e9).round() as i64,
-                ..ConditionerConfig::default()
-            },
-            ..EngineConfig::default()
-        };
         // Fail now, naming the parameter, rather than on the first message.
-        Engine::new(Arc::clone(&model.stream), engine.clone())?;
-        input_adapter(&config)?;
+        Pipeline::new(&config, &model, None)?;
         Ok(Self {
             names,
             config,
             env,
             topics,
             model,
-            engine,
         })
     }
-}
-
-fn input_adapter(config: &NodeConfig) -> Result<InputAdapter, AdapterError> {
-    let map = config.input_joint_map.as_deref().map(MapFile::read).transpose()?;
-    let mut adapter = InputAdapter::new(config.input_type, &config.input_joint_order, map)?;
-    if let InputAdapter::Skeleton3DArray(a) = &mut adapter {
-        a.min_confidence = config.input_min_confidence;
-    }
-    Ok(adapter)
 }
 
 /// The input subscription, typed by `input.type`.
@@ -330,109 +325,108 @@ impl Drop for DiagnosticsWriter {
     }
 }
 
-/// The frame loop's state: one engine per person, adapters, counters.
+/// The frame loop's state: the pipeline, counters and the link.
 struct FrameLoop {
-    config: NodeConfig,
-    adapter: InputAdapter,
-    tracks: Tracks<Engine>,
+    pipeline: Pipeline,
     diag: Diagnostics,
-    style: MarkerStyle,
     link: Option<LinkSender>,
+    max_tracks: usize,
+}
+
+/// The node's side of the pipeline: publish, count, send to the link.
+struct Publish<'a> {
+    out: &'a Outputs,
+    diag: &'a mut Diagnostics,
+    link: Option<&'a LinkSender>,
+    max_tracks: usize,
+    received: Instant,
+    transport_us: u64,
+    sent: u64,
+    failed: u64,
+}
+
+impl Sink for Publish<'_> {
+    fn unusable(&mut self, why: String) {
+        self.diag.unusable(why);
+    }
+
+    fn rejected_body(&mut self, why: &AdapterError) {
+        self.diag.rejected_body(why.to_string());
+    }
+
+    fn not_followed(&mut self, person: &Person, max_tracks: usize) {
+        self.diag.person_not_followed(person.id, max_tracks);
+    }
+
+    fn pushed(&mut self, step: Pushed<'_>) {
+        let id = step.person.id;
+        let (a, out) = match step.result {
+            Ok(r) => r,
+            Err(e) => return self.diag.rejected_frame(id, &e),
+        };
+        self.diag.person(
+            id,
+            a.health,
+            out.motifs.motif_now,
+            step.engine.atoms_closed(),
+            a.body_scale,
+            GuardStatus::of(step.engine),
+        );
+        if let Some(markers) = out.markers
+            && self.out.markers.publish(markers).is_err()
+        {
+            self.failed += 1;
+        }
+        if let Some(forecast) = out.forecast {
+            match self.out.forecast.publish(forecast) {
+                Ok(()) => self.sent += 1,
+                Err(_) => self.failed += 1,
+            }
+        }
+        if self.out.motifs.publish(out.motifs).is_err() {
+            self.failed += 1;
+        }
+    }
+
+    fn link_frame(&mut self, frame: Result<Outgoing, PositionError>) {
+        match (frame, self.link) {
+            (Ok(mut frame), Some(link)) => {
+                let age_us = self.received.elapsed().as_micros() as u64 + self.transport_us;
+                frame.pose_age_us = age_us.min(u64::from(u32::MAX)) as u32;
+                link.offer(frame);
+            }
+            (Err(e), _) => self.diag.unusable(format!("link frame: {e}")),
+            (Ok(_), None) => {}
+        }
+    }
+
+    fn evicted(&mut self, id: u32, why: Eviction) {
+        self.diag.evicted(id);
+        if let Eviction::MadeRoomFor(new) = why {
+            self.diag.last_error = Some(format!(
+                "tracks.max = {} reached: person {id} dropped for person {new}",
+                self.max_tracks
+            ));
+        }
+    }
 }
 
 impl FrameLoop {
     /// `received`: when the sample was taken; `transport_us`: its age at that moment.
     fn on_message(&mut self, msg: &InputMessage, out: &Outputs, received: Instant, transport_us: u64) {
-        let adapted = match self.adapter.adapt(msg) {
-            Ok(a) => a,
-            Err(e) => return self.diag.unusable(e.to_string()),
+        let mut sink = Publish {
+            out,
+            diag: &mut self.diag,
+            link: self.link.as_ref(),
+            max_tracks: self.max_tracks,
+            received,
+            transport_us,
+            sent: 0,
+            failed: 0,
         };
-        for r in adapted.rejected {
-            self.diag.rejected_body(r.to_string());
-        }
-        let frame_id = if self.config.forecast_frame_id.is_empty() {
-            msg.header().frame_id.clone()
-        } else {
-            self.config.forecast_frame_id.clone()
-        };
-        let (mut sent, mut failed) = (0u64, 0u64);
-        let mut for_link: Vec<LinkPerson> = Vec::new();
-        for person in &adapted.people {
-            let Some(engine) = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns) else {
-                self.diag.person_not_followed(person.id, self.config.max_tracks);
-                continue;
-            };
-            let (motifs, forecast, health) = match engine.push_ref(&person.frame) {
-                Ok(a) => {
-                    let header = Header {
-                        stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
-                        frame_id: frame_id.clone(),
-                    };
-                    let forecast = (a.health.state != HealthState::Warming && !a.forecast.is_empty())
-                        .then(|| anticipation_forecast(header.clone(), person.id, a));
-                    if self.link.is_some() {
-                        for_link.push(link_person(person.id, &person.frame, a));
-                    }
-                    (
-                        motif_anticipation(header, person.id, a),
-                        forecast,
-                        (a.health, a.body_scale),
-                    )
-                }
-                Err(e) => {
-                    self.diag.rejected_frame(person.id, &e);
-                    continue;
-                }
-            };
-            let (health, body_scale) = health;
-            self.diag.person(
-                person.id,
-                health,
-                motifs.motif_now,
-                engine.atoms_closed(),
-                body_scale,
-                GuardStatus::of(engine),
-            );
-            match forecast {
-                Some(Ok(forecast)) => {
-                    if let Ok(markers) = forecast_markers(&forecast, &self.style)
-                        && out.markers.publish(markers).is_err()
-                    {
-                        failed += 1;
-                    }
-                    match out.forecast.publish(forecast) {
-                        Ok(()) => sent += 1,
-                        Err(_) => failed += 1,
-                    }
-                }
-                Some(Err(e)) => self.diag.unusable(e.to_string()),
-                None => {}
-            }
-            if out.motifs.publish(motifs).is_err() {
-                failed += 1;
-            }
-        }
-        for (id, why) in self.tracks.drain_evictions() {
-            self.diag.evicted(id as u32);
-            if let Eviction::MadeRoomFor(new) = why {
-                self.diag.last_error = Some(format!(
-                    "tracks.max = {} reached: person {id} dropped for person {new}",
-                    self.config.max_tracks
-                ));
-            }
-        }
+        self.pipeline.on_message(msg, &mut sink);
+        let (sent, failed) = (sink.sent, sink.failed);
         self.diag.published(sent, failed);
-        if let Some(link) = &self.link
-            && !for_link.is_empty()
-        {
-            let base = self.config.link.as_ref().map(|l| l.base_from_forecast);
-            let age_us = received.elapsed().as_micros() as u64 + transport_us;
-            match base.map(|b| outgoing(&for_link, &b, age_us)) {
-                Some(Ok(frame)) => link.offer(frame),
-                Some(Err(e)) => self.diag.unusable(format!("link frame: {e}")),
-                None => {}
-            }
-        }
     }
 }
 
@@ -444,7 +438,6 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         env,
         topics,
         model,
-        engine,
     } = setup;
     // Before any DDS entity: RustDDS's threads, which carry every sample in and out,
     // inherit the frame loop's policy and CPUs.
@@ -515,31 +508,20 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         max_tracks: config.max_tracks,
         use_sim_time: config.use_sim_time,
     };
-    let proto = Engine::new(Arc::clone(&model.stream), engine)?;
-    let mut frames = FrameLoop {
-        adapter: input_adapter(&config)?,
-        tracks: Tracks::new(
-            TracksConfig {
-                max_tracks: config.max_tracks,
-                ..TracksConfig::default()
-            },
-            move || proto.clone(),
+    let link = match &config.link {
+        Some(l) => Some(
+            LinkSender::start(l.clone(), std::process::id() ^ (wall_clock_ns() as u32))
+                .map_err(|e| ros_err(format!("link.device {}", l.device.display()))(e.to_string()))?,
         ),
-        diag: Diagnostics::new(Instant::now()),
-        style: MarkerStyle {
-            stride: config.marker_stride,
-            ..MarkerStyle::default()
-        },
-        link: match &config.link {
-            Some(l) => Some(
-                LinkSender::start(l.clone(), std::process::id() ^ (wall_clock_ns() as u32))
-                    .map_err(|e| ros_err(format!("link.device {}", l.device.display()))(e.to_string()))?,
-            ),
-            None => None,
-        },
-        config,
+        None => None,
     };
-    let period = Duration::from_secs_f64(frames.config.diagnostics_period_s);
+    let mut frames = FrameLoop {
+        pipeline: Pipeline::new(&config, &model, config.link.as_ref().map(|l| l.base_from_forecast))?,
+        diag: Diagnostics::new(Instant::now()),
+        link,
+        max_tracks: config.max_tracks,
+    };
+    let period = Duration::from_secs_f64(config.diagnostics_period_s);
     let mut next_report = Instant::now() + period;
     // systemd (Type=notify): ready once every DDS entity exists; the watchdog is fed from
     // the frame loop itself, so a stalled loop is restarted, not merely a live process.

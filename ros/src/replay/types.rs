@@ -97,6 +97,8 @@ pub struct ReplayReport {
     pub model_sha256: String,
     pub topic: String,
     pub input_type: String,
+    /// The node parameters the replay ran with, and where each was set.
+    pub settings: Vec<crate::config::Setting>,
     pub messages: u64,
     pub frames: u64,
     pub people: Vec<u32>,

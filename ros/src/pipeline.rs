@@ -1,0 +1,209 @@
+//! One input message through everything the node does with it: the adapter, one engine per
+//! person (`Tracks<Engine>`), the output messages and the frame for the safety link.
+//!
+//! The node runs it on live samples and replay on recorded ones, both built from one
+//! [`NodeConfig`], so a safety audit runs the code and the settings the robot runs. What
+//! happens to the results (publishing, counting, writing a bag, scoring) is the caller's,
+//! through a [`Sink`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use a4mer_firmware::link::PositionError;
+use a4mer_runtime::stream::{
+    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamError, Tracks,
+    TracksConfig,
+};
+
+use crate::adapters::{AdapterError, InputAdapter, InputMessage, MapFile, Person};
+use crate::config::NodeConfig;
+use crate::link::{LinkPerson, Outgoing, RigidTransform, link_person, outgoing};
+use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
+use crate::node::LoadedModel;
+use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("parameter `input.joint_map` / `input.joint_order`: {0}")]
+    Input(AdapterError),
+    #[error("parameter `model`: {0}")]
+    Engine(EngineError),
+}
+
+/// The engine settings the node's parameters give.
+pub fn engine_config(config: &NodeConfig) -> EngineConfig {
+    EngineConfig {
+        conditioner: ConditionerConfig {
+            gap_limit_ns: (config.gap_limit_s * 1e9).round() as i64,
+            ..ConditionerConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// The input adapter the node's parameters give.
+pub fn input_adapter(config: &NodeConfig) -> Result<InputAdapter, AdapterError> {
+    let map = config.input_joint_map.as_deref().map(MapFile::read).transpose()?;
+    let mut adapter = InputAdapter::new(config.input_type, &config.input_joint_order, map)?;
+    if let InputAdapter::Skeleton3DArray(a) = &mut adapter {
+        a.min_confidence = config.input_min_confidence;
+    }
+    Ok(adapter)
+}
+
+/// What goes out for one person after one frame.
+pub struct PersonOutputs {
+    pub motifs: MotifAnticipation,
+    /// `None` while the engine warms up.
+    pub forecast: Option<PoseForecast>,
+    pub markers: Option<MarkerArray>,
+}
+
+/// One person's frame after the engine took it.
+pub struct Pushed<'a> {
+    pub person: &'a Person,
+    pub engine: &'a Engine,
+    /// The engine's `push`, alone.
+    pub took: Duration,
+    /// The anticipation and the messages built from it, or why the engine refused the frame.
+    pub result: Result<(&'a Anticipation, PersonOutputs), StreamError>,
+}
+
+/// Where the pipeline's results go. Every method is called in message order.
+pub trait Sink {
+    /// The message (or an output built from it) could not be used; nothing else was lost.
+    fn unusable(&mut self, why: String);
+    /// One body in the message could not be used.
+    fn rejected_body(&mut self, why: &AdapterError);
+    /// A person's frame, before it reaches their engine.
+    fn arrived(&mut self, _person: &Person) {}
+    /// No room for this person: `tracks.max` people are already followed.
+    fn not_followed(&mut self, person: &Person, max_tracks: usize);
+    fn pushed(&mut self, step: Pushed<'_>);
+    /// The safety link's frame for this message (`pose_age_us` is 0: the caller knows the age).
+    fn link_frame(&mut self, _frame: Result<Outgoing, PositionError>) {}
+    fn evicted(&mut self, id: u32, why: Eviction);
+}
+
+pub struct Pipeline {
+    adapter: InputAdapter,
+    tracks: Tracks<Engine>,
+    markers: MarkerStyle,
+    /// Frame of the outputs; empty: the input header's.
+    frame_id: String,
+    /// The forecast frame in the robot base frame, when link frames are built.
+    link_base: Option<RigidTransform>,
+    max_tracks: usize,
+    for_link: Vec<LinkPerson>,
+}
+
+impl Pipeline {
+    /// Link frames are built when `link_base` is given (the node: `link.base_from_forecast`
+    /// with `link.device` set; replay: when it runs the safety monitor).
+    pub fn new(
+        config: &NodeConfig,
+        model: &LoadedModel,
+        link_base: Option<RigidTransform>,
+    ) -> Result<Self, PipelineError> {
+        let proto = Engine::new(Arc::clone(&model.stream), engine_config(config)).map_err(PipelineError::Engine)?;
+        Ok(Self {
+            adapter: input_adapter(config).map_err(PipelineError::Input)?,
+            tracks: Tracks::new(
+                TracksConfig {
+                    max_tracks: config.max_tracks,
+                    ..TracksConfig::default()
+                },
+                move || proto.clone(),
+            ),
+            markers: MarkerStyle {
+                stride: config.marker_stride,
+                ..MarkerStyle::default()
+            },
+            frame_id: config.forecast_frame_id.clone(),
+            link_base,
+            max_tracks: config.max_tracks,
+            for_link: Vec::new(),
+        })
+    }
+
+    pub fn on_message(&mut self, msg: &InputMessage, sink: &mut impl Sink) {
+        let adapted = match self.adapter.adapt(msg) {
+            Ok(a) => a,
+            Err(e) => return sink.unusable(e.to_string()),
+        };
+        for r in &adapted.rejected {
+            sink.rejected_body(r);
+        }
+        let frame_id = if self.frame_id.is_empty() {
+            &msg.header().frame_id
+        } else {
+            &self.frame_id
+        };
+        self.for_link.clear();
+        for person in &adapted.people {
+            sink.arrived(person);
+            let Some(engine) = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns) else {
+                sink.not_followed(person, self.max_tracks);
+                continue;
+            };
+            let started = Instant::now();
+            let pushed = engine.push_ref(&person.frame).map(|_| ());
+            let took = started.elapsed();
+            let engine = &*engine;
+            let result = match (pushed, engine.latest()) {
+                (Ok(()), Some(a)) => {
+                    if self.link_base.is_some() {
+                        self.for_link.push(link_person(person.id, &person.frame, a));
+                    }
+                    Ok((a, person_outputs(person.id, a, frame_id, &self.markers, sink)))
+                }
+                (Err(e), _) => Err(e),
+                // A successful push always leaves an anticipation.
+                (Ok(()), None) => continue,
+            };
+            sink.pushed(Pushed {
+                person,
+                engine,
+                took,
+                result,
+            });
+        }
+        if let Some(base) = &self.link_base
+            && !self.for_link.is_empty()
+        {
+            sink.link_frame(outgoing(&self.for_link, base, 0));
+        }
+        for (id, why) in self.tracks.drain_evictions() {
+            sink.evicted(id as u32, why);
+        }
+    }
+}
+
+fn person_outputs(
+    person_id: u32,
+    a: &Anticipation,
+    frame_id: &str,
+    style: &MarkerStyle,
+    sink: &mut impl Sink,
+) -> PersonOutputs {
+    let header = Header {
+        stamp: Time::from_ns(a.stamp_ns).unwrap_or_default(),
+        frame_id: frame_id.to_owned(),
+    };
+    let forecast = (a.health.state != HealthState::Warming && !a.forecast.is_empty())
+        .then(|| anticipation_forecast(header.clone(), person_id, a))
+        .and_then(|f| {
+            f.map_err(|e| sink.unusable(format!("person {person_id}: forecast: {e}")))
+                .ok()
+        });
+    let markers = forecast.as_ref().and_then(|f| {
+        forecast_markers(f, style)
+            .map_err(|e| sink.unusable(format!("person {person_id}: markers: {e}")))
+            .ok()
+    });
+    PersonOutputs {
+        motifs: motif_anticipation(header, person_id, a),
+        forecast,
+        markers,
+    }
+}
