@@ -37,7 +37,9 @@ step "device build: a4mer_node and a4mer for $triple, glibc $glibc (dist profile
 # The node on its own: cargo unifies features within one invocation, and the CLI turns on the
 # runtime's burn feature, so building both at once would link burn into the node.
 cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-ros --bin a4mer_node
-cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-cli --bin a4mer
+# The device `a4mer` (verify, selftest, bench, replay, ...) without the `training` feature:
+# no `a4mer train`, no a4mer-train linked.
+cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-cli --bin a4mer --no-default-features
 
 step "device build: the safety MCU image (thumbv7em-none-eabihf)"
 cargo build --locked --release -p a4mer-firmware --target thumbv7em-none-eabihf --example mcu --features mcu-example
@@ -66,6 +68,11 @@ if grep -aq 'burn-tensor' "$dist/a4mer_node"; then
     exit 1
 fi
 echo "a4mer_node  links no burn"
+if grep -aq 'train/src/fit' "$dist/a4mer"; then
+    echo "error: $dist/a4mer links the training code; the device CLI is built without \`training\`" >&2
+    exit 1
+fi
+echo "a4mer       links no training code"
 mcu="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu"
 stat -c %s "$mcu" | awk '{ printf "mcu image   %5.1f kB (ELF with symbols)\n", $1 / 1e3 }'
 echo "next: a4mer bundle --target $triple --model models/a4mer-small-int8.a4m"

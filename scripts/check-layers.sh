@@ -12,6 +12,11 @@
 # - a4mer-ros, which builds the shipped a4mer_node, reaches no workspace crate but runtime,
 #   kernels and firmware: training code (a4mer-train, and a4mer-quantize above it) has no
 #   place on the robot;
+# - a4mer-motion (import) reaches only runtime and kernels, and no burn crate; a4mer-measure
+#   reaches only those and motion; a4mer-quantize and a4mer-train reach no training or
+#   measurement code they do not need (quantize: no a4mer-train; train: no a4mer-measure);
+# - the device build of the CLI (`a4mer-cli` without default features) reaches no
+#   a4mer-train: the `a4mer` that ships links no training code;
 # - a4mer-ros reaches no burn crate: the node runs the engine's own kernels and loads the
 #   model without burn (a4mer-runtime without its `burn` feature). This one follows features:
 #   `cargo metadata` unifies them over the whole workspace, where train turns runtime's
@@ -68,7 +73,7 @@ def reach(root):
     return seen
 
 
-def reach_built_alone(root):
+def reach_built_alone(root, root_features=("default",)):
     """Like `reach`, but with the features a build of `root` alone turns on in workspace
     members: their optional dependencies count only when enabled. Third-party crates keep the
     unified edges (more edges than a build of `root` has, never fewer: a false alarm at worst)."""
@@ -137,7 +142,8 @@ def reach_built_alone(root):
 
     r = by_name[root]
     visit(r)
-    feature_on(r, "default")
+    for f in root_features:
+        feature_on(r, f)
 
     def edges(at):
         if at not in feats:
@@ -187,11 +193,28 @@ forbid_declared_members("a4mer-firmware",
 forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
        "a4mer-ros builds the shipped a4mer_node, which carries no training code")
 
-for dep, path in sorted(reach_built_alone("a4mer-ros").items(), key=lambda kv: kv[1]):
-    if name[dep] == "burn" or name[dep].startswith("burn-"):
-        failures.append(f"a4mer-ros reaches {name[dep]} ({' -> '.join(path)}): "
-                        "the node loads models without burn (a4mer-runtime without `burn`)")
-        break
+forbid("a4mer-motion", {"a4mer-runtime", "a4mer-kernels"}, set(),
+       "motion import depends on the runtime's types alone")
+forbid("a4mer-measure", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion"}, set(),
+       "measurement needs no training code")
+forbid("a4mer-quantize", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion", "a4mer-measure"}, set(),
+       "quantization measures with a4mer-measure and needs no training code")
+forbid("a4mer-train", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion"}, set(),
+       "training needs motion import, not the measurement crate")
+
+for crate, why in [
+    ("a4mer-ros", "the node loads models without burn (a4mer-runtime without `burn`)"),
+    ("a4mer-motion", "motion import needs no tensors (a4mer-runtime without `burn`)"),
+]:
+    for dep, path in sorted(reach_built_alone(crate).items(), key=lambda kv: kv[1]):
+        if name[dep] == "burn" or name[dep].startswith("burn-"):
+            failures.append(f"{crate} reaches {name[dep]} ({' -> '.join(path)}): {why}")
+            break
+
+for dep, path in sorted(reach_built_alone("a4mer-cli", ()).items(), key=lambda kv: kv[1]):
+    if name[dep] == "a4mer-train":
+        failures.append(f"a4mer-cli without default features reaches a4mer-train ({' -> '.join(path)}): "
+                        "the device `a4mer` links no training code")
 
 if failures:
     print("layers: forbidden dependency edges (see ARCHITECTURE.md, dependency direction):",
@@ -199,6 +222,6 @@ if failures:
     for f in failures:
         print(f"  {f}", file=sys.stderr)
     sys.exit(1)
-print("layers: kernels, runtime, firmware and the node's crate depend only where ARCHITECTURE.md allows; "
-      "the node's crate reaches no burn crate")
+print("layers: every crate depends only where ARCHITECTURE.md allows; the node's crate and motion import "
+      "reach no burn crate; the device CLI reaches no training code")
 PY

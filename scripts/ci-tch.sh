@@ -43,8 +43,8 @@ export LIBTORCH_USE_PYTORCH=1
 export LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # One cargo invocation, one feature set: every tch test has `libtorch` in its name.
-features=a4mer-runtime/tch,a4mer-train/tch,a4mer-cli/tch,a4mer-hw-tests/tch
-packages=(-p a4mer-runtime -p a4mer-train -p a4mer-cli -p a4mer-hw-tests)
+features=a4mer-runtime/tch,a4mer-measure/tch,a4mer-cli/tch,a4mer-hw-tests/tch
+packages=(-p a4mer-runtime -p a4mer-measure -p a4mer-cli -p a4mer-hw-tests)
 step "build (tch)"
 cargo test --locked "${packages[@]}" --features "$features" --no-run
 step "tests (tch): parity with ndarray on mocap (hw-tests: CUDA and its CPU twin), CLI backends and bench, tch-cuda skip reason"

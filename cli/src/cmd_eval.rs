@@ -3,16 +3,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use a4mer_train::data::load_motions;
-use a4mer_train::eval::{EvalReport, MethodScores, MpjpeTable, Split, evaluate, evaluate_perturbations};
-use a4mer_train::perturb::Perturbation;
+use a4mer_motion::load_motions;
+use a4mer_measure::eval::{EvalReport, MethodScores, MpjpeTable, Split, evaluate, evaluate_perturbations};
+use a4mer_motion::perturb::Perturbation;
 
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
-use a4mer_train::forecaster::{EngineForecaster, ModelForecaster};
-use a4mer_train::interp_eval::evaluate_interpolation;
-use a4mer_train::online::Online;
+use a4mer_measure::forecaster::{EngineForecaster, ModelForecaster};
+use a4mer_measure::interp_eval::evaluate_interpolation;
+use a4mer_measure::online::Online;
 
 use crate::{SourceArgs, print_json};
 
@@ -94,7 +94,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             batch = Some(ModelForecaster::new(m));
         }
     }
-    let forecaster: Option<&mut dyn a4mer_train::eval::Forecaster> = match (&mut batch, &mut streamed) {
+    let forecaster: Option<&mut dyn a4mer_measure::eval::Forecaster> = match (&mut batch, &mut streamed) {
         (Some(b), _) => Some(b),
         (_, Some(s)) => Some(s),
         _ => None,
@@ -188,7 +188,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         match i.head_wins_from_ms {
             Some(ms) => println!(
                 "the interpolation head beats linear interpolation from {ms} ms gaps on; `a4mer import --fill-gaps` uses it from {} frames",
-                a4mer_train::gaps::HEAD_MIN_GAP_FRAMES
+                a4mer_measure::gaps::HEAD_MIN_GAP_FRAMES
             ),
             None => println!("the interpolation head does not beat linear interpolation on the longest gap"),
         }
@@ -201,7 +201,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
 /// Recordings (by SHA-256 of their file) that the model's training read.
 fn recordings_trained_on(
-    motions: &[a4mer_train::data::Motion],
+    motions: &[a4mer_motion::Motion],
     prov: &a4mer_runtime::artifact::Provenance,
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();

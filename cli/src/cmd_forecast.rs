@@ -12,7 +12,7 @@ use serde::Serialize;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::{FPS, NUM_JOINTS, PoseFrame};
-use a4mer_train::data::import_motion;
+use a4mer_motion::import_motion;
 
 use crate::{SourceArgs, print_json};
 

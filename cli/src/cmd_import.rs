@@ -5,8 +5,8 @@ use clap::Args;
 
 use a4mer_runtime::SMPL24;
 use a4mer_runtime::joint_map::MappedBy;
-use a4mer_train::data::deepmimic::{self, LoopMode};
-use a4mer_train::data::{Format, detect_format, import_bvh, import_deepmimic};
+use a4mer_motion::deepmimic::{self, LoopMode};
+use a4mer_motion::{Format, detect_format, import_bvh, import_deepmimic};
 
 use crate::SourceArgs;
 
@@ -77,7 +77,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
                     bail!("--loop-to-s {s}: expected 0 < seconds <= 172800");
                 }
                 let takes = [motion.frames.as_slice()];
-                let looped = a4mer_train::bench::MocapLoop::new(&takes)
+                let looped = a4mer_measure::bench::MocapLoop::new(&takes)
                     .with_context(|| format!("{}: fewer than 2 frames to loop", args.file.display()))?;
                 looped.take((s * 30.0).round() as usize).collect()
             }
@@ -156,7 +156,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
         };
         println!("  {name:<15} <- {source:<24} ({by})");
     }
-    let required = a4mer_train::data::min_mapped_joints();
+    let required = a4mer_motion::min_mapped_joints();
     if info.joint_map.mapped_count() < required {
         eprintln!(
             "warning: {} maps fewer than the {required} joints training and evaluation need; pass --joint-map",
@@ -177,7 +177,7 @@ struct FilledPerson {
     person_id: u32,
     frames_in: usize,
     frames_out: usize,
-    gaps: Vec<a4mer_train::gaps::Gap>,
+    gaps: Vec<a4mer_measure::gaps::Gap>,
 }
 
 /// `import <bag> --fill-gaps --model m --to-bag out`: every person's gaps repaired.
@@ -200,7 +200,7 @@ fn fill_gaps(args: &ImportArgs) -> Result<()> {
     let mut repaired = Vec::new();
     for (id, frames) in &bag.people {
         let name = format!("{}#{}/person{id}", args.file.display(), bag.topic);
-        let (filled, gaps) = a4mer_train::gaps::fill_gaps(&model, frames, &name)?;
+        let (filled, gaps) = a4mer_measure::gaps::fill_gaps(&model, frames, &name)?;
         report.push(FilledPerson {
             person_id: *id,
             frames_in: frames.len(),

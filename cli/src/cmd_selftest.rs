@@ -13,10 +13,10 @@ use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
-use a4mer_train::bench::bench_engine;
-use a4mer_train::data::load_motions;
-use a4mer_train::eval::{Split, evaluate};
-use a4mer_train::forecaster::EngineForecaster;
+use a4mer_measure::bench::bench_engine;
+use a4mer_motion::load_motions;
+use a4mer_measure::eval::{Split, evaluate};
+use a4mer_measure::forecaster::EngineForecaster;
 
 use crate::selftest_extra::{
     ForecastsHeader, compare_forecasts, engine_forecasts, read_forecasts, run_node, write_forecasts,

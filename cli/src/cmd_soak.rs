@@ -9,8 +9,8 @@ use clap::Args;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::StreamModel;
-use a4mer_train::data::load_motions;
-use a4mer_train::soak::soak;
+use a4mer_motion::load_motions;
+use a4mer_measure::soak::soak;
 
 use crate::{SourceArgs, print_json};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use a4mer_train::data::bvh::{ImportOptions, Units, UpAxis};
+use a4mer_motion::bvh::{ImportOptions, Units, UpAxis};
 
 mod bag_input;
 mod bundle;
@@ -24,6 +24,7 @@ mod cmd_verify;
 mod selftest_extra;
 // Training and motif inspection: what an ML engineer runs on a workstation.
 mod cmd_motifs;
+#[cfg(feature = "training")]
 mod cmd_train;
 
 #[derive(Parser)]
@@ -49,6 +50,7 @@ enum Command {
     /// Check a bundle: every hash, nothing missing or extra, binaries built for this machine.
     Verify(cmd_verify::VerifyArgs),
     /// Train A4Mer (self-supervised pre-training + heads) and export an .a4m artifact.
+    #[cfg(feature = "training")]
     Train(cmd_train::TrainArgs),
     /// Print a recording's atom segments and motif ids over time.
     Motifs(cmd_motifs::MotifsArgs),
@@ -109,6 +111,7 @@ fn main() {
         Command::Import(args) => cmd_import::run(args),
         Command::Bundle(args) => cmd_bundle::run(args),
         Command::Verify(args) => cmd_verify::run(args),
+        #[cfg(feature = "training")]
         Command::Train(args) => cmd_train::run(args),
         Command::Motifs(args) => cmd_motifs::run(args),
         Command::Bench(args) => cmd_bench::run(args),

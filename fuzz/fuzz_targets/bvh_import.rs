@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use a4mer_train::data::bvh::{ImportOptions, import_bvh_str};
+use a4mer_motion::bvh::{ImportOptions, import_bvh_str};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use a4mer_runtime::model::host;
-use a4mer_train::bench::Stats;
+use a4mer_measure::bench::Stats;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BurnInt8Row {

@@ -88,9 +88,9 @@ pub enum QuantError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Eval(#[from] a4mer_train::eval::EvalError),
+    Eval(#[from] a4mer_measure::eval::EvalError),
     #[error(transparent)]
-    Bench(#[from] a4mer_train::bench::BenchError),
+    Bench(#[from] a4mer_measure::bench::BenchError),
     #[error("cannot encode the report: {0}")]
     Json(String),
 }

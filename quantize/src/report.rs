@@ -7,10 +7,10 @@ use serde::Serialize;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
-use a4mer_train::bench::{Stats, bench_engine};
-use a4mer_train::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
-use a4mer_train::forecaster::EngineForecaster;
-use a4mer_train::perturb::Perturbation;
+use a4mer_measure::bench::{Stats, bench_engine};
+use a4mer_measure::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
+use a4mer_measure::forecaster::EngineForecaster;
+use a4mer_motion::perturb::Perturbation;
 
 use crate::burn_int8::{self, BurnInt8Row};
 use crate::{QuantError, Recording};
@@ -174,7 +174,7 @@ pub fn measure(
 ) -> Result<Report, QuantError> {
     let f32_stream = Arc::new(StreamModel::new(f32_model)?);
     let int8_stream = Arc::new(StreamModel::new(int8_model)?);
-    let motions: Vec<a4mer_train::data::Motion> = opts.data.iter().map(to_motion).collect();
+    let motions: Vec<a4mer_motion::Motion> = opts.data.iter().map(to_motion).collect();
     // The models' own forecasts: the guard would hide drift behind the baselines.
     let raw = EngineConfig {
         guard: GuardConfig::MODEL_ONLY,
@@ -195,7 +195,7 @@ pub fn measure(
     let (fs, qs) = (median_round(fs), median_round(qs));
     let burn = opts.burn_int8.then(|| burn_int8::measure(&f32_model.device, 300));
 
-    let row = |size, r: &a4mer_train::eval::EvalReport, s: Stats, layers, failures| {
+    let row = |size, r: &a4mer_measure::eval::EvalReport, s: Stats, layers, failures| {
         let m = r.mpjpe_mm.model.clone();
         Row {
             size_bytes: size,
@@ -251,13 +251,13 @@ fn drift(a: &[f64], b: &[f64]) -> Vec<f64> {
 /// The perturbation suite on the report's recordings and the unseen recordings whole,
 /// each scored by both engines.
 fn conditions(
-    motions: &[a4mer_train::data::Motion],
+    motions: &[a4mer_motion::Motion],
     opts: &ReportOptions,
     fa: &mut EngineForecaster,
     fb: &mut EngineForecaster,
 ) -> Result<Vec<ConditionDrift>, QuantError> {
-    let world = |t: &a4mer_train::eval::MpjpeTable| t.model.as_ref().map(|m| m.world.clone()).unwrap_or_default();
-    let row = |name: String, windows, a: &a4mer_train::eval::MpjpeTable, b: &a4mer_train::eval::MpjpeTable| {
+    let world = |t: &a4mer_measure::eval::MpjpeTable| t.model.as_ref().map(|m| m.world.clone()).unwrap_or_default();
+    let row = |name: String, windows, a: &a4mer_measure::eval::MpjpeTable, b: &a4mer_measure::eval::MpjpeTable| {
         let (wa, wb) = (world(a), world(b));
         ConditionDrift {
             name,
@@ -285,10 +285,10 @@ fn conditions(
     Ok(out)
 }
 
-fn to_motion(r: &Recording) -> a4mer_train::data::Motion {
+fn to_motion(r: &Recording) -> a4mer_motion::Motion {
     use a4mer_runtime::{JointMap, Skeleton};
-    use a4mer_train::data::bvh::{ImportInfo, Units, UpAxis};
-    a4mer_train::data::Motion {
+    use a4mer_motion::bvh::{ImportInfo, Units, UpAxis};
+    a4mer_motion::Motion {
         source: r.source.clone().into(),
         frames: r.frames.clone(),
         info: ImportInfo {

@@ -9,9 +9,9 @@ use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::params::NamedTensor;
 use a4mer_runtime::model::quant::ActScale;
 use a4mer_runtime::stream::StreamModel;
-use a4mer_train::data::bvh::ImportOptions;
-use a4mer_train::data::import_bvh;
-use a4mer_train::eval::Split;
+use a4mer_motion::bvh::ImportOptions;
+use a4mer_motion::import_bvh;
+use a4mer_measure::eval::Split;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
     let bvh = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mocap/bvhtools_test.bvh");
-    let motion = a4mer_train::data::import_bvh(&bvh, &Default::default()).expect("bundled mocap imports");
+    let motion = a4mer_motion::import_bvh(&bvh, &Default::default()).expect("bundled mocap imports");
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().join("take");
     write_pose_frames(&dir, "/poses", "world", 1, &motion.frames).expect("bag written");

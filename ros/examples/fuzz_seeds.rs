@@ -22,7 +22,7 @@ use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::A4merConfig;
 use a4mer_runtime::model::segment::SegmenterConfig;
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
-use a4mer_train::data::bvh::{ImportOptions, import_bvh};
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 /// Cut off on purpose: seeds stay small so mutations are fast.
 const FRAMES: usize = 8;

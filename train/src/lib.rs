@@ -1,12 +1,4 @@
-//! a4mer-train: motion import, the evaluation protocol, training and export.
+//! a4mer-train: self-supervised pre-training, the heads, and the exported `.a4m` (`fit`).
+//! Motion import is `a4mer-motion`; how a model is measured is `a4mer-measure`.
 
-pub mod bench;
-pub mod data;
-pub mod eval;
 pub mod fit;
-pub mod forecaster;
-pub mod gaps;
-pub mod interp_eval;
-pub mod online;
-pub mod perturb;
-pub mod soak;

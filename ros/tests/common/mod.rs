@@ -59,7 +59,7 @@ pub fn run_py(python: &str, script: &str, args: &[&Path]) -> String {
 /// at 30 Hz, stamped from 1.7e18 ns.
 pub fn mocap_frames_from(start: usize, n: usize) -> Vec<PoseFrame> {
     let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
-    let motion = a4mer_train::data::import_bvh(&path, &Default::default()).unwrap();
+    let motion = a4mer_motion::import_bvh(&path, &Default::default()).unwrap();
     assert!(motion.frames.len() >= start + n, "take too short");
     let start_ns = 1_700_000_000_000_000_000;
     motion.frames[start..start + n]

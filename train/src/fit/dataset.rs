@@ -9,7 +9,7 @@ use a4mer_runtime::model::{A4merConfig, batch::WindowInput};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use rand::Rng;
 
-pub use crate::perturb::change_speed;
+pub use a4mer_motion::perturb::change_speed;
 
 /// One (augmented) contiguous clip with its per-frame features.
 pub struct Clip {
@@ -40,7 +40,7 @@ pub const RANDOM_VARIANTS: usize = 3;
 /// that lacks a joint set, and joints dropped per frame. Every variant is turned by a
 /// random yaw about the vertical axis.
 pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> {
-    use crate::perturb::{RigSet, body_scale, drop_joints, jitter};
+    use a4mer_motion::perturb::{RigSet, body_scale, drop_joints, jitter};
     let mirrored: Vec<PoseFrame> = frames.iter().map(features::mirror_frame).collect();
     let mut out = Vec::new();
     for base in [frames.to_vec(), mirrored] {

@@ -8,7 +8,7 @@ use a4mer_runtime::model::params::named_tensors;
 use a4mer_runtime::model::segment::SegmenterConfig;
 
 use super::*;
-use crate::data::{ImportOptions, import_bvh};
+use a4mer_motion::{ImportOptions, import_bvh};
 
 fn fixture() -> Vec<Vec<PoseFrame>> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mocap/bvhtools_test2.bvh");

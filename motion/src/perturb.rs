@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::resample::resample_to_model_rate;
+use crate::resample::resample_to_model_rate;
 
 /// SMPL-24 joint sets a rig may lack.
 const HEAD_HANDS_FEET_SPINE2: [usize; 6] = [15, 22, 23, 10, 11, 6];

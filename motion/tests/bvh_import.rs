@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, SMPL24};
-use a4mer_train::data::bvh::{BvhError, ImportOptions, Motion, Units, UpAxis, import_bvh, import_bvh_str, parse_bvh};
+use a4mer_motion::bvh::{BvhError, ImportOptions, Motion, Units, UpAxis, import_bvh, import_bvh_str, parse_bvh};
 use common::*;
 
 fn joint(name: &str) -> usize {
@@ -636,7 +636,7 @@ fn namco_name(s: &str) -> String {
 /// joint, XYZ order, captured at 24 Hz. It imports and evaluates with no flags.
 #[test]
 fn real_motion_from_a_24_hz_metre_z_up_studio_rig_imports_and_evaluates() {
-    use a4mer_train::eval::{Split, evaluate};
+    use a4mer_measure::eval::{Split, evaluate};
     let path = &bundled_mocap()[1];
     let text = std::fs::read_to_string(path).unwrap();
     let original = truncate(&parse_bvh(&text, path).unwrap(), 1201);

@@ -15,7 +15,7 @@ use a4mer_runtime::stream::{
     Tracks, TracksConfig, horizon_step,
 };
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, frame_period_ns};
-use a4mer_train::data::bvh::{ImportOptions, import_bvh};
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 /// Counts allocations made on threads that asked for it (tests run in parallel).
 struct Counting;

@@ -114,7 +114,7 @@ mod tests {
     use a4mer_runtime::artifact::load_model;
     use a4mer_runtime::device::inference_device;
 
-    use crate::data::bvh::{ImportOptions, import_bvh};
+    use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
     fn repo() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use a4mer_train::data::bvh::{BvhFile, BvhNode, Channel};
+use a4mer_motion::bvh::{BvhFile, BvhNode, Channel};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

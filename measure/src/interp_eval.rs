@@ -10,7 +10,7 @@ use a4mer_runtime::model::{Model, interp_base};
 use a4mer_runtime::{FPS, NUM_JOINTS};
 use serde::Serialize;
 
-use crate::data::Motion;
+use a4mer_motion::Motion;
 use crate::eval::{OBSERVE_FRAMES, Split, mean_error};
 
 /// The gaps scored, in milliseconds. The head fills at most `horizon - 1` frames, so the

@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use a4mer_runtime::stream::OnlineReport;
 
-use crate::data::Motion;
+use a4mer_motion::Motion;
 use crate::online::Online;
-use crate::perturb::Perturbation;
+use a4mer_motion::perturb::Perturbation;
 
 /// Forecast length in frames (1 s at 30 Hz).
 pub const HORIZON_STEPS: usize = 30;
@@ -391,7 +391,7 @@ impl MpjpeTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::bvh::{ImportInfo, Motion, Units, UpAxis};
+    use a4mer_motion::bvh::{ImportInfo, Motion, Units, UpAxis};
     use a4mer_runtime::{JointMap, Skeleton, frame_period_ns};
 
     fn motion(frames: Vec<PoseFrame>) -> Motion {
