@@ -5,11 +5,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_measure::bench::{BenchReport, BurnComparison, WindowBench, bench_engine, bench_windows, compare_burn};
+use a4mer_motion::load_motions;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, BackendError, backend_device, inference_device};
 use a4mer_runtime::stream::StreamModel;
-use a4mer_measure::bench::{BenchReport, BurnComparison, WindowBench, bench_engine, bench_windows, compare_burn};
-use a4mer_motion::load_motions;
 
 use crate::{SourceArgs, print_json};
 

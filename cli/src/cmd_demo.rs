@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use a4mer_measure::bench::MocapLoop;
+use a4mer_motion::load_motions;
 use a4mer_ros::demo::{DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
 use a4mer_ros::node::NodeSetup;
 use a4mer_ros::node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
-use a4mer_measure::bench::MocapLoop;
-use a4mer_motion::load_motions;
 
 use crate::{SourceArgs, print_json};
 

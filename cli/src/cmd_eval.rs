@@ -3,16 +3,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use a4mer_motion::load_motions;
 use a4mer_measure::eval::{EvalReport, MethodScores, MpjpeTable, Split, evaluate, evaluate_perturbations};
+use a4mer_motion::load_motions;
 use a4mer_motion::perturb::Perturbation;
 
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::{Backend, backend_device};
-use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 use a4mer_measure::forecaster::{EngineForecaster, ModelForecaster};
 use a4mer_measure::interp_eval::evaluate_interpolation;
 use a4mer_measure::online::Online;
+use a4mer_runtime::artifact::load_model;
+use a4mer_runtime::device::{Backend, backend_device};
+use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 
 use crate::{SourceArgs, print_json};
 

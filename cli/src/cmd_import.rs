@@ -3,10 +3,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use a4mer_runtime::SMPL24;
-use a4mer_runtime::joint_map::MappedBy;
 use a4mer_motion::deepmimic::{self, LoopMode};
 use a4mer_motion::{Format, detect_format, import_bvh, import_deepmimic};
+use a4mer_runtime::SMPL24;
+use a4mer_runtime::joint_map::MappedBy;
 
 use crate::SourceArgs;
 

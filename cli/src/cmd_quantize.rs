@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 
-use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file};
-use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_measure::eval::Split;
+use a4mer_motion::{collect_motion_files, import_motion};
+use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file};
 
 use crate::bag_input::{is_bag, read_bag_people};
 use crate::{SourceArgs, print_json};

@@ -9,14 +9,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_measure::bench::bench_engine;
+use a4mer_measure::eval::{Split, evaluate};
+use a4mer_measure::forecaster::EngineForecaster;
+use a4mer_motion::load_motions;
 use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
-use a4mer_measure::bench::bench_engine;
-use a4mer_motion::load_motions;
-use a4mer_measure::eval::{Split, evaluate};
-use a4mer_measure::forecaster::EngineForecaster;
 
 use crate::selftest_extra::{
     ForecastsHeader, compare_forecasts, engine_forecasts, read_forecasts, run_node, write_forecasts,

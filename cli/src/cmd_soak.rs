@@ -6,11 +6,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use a4mer_measure::soak::soak;
+use a4mer_motion::load_motions;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::StreamModel;
-use a4mer_motion::load_motions;
-use a4mer_measure::soak::soak;
 
 use crate::{SourceArgs, print_json};
 

@@ -8,11 +8,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
-use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_measure::eval::{Split, evaluate};
-use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
 use a4mer_measure::forecaster::ModelForecaster;
+use a4mer_motion::{collect_motion_files, import_motion};
+use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
+use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
 
 use crate::{SourceArgs, print_json};
 

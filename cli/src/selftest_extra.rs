@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use a4mer_measure::bench::MocapLoop;
 use a4mer_ros::demo::{DemoConfig, DemoSummary, NodeLaunch};
 use a4mer_ros::node::NodeSetup;
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, frame_period_ns};
-use a4mer_measure::bench::MocapLoop;
 
 /// Forecast steps recorded per frame (the model's 1 s at 30 Hz).
 const STEPS: usize = 30;

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_ros::bag::{BagReader, write_people_frames};
 use a4mer_runtime::PoseFrame;
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

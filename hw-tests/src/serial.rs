@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::{LinkCounters, LinkFrame, LinkReceiver, ModelHealth};
+use a4mer_motion::bvh::{ImportOptions, import_bvh_str};
 use a4mer_ros::link::{LinkConfig, LinkSender, LinkStats, Outgoing, PersonView, RigidTransform, people_for_link};
 use a4mer_runtime::PoseFrame;
-use a4mer_motion::bvh::{ImportOptions, import_bvh_str};
 use serialport::{SerialPort, TTYPort};
 
 /// Built into the test binary, so it runs on a device without the repository.

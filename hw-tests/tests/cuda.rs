@@ -23,11 +23,11 @@ fn cuda_needs_a_libtorch_build() {
 #[cfg(feature = "tch")]
 mod libtorch {
     use a4mer_hw_tests::{bundled_mocap, repo_root};
+    use a4mer_motion::bvh::{ImportOptions, import_bvh};
     use a4mer_runtime::PoseFrame;
     use a4mer_runtime::artifact::load_model;
     use a4mer_runtime::device::{Backend, BackendError, backend_device};
     use a4mer_runtime::model::{Forecast, Model};
-    use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
     const REL_TOL: f64 = 1e-4;
     /// Frames of history per window: the 2 s of the evaluation protocol.

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+use a4mer_measure::bench::MocapLoop;
+use a4mer_motion::{ImportOptions, load_motions};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
-use a4mer_measure::bench::MocapLoop;
-use a4mer_motion::{ImportOptions, load_motions};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

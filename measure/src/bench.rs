@@ -93,7 +93,7 @@ impl Stats {
             return Self::default();
         }
         samples.sort_unstable();
-        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        let at = |q: f64| a4mer_runtime::stats::nearest_rank(samples, q).map_or(0.0, |ns| f64::from(ns) / 1e3);
         Self {
             count: samples.len(),
             median: at(0.5),
@@ -120,13 +120,6 @@ pub struct BenchReport {
     pub macs_close_extra: usize,
     pub mean_open_len: f64,
     pub dropped: u64,
-}
-
-/// Resident set size of this process in MiB (Linux `/proc/self/statm`; `None` elsewhere).
-pub fn rss_mb() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096.0 / (1024.0 * 1024.0))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,12 +284,12 @@ pub fn bench_engine(model: Arc<StreamModel>, takes: &[&[PoseFrame]], frames: usi
         is_close[i] = engine.atoms_closed() != closes_before;
         open_sum += engine.open_len() as u64;
         if i + 1 == 10_000 {
-            rss_at_10k = rss_mb();
+            rss_at_10k = a4mer_runtime::stats::rss_mib(None, false);
         }
     }
     let wall = start.elapsed().max(Duration::from_nanos(1));
     // Before the statistics below allocate their copies of the samples.
-    let rss_end = rss_mb().unwrap_or(f64::NAN);
+    let rss_end = a4mer_runtime::stats::rss_mib(None, false).unwrap_or(f64::NAN);
     let mut close: Vec<u32> = push
         .iter()
         .zip(&is_close)

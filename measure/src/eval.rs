@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use a4mer_runtime::stream::OnlineReport;
 
-use a4mer_motion::Motion;
 use crate::online::Online;
+use a4mer_motion::Motion;
 use a4mer_motion::perturb::Perturbation;
 
 /// Forecast length in frames (1 s at 30 Hz).

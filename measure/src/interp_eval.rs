@@ -10,8 +10,8 @@ use a4mer_runtime::model::{Model, interp_base};
 use a4mer_runtime::{FPS, NUM_JOINTS};
 use serde::Serialize;
 
-use a4mer_motion::Motion;
 use crate::eval::{OBSERVE_FRAMES, Split, mean_error};
+use a4mer_motion::Motion;
 
 /// The gaps scored, in milliseconds. The head fills at most `horizon - 1` frames, so the
 /// longest gap it can take is 29 frames (967 ms) at the shipped horizon of 30.

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use a4mer_runtime::stats::{histogram_bin, rss_mib};
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel, Tracks, TracksConfig};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use serde::Serialize;
 
-use crate::bench::{MocapLoop, rss_mb};
+use crate::bench::MocapLoop;
 
 /// How many people are in the scene, phase by phase; each phase lasts `PHASE_FRAMES` model
 /// frames. Above the table's 4 the longest-idle person is evicted; people who leave are
@@ -39,20 +40,9 @@ pub struct SoakReport {
     pub wall_s: f64,
 }
 
+/// The upper edge of the 10 µs bin holding the p99.
 fn p99_of(hist: &[u64]) -> u32 {
-    let total: u64 = hist.iter().sum();
-    if total == 0 {
-        return 0;
-    }
-    let rank = (total - 1) * 99 / 100;
-    let mut seen = 0;
-    for (i, n) in hist.iter().enumerate() {
-        seen += n;
-        if seen > rank {
-            return i as u32 * 10 + 10;
-        }
-    }
-    0
+    histogram_bin(hist, 0.99).map_or(0, |i| i as u32 * 10 + 10)
 }
 
 /// One person: a looped walk through the takes from their own start, turned and moved so
@@ -160,7 +150,7 @@ pub fn soak(
             }
             report.frames += 1;
             if report.frames == 10_000 {
-                report.rss_start_mb = rss_mb();
+                report.rss_start_mb = rss_mib(None, false);
             }
             if report.frames.is_multiple_of(MILLION) {
                 report.p99_us_per_million.push(p99_of(&hist));
@@ -180,7 +170,7 @@ pub fn soak(
         report.p99_us_per_million.push(p99_of(&hist));
     }
     report.evictions += tracks.drain_evictions().count() as u64;
-    report.rss_end_mb = rss_mb();
+    report.rss_end_mb = rss_mib(None, false);
     report.tracks_created = created.load(std::sync::atomic::Ordering::Relaxed);
     report.wall_s = wall.elapsed().as_secs_f64();
     Ok(report)

@@ -7,10 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 #[test]
 fn the_burn_free_engine_forecasts_the_same_bits_as_the_burn_built_one() {

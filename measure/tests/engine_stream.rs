@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::Model;
@@ -15,7 +16,6 @@ use a4mer_runtime::stream::{
     Tracks, TracksConfig, horizon_step,
 };
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, frame_period_ns};
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 /// Counts allocations made on threads that asked for it (tests run in parallel).
 struct Counting;

@@ -4,10 +4,10 @@
 
 mod common;
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::{PoseFrame, SMPL24};
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 fn joint(name: &str) -> usize {
     SMPL24.iter().position(|n| *n == name).unwrap()

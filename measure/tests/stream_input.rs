@@ -2,9 +2,9 @@
 
 mod common;
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_runtime::stream::{Conditioner, ConditionerConfig};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 fn real_take() -> Vec<PoseFrame> {
     let path = &common::bundled_mocap()[1];

@@ -1,8 +1,10 @@
 //! Motion data import: BVH and DeepMimic clips, detected by content, each converted to
-//! the canonical [`Motion`] (SMPL-24, metres, REP-103, 30 Hz).
+//! the canonical [`Motion`] (SMPL-24, metres, REP-103, 30 Hz); and the transforms
+//! ([`perturb`]) the evaluation suite and training's augmentation apply to it.
 
 pub mod bvh;
 pub mod deepmimic;
+pub mod perturb;
 pub mod resample;
 
 use std::io::Read;

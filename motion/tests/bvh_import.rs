@@ -5,8 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use a4mer_runtime::{NUM_JOINTS, PoseFrame, SMPL24};
 use a4mer_motion::bvh::{BvhError, ImportOptions, Motion, Units, UpAxis, import_bvh, import_bvh_str, parse_bvh};
+use a4mer_runtime::{NUM_JOINTS, PoseFrame, SMPL24};
 use common::*;
 
 fn joint(name: &str) -> usize {

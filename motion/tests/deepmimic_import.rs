@@ -4,13 +4,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use a4mer_runtime::skeleton::SMPL24_PARENTS;
-use a4mer_runtime::{PoseFrame, SMPL24};
 use a4mer_motion::deepmimic::{DeepMimicError, LoopMode, import_deepmimic, import_deepmimic_str};
 use a4mer_motion::{
     DataError, Format, ImportOptions, collect_motion_files, detect_format, import_any, load_motions, min_mapped_joints,
     require_window,
 };
+use a4mer_runtime::skeleton::SMPL24_PARENTS;
+use a4mer_runtime::{PoseFrame, SMPL24};
 
 fn clips_dir() -> PathBuf {
     common::repo_root().join("data/deepmimic")

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use a4mer_runtime::PoseFrame;
-use a4mer_runtime::model::Model;
-use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
 use a4mer_measure::bench::{Stats, bench_engine};
 use a4mer_measure::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::perturb::Perturbation;
+use a4mer_runtime::PoseFrame;
+use a4mer_runtime::model::Model;
+use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
 
 use crate::burn_int8::{self, BurnInt8Row};
 use crate::{QuantError, Recording};
@@ -286,8 +286,8 @@ fn conditions(
 }
 
 fn to_motion(r: &Recording) -> a4mer_motion::Motion {
-    use a4mer_runtime::{JointMap, Skeleton};
     use a4mer_motion::bvh::{ImportInfo, Units, UpAxis};
+    use a4mer_runtime::{JointMap, Skeleton};
     a4mer_motion::Motion {
         source: r.source.clone().into(),
         frames: r.frames.clone(),

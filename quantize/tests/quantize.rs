@@ -3,15 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
+use a4mer_measure::eval::Split;
+use a4mer_motion::bvh::ImportOptions;
+use a4mer_motion::import_bvh;
 use a4mer_quantize::{Activations, QuantError, Recording, ReportOptions, Request, run};
 use a4mer_runtime::artifact::{ACTIVATIONS_DYNAMIC, Artifact, ArtifactError, TensorRecord, load_model};
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::params::NamedTensor;
 use a4mer_runtime::model::quant::ActScale;
 use a4mer_runtime::stream::StreamModel;
-use a4mer_motion::bvh::ImportOptions;
-use a4mer_motion::import_bvh;
-use a4mer_measure::eval::Split;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

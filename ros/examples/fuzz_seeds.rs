@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_ros::adapters::{ZedAdapter, skeleton_array};
 use a4mer_ros::bag::{QosProfile, write_pose_frames};
 use a4mer_ros::msg::zed::{Keypoint3D, Object};
@@ -22,7 +23,6 @@ use a4mer_runtime::device::inference_device;
 use a4mer_runtime::model::A4merConfig;
 use a4mer_runtime::model::segment::SegmenterConfig;
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
 
 /// Cut off on purpose: seeds stay small so mutations are fast.
 const FRAMES: usize = 8;

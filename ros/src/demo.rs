@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use a4mer_runtime::stream::HORIZONS_MS;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use ros2_client::{Context, NodeName, NodeOptions, Subscription};
 
@@ -23,7 +24,11 @@ use crate::node::{NodeError, NodeSetup, RunSummary};
 use crate::ros_args::RosEnv;
 
 /// Horizons the live line and the summary score, seconds.
-pub const HORIZONS_S: [f64; 3] = [0.1, 0.4, 1.0];
+pub const HORIZONS_S: [f64; 3] = [
+    HORIZONS_MS[0] as f64 / 1000.0,
+    HORIZONS_MS[2] as f64 / 1000.0,
+    HORIZONS_MS[4] as f64 / 1000.0,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -137,14 +142,6 @@ impl From<RunSummary> for RunSummaryView {
             rejected_frames: s.rejected_frames,
         }
     }
-}
-
-/// Peak RSS (VmHWM) of a process, MiB.
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 enum RunningNode {
@@ -381,7 +378,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             summary.node = Some(run.into());
         }
         RunningNode::Child(mut child) => {
-            summary.node_peak_rss_mb = peak_rss_mb(child.id());
+            summary.node_peak_rss_mb = a4mer_runtime::stats::rss_mib(Some(child.id()), true);
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {

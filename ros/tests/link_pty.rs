@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use a4mer_firmware::link::{LinkReceiver, ModelHealth};
 use a4mer_firmware::monitor::{Command, Mode, Monitor, MonitorConfig};
 use a4mer_firmware::ssm::RobotState;
+use a4mer_measure::eval::{ConstantVelocity, Forecaster};
+use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_ros::link::{LinkConfig, LinkSender, Outgoing, PersonView, RigidTransform, people_for_link};
 use a4mer_runtime::PoseFrame;
-use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_measure::eval::{ConstantVelocity, Forecaster};
 use serialport::{SerialPort, TTYPort};
 
 fn real_take() -> Vec<PoseFrame> {

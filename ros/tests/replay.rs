@@ -484,7 +484,11 @@ fn replay_runs_the_nodes_parameters_and_lists_them() {
 
     let setting = |name: &str| r.settings.iter().find(|s| s.name == name).unwrap().clone();
     assert_eq!(setting("tracks.max").value, "1");
-    assert!(setting("tracks.max").from.contains("robot.yaml"), "{:?}", setting("tracks.max"));
+    assert!(
+        setting("tracks.max").from.contains("robot.yaml"),
+        "{:?}",
+        setting("tracks.max")
+    );
     assert_eq!(setting("markers.stride").value, "10");
     assert_eq!(setting("markers.stride").from, "-p markers.stride:=10");
     assert_eq!(setting("tracks.gap_limit_s").from, "default");
@@ -520,7 +524,12 @@ fn replay_runs_the_nodes_parameters_and_lists_them() {
         .messages()
         .map(|m| m.unwrap())
         .filter(|m| m.topic == markers)
-        .map(|m| a4mer_ros::msg::decode::<a4mer_ros::msg::MarkerArray>(&m.data).unwrap().markers.len())
+        .map(|m| {
+            a4mer_ros::msg::decode::<a4mer_ros::msg::MarkerArray>(&m.data)
+                .unwrap()
+                .markers
+                .len()
+        })
         .collect();
     assert!(
         marker_points.iter().max() < default_points.iter().max(),

@@ -18,6 +18,7 @@ pub mod joint_map;
 pub mod model;
 pub mod pose;
 pub mod skeleton;
+pub mod stats;
 pub mod stream;
 
 pub use joint_map::{JointMap, JointMapError};

@@ -135,11 +135,7 @@ pub fn stream_error_kind(e: &StreamError) -> &'static str {
 
 /// The `q` quantile (nearest rank) of ascending microseconds, in milliseconds.
 pub fn percentile_ms(sorted_us: &[u32], q: f64) -> Option<f64> {
-    if sorted_us.is_empty() {
-        return None;
-    }
-    let i = ((sorted_us.len() - 1) as f64 * q).round() as usize;
-    Some(sorted_us[i] as f64 / 1000.0)
+    a4mer_runtime::stats::nearest_rank(sorted_us, q).map(|us| f64::from(us) / 1000.0)
 }
 
 fn kv(key: &str, value: impl ToString) -> KeyValue {

@@ -15,7 +15,7 @@ mod scoring;
 mod types;
 
 pub use scoring::bag_sha256;
-use scoring::{Scorer, Sums, bank, percentile_from_histogram};
+use scoring::{Scorer, Sums, bank};
 pub use types::*;
 
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use a4mer_firmware::monitor::{Monitor, MonitorConfig};
 use a4mer_firmware::ssm::RobotState;
+use a4mer_runtime::stats::histogram_bin;
 use a4mer_runtime::stream::{GuardScores, MotifScores, OnlineReport};
 
 use crate::adapters::{InputMessage, InputType};
@@ -315,8 +316,9 @@ pub fn replay(
     let wall_s = wall.elapsed().as_secs_f64();
     report.timing = Timing {
         pushes,
-        push_p50_us: percentile_from_histogram(&hist, pushes, 0.5),
-        push_p99_us: percentile_from_histogram(&hist, pushes, 0.99),
+        // Bin centres: the histogram counts 10 µs bins.
+        push_p50_us: histogram_bin(&hist, 0.5).map(|i| i as u32 * 10 + 5),
+        push_p99_us: histogram_bin(&hist, 0.99).map(|i| i as u32 * 10 + 5),
         push_max_us: hist.iter().rposition(|n| *n > 0).map(|i| i as u32 * 10 + 10),
         push_histogram_10us: hist,
         wall_s,

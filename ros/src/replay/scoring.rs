@@ -193,18 +193,3 @@ pub(super) fn bank(into: &mut (GuardScores, MotifScores), s: &(GuardScores, Moti
     into.0.merge(&s.0);
     into.1.merge(&s.1);
 }
-
-pub(super) fn percentile_from_histogram(hist: &[u64], total: u64, q: f64) -> Option<u32> {
-    if total == 0 {
-        return None;
-    }
-    let rank = ((total - 1) as f64 * q).round() as u64;
-    let mut seen = 0;
-    for (i, n) in hist.iter().enumerate() {
-        seen += n;
-        if seen > rank {
-            return Some(i as u32 * 10 + 5);
-        }
-    }
-    None
-}
