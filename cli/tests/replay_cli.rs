@@ -49,6 +49,56 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
         "{ssm}"
     );
     assert!(html.contains("plot-ssm"));
+    assert!(
+        r["settings"].as_array().unwrap().iter().all(|s| s["from"] == "default"),
+        "no parameters given: {}",
+        r["settings"]
+    );
+
+    // The robot's parameters, as its launch gives them: a file, then `-p` after --ros-args.
+    let params = tmp.path().join("robot.yaml");
+    std::fs::write(
+        &params,
+        "a4mer_node:\n  ros__parameters:\n    tracks.gap_limit_s: 0.5\n",
+    )
+    .unwrap();
+    let out = a4mer(&[
+        "replay",
+        bag.to_str().unwrap(),
+        "--json",
+        "--params-file",
+        params.to_str().unwrap(),
+        "--ros-args",
+        "-p",
+        "forecast.frame_id:=base_link",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let setting = |name: &str| {
+        r["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(setting("tracks.gap_limit_s")["value"], "0.5");
+    assert!(
+        setting("tracks.gap_limit_s")["from"]
+            .as_str()
+            .unwrap()
+            .contains("robot.yaml")
+    );
+    assert_eq!(setting("forecast.frame_id")["value"], "base_link");
+    let bad = a4mer(&["replay", bag.to_str().unwrap(), "--ros-args", "-p", "tracks.max:=0"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("`tracks.max`") && stderr.contains("outside"),
+        "{stderr}"
+    );
+
     let bad = a4mer(&["replay", bag.to_str().unwrap(), "--robot", "0,1"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--robot needs 3 values"));

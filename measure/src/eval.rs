@@ -185,9 +185,9 @@ impl Accumulator {
         for (h, ms) in HORIZONS_MS.iter().enumerate() {
             let step = horizon_step(*ms);
             let (pred, gt) = (&forecast[step], &future[step].joints_in_world);
-            self.world[h] += mean_error(pred, gt, scored, None);
+            self.world[h] += mean_error(pred, gt, scored, false);
             if pelvis_ok {
-                self.pelvis[h] += mean_error(pred, gt, scored, Some((pred[0], gt[0])));
+                self.pelvis[h] += mean_error(pred, gt, scored, true);
             }
         }
     }
@@ -206,29 +206,10 @@ pub fn horizon_step(ms: u32) -> usize {
     (ms as usize * FPS as usize).div_ceil(1000) - 1
 }
 
-/// Mean joint distance in metres over `scored` joints, optionally relative to each
-/// pose's own pelvis.
-pub(crate) fn mean_error(
-    pred: &Joints,
-    gt: &Joints,
-    scored: &[bool; NUM_JOINTS],
-    pelvis: Option<([f32; 3], [f32; 3])>,
-) -> f64 {
-    let (po, go) = pelvis.unwrap_or(([0.0; 3], [0.0; 3]));
-    let (mut sum, mut n) = (0.0f64, 0usize);
-    for j in 0..NUM_JOINTS {
-        if scored[j] {
-            let d: f64 = (0..3)
-                .map(|c| {
-                    let e = (pred[j][c] - po[c]) as f64 - (gt[j][c] - go[c]) as f64;
-                    e * e
-                })
-                .sum();
-            sum += d.sqrt();
-            n += 1;
-        }
-    }
-    if n == 0 { 0.0 } else { sum / n as f64 }
+/// Mean joint distance in metres over `scored` joints (0 when none), in the world frame or
+/// relative to each pose's own pelvis.
+pub(crate) fn mean_error(pred: &Joints, gt: &Joints, scored: &[bool; NUM_JOINTS], pelvis_relative: bool) -> f64 {
+    a4mer_runtime::stats::mpjpe_m(pred, gt, scored, pelvis_relative).unwrap_or(0.0)
 }
 
 /// Run the protocol over `motions` with the baselines and, if given, a model.

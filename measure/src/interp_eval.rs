@@ -67,8 +67,8 @@ pub fn evaluate_interpolation(model: &Model, motions: &[Motion], split: Split, s
                     let scored: [bool; NUM_JOINTS] =
                         std::array::from_fn(|j| gt.valid[j] && last.valid[j] && after.valid[j]);
                     if scored.iter().any(|s| *s) {
-                        l += mean_error(&linear[k], &gt.joints_in_world, &scored, None);
-                        o += mean_error(&filled[k], &gt.joints_in_world, &scored, None);
+                        l += mean_error(&linear[k], &gt.joints_in_world, &scored, false);
+                        o += mean_error(&filled[k], &gt.joints_in_world, &scored, false);
                         n += 1;
                     }
                 }

@@ -126,6 +126,11 @@ impl Pipeline {
         })
     }
 
+    /// The engine following `person_id`, if any.
+    pub fn engine(&self, person_id: u32) -> Option<&Engine> {
+        self.tracks.get(u64::from(person_id))
+    }
+
     pub fn on_message(&mut self, msg: &InputMessage, sink: &mut impl Sink) {
         let adapted = match self.adapter.adapt(msg) {
             Ok(a) => a,

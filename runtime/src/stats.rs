@@ -1,5 +1,29 @@
-//! The few statistics every report computes the same way: nearest-rank percentiles of
-//! sorted samples or of a histogram, and a process's memory from `/proc`.
+//! The few statistics every report computes the same way: the mean per-joint position
+//! error, nearest-rank percentiles of sorted samples or of a histogram, and a process's
+//! memory from `/proc`.
+
+use crate::{Joints, NUM_JOINTS};
+
+/// Mean per-joint position error in metres over the joints in `mask`, in the world frame or
+/// with each pose taken relative to its own pelvis. `None` when no joint is scored.
+pub fn mpjpe_m(pred: &Joints, truth: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relative: bool) -> Option<f64> {
+    let (mut sum, mut n) = (0.0f64, 0u32);
+    for j in (0..NUM_JOINTS).filter(|&j| mask[j]) {
+        let d2: f64 = (0..3)
+            .map(|c| {
+                let (mut p, mut t) = (f64::from(pred[j][c]), f64::from(truth[j][c]));
+                if pelvis_relative {
+                    p -= f64::from(pred[0][c]);
+                    t -= f64::from(truth[0][c]);
+                }
+                (p - t).powi(2)
+            })
+            .sum();
+        sum += d2.sqrt();
+        n += 1;
+    }
+    (n > 0).then(|| sum / f64::from(n))
+}
 
 /// The `q` quantile (0..=1) of ascending samples by nearest rank: the sample at
 /// `round((n - 1) q)`. `None` for no samples.
@@ -42,6 +66,23 @@ pub fn rss_mib(pid: Option<u32>, peak: bool) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mpjpe_is_the_mean_distance_over_scored_joints_in_either_frame() {
+        let truth: Joints = std::array::from_fn(|j| [j as f32, 0.0, 1.0]);
+        let mut pred = truth;
+        pred[1][1] += 0.3; // 0.3 m off
+        pred[2][2] -= 0.4; // 0.4 m off, not scored below
+        let mut mask = [false; NUM_JOINTS];
+        mask[..2].fill(true);
+        assert!((mpjpe_m(&pred, &truth, &mask, false).unwrap() - 0.15).abs() < 1e-9);
+        // The whole prediction shifted by 1 m: the world error is 1 m, relative to each
+        // pose's pelvis it is none.
+        let shifted: Joints = std::array::from_fn(|j| [truth[j][0] + 1.0, truth[j][1], truth[j][2]]);
+        assert!((mpjpe_m(&shifted, &truth, &mask, false).unwrap() - 1.0).abs() < 1e-9);
+        assert!(mpjpe_m(&shifted, &truth, &mask, true).unwrap() < 1e-9);
+        assert_eq!(mpjpe_m(&pred, &truth, &[false; NUM_JOINTS], false), None);
+    }
 
     #[test]
     fn percentiles_by_nearest_rank_agree_for_samples_and_histograms() {

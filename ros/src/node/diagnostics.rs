@@ -53,7 +53,6 @@ struct PersonStatus {
     atoms_closed: u64,
     /// Against the model's training reference (bone lengths); 1 for a model without one.
     body_scale: f32,
-    guard: GuardStatus,
 }
 
 /// One person's guard as `/diagnostics` shows it: the live error of each source, the
@@ -231,15 +230,7 @@ impl Diagnostics {
         }
     }
 
-    pub fn person(
-        &mut self,
-        id: u32,
-        health: Health,
-        motif_now: i32,
-        atoms_closed: u64,
-        body_scale: f32,
-        guard: GuardStatus,
-    ) {
+    pub fn person(&mut self, id: u32, health: Health, motif_now: i32, atoms_closed: u64, body_scale: f32) {
         self.people.insert(
             id,
             PersonStatus {
@@ -247,7 +238,6 @@ impl Diagnostics {
                 motif_now,
                 atoms_closed,
                 body_scale,
-                guard,
             },
         );
     }
@@ -272,7 +262,15 @@ impl Diagnostics {
     }
 
     /// The report for the window ending `now`; starts the next window.
-    pub fn report(&mut self, now: Instant, header: Header, id: &Identity) -> DiagnosticArray {
+    /// The report for the period now ending; `guard_of` gives a person's guard as it
+    /// stands (read once per report rather than copied on every message).
+    pub fn report(
+        &mut self,
+        now: Instant,
+        header: Header,
+        id: &Identity,
+        guard_of: &dyn Fn(u32) -> Option<GuardStatus>,
+    ) -> DiagnosticArray {
         let window_s = now.duration_since(self.window_start).as_secs_f64().max(1e-3);
         self.latencies_us.sort_unstable();
         self.transport_us.sort_unstable();
@@ -369,7 +367,7 @@ impl Diagnostics {
                     ),
                 ]
                 .into_iter()
-                .chain(p.guard.values())
+                .chain(guard_of(*pid).map(|g| g.values()).unwrap_or_default())
                 .collect(),
             });
         }
@@ -464,7 +462,7 @@ mod tests {
     fn window_rates_percentiles_and_bad_input_levels() {
         let t0 = Instant::now();
         let mut d = Diagnostics::new(t0);
-        let quiet = d.report(t0 + Duration::from_secs(1), Header::default(), &identity());
+        let quiet = d.report(t0 + Duration::from_secs(1), Header::default(), &identity(), &|_| None);
         assert_eq!(quiet.status[0].level, DiagnosticStatus::WARN);
         assert!(quiet.status[0].message.contains("no input"));
 
@@ -478,7 +476,7 @@ mod tests {
             newest_ns: 2,
         });
         d.rejected_frame(3, &e);
-        let r = d.report(t0 + Duration::from_secs(3), Header::default(), &identity());
+        let r = d.report(t0 + Duration::from_secs(3), Header::default(), &identity(), &|_| None);
         assert_eq!(value(&r, "input_rate_hz"), "50.0", "100 messages over 2 s");
         assert_eq!(value(&r, "latency_p50_ms"), "0.510");
         assert_eq!(value(&r, "latency_p99_ms"), "0.990");
@@ -488,7 +486,7 @@ mod tests {
         assert_eq!(r.status[0].level, DiagnosticStatus::WARN, "bad input in the window");
 
         d.message(None);
-        let r = d.report(t0 + Duration::from_secs(4), Header::default(), &identity());
+        let r = d.report(t0 + Duration::from_secs(4), Header::default(), &identity(), &|_| None);
         assert_eq!(r.status[0].level, DiagnosticStatus::OK, "a clean window");
         assert_eq!(value(&r, "rejected_frames"), "1", "totals are kept across windows");
         assert_eq!(value(&r, "latency_p99_ms"), "n/a");

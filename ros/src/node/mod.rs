@@ -370,7 +370,6 @@ impl Sink for Publish<'_> {
             out.motifs.motif_now,
             step.engine.atoms_closed(),
             a.body_scale,
-            GuardStatus::of(step.engine),
         );
         if let Some(markers) = out.markers
             && self.out.markers.publish(markers).is_err()
@@ -544,7 +543,8 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                 stamp: Time::from_ns(now_ns).unwrap_or_default(),
                 frame_id: String::new(),
             };
-            let mut report = frames.diag.report(now, header, &identity);
+            let FrameLoop { diag, pipeline, .. } = &mut frames;
+            let mut report = diag.report(now, header, &identity, &|pid| pipeline.engine(pid).map(GuardStatus::of));
             if let Some(link) = &frames.link {
                 report.status.push(diagnostics::link_status(&identity, &link.stats()));
             }

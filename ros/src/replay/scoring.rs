@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use a4mer_runtime::stats::mpjpe_m;
 use a4mer_runtime::stream::{GuardScores, HORIZONS_MS, HealthState, MotifScores};
 use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
 use sha2::{Digest, Sha256};
@@ -92,27 +93,6 @@ impl Sums {
     }
 }
 
-pub(super) fn mpjpe_mm(pred: &Joints, gt: &Joints, mask: &[bool; NUM_JOINTS], pelvis_relative: bool) -> Option<f64> {
-    let (mut sum, mut n) = (0.0f64, 0);
-    for j in 0..NUM_JOINTS {
-        if !mask[j] {
-            continue;
-        }
-        let mut d = 0.0f64;
-        for c in 0..3 {
-            let (mut p, mut g) = (pred[j][c] as f64, gt[j][c] as f64);
-            if pelvis_relative {
-                p -= pred[0][c] as f64;
-                g -= gt[0][c] as f64;
-            }
-            d += (p - g).powi(2);
-        }
-        sum += d.sqrt();
-        n += 1;
-    }
-    (n > 0).then(|| sum / n as f64 * 1000.0)
-}
-
 /// Per-person scoring state.
 #[derive(Default)]
 pub(super) struct PersonScoring {
@@ -162,7 +142,7 @@ impl Scorer {
                 };
                 for (m, guess) in [pred, &pend.last, &cv].into_iter().enumerate() {
                     for (fr, rel) in [false, true].into_iter().enumerate() {
-                        if let Some(e) = mpjpe_mm(guess, &f.joints_in_world, &mask, rel) {
+                        if let Some(e) = mpjpe_m(guess, &f.joints_in_world, &mask, rel).map(|m| m * 1000.0) {
                             let acc = &mut self.sums.acc[h][m][fr];
                             acc.0 += e;
                             acc.1 += 1;

@@ -96,6 +96,11 @@ impl<S> Tracks<S> {
         });
     }
 
+    /// The state of `id`, if it is followed.
+    pub fn get(&self, id: PersonId) -> Option<&S> {
+        self.slots.iter().find(|s| s.id == id).map(|s| &s.state)
+    }
+
     /// The state of `id` at `stamp_ns`, created when new (replacing a track idle for at
     /// least `min_idle_to_replace_ns` if the table is full). `None`: the table is full of
     /// people seen recently, and this newcomer is not followed.
