@@ -6,7 +6,6 @@ use super::batch::{Batch, WindowInput};
 use super::features::{FEAT_DIM, KIN_DIM, POSE_DIM};
 use super::nn::{A4merConfig, LayerCache, head_input_dim};
 use super::params;
-use super::segment::SegmenterConfig;
 use super::*;
 use crate::artifact::fresh_model;
 use crate::device::inference_device;
