@@ -378,6 +378,14 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             summary.node = Some(run.into());
         }
         RunningNode::Child(mut child) => {
+            // The node runs until it is stopped, so one already gone failed: say how, rather
+            // than leave only the missing forecasts (a loader that found no library, a
+            // start-up error, or under qemu-user an exec that failed after spawn returned).
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(setup_err("a4mer_node")(format!(
+                    "exited before the run ended ({status})"
+                )));
+            }
             summary.node_peak_rss_mb = a4mer_runtime::stats::rss_mib(Some(child.id()), true);
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(10);

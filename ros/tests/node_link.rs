@@ -114,3 +114,36 @@ fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ro
     let p99 = summary.end_to_end_latency_ms.p99.unwrap();
     assert!(p99 < 100.0, "no stall after the pull: p99 {p99} ms");
 }
+
+/// A node process that is gone before the run ends is an error with its exit status, not a
+/// run that merely received no forecasts.
+#[test]
+fn a_node_process_that_exits_early_is_an_error_with_its_status() {
+    let domain = (20 + std::process::id() % 40) as u16;
+    let env = RosEnv::from_lookup(|k| match k {
+        "ROS_DOMAIN_ID" => Some(domain.to_string()),
+        "ROS_LOCALHOST_ONLY" => Some("1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let e = a4mer_ros::demo::run(
+        DemoConfig {
+            people: vec![mocap_frames_from(0, 30)],
+            node: NodeLaunch::Process {
+                exe: "/bin/sh".into(),
+                args: vec!["-c".into(), "exit 127".into()],
+            },
+            poses_topic: "/a4mer_node/poses".into(),
+            forecast_topic: "/a4mer_node/forecast".into(),
+            motifs_topic: "/a4mer_node/motifs".into(),
+            env,
+        },
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("a4mer_node") && e.contains("exited before the run ended") && e.contains("127"),
+        "{e}"
+    );
+}

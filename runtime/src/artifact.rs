@@ -409,5 +409,5 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
     }
 }
 
-#[cfg(all(test, feature = "burn"))]
+#[cfg(test)]
 mod tests;

@@ -1,8 +1,19 @@
-use super::*;
-use crate::device::inference_device;
-use crate::model::params::{NamedTensor, named_tensors};
-use crate::model::tests::{synthetic_frames, tiny_config};
+//! The artifact's format and its checks. With the `burn` feature the sample is an untrained
+//! burn model and every load also goes through `Artifact::into_model`; without it (the
+//! node's build, aarch64 under qemu in CI) the sample is filled from the config's tensor list
+//! and loads go through the engine's `StreamModel` only.
 
+use super::*;
+#[cfg(feature = "burn")]
+use crate::device::inference_device;
+#[cfg(feature = "burn")]
+use crate::model::params::{NamedTensor, named_tensors};
+use crate::model::test_support::tiny_config;
+#[cfg(feature = "burn")]
+use crate::model::tests::synthetic_frames;
+use crate::stream::{StreamLoadError, StreamModel};
+
+#[cfg(feature = "burn")]
 fn sample() -> (Artifact, Vec<u8>) {
     let device = inference_device();
     let model = fresh_model(tiny_config(), 11, &device);
@@ -16,22 +27,49 @@ fn sample() -> (Artifact, Vec<u8>) {
     (art, bytes)
 }
 
+#[cfg(not(feature = "burn"))]
+fn sample() -> (Artifact, Vec<u8>) {
+    let art = crate::model::test_support::artifact_without_burn(tiny_config(), 11);
+    let bytes = art.to_bytes().unwrap();
+    (art, bytes)
+}
+
+/// Why `art` does not load: from the engine's loader and, with burn, from the burn one.
+fn refusals(art: Artifact) -> Vec<ArtifactError> {
+    let engine = match StreamModel::from_artifact(&art, "mem") {
+        Err(StreamLoadError::Artifact(e)) => e,
+        other => panic!("the engine's loader: expected an artifact error, got {other:?}"),
+    };
+    #[cfg(feature = "burn")]
+    let errors = match art.into_model(&inference_device(), "mem") {
+        Err(burn) => vec![engine, burn],
+        Ok(_) => panic!("into_model accepted what the engine's loader refused"),
+    };
+    #[cfg(not(feature = "burn"))]
+    let errors = vec![engine];
+    errors
+}
+
 #[test]
 fn round_trip_is_bit_exact() {
-    let device = inference_device();
     let (art, bytes) = sample();
     let back = Artifact::from_bytes(&bytes, "mem").unwrap();
     assert_eq!(back, art);
     assert_eq!(back.to_bytes().unwrap(), bytes);
-    let model = back.into_model(&device, "mem").unwrap();
-    let original = fresh_model(tiny_config(), 11, &device);
-    let (a, b) = (named_tensors(&original.net), named_tensors(&model.net));
-    for (k, v) in &a {
-        let bits = |x: &NamedTensor| x.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(v), bits(&b[k]), "{k}");
+    assert!(!StreamModel::from_artifact(&back, "mem").unwrap().is_int8());
+    #[cfg(feature = "burn")]
+    {
+        let device = inference_device();
+        let model = back.into_model(&device, "mem").unwrap();
+        let original = fresh_model(tiny_config(), 11, &device);
+        let (a, b) = (named_tensors(&original.net), named_tensors(&model.net));
+        for (k, v) in &a {
+            let bits = |x: &NamedTensor| x.values.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(v), bits(&b[k]), "{k}");
+        }
+        let frames = synthetic_frames(20, 0.3);
+        assert_eq!(original.forecast(&frames).unwrap(), model.forecast(&frames).unwrap());
     }
-    let frames = synthetic_frames(20, 0.3);
-    assert_eq!(original.forecast(&frames).unwrap(), model.forecast(&frames).unwrap());
 }
 
 #[test]
@@ -40,13 +78,22 @@ fn file_round_trip() {
     let p = dir.path().join("m.a4m");
     let (art, _) = sample();
     art.save(&p).unwrap();
-    let (m, prov) = load_model(&p, &inference_device()).unwrap();
-    assert_eq!(prov.seed, 11);
-    assert_eq!(m.config, tiny_config());
+    assert_eq!(Artifact::load(&p).unwrap(), art);
+    assert_eq!(StreamModel::load(&p).unwrap().config(), &tiny_config());
     assert!(matches!(
-        load_model(&dir.path().join("nope.a4m"), &inference_device()),
-        Err(ArtifactError::Io { .. })
+        StreamModel::load(&dir.path().join("nope.a4m")),
+        Err(StreamLoadError::Artifact(ArtifactError::Io { .. }))
     ));
+    #[cfg(feature = "burn")]
+    {
+        let (m, prov) = load_model(&p, &inference_device()).unwrap();
+        assert_eq!(prov.seed, 11);
+        assert_eq!(m.config, tiny_config());
+        assert!(matches!(
+            load_model(&dir.path().join("nope.a4m"), &inference_device()),
+            Err(ArtifactError::Io { .. })
+        ));
+    }
 }
 
 #[test]
@@ -88,7 +135,6 @@ fn wrong_version_is_a_version_error() {
 
 #[test]
 fn wrong_shape_or_missing_tensor_never_half_loads() {
-    let device = inference_device();
     let (mut art, _) = sample();
     let rec = art.payload.tensors.get_mut("forecast.l1.bias").unwrap();
     rec.shape = vec![rec.shape[0] - 1];
@@ -98,22 +144,29 @@ fn wrong_shape_or_missing_tensor_never_half_loads() {
     le_bytes.truncate(le_bytes.len() - 4);
     let bytes = art.to_bytes().unwrap();
     let checked = Artifact::from_bytes(&bytes, "mem").unwrap();
-    match checked.into_model(&device, "mem") {
-        Err(ArtifactError::Tensors {
-            cause: FillError::Shape { name, .. },
-            ..
-        }) => assert_eq!(name, "forecast.l1.bias"),
-        other => panic!("expected a shape error, got {other:?}"),
+    for e in refusals(checked) {
+        match e {
+            ArtifactError::Tensors {
+                cause: FillError::Shape { name, .. },
+                ..
+            } => assert_eq!(name, "forecast.l1.bias"),
+            other => panic!("expected a shape error, got {other:?}"),
+        }
     }
     let (mut art, _) = sample();
     art.payload.tensors.remove("motif.mask_token");
-    assert!(matches!(
-        art.into_model(&device, "mem"),
-        Err(ArtifactError::Tensors {
-            cause: FillError::Missing(_),
-            ..
-        })
-    ));
+    for e in refusals(art) {
+        assert!(
+            matches!(
+                e,
+                ArtifactError::Tensors {
+                    cause: FillError::Missing(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
     let (mut art, _) = sample();
     art.payload.config.d_model = 15;
     let bytes = art.to_bytes().unwrap();
@@ -164,11 +217,47 @@ fn tensors_for_a_smaller_model_name_the_first_missing_one() {
     let (mut art, _) = sample();
     art.payload.config.motif_layers += 1;
     let checked = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
-    match checked.into_model(&inference_device(), "mem") {
-        Err(ArtifactError::Tensors {
-            cause: FillError::Missing(name),
-            ..
-        }) => assert!(name.starts_with("motif.blocks.2."), "{name}"),
-        other => panic!("expected a missing tensor, got {other:?}"),
+    for e in refusals(checked) {
+        match e {
+            ArtifactError::Tensors {
+                cause: FillError::Missing(name),
+                ..
+            } => assert!(name.starts_with("motif.blocks.2."), "{name}"),
+            other => panic!("expected a missing tensor, got {other:?}"),
+        }
     }
+}
+
+/// An artifact holding exactly the tensors its config lists streams in the engine (and,
+/// with burn, fills the burn modules): the config alone says what a loader needs.
+#[test]
+fn an_artifact_of_the_configs_tensor_list_streams() {
+    use crate::stream::{Engine, EngineConfig};
+    let art = crate::model::test_support::artifact_without_burn(tiny_config(), 3);
+    let bytes = art.to_bytes().unwrap();
+    let m = std::sync::Arc::new(StreamModel::from_bytes(&bytes, "mem").unwrap());
+    let mut e = Engine::new(m, EngineConfig::default()).unwrap();
+    let mut forecasts = 0;
+    for t in 0..90i64 {
+        let s = t as f32 / 30.0;
+        let mut joints = [[0.0f32; 3]; crate::NUM_JOINTS];
+        for (j, p) in joints.iter_mut().enumerate() {
+            *p = [
+                0.5 * s + 0.01 * j as f32,
+                0.05 * (s + j as f32).sin(),
+                0.05 * j as f32 + 0.1,
+            ];
+        }
+        let f = crate::PoseFrame::new(t * crate::frame_period_ns(1), joints, [true; crate::NUM_JOINTS]);
+        let a = e.push(&f).unwrap();
+        assert!(
+            a.forecast
+                .iter()
+                .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
+        );
+        forecasts += usize::from(!a.forecast.is_empty());
+    }
+    assert!(forecasts > 30, "{forecasts} forecasts from 90 frames");
+    #[cfg(feature = "burn")]
+    art.into_model(&inference_device(), "mem").unwrap();
 }

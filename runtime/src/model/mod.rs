@@ -193,5 +193,8 @@ pub fn interp_extra(
     out
 }
 
+/// What the tests share with or without burn: a tiny config and an artifact of it.
+#[cfg(test)]
+pub(crate) mod test_support;
 #[cfg(all(test, feature = "burn"))]
 pub(crate) mod tests;

@@ -6,32 +6,11 @@ use super::batch::{Batch, WindowInput};
 use super::features::{FEAT_DIM, KIN_DIM, POSE_DIM};
 use super::nn::{A4merConfig, LayerCache, head_input_dim};
 use super::params;
-use super::segment::SegmenterConfig;
 use super::*;
 use crate::artifact::fresh_model;
 use crate::device::inference_device;
 
-pub(crate) fn tiny_config() -> A4merConfig {
-    A4merConfig {
-        d_model: 16,
-        n_heads: 2,
-        d_ff: 32,
-        atom_layers: 1,
-        motif_layers: 2,
-        segmenter: SegmenterConfig {
-            l_min: 2,
-            l_max: 6,
-            tau: 0.5,
-        },
-        n_atoms: 4,
-        horizon: 5,
-        obs_frames: 20,
-        n_motifs: 4,
-        motif_span: 2,
-        motif_lookahead_frames: 3,
-        head_hidden: 32,
-    }
-}
+pub(crate) use super::test_support::tiny_config;
 
 /// A body swaying and walking forward along x.
 pub(crate) fn synthetic_frames(n: usize, phase: f32) -> Vec<PoseFrame> {

@@ -141,6 +141,20 @@ mod tests {
         worst / scale
     }
 
+    /// The engine's int8 layers run the kernel `A4MER_EXPECT_INT8_KERNEL` names, when set:
+    /// CI runs these tests for aarch64 under qemu on a core without dotprod (`portable`)
+    /// and on one with it (`sdot`), and a run on the other path would prove nothing.
+    #[test]
+    fn the_int8_layers_run_the_expected_kernel() {
+        let q = int8(&dense(&mut Lcg(5), 32, 16), ActScale::Dynamic);
+        let picked = q.q.as_ref().map(|q| q.kernel.kernel().name());
+        eprintln!("engine int8 kernel: {picked:?}");
+        assert_eq!(picked, Some(a4mer_kernels::Kernel::best().name()));
+        if let Ok(want) = std::env::var("A4MER_EXPECT_INT8_KERNEL") {
+            assert_eq!(picked, Some(want.as_str()), "A4MER_EXPECT_INT8_KERNEL");
+        }
+    }
+
     #[test]
     fn int8_dense_tracks_the_f32_dense() {
         let mut r = Lcg(3);
