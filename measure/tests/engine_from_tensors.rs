@@ -3,6 +3,8 @@
 //! (`StreamModel::new`, `NativeNet::from_burn`): the same bits in every output of every
 //! frame of a real recording, for the shipped f32 and int8 models.
 
+// The BVH test helpers live with the importer they exercise.
+#[path = "../../motion/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

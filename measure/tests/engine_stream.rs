@@ -1,6 +1,8 @@
 //! The streaming engine on real mocap: parity with the offline batch model, no allocation
 //! per frame, and every kind of bad timing or bad frame counted in `health`.
 
+// The BVH test helpers live with the importer they exercise.
+#[path = "../../motion/tests/common/mod.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

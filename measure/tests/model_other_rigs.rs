@@ -2,6 +2,8 @@
 //! with finger joints maps them): those joints must not disturb the forecast of the others,
 //! and they move with their nearest trained ancestor.
 
+// The BVH test helpers live with the importer they exercise.
+#[path = "../../motion/tests/common/mod.rs"]
 mod common;
 
 use a4mer_motion::bvh::{ImportOptions, import_bvh};

@@ -1,5 +1,7 @@
 //! The streaming input conditioner on real mocap delivered at producer rates.
 
+// The BVH test helpers live with the importer they exercise.
+#[path = "../../motion/tests/common/mod.rs"]
 mod common;
 
 use a4mer_motion::bvh::{ImportOptions, import_bvh};

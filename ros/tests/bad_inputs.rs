@@ -18,7 +18,7 @@ use a4mer_ros::msg::{DiagnosticArray, Point, Skeleton3DArray, Time};
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::node::diagnostics::stream_error_kind;
 use a4mer_ros::replay::{ReplayOptions, replay};
-use a4mer_ros::ros_args::{Parameters, RosEnv};
+use a4mer_ros::ros_args::Parameters;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::{Engine, EngineConfig, Tracks, TracksConfig};
 use ros2_client::{NodeName, NodeOptions};
@@ -303,12 +303,7 @@ fn count(c: &BTreeMap<String, String>, key: &str) -> u64 {
 fn the_node_over_real_dds_counts_every_case_and_keeps_running() {
     let dir = tempfile::tempdir().unwrap();
     let domain = (20 + std::process::id() % 40) as u16;
-    let env = RosEnv::from_lookup(|k| match k {
-        "ROS_DOMAIN_ID" => Some(domain.to_string()),
-        "ROS_LOCALHOST_ONLY" => Some("1".into()),
-        _ => None,
-    })
-    .unwrap();
+    let env = common::loopback_env(domain);
     let stderr = std::fs::File::create(dir.path().join("node.stderr")).unwrap();
     let mut node = Command::new(env!("CARGO_BIN_EXE_a4mer_node"))
         // 64 tracks: no case's person is evicted by the next case's (counters stay per person).

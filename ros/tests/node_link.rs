@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use a4mer_ros::demo::{DemoConfig, NodeLaunch};
-use a4mer_ros::ros_args::RosEnv;
 use serde_json::Value;
 
 use common::mocap_frames_from;
@@ -28,12 +27,7 @@ fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ro
     let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
 
     let domain = (60 + std::process::id() % 40) as u16;
-    let env = RosEnv::from_lookup(|k| match k {
-        "ROS_DOMAIN_ID" => Some(domain.to_string()),
-        "ROS_LOCALHOST_ONLY" => Some("1".into()),
-        _ => None,
-    })
-    .unwrap();
+    let env = common::loopback_env(domain);
     // The person walks ~3.6 m from the capture origin; the robot base sits there.
     let args: Vec<String> = [
         "--ros-args",
@@ -120,12 +114,7 @@ fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ro
 #[test]
 fn a_node_process_that_exits_early_is_an_error_with_its_status() {
     let domain = (20 + std::process::id() % 40) as u16;
-    let env = RosEnv::from_lookup(|k| match k {
-        "ROS_DOMAIN_ID" => Some(domain.to_string()),
-        "ROS_LOCALHOST_ONLY" => Some("1".into()),
-        _ => None,
-    })
-    .unwrap();
+    let env = common::loopback_env(domain);
     let e = a4mer_ros::demo::run(
         DemoConfig {
             people: vec![mocap_frames_from(0, 30)],

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::PoseFrame;
 
 pub fn manifest() -> PathBuf {
@@ -91,4 +92,15 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
         assert!(Instant::now() < deadline, "no exit within {within:?} after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The ROS environment of a private DDS domain on loopback only, so parallel test runs on
+/// this host do not cross-talk.
+pub fn loopback_env(domain: u16) -> RosEnv {
+    RosEnv::from_lookup(|k| match k {
+        "ROS_DOMAIN_ID" => Some(domain.to_string()),
+        "ROS_LOCALHOST_ONLY" => Some("1".into()),
+        _ => None,
+    })
+    .unwrap()
 }

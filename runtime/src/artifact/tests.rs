@@ -237,26 +237,7 @@ fn an_artifact_of_the_configs_tensor_list_streams() {
     let bytes = art.to_bytes().unwrap();
     let m = std::sync::Arc::new(StreamModel::from_bytes(&bytes, "mem").unwrap());
     let mut e = Engine::new(m, EngineConfig::default()).unwrap();
-    let mut forecasts = 0;
-    for t in 0..90i64 {
-        let s = t as f32 / 30.0;
-        let mut joints = [[0.0f32; 3]; crate::NUM_JOINTS];
-        for (j, p) in joints.iter_mut().enumerate() {
-            *p = [
-                0.5 * s + 0.01 * j as f32,
-                0.05 * (s + j as f32).sin(),
-                0.05 * j as f32 + 0.1,
-            ];
-        }
-        let f = crate::PoseFrame::new(t * crate::frame_period_ns(1), joints, [true; crate::NUM_JOINTS]);
-        let a = e.push(&f).unwrap();
-        assert!(
-            a.forecast
-                .iter()
-                .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
-        );
-        forecasts += usize::from(!a.forecast.is_empty());
-    }
+    let forecasts = crate::model::test_support::stream_walking(&mut e, 90);
     assert!(forecasts > 30, "{forecasts} forecasts from 90 frames");
     #[cfg(feature = "burn")]
     art.into_model(&inference_device(), "mem").unwrap();

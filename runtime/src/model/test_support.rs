@@ -76,3 +76,28 @@ pub(crate) fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact 
         },
     }
 }
+
+/// Stream `frames` frames of a synthetic person walking along x at 0.5 m/s through `engine`,
+/// checking that every forecast is finite; returns how many frames gave one.
+pub(crate) fn stream_walking(engine: &mut crate::stream::Engine, frames: i64) -> usize {
+    let mut forecasts = 0;
+    for t in 0..frames {
+        let s = t as f32 / 30.0;
+        let joints = std::array::from_fn(|j| {
+            [
+                0.5 * s + 0.01 * j as f32,
+                0.05 * (s + j as f32).sin(),
+                0.05 * j as f32 + 0.1,
+            ]
+        });
+        let f = crate::PoseFrame::new(t * crate::frame_period_ns(1), joints, [true; crate::NUM_JOINTS]);
+        let a = engine.push(&f).unwrap();
+        assert!(
+            a.forecast
+                .iter()
+                .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
+        );
+        forecasts += usize::from(!a.forecast.is_empty());
+    }
+    forecasts
+}

@@ -182,29 +182,7 @@ mod tests {
             let m = std::sync::Arc::new(StreamModel::load(&shipped(name)).unwrap());
             assert_eq!(m.is_int8(), int8, "{name}");
             let mut e = Engine::new(m, EngineConfig::default()).unwrap();
-            let mut forecasts = 0;
-            for t in 0..120i64 {
-                let mut f = crate::PoseFrame {
-                    stamp_ns: t * crate::frame_period_ns(1),
-                    joints_in_world: [[0.0; 3]; NUM_JOINTS],
-                    valid: [true; NUM_JOINTS],
-                };
-                for (j, p) in f.joints_in_world.iter_mut().enumerate() {
-                    let s = t as f32 / 30.0;
-                    *p = [
-                        0.5 * s + 0.01 * j as f32,
-                        0.05 * (s + j as f32).sin(),
-                        0.05 * j as f32 + 0.1,
-                    ];
-                }
-                let a = e.push(&f).unwrap();
-                assert!(
-                    a.forecast
-                        .iter()
-                        .all(|s| s.joints_in_world.iter().flatten().all(|c| c.is_finite()))
-                );
-                forecasts += usize::from(!a.forecast.is_empty());
-            }
+            let forecasts = crate::model::test_support::stream_walking(&mut e, 120);
             assert!(forecasts > 60, "{name}: {forecasts}");
         }
     }
