@@ -58,10 +58,6 @@ pub struct TrainArgs {
     source: SourceArgs,
 }
 
-pub(crate) fn sha256_file(p: &Path) -> Result<String> {
-    a4mer_runtime::digest::sha256_file(p).with_context(|| format!("reading {}", p.display()))
-}
-
 fn git_revision() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -122,7 +118,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let m = import_motion(f, &options).with_context(|| format!("importing {}", f.display()))?;
         let record = DataFile {
             path: f.display().to_string(),
-            sha256: sha256_file(f)?,
+            sha256: a4mer_runtime::digest::sha256_file(f).with_context(|| format!("reading {}", f.display()))?,
             frames: m.frames.len() as u64,
         };
         if held_out.contains(&i) {
