@@ -206,8 +206,8 @@ fn recordings_trained_on(
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for m in motions {
-        let sha = a4mer_runtime::digest::sha256_file(&m.source)
-            .with_context(|| format!("reading {}", m.source.display()))?;
+        let sha =
+            a4mer_runtime::digest::sha256_file(&m.source).with_context(|| format!("reading {}", m.source.display()))?;
         if prov.data.iter().any(|d| d.sha256 == sha) {
             out.push(m.source.display().to_string());
         }

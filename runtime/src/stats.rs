@@ -75,7 +75,10 @@ mod tests {
         pred[2][2] -= 0.4; // 0.4 m off, not scored below
         let mut mask = [false; NUM_JOINTS];
         mask[..2].fill(true);
-        assert!((mpjpe_m(&pred, &truth, &mask, false).unwrap() - 0.15).abs() < 1e-6, "f32 inputs");
+        assert!(
+            (mpjpe_m(&pred, &truth, &mask, false).unwrap() - 0.15).abs() < 1e-6,
+            "f32 inputs"
+        );
         // The whole prediction shifted by 1 m: the world error is 1 m, relative to each
         // pose's pelvis it is none.
         let shifted: Joints = std::array::from_fn(|j| [truth[j][0] + 1.0, truth[j][1], truth[j][2]]);
