@@ -16,7 +16,10 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 rustup component add miri rust-src --toolchain nightly >/dev/null
 
 step "miri: the int8 kernels, VNNI path included"
-CARGO_TARGET_DIR="$target/miri" RUSTFLAGS="-C target-feature=+avx512f,+avx512vnni" \
+# cargo-miri's test "binaries" record the checkout they were built in and run from there;
+# another clone would reuse them and fail once the first clone is gone. One dir per checkout.
+miri_dir="$target/miri-$(printf '%s' "$PWD" | sha256sum | cut -c1-16)"
+CARGO_TARGET_DIR="$miri_dir" RUSTFLAGS="-C target-feature=+avx512f,+avx512vnni" \
     cargo +nightly miri test --locked -p a4mer-kernels --lib -- --nocapture
 
 step "AddressSanitizer: the int8 kernels at full size"
