@@ -82,7 +82,8 @@ pub trait Sink {
     fn pushed(&mut self, step: Pushed<'_>);
     /// The safety link's frame for this message (`pose_age_us` is 0: the caller knows the age).
     fn link_frame(&mut self, _frame: Result<Outgoing, PositionError>) {}
-    fn evicted(&mut self, id: u32, why: Eviction);
+    /// `id`'s track was dropped (idle, or to make room at `max_tracks`).
+    fn evicted(&mut self, id: u32, why: Eviction, max_tracks: usize);
 }
 
 pub struct Pipeline {
@@ -179,7 +180,7 @@ impl Pipeline {
             sink.link_frame(outgoing(&self.for_link, base, 0));
         }
         for (id, why) in self.tracks.drain_evictions() {
-            sink.evicted(id as u32, why);
+            sink.evicted(id as u32, why, self.max_tracks);
         }
     }
 }

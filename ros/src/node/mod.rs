@@ -330,7 +330,6 @@ struct FrameLoop {
     pipeline: Pipeline,
     diag: Diagnostics,
     link: Option<LinkSender>,
-    max_tracks: usize,
 }
 
 /// The node's side of the pipeline: publish, count, send to the link.
@@ -338,7 +337,6 @@ struct Publish<'a> {
     out: &'a Outputs,
     diag: &'a mut Diagnostics,
     link: Option<&'a LinkSender>,
-    max_tracks: usize,
     received: Instant,
     transport_us: u64,
     sent: u64,
@@ -399,12 +397,11 @@ impl Sink for Publish<'_> {
         }
     }
 
-    fn evicted(&mut self, id: u32, why: Eviction) {
+    fn evicted(&mut self, id: u32, why: Eviction, max_tracks: usize) {
         self.diag.evicted(id);
         if let Eviction::MadeRoomFor(new) = why {
             self.diag.last_error = Some(format!(
-                "tracks.max = {} reached: person {id} dropped for person {new}",
-                self.max_tracks
+                "tracks.max = {max_tracks} reached: person {id} dropped for person {new}"
             ));
         }
     }
@@ -417,7 +414,6 @@ impl FrameLoop {
             out,
             diag: &mut self.diag,
             link: self.link.as_ref(),
-            max_tracks: self.max_tracks,
             received,
             transport_us,
             sent: 0,
@@ -518,7 +514,6 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         pipeline: Pipeline::new(&config, &model, config.link.as_ref().map(|l| l.base_from_forecast))?,
         diag: Diagnostics::new(Instant::now()),
         link,
-        max_tracks: config.max_tracks,
     };
     let period = Duration::from_secs_f64(config.diagnostics_period_s);
     let mut next_report = Instant::now() + period;

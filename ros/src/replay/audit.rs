@@ -320,7 +320,7 @@ impl Sink for Audit<'_> {
         }
     }
 
-    fn evicted(&mut self, id: u32, why: Eviction) {
+    fn evicted(&mut self, id: u32, why: Eviction, _max_tracks: usize) {
         self.event(self.last_ns, Some(id), "track_evicted", format!("{why:?}"));
     }
 }
