@@ -29,6 +29,7 @@ pub const PARAMETERS: &[&str] = &[
     "sched.policy",
     "sched.priority",
     "sched.cpus",
+    "lifecycle.autostart",
 ];
 
 pub const DEFAULT_NODE_NAME: &str = "a4mer_node";
@@ -65,6 +66,8 @@ pub struct NodeConfig {
     pub link: Option<crate::link::LinkConfig>,
     /// Scheduling policy, priority and CPUs of the frame loop.
     pub sched: crate::node::sched::SchedConfig,
+    /// Configure and activate at start-up; `false`: wait unconfigured for a lifecycle manager.
+    pub lifecycle_autostart: bool,
 }
 
 fn invalid(name: &str, reason: String) -> ParamError {
@@ -116,6 +119,19 @@ fn gap_limit_s(p: &Parameters) -> Result<f64, ParamError> {
     }
 }
 
+/// Faster than 100 Hz is no report anyone reads; slower than an hour is no health check.
+pub const DIAGNOSTICS_PERIOD_S: (f64, f64) = (0.01, 3600.0);
+
+fn diagnostics_period_s(p: &Parameters) -> Result<f64, ParamError> {
+    let v = positive_f64(p, "diagnostics.period_s", 1.0)?;
+    let (lo, hi) = DIAGNOSTICS_PERIOD_S;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid("diagnostics.period_s", format!("{v} is outside {lo}..={hi} s")))
+    }
+}
+
 fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamError> {
     let device = p.string_or("link.device", "")?;
     let baud = in_range_i64(p, "link.baud", 921_600, 9_600, 4_000_000)? as u32;
@@ -154,7 +170,7 @@ impl NodeConfig {
     pub fn settings(&self, params: &Parameters) -> Vec<Setting> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let link = self.link.as_ref();
-        let values: [(&'static str, String); 19] = [
+        let values: [(&'static str, String); 20] = [
             ("use_sim_time", self.use_sim_time.to_string()),
             ("model", path(&self.model)),
             ("input.type", self.input_type.param_value().to_string()),
@@ -180,6 +196,7 @@ impl NodeConfig {
             ("sched.policy", self.sched.policy.param_value().to_string()),
             ("sched.priority", self.sched.priority.to_string()),
             ("sched.cpus", format!("{:?}", self.sched.cpus)),
+            ("lifecycle.autostart", self.lifecycle_autostart.to_string()),
         ];
         values
             .into_iter()
@@ -222,9 +239,10 @@ impl NodeConfig {
             forecast_frame_id: p.string_or("forecast.frame_id", "")?,
             output_queue_depth: in_range_i64(p, "output.queue_depth", 10, 1, 1000)? as u32,
             marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
-            diagnostics_period_s: positive_f64(p, "diagnostics.period_s", 1.0)?,
+            diagnostics_period_s: diagnostics_period_s(p)?,
             link: link_config(p)?,
             sched: crate::node::sched::SchedConfig::from_parameters(p)?,
+            lifecycle_autostart: p.bool_or("lifecycle.autostart", true)?,
         })
     }
 }

@@ -127,6 +127,15 @@ impl Pipeline {
         })
     }
 
+    /// The settings a running node may change (`markers.stride`, `input.min_confidence`),
+    /// from the next message on; the engines keep their state.
+    pub fn apply_live(&mut self, config: &NodeConfig) {
+        self.markers.stride = config.marker_stride;
+        if let InputAdapter::Skeleton3DArray(a) = &mut self.adapter {
+            a.min_confidence = config.input_min_confidence;
+        }
+    }
+
     /// The engine following `person_id`, if any.
     pub fn engine(&self, person_id: u32) -> Option<&Engine> {
         self.tracks.get(u64::from(person_id))

@@ -61,6 +61,8 @@ fn xml_and_python_launch_files_declare_and_use_the_same_arguments() {
         };
         line = line.replace(&format!("$(var {name})"), &value);
     }
+    // launch's boolean substitution, for `managed`.
+    let line = line.replace("$(not false)", "true").replace("$(not true)", "false");
     let parts: Vec<&str> = line.split_whitespace().collect();
     let mut child = Command::new(parts[0])
         .args(&parts[1..])

@@ -12,9 +12,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,110 +21,12 @@ use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
 use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
-use common::{manifest, mocap_frames_from, python_with, sigterm, wait_exit};
-
-/// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
-fn joints_json(f: &PoseFrame) -> Value {
-    json!(
-        f.joints_in_world
-            .iter()
-            .zip(f.valid)
-            .map(|(p, v)| if v { json!([p[0], p[1], p[2]]) } else { Value::Null })
-            .collect::<Vec<_>>()
-    )
-}
+use common::{FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer};
 
 /// A DDS domain no other test on this host uses at the same time.
 fn domain(offset: u32) -> u16 {
     (120 + (std::process::id() % 40) * 2 + offset) as u16
 }
-
-struct NodeProcess {
-    child: Child,
-    stderr_path: PathBuf,
-}
-
-impl NodeProcess {
-    fn start(dir: &Path, domain: u16, params: &[&str]) -> Self {
-        let stderr_path = dir.join("node.stderr");
-        let mut args = vec!["--ros-args".to_string()];
-        for p in params {
-            args.extend(["-p".to_string(), p.to_string()]);
-        }
-        let child = Command::new(env!("CARGO_BIN_EXE_a4mer_node"))
-            .args(&args)
-            .env("ROS_DOMAIN_ID", domain.to_string())
-            .env("ROS_LOCALHOST_ONLY", "1")
-            .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child, stderr_path }
-    }
-
-    fn stderr(&self) -> String {
-        let mut s = String::new();
-        let _ = std::fs::File::open(&self.stderr_path).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    }
-
-    /// SIGTERM, as systemd stops it; the node must exit 0 within 10 s.
-    fn stop(mut self) -> String {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the node died during the test:\n{}",
-            self.stderr()
-        );
-        sigterm(&self.child);
-        let status = wait_exit(&mut self.child, Duration::from_secs(10));
-        let err = self.stderr();
-        assert!(status.success(), "node exit {status}:\n{err}");
-        err
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run_peer(python: &str, script: &str, args: &[String], env: &[(&str, String)]) -> Value {
-    let mut cmd = Command::new(python);
-    cmd.arg(manifest().join("tests/py").join(script)).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
-}
-
-const FASTDDS_LOOPBACK: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
-<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <transport_descriptors>
-    <transport_descriptor>
-      <transport_id>udp_loopback</transport_id>
-      <type>UDPv4</type>
-      <interfaceWhiteList><address>127.0.0.1</address></interfaceWhiteList>
-    </transport_descriptor>
-  </transport_descriptors>
-  <participant profile_name="loopback" is_default_profile="true">
-    <rtps>
-      <userTransports><transport_id>udp_loopback</transport_id></userTransports>
-      <useBuiltinTransports>false</useBuiltinTransports>
-    </rtps>
-  </participant>
-</profiles>
-"#;
 
 fn diag_value<'a>(d: &'a Value, key: &str) -> &'a str {
     d["values"][key].as_str().unwrap_or("")

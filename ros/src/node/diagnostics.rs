@@ -137,7 +137,7 @@ pub fn percentile_ms(sorted_us: &[u32], q: f64) -> Option<f64> {
     a4mer_runtime::stats::nearest_rank(sorted_us, q).map(|us| f64::from(us) / 1000.0)
 }
 
-fn kv(key: &str, value: impl ToString) -> KeyValue {
+pub(crate) fn kv(key: &str, value: impl ToString) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: value.to_string(),
@@ -247,6 +247,11 @@ impl Diagnostics {
         self.error(format!(
             "person {id} not followed: tracks.max = {max_tracks} people already in view"
         ));
+    }
+
+    /// Every track was dropped (lifecycle cleanup or shutdown).
+    pub fn forget_people(&mut self) {
+        self.people.clear();
     }
 
     pub fn evicted(&mut self, id: u32) {

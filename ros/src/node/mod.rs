@@ -12,12 +12,15 @@
 //! on the network sees a half-started node.
 
 pub mod diagnostics;
+pub mod lifecycle;
+pub mod params;
 pub mod sched;
+pub mod services;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::ArtifactError;
@@ -40,6 +43,8 @@ use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
 use diagnostics::{Diagnostics, GuardStatus, Identity};
+use lifecycle::{Primary, Step};
+use services::{Control, Services};
 
 /// The model the node runs when the `model` parameter is empty.
 pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small-int8.a4m");
@@ -48,6 +53,8 @@ pub const BUNDLED_MODEL_NAME: &str = "a4mer-small-int8.a4m (bundled)";
 /// Most samples taken per wake-up before the loop checks its timers again, so a flood on
 /// the input cannot starve `/diagnostics` or shutdown.
 const MAX_TAKES_PER_WAKE: usize = 256;
+/// The service thread's wake-up of the frame loop (parameter changes, lifecycle steps).
+const WAKE: mio::Token = mio::Token(2);
 /// Longest the loop sleeps before it looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
@@ -169,6 +176,8 @@ pub struct Topics {
 #[derive(Clone, Debug)]
 pub struct NodeSetup {
     pub names: NodeNames,
+    /// The parameters as given (read back by `get_parameters` as given).
+    pub params: Parameters,
     pub config: NodeConfig,
     pub env: RosEnv,
     pub topics: Topics,
@@ -191,7 +200,7 @@ pub fn parameters_from_args<S: AsRef<str>>(args: &[S]) -> Result<(NodeNames, Par
 impl NodeSetup {
     /// From the command line (without the program name) and the ROS environment.
     pub fn from_args<S: AsRef<str>>(args: &[S], env: RosEnv) -> Result<Self, NodeError> {
-        let (names, _, config) = parameters_from_args(args)?;
+        let (names, params, config) = parameters_from_args(args)?;
         let topics = Topics {
             poses: names.resolve_topic("~/poses")?,
             forecast: names.resolve_topic("~/forecast")?,
@@ -204,6 +213,7 @@ impl NodeSetup {
         Pipeline::new(&config, &model, None)?;
         Ok(Self {
             names,
+            params,
             config,
             env,
             topics,
@@ -325,16 +335,23 @@ impl Drop for DiagnosticsWriter {
     }
 }
 
-/// The frame loop's state: the pipeline, counters and the link.
+/// The frame loop's state: the pipeline, counters, the link and the lifecycle state.
 struct FrameLoop {
-    pipeline: Pipeline,
+    /// The configuration with every accepted live change.
+    config: NodeConfig,
+    model: LoadedModel,
+    /// Built by configure, dropped by cleanup and shutdown.
+    pipeline: Option<Pipeline>,
     diag: Diagnostics,
     link: Option<LinkSender>,
+    state: Primary,
 }
 
 /// The node's side of the pipeline: publish, count, send to the link.
 struct Publish<'a> {
     out: &'a Outputs,
+    /// Inactive: nothing is published and link frames go out Degraded.
+    active: bool,
     diag: &'a mut Diagnostics,
     link: Option<&'a LinkSender>,
     received: Instant,
@@ -369,6 +386,9 @@ impl Sink for Publish<'_> {
             step.engine.atoms_closed(),
             a.body_scale,
         );
+        if !self.active {
+            return;
+        }
         if let Some(markers) = out.markers
             && self.out.markers.publish(markers).is_err()
         {
@@ -388,6 +408,10 @@ impl Sink for Publish<'_> {
     fn link_frame(&mut self, frame: Result<Outgoing, PositionError>) {
         match (frame, self.link) {
             (Ok(mut frame), Some(link)) => {
+                if !self.active {
+                    // The MCU applies its certified fallback, on live poses.
+                    frame.health = a4mer_firmware::link::ModelHealth::Degraded;
+                }
                 let age_us = self.received.elapsed().as_micros() as u64 + self.transport_us;
                 frame.pose_age_us = age_us.min(u64::from(u32::MAX)) as u32;
                 link.offer(frame);
@@ -410,8 +434,13 @@ impl Sink for Publish<'_> {
 impl FrameLoop {
     /// `received`: when the sample was taken; `transport_us`: its age at that moment.
     fn on_message(&mut self, msg: &InputMessage, out: &Outputs, received: Instant, transport_us: u64) {
+        // Unconfigured or finalized: the sample is taken and dropped.
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
         let mut sink = Publish {
             out,
+            active: self.state == Primary::Active,
             diag: &mut self.diag,
             link: self.link.as_ref(),
             received,
@@ -419,9 +448,50 @@ impl FrameLoop {
             sent: 0,
             failed: 0,
         };
-        self.pipeline.on_message(msg, &mut sink);
+        pipeline.on_message(msg, &mut sink);
         let (sent, failed) = (sink.sent, sink.failed);
         self.diag.published(sent, failed);
+    }
+
+    /// Carry out a lifecycle step.
+    fn step(&mut self, step: Step) -> Result<(), String> {
+        match step {
+            Step::Configure => {
+                let link_base = self.config.link.as_ref().map(|l| l.base_from_forecast);
+                let pipeline = Pipeline::new(&self.config, &self.model, link_base).map_err(|e| e.to_string())?;
+                let link = match &self.config.link {
+                    Some(l) => Some(
+                        LinkSender::start(l.clone(), std::process::id() ^ (wall_clock_ns() as u32))
+                            .map_err(|e| format!("link.device {}: {e}", l.device.display()))?,
+                    ),
+                    None => None,
+                };
+                self.pipeline = Some(pipeline);
+                self.link = link;
+                self.state = Primary::Inactive;
+            }
+            Step::Activate => self.state = Primary::Active,
+            Step::Deactivate => self.state = Primary::Inactive,
+            Step::Cleanup | Step::Shutdown => {
+                self.pipeline = None;
+                self.link = None;
+                self.diag.forget_people();
+                self.state = if step == Step::Shutdown {
+                    Primary::Finalized
+                } else {
+                    Primary::Unconfigured
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// A live parameter change (the diagnostics period is the loop's own).
+    fn apply(&mut self, config: NodeConfig) {
+        if let Some(p) = &mut self.pipeline {
+            p.apply_live(&config);
+        }
+        self.config = config;
     }
 }
 
@@ -429,6 +499,7 @@ impl FrameLoop {
 pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeError> {
     let NodeSetup {
         names,
+        params,
         config,
         env,
         topics,
@@ -449,7 +520,9 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         .map_err(|e| ros_err(format!("node name {}", names.fully_qualified_name()))(format!("{e:?}")))?;
     // use_sim_time is ours: ros2-client's own /clock reader uses a type name
     // (builtin_interfaces/Time) that ROS 2 publishers of rosgraph_msgs/Clock do not match.
-    let options = NodeOptions::new().enable_rosout(true);
+    // Parameter services are ours (`services`): ros2-client's describe no range, no
+    // description and nothing read-only.
+    let options = NodeOptions::new().enable_rosout(true).start_parameter_services(false);
     let mut node = ctx
         .new_node(node_name, options)
         .map_err(|e| ros_err("creating the node")(format!("{e:?}")))?;
@@ -503,19 +576,43 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         max_tracks: config.max_tracks,
         use_sim_time: config.use_sim_time,
     };
-    let link = match &config.link {
-        Some(l) => Some(
-            LinkSender::start(l.clone(), std::process::id() ^ (wall_clock_ns() as u32))
-                .map_err(|e| ros_err(format!("link.device {}", l.device.display()))(e.to_string()))?,
-        ),
-        None => None,
-    };
     let mut frames = FrameLoop {
-        pipeline: Pipeline::new(&config, &model, config.link.as_ref().map(|l| l.base_from_forecast))?,
+        config: config.clone(),
+        model,
+        pipeline: None,
         diag: Diagnostics::new(Instant::now()),
-        link,
+        link: None,
+        state: Primary::Unconfigured,
     };
-    let period = Duration::from_secs_f64(config.diagnostics_period_s);
+    if config.lifecycle_autostart {
+        frames
+            .step(Step::Configure)
+            .map_err(ros_err("lifecycle.autostart: configure"))?;
+        frames
+            .step(Step::Activate)
+            .map_err(ros_err("lifecycle.autostart: activate"))?;
+    }
+    let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).map_err(|e| ros_err("event loop")(e.to_string()))?);
+    let (control_tx, control): (_, Receiver<Control>) = std::sync::mpsc::channel();
+    let services = Services::new(
+        &mut node,
+        &ctx,
+        &names.fully_qualified_name(),
+        params::ParamStore::new(&params, &config),
+        frames.state,
+        control_tx,
+        waker,
+    )?;
+    let services_stop = Arc::clone(&stop);
+    let services_thread = std::thread::Builder::new()
+        .name("a4mer-services".into())
+        .spawn(move || {
+            // Parameter and lifecycle requests: never ahead of a frame.
+            let _ = sched::demote_current_thread();
+            services.run(&services_stop)
+        })
+        .map_err(|e| ros_err("starting the services thread")(e.to_string()))?;
+    let mut period = Duration::from_secs_f64(config.diagnostics_period_s);
     let mut next_report = Instant::now() + period;
     // systemd (Type=notify): ready once every DDS entity exists; the watchdog is fed from
     // the frame loop itself, so a stalled loop is restarted, not merely a live process.
@@ -539,7 +636,14 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                 frame_id: String::new(),
             };
             let FrameLoop { diag, pipeline, .. } = &mut frames;
-            let mut report = diag.report(now, header, &identity, &|pid| pipeline.engine(pid).map(GuardStatus::of));
+            let mut report = diag.report(now, header, &identity, &|pid| {
+                pipeline.as_ref().and_then(|p| p.engine(pid)).map(GuardStatus::of)
+            });
+            if let Some(status) = report.status.first_mut() {
+                status
+                    .values
+                    .push(diagnostics::kv("lifecycle_state", frames.state.state().label));
+            }
             if let Some(link) = &frames.link {
                 report.status.push(diagnostics::link_status(&identity, &link.stats()));
             }
@@ -554,6 +658,23 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             && e.kind() != std::io::ErrorKind::Interrupted
         {
             return Err(ros_err("event loop")(e.to_string()));
+        }
+        loop {
+            match control.try_recv() {
+                Ok(Control::Config(c)) => {
+                    let new_period = Duration::from_secs_f64(c.diagnostics_period_s);
+                    if new_period != period {
+                        period = new_period;
+                        next_report = next_report.min(Instant::now() + period);
+                    }
+                    frames.apply(*c);
+                }
+                Ok(Control::Transition { step, done }) => {
+                    // The service thread may have given up waiting; nothing more to do then.
+                    let _ = done.try_send(frames.step(step));
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
         }
         if let Some(c) = &clock {
             for _ in 0..MAX_TAKES_PER_WAKE {
@@ -594,6 +715,13 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         unusable_messages: d.unusable_messages,
         rejected_frames: d.rejected_frames.values().sum(),
     };
+    // The services answer until the stop flag, then end; they hold servers of `node`.
+    match services_thread.join() {
+        Ok(Err(e)) => eprintln!("a4mer_node: warning: services: {e}"),
+        Err(_) => eprintln!("a4mer_node: warning: the services thread panicked"),
+        Ok(Ok(())) => {}
+    }
+    drop(frames);
     drop(outputs);
     drop(diagnostics_out);
     drop(input);

@@ -235,6 +235,12 @@ impl Parameters {
         self.values.get(name).map(|(v, _)| v)
     }
 
+    /// Set `name` to `value` from `origin` (e.g. a `set_parameters` request): for checking a
+    /// change with the same validation start-up runs.
+    pub fn set(&mut self, name: &str, value: ParamValue, origin: impl Into<String>) {
+        self.values.insert(name.to_string(), (value, origin.into()));
+    }
+
     /// Where `name` was set (file and node key, or the `-p` rule).
     pub fn origin(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|(_, o)| o.as_str())

@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests: Python peers and real mocap.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::PoseFrame;
+use serde_json::{Value, json};
 
 pub fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,3 +106,101 @@ pub fn loopback_env(domain: u16) -> RosEnv {
     })
     .unwrap()
 }
+
+/// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
+pub fn joints_json(f: &PoseFrame) -> Value {
+    json!(
+        f.joints_in_world
+            .iter()
+            .zip(f.valid)
+            .map(|(p, v)| if v { json!([p[0], p[1], p[2]]) } else { Value::Null })
+            .collect::<Vec<_>>()
+    )
+}
+
+pub struct NodeProcess {
+    child: Child,
+    stderr_path: PathBuf,
+}
+
+impl NodeProcess {
+    pub fn start(dir: &Path, domain: u16, params: &[&str]) -> Self {
+        let stderr_path = dir.join("node.stderr");
+        let mut args = vec!["--ros-args".to_string()];
+        for p in params {
+            args.extend(["-p".to_string(), p.to_string()]);
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_a4mer_node"))
+            .args(&args)
+            .env("ROS_DOMAIN_ID", domain.to_string())
+            .env("ROS_LOCALHOST_ONLY", "1")
+            .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, stderr_path }
+    }
+
+    pub fn stderr(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(&self.stderr_path).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// SIGTERM, as systemd stops it; the node must exit 0 within 10 s.
+    pub fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the node died during the test:\n{}",
+            self.stderr()
+        );
+        sigterm(&self.child);
+        let status = wait_exit(&mut self.child, Duration::from_secs(10));
+        let err = self.stderr();
+        assert!(status.success(), "node exit {status}:\n{err}");
+        err
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run_peer(python: &str, script: &str, args: &[String], env: &[(&str, String)]) -> Value {
+    let mut cmd = Command::new(python);
+    cmd.arg(manifest().join("tests/py").join(script)).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
+}
+
+pub const FASTDDS_LOOPBACK: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>udp_loopback</transport_id>
+      <type>UDPv4</type>
+      <interfaceWhiteList><address>127.0.0.1</address></interfaceWhiteList>
+    </transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="loopback" is_default_profile="true">
+    <rtps>
+      <userTransports><transport_id>udp_loopback</transport_id></userTransports>
+      <useBuiltinTransports>false</useBuiltinTransports>
+    </rtps>
+  </participant>
+</profiles>
+"#;
