@@ -13,9 +13,8 @@ import sys
 import time
 
 import rclpy
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Pose, PoseArray
+from geometry_msgs.msg import PoseArray
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
 from rcl_interfaces.msg import Parameter, ParameterEvent, ParameterType, ParameterValue
@@ -28,21 +27,10 @@ from rcl_interfaces.srv import (
     SetParametersAtomically,
 )
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy_peer import pose_array  # this directory: the same PoseArray the first peer sends
 from visualization_msgs.msg import MarkerArray
 
 PERIOD_S = 1.0 / 30.0
-
-
-def pose_array(ns, joints):
-    msg = PoseArray()
-    msg.header.stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-    msg.header.frame_id = "world"
-    for x, y, z in joints:
-        p = Pose()
-        p.position.x, p.position.y, p.position.z = float(x), float(y), float(z)
-        p.orientation.w = 1.0
-        msg.poses.append(p)
-    return msg
 
 
 def value_json(v):
