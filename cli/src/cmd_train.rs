@@ -12,7 +12,7 @@ use a4mer_measure::eval::{Split, evaluate};
 use a4mer_measure::forecaster::ModelForecaster;
 use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
-use a4mer_train::fit::{Progress, TrainConfig, report::motif_report, train};
+use a4mer_train::fit::{Progress, TrainConfig, TrainReport, refit_decode, report::motif_report, train};
 
 use crate::{SourceArgs, print_json};
 
@@ -45,6 +45,12 @@ pub struct TrainArgs {
     /// Continue from the checkpoint instead of starting over.
     #[arg(long)]
     resume: bool,
+    /// Keep this trained model's network, vocabulary and normalisation and refit only its
+    /// calibrated decode (the recent velocities' and the residual's gains per motion regime,
+    /// and the spread's factor) on the training windows the same --data, --hold-out and
+    /// --seed give. Minutes instead of a full training run.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs"])]
+    decode_from: Option<PathBuf>,
     /// Skip the held-out evaluation (the artifact then carries no eval metrics).
     #[arg(long)]
     no_eval: bool,
@@ -165,7 +171,33 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let losses: Vec<String> = p.losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
         bar.set_message(format!("{} | {:.0} windows/s", losses.join(" "), p.windows_per_s));
     };
-    let (model, report) = train(&train_frames, &cfg, Some(&ckpt), &mut on_progress)?;
+    let (model, report, created_by) = match &args.decode_from {
+        Some(from) => {
+            let (mut model, prov) =
+                a4mer_runtime::artifact::load_model(from, &a4mer_runtime::device::inference_device())
+                    .with_context(|| format!("loading {}", from.display()))?;
+            if prov.seed != args.seed {
+                bail!(
+                    "train --decode-from {}: the model was trained with --seed {}, not {}; the decode must be fitted on the same augmented clips",
+                    from.display(),
+                    prov.seed,
+                    args.seed
+                );
+            }
+            cfg.pretrain_epochs = prov.pretrain_epochs as usize;
+            cfg.finetune_epochs = prov.finetune_epochs as usize;
+            let report = TrainReport {
+                decode_windows_per_regime: refit_decode(&mut model, &train_frames, &cfg)?,
+                ..TrainReport::default()
+            };
+            let by = format!("{}; decode refitted from {}", prov.created_by, from.display());
+            (model, report, by)
+        }
+        None => {
+            let (model, report) = train(&train_frames, &cfg, Some(&ckpt), &mut on_progress)?;
+            (model, report, format!("a4mer {} train", env!("CARGO_PKG_VERSION")))
+        }
+    };
     bar.finish_and_clear();
 
     let heldout: Vec<_> = motions.iter().map(|m| Split::Heldout.frames(&m.frames)).collect();
@@ -191,7 +223,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "eval_held_out_recordings": unseen_eval,
     });
     let prov = Provenance {
-        created_by: format!("a4mer {} train", env!("CARGO_PKG_VERSION")),
+        created_by,
         git_revision: git_revision(),
         data,
         seed: args.seed,

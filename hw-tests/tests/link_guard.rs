@@ -31,7 +31,12 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     let (mut model, _) = load_model(&repo_root().join("models/a4mer-small-int8.a4m"), &inference_device()).unwrap();
     // Deliberately wrong: the velocity prior turned around, so every forecast runs the
     // wrong way.
-    for g in model.norm.prior_gain_s.iter_mut() {
+    for g in model
+        .norm
+        .prior_gain_s
+        .iter_mut()
+        .chain(model.norm.decode.iter_mut().flat_map(|d| d.gain.iter_mut()))
+    {
         *g = -*g;
     }
     let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), EngineConfig::default()).unwrap();

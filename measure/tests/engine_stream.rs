@@ -364,7 +364,12 @@ fn the_guard_keeps_a_wrong_model_from_the_published_forecast() {
     let held_out = take(1);
     let (model, _) = load_model(&common::repo_root().join("models/a4mer-small.a4m"), &inference_device()).unwrap();
     let mut wrong = model.clone();
-    for g in wrong.norm.prior_gain_s.iter_mut() {
+    for g in wrong
+        .norm
+        .prior_gain_s
+        .iter_mut()
+        .chain(wrong.norm.decode.iter_mut().flat_map(|d| d.gain.iter_mut()))
+    {
         *g *= -3.0;
     }
     for (name, m) in [("shipped", &model), ("wrong", &wrong)] {

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use crate::skeleton::{SMPL24_MIRROR, SMPL24_PARENTS};
 
+use super::prior::{DECODE_TERMS, DecodeCalibration, Kinematics};
+
 /// Pelvis-relative joint positions in the heading frame.
 pub const POSE_DIM: usize = NUM_JOINTS * 3;
 /// Root velocity (3, m/s, heading frame) and yaw rate (rad/s).
@@ -218,6 +220,11 @@ pub struct NormStats {
     /// forecasts a residual on top. Empty in models without a prior.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prior_gain_s: Vec<f32>,
+    /// The calibrated decode (`model::prior`), least-squares fitted on the augmented
+    /// training data. None: the damped-velocity prior on the newest velocity plus the
+    /// whole residual, and the head's spread as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode: Option<DecodeCalibration>,
 }
 
 /// The bones observed in a frame: `(joint, length in m)` of each bone from an SMPL-24
@@ -247,6 +254,7 @@ impl NormStats {
             disp_std: vec![1.0; horizon * 3],
             ref_bone_m: Vec::new(),
             prior_gain_s: Vec::new(),
+            decode: None,
         }
     }
 
@@ -282,38 +290,76 @@ impl NormStats {
     }
 
     /// The prior's displacement (heading frame, m) of a joint moving at `vel` (heading
-    /// frame, m/s) at forecast step `s`.
+    /// frame, m/s) at forecast step `s`: the uncalibrated damped-velocity prior, on which
+    /// the head's residual is trained.
     #[inline]
     pub fn prior_disp(&self, vel: &[f32], s: usize) -> [f32; 3] {
         let g = self.prior_gain_s.get(s).copied().unwrap_or(0.0);
         [g * vel[0], g * vel[1], g * vel[2]]
     }
 
-    /// Joints in the world at forecast step `s`: `last` moved by the prior on each
-    /// joint's velocity (the features `last_feat` of that frame: its velocities and heading)
-    /// plus the head's normalized residual `disp_norm` (`horizon * POSE_DIM`) at this
-    /// body's `scale`; each joint takes its `sources` joint's displacement. A joint without
-    /// a velocity gets no prior.
+    /// The regime of a person's recent kinematics (0 without a calibrated decode).
+    #[inline]
+    pub fn regime(&self, kin: &Kinematics) -> usize {
+        self.decode.as_ref().map_or(0, |d| d.regime(kin))
+    }
+
+    /// The decode's coefficients at forecast step `s` in `regime`: the velocity gains
+    /// (newest first) and the residual's. Without a calibrated decode: the damped-velocity
+    /// prior on the newest velocity and the whole residual.
+    #[inline]
+    pub fn decode_terms(&self, regime: usize, s: usize) -> [f32; DECODE_TERMS] {
+        let horizon = self.disp_std.len() / 3;
+        if let Some(t) = self.decode.as_ref().and_then(|d| d.terms(regime, s, horizon)) {
+            return t;
+        }
+        let mut t = [0.0; DECODE_TERMS];
+        t[0] = self.prior_gain_s.get(s).copied().unwrap_or(0.0);
+        t[DECODE_TERMS - 1] = 1.0;
+        t
+    }
+
+    /// The factor on the head's spread at step `s` in `regime` (1 without calibration).
+    #[inline]
+    pub fn spread_gain(&self, regime: usize, s: usize) -> f32 {
+        let horizon = self.disp_std.len() / 3;
+        match &self.decode {
+            Some(d) if s < horizon => d.spread_gain.get(regime * horizon + s).copied().unwrap_or(1.0),
+            _ => 1.0,
+        }
+    }
+
+    /// Joints in the world at forecast step `s`: `last` moved by the calibrated decode of
+    /// the person's recent `kin`ematics and the head's normalized residual `disp_norm`
+    /// (`horizon * POSE_DIM`) at this body's `scale`, in the heading `yaw_rad` of the
+    /// newest frame; each joint takes its `sources` joint's displacement. A joint without
+    /// a velocity gets no velocity terms.
+    #[allow(clippy::too_many_arguments)]
     pub fn decode_forecast_step(
         &self,
         last: &Joints,
         sources: &[usize; NUM_JOINTS],
         disp_norm: &[f32],
         s: usize,
-        last_feat: &FrameFeatures,
+        kin: &Kinematics,
+        yaw_rad: f32,
         scale: f32,
     ) -> Joints {
-        self.decode_with(last, sources, disp_norm, s, last_feat.yaw_rad, scale, |src| {
-            if last_feat.kin_valid[src] {
-                self.prior_disp(&last_feat.kin[src * 3..src * 3 + 3], s)
-            } else {
-                [0.0; 3]
-            }
-        })
+        let terms = self.decode_terms(self.regime(kin), s);
+        self.decode_with(
+            last,
+            sources,
+            disp_norm,
+            s,
+            yaw_rad,
+            scale * terms[DECODE_TERMS - 1],
+            |src| kin.prior_disp(src, &terms),
+        )
     }
 
-    /// `last` moved, per joint, by `prior(source)` plus the head's residual at `scale`
-    /// (both in the heading frame `yaw_rad`).
+    /// `last` moved, per joint, by `prior(source)` plus the head's residual times
+    /// `residual_gain` (the body scale, times the decode's residual gain), both in the
+    /// heading frame `yaw_rad`.
     #[allow(clippy::too_many_arguments)]
     fn decode_with(
         &self,
@@ -322,7 +368,7 @@ impl NormStats {
         disp_norm: &[f32],
         s: usize,
         yaw_rad: f32,
-        scale: f32,
+        residual_gain: f32,
         prior: impl Fn(usize) -> [f32; 3],
     ) -> Joints {
         let std = &self.disp_std[s * 3..s * 3 + 3];
@@ -332,9 +378,9 @@ impl NormStats {
             let q = prior(src);
             let dw = heading_to_world(
                 [
-                    q[0] + disp_norm[o] * std[0] * scale,
-                    q[1] + disp_norm[o + 1] * std[1] * scale,
-                    q[2] + disp_norm[o + 2] * std[2] * scale,
+                    q[0] + disp_norm[o] * std[0] * residual_gain,
+                    q[1] + disp_norm[o + 1] * std[1] * residual_gain,
+                    q[2] + disp_norm[o + 2] * std[2] * residual_gain,
                 ],
                 yaw_rad,
             );
@@ -460,6 +506,9 @@ impl NormStats {
             .any(|v| !v.is_finite() || *v < 0.0)
         {
             return Err("norm.ref_bone_m or norm.prior_gain_s holds a negative or non-finite value".into());
+        }
+        if let Some(d) = &self.decode {
+            d.check(horizon)?;
         }
         let all = self.feat_std.iter().chain(&self.kin_std).chain(&self.disp_std);
         if all.clone().any(|s| !(s.is_finite() && *s > 0.0)) || self.feat_mean.iter().any(|m| !m.is_finite()) {

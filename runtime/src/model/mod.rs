@@ -6,6 +6,7 @@
 pub mod config;
 pub mod features;
 pub mod native;
+pub mod prior;
 pub mod quant;
 pub mod segment;
 pub mod tensors;

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::batch::{self, Batch, WindowInput};
 use super::features::{self, CONT_DIM, FEAT_DIM, FrameFeatures, KIN_DIM, NormStats, POSE_DIM};
 use super::nn::{A4mer, A4merConfig};
+use super::prior::Kinematics;
 use super::{
     AtomSpan, Forecast, ForecastStep, ModelError, MotifVocab, interp_base, interp_extra, motif_embeddings, quant,
     segment, surprise_mask,
@@ -130,11 +131,12 @@ impl Model {
         let mut out = Vec::with_capacity(windows.len());
         for (b, w) in windows.iter().enumerate() {
             let last = w[w.len() - 1];
-            let Some(raw_last) = preps[b].raw.last() else {
+            let raw = &preps[b].raw;
+            if raw.is_empty() {
                 return Err(ModelError::TooFewFrames { need: 2, got: w.len() });
-            };
+            }
             let disp = &mean[b * h * POSE_DIM..(b + 1) * h * POSE_DIM];
-            let steps = self.decode_steps(&last, raw_last, disp, &spread[b * h..(b + 1) * h]);
+            let steps = self.decode_steps(&last, raw, disp, &spread[b * h..(b + 1) * h]);
             let n = batch.n_atoms[b];
             let motif_now = (n > 0).then(|| {
                 let s = &states[b * batch.a * d..(b * batch.a + n) * d];
@@ -159,15 +161,22 @@ impl Model {
         })
     }
 
+    /// The forecast steps after `last`, whose features end `raw` (the whole window's, oldest
+    /// first; not empty).
     fn decode_steps(
         &self,
         last: &PoseFrame,
-        raw_last: &FrameFeatures,
+        raw: &[FrameFeatures],
         disp_norm: &[f32],
         log_spread: &[f32],
     ) -> Vec<ForecastStep> {
         let sources = self.norm.forecast_sources();
+        let Some(raw_last) = raw.last() else {
+            return Vec::new();
+        };
         let scale = self.norm.body_scale(raw_last);
+        let kin = Kinematics::observe(raw.iter().rev(), scale);
+        let regime = self.norm.regime(&kin);
         (0..self.config.horizon)
             .map(|s| ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
@@ -176,10 +185,11 @@ impl Model {
                     &sources,
                     disp_norm,
                     s,
-                    raw_last,
+                    &kin,
+                    raw_last.yaw_rad,
                     scale,
                 ),
-                spread_m: log_spread[s].exp() * scale,
+                spread_m: log_spread[s].exp() * scale * self.norm.spread_gain(regime, s),
             })
             .collect()
     }

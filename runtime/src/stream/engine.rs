@@ -16,6 +16,7 @@ pub use crate::model::ForecastStep;
 use crate::model::config::head_input_dim;
 use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, POSE_DIM, frame_features};
 use crate::model::native::NetState;
+use crate::model::prior::{Kinematics, PRIOR_FRAMES};
 use crate::model::segment::Segmenter;
 use crate::model::surprise_mask;
 use crate::pose::{FPS, NUM_JOINTS, PoseFrame};
@@ -125,6 +126,8 @@ struct FrameWindow {
     /// Normalized inputs of the last two frames, newest first.
     recent: heapless::Deque<[f32; FEAT_DIM], 2>,
     last: Option<(PoseFrame, FrameFeatures)>,
+    /// Raw features of the last frames, newest first: the decode's velocities.
+    raw: heapless::Deque<FrameFeatures, PRIOR_FRAMES>,
 }
 
 impl FrameWindow {
@@ -134,6 +137,7 @@ impl FrameWindow {
             open_start_ns: 0,
             recent: heapless::Deque::new(),
             last: None,
+            raw: heapless::Deque::new(),
         }
     }
 
@@ -141,6 +145,7 @@ impl FrameWindow {
         self.open.clear();
         self.recent.clear();
         self.last = None;
+        self.raw.clear();
     }
 
     fn push_recent(&mut self, feat: [f32; FEAT_DIM]) {
@@ -149,6 +154,14 @@ impl FrameWindow {
         }
         // Not full after the pop.
         let _ = self.recent.push_front(feat);
+    }
+
+    fn push_raw(&mut self, raw: &FrameFeatures) {
+        if self.raw.is_full() {
+            self.raw.pop_back();
+        }
+        // Not full after the pop.
+        let _ = self.raw.push_front(raw.clone());
     }
 }
 
@@ -451,6 +464,7 @@ impl Engine {
         // The segmenter closes at l_max <= MAX_SEGMENT, so there is always room.
         let _ = self.window.open.push(feat);
         self.window.push_recent(feat);
+        self.window.push_raw(&raw);
         self.window.last = Some((*f, raw));
         self.frames_since_reset += 1;
         self.frames_since_drop = self.frames_since_drop.saturating_add(1);
@@ -521,14 +535,22 @@ impl Engine {
         out.forecast.clear();
         let scale = model.norm.body_scale(raw);
         out.body_scale = scale;
+        let kin = Kinematics::observe(self.window.raw.iter(), scale);
+        let regime = model.norm.regime(&kin);
         for s in 0..cfg.horizon {
-            let joints = model
-                .norm
-                .decode_forecast_step(&f.joints_in_world, &model.sources, &self.mean, s, raw, scale);
+            let joints = model.norm.decode_forecast_step(
+                &f.joints_in_world,
+                &model.sources,
+                &self.mean,
+                s,
+                &kin,
+                raw.yaw_rad,
+                scale,
+            );
             let step = ForecastStep {
                 dt_s: (s + 1) as f32 / FPS as f32,
                 joints_in_world: joints,
-                spread_m: self.log_spread[s].exp() * scale,
+                spread_m: self.log_spread[s].exp() * scale * model.norm.spread_gain(regime, s),
             };
             // horizon <= MAX_HORIZON (checked in StreamModel::new).
             let _ = out.forecast.push(step);

@@ -176,7 +176,7 @@ pub fn fit_norm(clips: &[Clip], horizon: usize) -> NormStats {
 
 /// Call `each(step, joint, displacement)` for every future step of the window at `t`
 /// whose joint is seen at both ends; the displacement is in the heading frame of `t`.
-fn for_each_future(c: &Clip, t: usize, horizon: usize, mut each: impl FnMut(usize, usize, [f32; 3])) {
+pub(super) fn for_each_future(c: &Clip, t: usize, horizon: usize, mut each: impl FnMut(usize, usize, [f32; 3])) {
     let p0 = &c.frames[t];
     let yaw = c.raw[t].yaw_rad;
     for h in 0..horizon {

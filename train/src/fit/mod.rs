@@ -18,6 +18,9 @@ pub mod dataset;
 pub mod kmeans;
 pub mod report;
 
+mod decode;
+
+pub use decode::DecodeEdges;
 mod finetune;
 mod pretrain;
 mod vocab;
@@ -67,6 +70,8 @@ pub struct TrainConfig {
     pub joint_dropout: f64,
     /// Augment with mirrored, rotated and speed-changed copies.
     pub augment: bool,
+    /// Regimes of the calibrated decode (`model::prior`).
+    pub decode_edges: DecodeEdges,
 }
 
 impl TrainConfig {
@@ -86,6 +91,7 @@ impl TrainConfig {
             val_fraction: 0.1,
             joint_dropout: 0.05,
             augment: true,
+            decode_edges: DecodeEdges::default(),
         }
     }
 }
@@ -118,6 +124,9 @@ pub struct TrainReport {
     /// Mean total pre-training loss per epoch, and every step's loss.
     pub pretrain_epoch_loss: Vec<f32>,
     pub pretrain_step_loss: Vec<f32>,
+    /// Training windows per regime of the calibrated decode (`model::prior`).
+    #[serde(default)]
+    pub decode_windows_per_regime: Vec<u64>,
     pub pretrain_terms: Vec<Vec<(String, f32)>>,
     pub finetune_epoch_loss: Vec<f32>,
     /// Validation world MPJPE (mm, mean over all 30 steps) per fine-tune epoch.
@@ -163,17 +172,13 @@ fn split_train_val(recordings: &[Vec<PoseFrame>], val_fraction: f64) -> (Vec<Vec
     (tr, va)
 }
 
-/// Train a model on the training recordings (frames already at 30 Hz, canonical).
-pub fn train(
+/// The training part of each recording, its augmented clips (deterministic for the seed)
+/// and the validation clips (each recording's end).
+fn training_clips(
     recordings: &[Vec<PoseFrame>],
     cfg: &TrainConfig,
-    checkpoint_path: Option<&Path>,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(Model, TrainReport), TrainError> {
-    let started = Instant::now();
+) -> Result<(Vec<Vec<PoseFrame>>, Vec<Clip>, Vec<Clip>), TrainError> {
     let mcfg = &cfg.model;
-    let device = training_device();
-    let inner = inference_device();
     let (train_recs, val_recs) = split_train_val(recordings, cfg.val_fraction);
     let mut rng = rng_for(cfg.seed, 0, 0);
     let mut clips = Vec::new();
@@ -203,6 +208,39 @@ pub fn train(
         .filter(|r| r.len() > mcfg.obs_frames + mcfg.horizon)
         .map(Clip::new)
         .collect::<Result<_, _>>()?;
+    Ok((train_recs, clips, val_clips))
+}
+
+/// Refit only the calibrated decode of a trained `model` on the training windows of
+/// `recordings`, augmented as `cfg` would for training (same seed, same clips): the
+/// network, vocabulary and normalisation stay as they are.
+pub fn refit_decode(
+    model: &mut Model,
+    recordings: &[Vec<PoseFrame>],
+    cfg: &TrainConfig,
+) -> Result<Vec<u64>, TrainError> {
+    let (_, mut clips, _) = training_clips(recordings, cfg)?;
+    let inner = inference_device();
+    let config = model.config.clone();
+    refresh_surprise(&model.net, &mut clips, &model.norm, &inner);
+    let refs = window_refs(&clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
+    let samples = encode_windows(model, &clips, &refs);
+    Ok(decode::fit_decode(model, &samples, &clips, &cfg.decode_edges, &inner))
+}
+
+/// Train a model on the training recordings (frames already at 30 Hz, canonical).
+pub fn train(
+    recordings: &[Vec<PoseFrame>],
+    cfg: &TrainConfig,
+    checkpoint_path: Option<&Path>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport), TrainError> {
+    let started = Instant::now();
+    let mcfg = &cfg.model;
+    let device = training_device();
+    let inner = inference_device();
+    let (train_recs, clips, val_clips) = training_clips(recordings, cfg)?;
+    let mut clips = clips;
     let norm = dataset::fit_norm(&clips, mcfg.horizon);
 
     let mut report = TrainReport::default();
@@ -416,6 +454,7 @@ pub fn train(
     };
     // The heads come from fine-tuning; the encoders are the frozen pre-trained ones (same values).
     model.net = final_net;
+    report.decode_windows_per_regime = decode::fit_decode(&mut model, &samples, &clips, &cfg.decode_edges, &inner);
     report.wall_s = started.elapsed().as_secs_f64();
     Ok((model, report))
 }

@@ -50,6 +50,10 @@ fn tiny(seed: u64, pretrain_epochs: usize, finetune_epochs: usize) -> TrainConfi
         val_fraction: 0.1,
         joint_dropout: 0.05,
         augment: false,
+        decode_edges: DecodeEdges {
+            speed_mps: vec![0.2, 0.6],
+            roughness: vec![0.5],
+        },
     }
 }
 
@@ -109,4 +113,43 @@ fn resume_from_a_checkpoint_continues_the_same_run() {
     assert!(stop.is_err() && count == 1);
     let (b, _) = train(&data, &full, Some(&ck), &mut |_| {}).unwrap();
     assert_eq!(named_tensors(&a.net), named_tensors(&b.net));
+}
+
+#[test]
+fn the_calibrated_decode_fits_its_training_windows_at_least_as_well_as_the_plain_prior() {
+    let data = fixture();
+    let cfg = tiny(4, 1, 2);
+    let (model, rep) = train(&data, &cfg, None, &mut |_| {}).unwrap();
+    let decode = model.norm.decode.as_ref().expect("training fits the decode");
+    assert_eq!(decode.check(cfg.model.horizon), Ok(()));
+    assert_eq!(rep.decode_windows_per_regime.len(), decode.regimes());
+    assert!(decode.regimes() > 1, "{decode:?}");
+    let mut plain = model.clone();
+    plain.norm.decode = None;
+    // Squared error over the training part's windows, as the fit measured it.
+    let frames = &data[0][..540];
+    let (obs, h) = (cfg.model.obs_frames, cfg.model.horizon);
+    let sq = |m: &a4mer_runtime::model::Model| -> f64 {
+        let mut sum = 0.0f64;
+        for origin in (obs..frames.len() - h - 1).step_by(2) {
+            let f = m.forecast(&frames[origin + 1 - obs..=origin]).unwrap();
+            for (s, step) in f.steps.iter().enumerate() {
+                let truth = &frames[origin + 1 + s];
+                for j in 0..a4mer_runtime::NUM_JOINTS {
+                    if truth.valid[j] {
+                        let (a, b) = (step.joints_in_world[j], truth.joints_in_world[j]);
+                        sum += (0..3).map(|c| ((a[c] - b[c]) as f64).powi(2)).sum::<f64>();
+                    }
+                }
+            }
+        }
+        sum
+    };
+    let (calibrated, uncalibrated) = (sq(&model), sq(&plain));
+    assert!(
+        calibrated <= uncalibrated * 1.01,
+        "calibrated {calibrated} against the plain prior's {uncalibrated}"
+    );
+    // A spread factor exists for every regime and step, and scales the spread.
+    assert!(decode.spread_gain.iter().all(|g| *g > 0.0 && g.is_finite()));
 }

@@ -1,0 +1,286 @@
+//! The calibrated decode (`model::prior`): per regime and forecast step, the least-squares
+//! gains of the recent velocities and of the head's residual, and the spread's factor,
+//! fitted on the augmented training windows once the heads are trained.
+//!
+//! A regime with few windows is pulled towards the gains pooled over all regimes (ridge
+//! with [`SHRINK_SAMPLES`] pseudo-observations), so a rare regime cannot get wild gains.
+
+use a4mer_runtime::model::features::POSE_DIM;
+use a4mer_runtime::model::prior::{DECODE_TERMS, DecodeCalibration, Kinematics, PRIOR_FRAMES};
+use a4mer_runtime::model::{Model, host};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{Clip, for_each_future};
+use super::finetune::HeadSample;
+use super::t2;
+
+/// Pseudo-observations (coordinates, or joint errors for the spread) that pull a regime's
+/// fit towards the pooled one.
+const SHRINK_SAMPLES: f64 = 2000.0;
+
+const T: usize = DECODE_TERMS;
+
+#[derive(Clone)]
+struct Normal {
+    a: [[f64; T]; T],
+    b: [f64; T],
+    n: f64,
+}
+
+impl Normal {
+    fn new() -> Self {
+        Self {
+            a: [[0.0; T]; T],
+            b: [0.0; T],
+            n: 0.0,
+        }
+    }
+
+    fn add(&mut self, x: &[f64; T], y: f64) {
+        for r in 0..T {
+            for c in 0..T {
+                self.a[r][c] += x[r] * x[c];
+            }
+            self.b[r] += x[r] * y;
+        }
+        self.n += 1.0;
+    }
+
+    /// Gains minimising the squared error plus `lambda` times the per-sample second moments
+    /// of `pool` on the distance to `towards`.
+    fn solve(&self, pool: &Normal, lambda: f64, towards: &[f64; T]) -> Option<[f64; T]> {
+        let mut a = self.a;
+        let mut b = self.b;
+        for k in 0..T {
+            let d = lambda * pool.a[k][k] / pool.n.max(1.0) + 1e-12;
+            a[k][k] += d;
+            b[k] += d * towards[k];
+        }
+        solve(a, b)
+    }
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve(mut a: [[f64; T]; T], mut b: [f64; T]) -> Option<[f64; T]> {
+    for col in 0..T {
+        let piv = (col..T).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-15 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for r in col + 1..T {
+            let f = a[r][col] / a[col][col];
+            for c in col..T {
+                a[r][c] -= f * a[col][c];
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; T];
+    for r in (0..T).rev() {
+        let s: f64 = (r + 1..T).map(|c| a[r][c] * x[c]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
+/// The regimes of the calibrated decode: upper band edges of the observed speed
+/// (reference-body m/s) and of the velocities' roughness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DecodeEdges {
+    pub speed_mps: Vec<f32>,
+    pub roughness: Vec<f32>,
+}
+
+impl Default for DecodeEdges {
+    /// Speed bands doubling from 5 cm/s (near-stillness apart from slow and ordinary
+    /// motion); roughness bands doubling from 0.3 (clean mocap sits below, camera jitter
+    /// of a few cm above). Chosen on the validation protocol (README, Generalization)
+    /// over equally populated bands, which lump all slow motion into one.
+    fn default() -> Self {
+        Self {
+            speed_mps: vec![0.05, 0.1, 0.2, 0.4, 0.8],
+            roughness: vec![0.3, 0.6, 1.2],
+        }
+    }
+}
+
+/// What the fit saw: training windows per regime.
+pub type RegimeWindows = Vec<u64>;
+
+/// The heads' outputs on every sample, in chunks: `(sample index, residual, log spread)`.
+fn for_each_output(
+    model: &Model,
+    samples: &[HeadSample],
+    device: &Device,
+    mut each: impl FnMut(usize, &[f32], &[f32]),
+) {
+    let h = model.config.horizon;
+    for (c, chunk) in samples.chunks(256).enumerate() {
+        let b = chunk.len();
+        let dim = chunk[0].input.len();
+        let x: Vec<f32> = chunk.iter().flat_map(|s| s.input.iter().copied()).collect();
+        let (mean, log_spread) = model.net.forecast.forward(t2(x, [b, dim], device));
+        let (mean, log_spread) = (host(mean), host(log_spread));
+        for i in 0..b {
+            each(
+                c * 256 + i,
+                &mean[i * h * POSE_DIM..(i + 1) * h * POSE_DIM],
+                &log_spread[i * h..(i + 1) * h],
+            );
+        }
+    }
+}
+
+/// One window's regressors: its kinematics and body scale.
+fn window_kinematics(model: &Model, clip: &Clip, origin: usize) -> (Kinematics, f32) {
+    let scale = model.norm.body_scale(&clip.raw[origin]);
+    let recent = (0..PRIOR_FRAMES)
+        .filter_map(|k| origin.checked_sub(k))
+        .map(|k| &clip.raw[k]);
+    (Kinematics::observe(recent, scale), scale)
+}
+
+/// Fit `model.norm.decode` on the training `samples` (windows of `clips` with the frozen
+/// encoders' head inputs), with the model's trained heads, for the regimes `edges`
+/// (speed in m/s, roughness) declare.
+pub(super) fn fit_decode(
+    model: &mut Model,
+    samples: &[HeadSample],
+    clips: &[Clip],
+    edges: &DecodeEdges,
+    device: &Device,
+) -> RegimeWindows {
+    let h = model.config.horizon;
+    let sources = model.norm.forecast_sources();
+    // The uncalibrated decode: what the pooled fit starts from.
+    model.norm.decode = None;
+    let mut cal = DecodeCalibration {
+        speed_edges_mps: edges.speed_mps.clone(),
+        roughness_edges: edges.roughness.clone(),
+        gain: Vec::new(),
+        spread_gain: Vec::new(),
+    };
+    let regimes = cal.regimes();
+    let mut windows = vec![0u64; regimes];
+    let mut cells = vec![Normal::new(); regimes * h];
+    let mut pool = vec![Normal::new(); h];
+    for_each_output(model, samples, device, |i, disp_norm, _| {
+        let w = samples[i].win;
+        let clip = &clips[w.clip];
+        let (kin, scale) = window_kinematics(model, clip, w.origin);
+        let regime = cal.regime(&kin);
+        windows[regime] += 1;
+        for_each_future(clip, w.origin, h, |s, j, d| {
+            let src = sources[j];
+            if !kin.moving[src] {
+                return;
+            }
+            let std = &model.norm.disp_std[s * 3..s * 3 + 3];
+            for ax in 0..3 {
+                let mut x = [0.0f64; T];
+                for (k, v) in kin.vel.iter().enumerate() {
+                    x[k] = v[src][ax] as f64;
+                }
+                x[T - 1] = (disp_norm[s * POSE_DIM + src * 3 + ax] * std[ax] * scale) as f64;
+                cells[regime * h + s].add(&x, d[ax] as f64);
+                pool[s].add(&x, d[ax] as f64);
+            }
+        });
+    });
+    let pooled: Vec<[f64; T]> = (0..h)
+        .map(|s| {
+            let default = model.norm.decode_terms(0, s).map(|g| g as f64);
+            pool[s].solve(&pool[s], 1e-6, &default).unwrap_or(default)
+        })
+        .collect();
+    for r in 0..regimes {
+        for s in 0..h {
+            let g = cells[r * h + s]
+                .solve(&pool[s], SHRINK_SAMPLES, &pooled[s])
+                .unwrap_or(pooled[s]);
+            cal.gain.extend(g.iter().map(|v| *v as f32));
+        }
+    }
+    cal.spread_gain = vec![1.0; regimes * h];
+    model.norm.decode = Some(cal);
+
+    // The spread: its mean against the calibrated decode's mean joint error, per cell.
+    let mut err = vec![0.0f64; regimes * h];
+    let mut spread = vec![0.0f64; regimes * h];
+    let mut n = vec![0.0f64; regimes * h];
+    let norm = &model.norm;
+    for_each_output(model, samples, device, |i, disp_norm, log_spread| {
+        let w = samples[i].win;
+        let clip = &clips[w.clip];
+        let (kin, scale) = window_kinematics(model, clip, w.origin);
+        let regime = norm.regime(&kin);
+        for_each_future(clip, w.origin, h, |s, j, d| {
+            let src = sources[j];
+            let terms = norm.decode_terms(regime, s);
+            let p = kin.prior_disp(src, &terms);
+            let std = &norm.disp_std[s * 3..s * 3 + 3];
+            let e: f32 = (0..3)
+                .map(|ax| {
+                    let r = disp_norm[s * POSE_DIM + src * 3 + ax] * std[ax] * scale * terms[T - 1];
+                    (d[ax] - p[ax] - r).powi(2)
+                })
+                .sum::<f32>()
+                .sqrt();
+            let c = regime * h + s;
+            err[c] += e as f64;
+            spread[c] += (log_spread[s].exp() * scale) as f64;
+            n[c] += 1.0;
+        });
+    });
+    let mut gain = Vec::with_capacity(regimes * h);
+    for r in 0..regimes {
+        for s in 0..h {
+            let (e_all, s_all): (f64, f64) = (0..regimes)
+                .map(|q| (err[q * h + s], spread[q * h + s]))
+                .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let pooled = if s_all > 0.0 { e_all / s_all } else { 1.0 };
+            let c = r * h + s;
+            let mean_spread = if n[c] > 0.0 { spread[c] / n[c] } else { 0.0 };
+            let g = (err[c] + SHRINK_SAMPLES * pooled * mean_spread) / (spread[c] + SHRINK_SAMPLES * mean_spread);
+            gain.push(if g.is_finite() && g > 0.0 {
+                g as f32
+            } else {
+                pooled as f32
+            });
+        }
+    }
+    if let Some(d) = model.norm.decode.as_mut() {
+        d.spread_gain = gain;
+    }
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_solver_recovers_exact_gains_and_refuses_a_singular_system() {
+        let truth = [0.1, -0.05, 0.02, 0.0, 0.9];
+        let mut n = Normal::new();
+        let mut x = [0.0f64; T];
+        for i in 0..200 {
+            for (k, v) in x.iter_mut().enumerate() {
+                *v = ((i * 7 + k * 13) % 17) as f64 - 8.0 + (k as f64) * 0.1 * (i as f64).sin();
+            }
+            let y: f64 = x.iter().zip(&truth).map(|(a, b)| a * b).sum();
+            n.add(&x, y);
+        }
+        let g = n.solve(&n, 0.0, &[0.0; T]).unwrap();
+        for (a, b) in g.iter().zip(&truth) {
+            assert!((a - b).abs() < 1e-6, "{g:?}");
+        }
+        // Shrinkage pulls towards the target.
+        let pulled = n.solve(&n, 1e6, &[0.0; T]).unwrap();
+        assert!(pulled.iter().all(|v| v.abs() < 0.05), "{pulled:?}");
+        assert!(solve([[0.0; T]; T], [1.0; T]).is_none());
+    }
+}
