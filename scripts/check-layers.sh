@@ -12,6 +12,11 @@
 # - a4mer-ros, which builds the shipped a4mer_node, reaches no workspace crate but runtime,
 #   kernels and firmware: training code (a4mer-train, and a4mer-quantize above it) has no
 #   place on the robot;
+# - a4mer-ros reaches none of mcap, rusqlite, zstd or plotters: rosbag2 I/O (a4mer-bag) and
+#   replay with its report (a4mer-replay) sit above the node's crate, not in it (with the
+#   features a build of a4mer-ros alone turns on, as for burn below);
+# - a4mer-bag reaches no workspace crate but a4mer-ros and what it reaches; a4mer-replay
+#   only those and a4mer-bag: bag I/O and the audit need no training or measurement code;
 # - a4mer-motion (import) reaches only runtime and kernels, and no burn crate; a4mer-measure
 #   reaches only those and motion; a4mer-quantize and a4mer-train reach no training or
 #   measurement code they do not need (quantize: no a4mer-train; train: no a4mer-measure);
@@ -192,6 +197,10 @@ forbid_declared_members("a4mer-firmware",
        "the firmware builds for the MCU alone and depends on no workspace crate")
 forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
        "a4mer-ros builds the shipped a4mer_node, which carries no training code")
+forbid("a4mer-bag", {"a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
+       "rosbag2 I/O needs the message types alone")
+forbid("a4mer-replay", {"a4mer-bag", "a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
+       "replay runs the node's pipeline on bags and needs no training or measurement code")
 
 forbid("a4mer-motion", {"a4mer-runtime", "a4mer-kernels"}, set(),
        "motion import depends on the runtime's types alone")
@@ -211,6 +220,13 @@ for crate, why in [
             failures.append(f"{crate} reaches {name[dep]} ({' -> '.join(path)}): {why}")
             break
 
+# With the features a build of a4mer-ros alone turns on: unified over the workspace, runtime's
+# `burn` reaches zstd through burn-tch's zip.
+for dep, path in sorted(reach_built_alone("a4mer-ros").items(), key=lambda kv: kv[1]):
+    if name[dep] in {"mcap", "rusqlite", "libsqlite3-sys", "zstd", "zstd-sys", "plotters"}:
+        failures.append(f"a4mer-ros reaches {name[dep]} ({' -> '.join(path)}): the node's crate carries no "
+                        "bag storage or report plotting (a4mer-bag, a4mer-replay)")
+
 for dep, path in sorted(reach_built_alone("a4mer-cli", ()).items(), key=lambda kv: kv[1]):
     if name[dep] == "a4mer-train":
         failures.append(f"a4mer-cli without default features reaches a4mer-train ({' -> '.join(path)}): "
@@ -223,5 +239,6 @@ if failures:
         print(f"  {f}", file=sys.stderr)
     sys.exit(1)
 print("layers: every crate depends only where ARCHITECTURE.md allows; the node's crate and motion import "
-      "reach no burn crate; the device CLI reaches no training code")
+      "reach no burn crate; the node's crate reaches no bag storage or plotting; the device CLI reaches "
+      "no training code")
 PY

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 
+use a4mer_bag::BagReader;
 use a4mer_quantize::sha256_hex;
 use a4mer_ros::adapters::InputAdapter;
-use a4mer_ros::bag::BagReader;
 use a4mer_runtime::PoseFrame;
 
 /// A rosbag2 directory (with `metadata.yaml`) or a bare `.mcap` / `.db3` file.

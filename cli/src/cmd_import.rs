@@ -89,7 +89,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
                 ..*f
             })
             .collect();
-        let summary = a4mer_ros::bag::write_pose_frames(dir, &args.topic, &args.frame_id, 1, &frames)
+        let summary = a4mer_bag::write_pose_frames(dir, &args.topic, &args.frame_id, 1, &frames)
             .with_context(|| format!("writing {} as a bag", args.file.display()))?;
         println!(
             "wrote {} Skeleton3DArray messages ({:.2} s at 30 Hz) on {} to {}",
@@ -210,7 +210,7 @@ fn fill_gaps(args: &ImportArgs) -> Result<()> {
         repaired.push((*id, filled));
     }
     let people: Vec<(u32, &[a4mer_runtime::PoseFrame])> = repaired.iter().map(|(id, f)| (*id, f.as_slice())).collect();
-    let summary = a4mer_ros::bag::write_people_frames(out, &bag.topic, &args.frame_id, &people)
+    let summary = a4mer_bag::write_people_frames(out, &bag.topic, &args.frame_id, &people)
         .with_context(|| format!("writing {}", out.display()))?;
     if args.json {
         return crate::print_json(&serde_json::json!({

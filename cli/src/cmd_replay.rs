@@ -8,10 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use a4mer_firmware::monitor::MonitorConfig;
 use a4mer_firmware::ssm::RobotState;
+use a4mer_replay::{HORIZONS_MS, ReplayOptions, ReplayReport, SafetySetup, replay, report};
 use a4mer_ros::config::NodeConfig;
 use a4mer_ros::link::RigidTransform;
 use a4mer_ros::node::{LoadedModel, parameters_from_args};
-use a4mer_ros::replay::{HORIZONS_MS, ReplayOptions, ReplayReport, SafetySetup, replay, report};
 use a4mer_ros::ros_args::Parameters;
 
 use crate::print_json;

@@ -258,7 +258,7 @@ fn a_model_from_a_newer_format_version_is_refused_in_one_line() {
 
 #[test]
 fn import_to_bag_writes_real_motion_at_its_timing() {
-    use a4mer_ros::bag::BagReader;
+    use a4mer_bag::BagReader;
     use a4mer_ros::msg::Skeleton3DArray;
 
     let dir = tempfile::tempdir().unwrap();

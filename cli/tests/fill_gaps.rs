@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use a4mer_bag::{BagReader, write_people_frames};
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_ros::bag::{BagReader, write_people_frames};
 use a4mer_runtime::PoseFrame;
 
 fn repo_root() -> PathBuf {

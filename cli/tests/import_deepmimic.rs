@@ -39,7 +39,7 @@ fn info_shows_the_clip_its_loop_and_the_built_in_map() {
 
 #[test]
 fn to_bag_writes_a_looped_clip() {
-    use a4mer_ros::bag::BagReader;
+    use a4mer_bag::BagReader;
 
     let dir = tempfile::tempdir().unwrap();
     let bag = dir.path().join("run");

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use a4mer_ros::adapters::InputAdapter;
-use a4mer_ros::bag::BagReader;
+use a4mer_bag::BagReader;
 use libfuzzer_sys::fuzz_target;
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";

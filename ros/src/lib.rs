@@ -4,7 +4,6 @@
 //!   their CDR wire format and ros2msg schemas;
 //! - [`adapters`]: pose messages → canonical [`a4mer_runtime::PoseFrame`]s;
 //! - [`outputs`]: `PoseForecast` and forecast `MarkerArray` built from predicted poses;
-//! - [`bag`]: rosbag2 reading (MCAP and sqlite3) and writing (MCAP);
 //! - [`ros_args`]: `--ros-args`, parameter files, name resolution and ROS environment variables;
 //! - [`config`]: the node's parameters (`launch/params/a4mer.yaml`), validated;
 //! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
@@ -12,10 +11,8 @@
 //!   the node and replay both run;
 //! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`;
 //! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`);
-//! - [`replay`]: deterministic replay of a bag through the engine, scoring and the HTML audit report.
 
 pub mod adapters;
-pub mod bag;
 pub mod config;
 pub mod dds;
 pub mod demo;
@@ -24,5 +21,4 @@ pub mod msg;
 pub mod node;
 pub mod outputs;
 pub mod pipeline;
-pub mod replay;
 pub mod ros_args;

@@ -1,143 +1,27 @@
 //! The bad-input corpus (`tests/bad_inputs/cases.toml`) replayed against the engine (through
-//! the node's adapter and track table), `a4mer replay`, and the node over real DDS. Every
-//! case must come to the outcome the corpus names, in all three, and the good frames after
-//! it must be used again.
+//! the node's adapter and track table) and the node over real DDS (replay: a4mer-replay's
+//! `bad_inputs`). Every case must come to the outcome the corpus names, in all three, and
+//! the good frames after it must be used again.
 
 mod common;
+#[path = "bad_inputs/corpus.rs"]
+mod corpus;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use a4mer_ros::adapters::{InputAdapter, InputType, skeleton_array};
-use a4mer_ros::bag::{BagWriter, QosProfile};
-use a4mer_ros::config::NodeConfig;
+use a4mer_ros::adapters::{InputAdapter, InputType};
 use a4mer_ros::dds::{context, input_qos, output_qos, publisher, subscription};
-use a4mer_ros::msg::{DiagnosticArray, Point, Skeleton3DArray, Time};
+use a4mer_ros::msg::{DiagnosticArray, Skeleton3DArray};
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::node::diagnostics::stream_error_kind;
-use a4mer_ros::replay::{ReplayOptions, replay};
-use a4mer_ros::ros_args::Parameters;
-use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::{Engine, EngineConfig, Tracks, TracksConfig};
 use ros2_client::{NodeName, NodeOptions};
-use serde::Deserialize;
 
-use common::{manifest, mocap_frames_from, sigterm, wait_exit};
-
-const PREFIX: usize = 40;
-const AFTER: usize = 10;
-const YEAR_NS: i64 = 365 * 24 * 3600 * 1_000_000_000;
-
-#[derive(Deserialize)]
-struct Corpus {
-    case: Vec<Case>,
-}
-
-#[derive(Deserialize, Clone, Debug)]
-struct Case {
-    name: String,
-    kind: String,
-    expect: String,
-    joints: Option<toml::Value>,
-    offset: Option<[f64; 3]>,
-    stamp: Option<String>,
-    bytes: Option<usize>,
-    count: Option<u32>,
-    #[serde(default)]
-    transport_may_drop: bool,
-}
-
-fn corpus() -> Vec<Case> {
-    let text = std::fs::read_to_string(manifest().join("tests/bad_inputs/cases.toml")).unwrap();
-    toml::from_str::<Corpus>(&text).unwrap().case
-}
-
-/// The messages of one case for person `id`: the warm prefix, the bad message, the good
-/// frames after it. Also the index of the bad message.
-fn messages(case: &Case, id: u32, t0_ns: i64) -> (Vec<Skeleton3DArray>, usize) {
-    let frames: Vec<PoseFrame> = mocap_frames_from(0, PREFIX + 1 + AFTER)
-        .into_iter()
-        .map(|f| PoseFrame {
-            stamp_ns: f.stamp_ns - 1_700_000_000_000_000_000 + t0_ns,
-            ..f
-        })
-        .collect();
-    let good = |f: &PoseFrame| skeleton_array(f.stamp_ns, "world", &[(id, f)]).unwrap();
-    let mut out: Vec<Skeleton3DArray> = frames[..PREFIX].iter().map(good).collect();
-    let f = frames[PREFIX];
-    let mut bad = good(&f);
-    let body = &mut bad.bodies[0];
-    let set_all = |body: &mut a4mer_ros::msg::Skeleton3D, v: f64, which: &dyn Fn(usize) -> bool| {
-        for (j, p) in body.joints.iter_mut().enumerate() {
-            if which(j) {
-                *p = Point { x: v, y: v, z: v };
-            }
-        }
-    };
-    match case.kind.as_str() {
-        "nan_joints" | "inf_joints" => {
-            let v = if case.kind == "nan_joints" {
-                f64::NAN
-            } else {
-                f64::INFINITY
-            };
-            match &case.joints {
-                Some(toml::Value::Array(list)) => {
-                    let list: Vec<usize> = list.iter().map(|j| j.as_integer().unwrap() as usize).collect();
-                    set_all(body, v, &|j| list.contains(&j));
-                }
-                _ => set_all(body, v, &|_| true),
-            }
-        }
-        "all_joints_identical" => {
-            let p = body.joints[0];
-            body.joints.iter_mut().for_each(|q| *q = p);
-        }
-        "offset_m" => {
-            let o = case.offset.unwrap();
-            for p in &mut body.joints {
-                p.x += o[0];
-                p.y += o[1];
-                p.z += o[2];
-            }
-        }
-        "truncate_joints" => {
-            let n = case.joints.as_ref().and_then(|v| v.as_integer()).unwrap() as usize;
-            body.joints.truncate(n);
-            if n == 0 {
-                body.joint_names.clear();
-                body.confidences.clear();
-            }
-        }
-        "no_bodies" => bad.bodies.clear(),
-        "stamp" => {
-            let last = frames[PREFIX - 1].stamp_ns;
-            let ns = match case.stamp.as_deref().unwrap() {
-                "zero" => 0,
-                "back_100ms" => last - 100_000_000,
-                "duplicate" => last,
-                "ahead_10y" => f.stamp_ns + 10 * YEAR_NS,
-                other => panic!("stamp {other}"),
-            };
-            bad.header.stamp = Time::from_ns(ns).unwrap();
-        }
-        "huge_body" => {
-            let n = case.bytes.unwrap() / 24;
-            body.joints = vec![Point { x: 1.0, y: 1.0, z: 1.0 }; n];
-        }
-        "people" => {
-            let n = case.count.unwrap();
-            let bodies: Vec<_> = (0..n).map(|k| (id + k, &f)).collect();
-            bad = skeleton_array(f.stamp_ns, "world", &bodies).unwrap();
-        }
-        other => panic!("{}: unknown kind {other}", case.name),
-    }
-    out.push(bad);
-    out.extend(frames[PREFIX + 1..].iter().map(good));
-    (out, PREFIX)
-}
+use common::{sigterm, wait_exit};
+use corpus::{corpus, messages};
 
 /// What the node's code path makes of one message for person `id`.
 fn outcome(
@@ -211,81 +95,6 @@ fn the_engine_path_gives_every_case_its_expected_outcome_and_recovers() {
         }
         // By the last good frame the stream runs on without restarting.
         assert_eq!(last, ["accepted"], "{}", case.name);
-    }
-}
-
-#[test]
-fn replay_lists_every_case_as_its_expected_event_and_finishes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = model();
-    for (i, case) in corpus().iter().enumerate() {
-        let id = 1 + 1000 * i as u32;
-        let t0 = 1_700_000_000_000_000_000;
-        let (msgs, bad) = messages(case, id, t0);
-        let bag = tmp.path().join(&case.name);
-        let mut w = BagWriter::create(&bag).unwrap();
-        let topic = w
-            .add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()])
-            .unwrap();
-        for (k, m) in msgs.iter().enumerate() {
-            w.write(topic, t0 + k as i64 * 33_333_333, m).unwrap();
-        }
-        w.finish().unwrap();
-        let r = replay(
-            &bag,
-            &ReplayOptions {
-                topic: None,
-                safety: None,
-                model: model.clone(),
-                config: NodeConfig::from_parameters(&Parameters::default()).unwrap(),
-                params: Parameters::default(),
-                out_dir: None,
-            },
-            &mut |_, _| {},
-        )
-        .unwrap();
-        assert_eq!(r.stopped_at, None, "{}", case.name);
-        assert_eq!(r.messages as usize, msgs.len(), "{}", case.name);
-        let kinds: Vec<&str> = r.events.iter().map(|e| e.kind.as_str()).collect();
-        let want: &[&str] = match case.expect.as_str() {
-            "accepted" | "no_people" => &[],
-            // A second warm-up: the stream restarted (a reset, or the track begun anew).
-            "reset" => &["warming_up"],
-            other => &[other],
-        };
-        if case.expect == "reset" {
-            assert!(
-                kinds.iter().filter(|k| **k == "warming_up").count() >= 2,
-                "{}: {kinds:?}",
-                case.name
-            );
-        }
-        for k in want {
-            assert!(kinds.contains(k), "{}: no {k} event in {kinds:?}", case.name);
-        }
-        if want.is_empty() {
-            let bad_kinds: Vec<&&str> = kinds
-                .iter()
-                .filter(|k| !["motif_transition", "warming_up", "ok", "gap"].contains(*k))
-                .collect();
-            assert!(bad_kinds.is_empty(), "{}: {bad_kinds:?}", case.name);
-        }
-        assert!(r.forecasts > 0, "{}", case.name);
-        let bad_t_s = (bad as f64 * 33_333_333.0) / 1e9;
-        // A rejected stamp is listed at that stamp; the others where they were sent.
-        if let Some(k) = want.first().filter(|_| case.kind != "stamp") {
-            let at = r
-                .events
-                .iter()
-                .find(|e| e.kind == *k)
-                .map(|e| e.t_s)
-                .unwrap_or(f64::NAN);
-            assert!(
-                (at - bad_t_s).abs() < 0.1 || case.expect == "reset",
-                "{}: {k} at {at} s, sent at {bad_t_s} s",
-                case.name
-            );
-        }
     }
 }
 

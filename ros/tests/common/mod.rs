@@ -1,5 +1,9 @@
-//! Helpers shared by the integration tests: Python peers and real mocap.
+//! Helpers shared by the integration tests of the ROS-side crates (a4mer-ros, a4mer-bag,
+//! a4mer-replay; the other two include this file by path): Python peers, real mocap,
+//! byte mutations.
 #![allow(dead_code)]
+
+pub mod mutate;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,6 +16,11 @@ use serde_json::{Value, json};
 
 pub fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace root: every test crate sits one level below it.
+pub fn workspace() -> PathBuf {
+    manifest().join("..")
 }
 
 /// CI installs every peer; there a missing one fails the test instead of skipping it.
@@ -43,10 +52,10 @@ pub fn python_with_rosbags() -> Option<String> {
     python_with("rosbags", "pip install rosbags")
 }
 
-/// Run `tests/py/<script>`; its stdout.
+/// Run `bag/tests/py/<script>` (the rosbags peers); its stdout.
 pub fn run_py(python: &str, script: &str, args: &[&Path]) -> String {
     let out = Command::new(python)
-        .arg(manifest().join("tests/py").join(script))
+        .arg(workspace().join("bag/tests/py").join(script))
         .args(args)
         .output()
         .unwrap();
@@ -61,7 +70,7 @@ pub fn run_py(python: &str, script: &str, args: &[&Path]) -> String {
 /// Real motion: `n` frames of a bundled mocap take from frame `start`, canonical SMPL-24
 /// at 30 Hz, stamped from 1.7e18 ns.
 pub fn mocap_frames_from(start: usize, n: usize) -> Vec<PoseFrame> {
-    let path = manifest().join("../data/mocap/bvhtools_test2.bvh");
+    let path = workspace().join("data/mocap/bvhtools_test2.bvh");
     let motion = a4mer_motion::import_bvh(&path, &Default::default()).unwrap();
     assert!(motion.frames.len() >= start + n, "take too short");
     let start_ns = 1_700_000_000_000_000_000;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::BagReader;
 use super::mcap_store::mcap_topics;
 use super::sqlite_store::sqlite_topics;
-use crate::bag::metadata::{self, BagMetadata};
-use crate::bag::{BagError, TopicInfo};
+use crate::metadata::{self, BagMetadata};
+use crate::{BagError, TopicInfo};
 
 /// Storage of the bag's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use crate::msg::{CdrError, RosMessage};
+use a4mer_ros::msg::{CdrError, RosMessage};
 
 mod metadata;
 pub mod qos;
@@ -111,7 +111,7 @@ impl BagReader {
                 found: topic.type_name.clone(),
             });
         }
-        crate::msg::decode::<M>(&msg.data).map_err(|cause| BagError::Decode {
+        a4mer_ros::msg::decode::<M>(&msg.data).map_err(|cause| BagError::Decode {
             path: self.path().to_path_buf(),
             topic: topic.name.clone(),
             index: msg.index_on_topic,
@@ -142,7 +142,7 @@ pub fn write_people_frames(
     people: &[(u32, &[a4mer_runtime::PoseFrame])],
 ) -> Result<WriteSummary, BagError> {
     let mut writer = BagWriter::create(dir)?;
-    let id = writer.add_topic::<crate::msg::Skeleton3DArray>(topic, &[QosProfile::sensor_data()])?;
+    let id = writer.add_topic::<a4mer_ros::msg::Skeleton3DArray>(topic, &[QosProfile::sensor_data()])?;
     let mut all: Vec<(i64, u32, &a4mer_runtime::PoseFrame)> = people
         .iter()
         .flat_map(|(pid, frames)| frames.iter().map(move |f| (f.stamp_ns, *pid, f)))
@@ -151,7 +151,7 @@ pub fn write_people_frames(
     for group in all.chunk_by(|a, b| a.0 == b.0) {
         let stamp_ns = group[0].0;
         let bodies: Vec<(u32, &a4mer_runtime::PoseFrame)> = group.iter().map(|(_, pid, f)| (*pid, *f)).collect();
-        let msg = crate::adapters::skeleton_array(stamp_ns, frame_id, &bodies).ok_or_else(|| BagError::Topic {
+        let msg = a4mer_ros::adapters::skeleton_array(stamp_ns, frame_id, &bodies).ok_or_else(|| BagError::Topic {
             path: dir.to_path_buf(),
             topic: topic.to_string(),
             reason: format!("stamp {stamp_ns} ns does not fit a ROS time (int32 seconds)"),
@@ -164,11 +164,11 @@ pub fn write_people_frames(
 impl BagReader {
     /// The topics carrying a pose type the node reads, with that type: what a replay can
     /// pick its input from.
-    pub fn pose_topics(&self) -> Vec<(usize, crate::adapters::InputType)> {
+    pub fn pose_topics(&self) -> Vec<(usize, a4mer_ros::adapters::InputType)> {
         self.topics()
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| crate::adapters::InputType::from_ros_type_name(&t.type_name).map(|k| (i, k)))
+            .filter_map(|(i, t)| a4mer_ros::adapters::InputType::from_ros_type_name(&t.type_name).map(|k| (i, k)))
             .collect()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use a4mer_ros::bag::{BagError, BagReader, BagWriter, QosProfile, Storage};
+use a4mer_bag::{BagError, BagReader, BagWriter, QosProfile, Storage};
 use a4mer_ros::msg::{
     DiagnosticArray, DiagnosticStatus, Header, KeyValue, Point, PoseArray, Skeleton3D, Skeleton3DArray, Time,
 };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use mcap::records::Record;
 
 use super::mcap_store::mcap_err;
-use crate::bag::BagError;
+use crate::BagError;
 
 /// A record whose nested length prefixes do not fit inside it.
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +188,7 @@ pub(super) fn check_record_lengths(opcode: u8, data: &[u8]) -> Result<(), String
 #[cfg(test)]
 mod length_tests {
     use super::*;
-    use crate::bag::BagReader;
+    use crate::BagReader;
 
     fn channel(topic_len: u32) -> Vec<u8> {
         let mut v = vec![1, 0, 1, 0];

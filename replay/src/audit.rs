@@ -10,12 +10,12 @@ use a4mer_runtime::stream::{Eviction, GuardScores, HealthState, MotifScores, NUM
 
 use super::scoring::{Pending, PersonScoring, Scorer, bank, scored_total};
 use super::{Event, HORIZONS_MS, MAX_EVENTS, MotifSpan, ReplayError, ReplayReport, SafetySetup, SsmPoint, SsmSummary};
-use crate::adapters::{AdapterError, Person};
-use crate::bag::{BagWriter, TopicId};
-use crate::link::Outgoing;
-use crate::msg::{MarkerArray, MotifAnticipation, PoseForecast};
-use crate::node::diagnostics::stream_error_kind;
-use crate::pipeline::{Pushed, Sink};
+use a4mer_bag::{BagWriter, TopicId};
+use a4mer_ros::adapters::{AdapterError, Person};
+use a4mer_ros::link::Outgoing;
+use a4mer_ros::msg::{MarkerArray, MotifAnticipation, PoseForecast};
+use a4mer_ros::node::diagnostics::stream_error_kind;
+use a4mer_ros::pipeline::{Pushed, Sink};
 
 /// The output bag and its topics.
 pub(super) struct OutBag {
@@ -27,14 +27,14 @@ pub(super) struct OutBag {
 }
 
 impl OutBag {
-    pub(super) fn create(dir: &std::path::Path, topic: &crate::bag::TopicInfo) -> Result<Self, ReplayError> {
+    pub(super) fn create(dir: &std::path::Path, topic: &a4mer_bag::TopicInfo) -> Result<Self, ReplayError> {
         let mut writer = BagWriter::create(dir)?;
         let schema = topic.definition.clone().unwrap_or_else(|| {
             let (pkg, name) = topic.type_name.split_once("/msg/").unwrap_or(("", ""));
-            crate::msg::schema_text(pkg, name).unwrap_or_default()
+            a4mer_ros::msg::schema_text(pkg, name).unwrap_or_default()
         });
         let input = writer.add_topic_raw(&topic.name, &topic.type_name, &schema, &topic.offered_qos_profiles)?;
-        let qos = [crate::bag::QosProfile::reliable(10)];
+        let qos = [a4mer_bag::QosProfile::reliable(10)];
         Ok(Self {
             forecast: writer.add_topic::<PoseForecast>("/a4mer/forecast", &qos)?,
             motifs: writer.add_topic::<MotifAnticipation>("/a4mer/motifs", &qos)?,
@@ -92,7 +92,7 @@ impl Audit<'_> {
         }
     }
 
-    fn write<M: crate::msg::RosMessage>(&mut self, topic: impl Fn(&OutBag) -> TopicId, msg: &M) {
+    fn write<M: a4mer_ros::msg::RosMessage>(&mut self, topic: impl Fn(&OutBag) -> TopicId, msg: &M) {
         if let Some(o) = self.out.as_mut()
             && self.failed.is_none()
             && let Err(e) = o.writer.write(topic(o), self.log_ns, msg)
@@ -211,7 +211,7 @@ impl Sink for Audit<'_> {
                 *acc += f64::from(w[0]);
             }
             slot.1 += 1;
-            slot.2 += u64::from(a.guard.model_losing_within(crate::link::LINK_REACH_STEPS));
+            slot.2 += u64::from(a.guard.model_losing_within(a4mer_ros::link::LINK_REACH_STEPS));
             if let Some(ps) = self.people.get_mut(&person.id) {
                 let steps: Vec<Joints> = a.forecast.iter().map(|s| s.joints_in_world).collect();
                 let prev = ps.history.back().copied();

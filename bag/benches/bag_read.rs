@@ -6,8 +6,8 @@
 
 use std::hint::black_box;
 
+use a4mer_bag::{BagReader, write_pose_frames};
 use a4mer_ros::adapters::{InputAdapter, InputType};
-use a4mer_ros::bag::{BagReader, write_pose_frames};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {

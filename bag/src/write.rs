@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::BagError;
 use super::metadata::{WrittenBag, WrittenTopic, render_file, render_info};
 use super::qos::{QosProfile, qos_profiles_yaml};
-use crate::msg::RosMessage;
+use a4mer_ros::msg::RosMessage;
 
 /// Handle of a topic added to a [`BagWriter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl BagWriter {
 
     /// Serialize and write `msg` at `log_time_ns` (nanoseconds since the epoch, ≥ 0).
     pub fn write<M: RosMessage>(&mut self, topic: TopicId, log_time_ns: i64, msg: &M) -> Result<(), BagError> {
-        let data = crate::msg::encode(msg).map_err(|cause| BagError::Encode {
+        let data = a4mer_ros::msg::encode(msg).map_err(|cause| BagError::Encode {
             path: self.dir.clone(),
             cause: Box::new(cause),
         })?;

@@ -27,13 +27,13 @@ use a4mer_firmware::ssm::RobotState;
 use a4mer_runtime::stats::histogram_bin;
 use a4mer_runtime::stream::{GuardScores, MotifScores, OnlineReport};
 
-use crate::adapters::{InputMessage, InputType};
-use crate::bag::{BagError, BagReader};
-use crate::config::NodeConfig;
-use crate::link::RigidTransform;
-use crate::node::LoadedModel;
-use crate::pipeline::{Pipeline, PipelineError, engine_config};
-use crate::ros_args::Parameters;
+use a4mer_bag::{BagError, BagReader};
+use a4mer_ros::adapters::{InputMessage, InputType};
+use a4mer_ros::config::NodeConfig;
+use a4mer_ros::link::RigidTransform;
+use a4mer_ros::node::LoadedModel;
+use a4mer_ros::pipeline::{Pipeline, PipelineError, engine_config};
+use a4mer_ros::ros_args::Parameters;
 use audit::{Audit, OutBag, Safety};
 
 pub use a4mer_runtime::stream::HORIZONS_MS;
@@ -63,9 +63,9 @@ pub enum ReplayError {
     #[error("engine: {0}")]
     Engine(a4mer_runtime::stream::EngineError),
     #[error("adapter: {0}")]
-    Adapter(crate::adapters::AdapterError),
+    Adapter(a4mer_ros::adapters::AdapterError),
     #[error("output: {0}")]
-    Output(crate::outputs::OutputError),
+    Output(a4mer_ros::outputs::OutputError),
     #[error("safety monitor: {0}")]
     Safety(String),
     #[error("{path}: topic {topic} has type {type_name}, but parameter `input.type` is {given}")]
@@ -92,14 +92,14 @@ impl From<a4mer_runtime::stream::EngineError> for ReplayError {
     }
 }
 
-impl From<crate::adapters::AdapterError> for ReplayError {
-    fn from(e: crate::adapters::AdapterError) -> Self {
+impl From<a4mer_ros::adapters::AdapterError> for ReplayError {
+    fn from(e: a4mer_ros::adapters::AdapterError) -> Self {
         Self::Adapter(e)
     }
 }
 
-impl From<crate::outputs::OutputError> for ReplayError {
-    fn from(e: crate::outputs::OutputError) -> Self {
+impl From<a4mer_ros::outputs::OutputError> for ReplayError {
+    fn from(e: a4mer_ros::outputs::OutputError) -> Self {
         Self::Output(e)
     }
 }

@@ -2,23 +2,24 @@
 //! output bag reads back in `rosbags`, replays are byte-identical, corrupt bags stop with
 //! a clear error and a partial report, and the report renders in headless Chromium.
 
+#[path = "../../ros/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use a4mer_bag::{BagWriter, QosProfile};
+use a4mer_replay::{ReplayError, ReplayOptions, ReplayReport, replay, report};
 use a4mer_ros::adapters::skeleton_array;
-use a4mer_ros::bag::{BagWriter, QosProfile};
 use a4mer_ros::config::NodeConfig;
 use a4mer_ros::msg::Skeleton3DArray;
 use a4mer_ros::node::{LoadedModel, parameters_from_args};
-use a4mer_ros::replay::{ReplayError, ReplayOptions, ReplayReport, replay, report};
 use a4mer_ros::ros_args::Parameters;
 use a4mer_runtime::PoseFrame;
 use serde_json::Value;
 use sha2::Digest;
 
-use common::{manifest, mocap_frames_from, python_with_rosbags, require_peers, run_py};
+use common::{manifest, mocap_frames_from, python_with_rosbags, require_peers, run_py, workspace};
 
 fn options(out_dir: Option<PathBuf>, topic: Option<&str>) -> ReplayOptions {
     ReplayOptions {
@@ -88,7 +89,7 @@ fn rosbags_written_bags_replay_and_our_output_bag_reads_back_in_rosbags() {
     });
     let json_path = tmp.path().join("frames.json");
     std::fs::write(&json_path, doc.to_string()).unwrap();
-    let msg_dir = manifest().join("msgs/msg");
+    let msg_dir = workspace().join("ros/msgs/msg");
     let mut reports = Vec::new();
     for (storage, compression) in [("mcap", "storage"), ("sqlite3", "none")] {
         let bag = tmp.path().join(format!("theirs_{storage}"));
@@ -337,7 +338,7 @@ fn replay_shows_the_safety_monitors_decision_for_a_configured_robot() {
     let bag = our_bag(tmp.path(), &mocap_frames_from(900, 450));
     let mut opts = options(None, None);
     // The person walks ~3.6 m from the capture origin; the robot base sits there.
-    opts.safety = Some(a4mer_ros::replay::SafetySetup {
+    opts.safety = Some(a4mer_replay::SafetySetup {
         base_from_forecast: a4mer_ros::link::RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]),
         robot: a4mer_firmware::ssm::RobotState {
             position_in_base_m: [0.0, 0.0, 1.0],
@@ -496,7 +497,7 @@ fn replay_runs_the_nodes_parameters_and_lists_them() {
 
     // The outputs come out as the node would publish them: in base_link, with every
     // 10th step drawn.
-    let reader = a4mer_ros::bag::BagReader::open(&out).unwrap();
+    let reader = a4mer_bag::BagReader::open(&out).unwrap();
     let topic = |name: &str| reader.topics().iter().position(|t| t.name == name).unwrap();
     let (forecast, markers) = (topic("/a4mer/forecast"), topic("/a4mer/forecast_markers"));
     let (mut forecasts, mut marker_points) = (0, Vec::new());
@@ -514,7 +515,7 @@ fn replay_runs_the_nodes_parameters_and_lists_them() {
     assert_eq!(forecasts, r.forecasts);
     let default_out = tmp.path().join("default_out");
     run(&bag, &options(Some(default_out.clone()), None)).unwrap();
-    let reader = a4mer_ros::bag::BagReader::open(&default_out).unwrap();
+    let reader = a4mer_bag::BagReader::open(&default_out).unwrap();
     let markers = reader
         .topics()
         .iter()

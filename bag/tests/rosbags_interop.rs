@@ -9,14 +9,15 @@
 //! it they print why and check nothing, except under `CI=true`, where .ci/run installs it
 //! and its absence is a failure.
 
+#[path = "../../ros/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{manifest, mocap_frames_from, python_with_rosbags, run_py};
+use common::{mocap_frames_from, python_with_rosbags, run_py, workspace};
 
+use a4mer_bag::{BagCompression, BagReader, BagWriter, QosProfile, Storage};
 use a4mer_ros::adapters::{SkeletonArrayAdapter, skeleton_array};
-use a4mer_ros::bag::{BagCompression, BagReader, BagWriter, QosProfile, Storage};
 use a4mer_ros::msg::{
     ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, MotifAnticipation,
     ObjectsStamped, Point, Pose, PoseArray, PoseForecast, Skeleton3DArray, Time, Vector3,
@@ -273,7 +274,7 @@ fn we_read_mcap_and_sqlite3_bags_that_rosbags_writes() {
     });
     let json_path = tmp.path().join("frames.json");
     std::fs::write(&json_path, doc.to_string()).unwrap();
-    let msg_dir = manifest().join("msgs/msg");
+    let msg_dir = workspace().join("ros/msgs/msg");
 
     for (storage, kind, compression, mode) in [
         ("mcap", Storage::Mcap, "storage", BagCompression::None),

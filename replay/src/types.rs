@@ -98,7 +98,7 @@ pub struct ReplayReport {
     pub topic: String,
     pub input_type: String,
     /// The node parameters the replay ran with, and where each was set.
-    pub settings: Vec<crate::config::Setting>,
+    pub settings: Vec<a4mer_ros::config::Setting>,
     pub messages: u64,
     pub frames: u64,
     pub people: Vec<u32>,

@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the `cdr_decode`, `mcap_read`, `artifact_load` and
 //! `artifact_payload` fuzz targets: real encoded messages, bags and model artifacts.
 //!
-//! `cargo run -p a4mer-ros --example fuzz_seeds -- fuzz/corpus [extra dir]`
+//! `cargo run -p a4mer-bag --example fuzz_seeds -- fuzz/corpus [extra dir]`
 //!
 //! Poses come from the bundled mocap (`data/mocap/bvhtools_test.bvh`). ZED messages carry
 //! those joints in the keypoint slots the built-in ZED maps read (there is no ZED recording
@@ -13,9 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
+use a4mer_bag::{QosProfile, write_pose_frames};
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_ros::adapters::{ZedAdapter, skeleton_array};
-use a4mer_ros::bag::{QosProfile, write_pose_frames};
 use a4mer_ros::msg::zed::{Keypoint3D, Object};
 use a4mer_ros::msg::{self, Header, ObjectsStamped, Point, Pose, PoseArray, RosMessage, Time};
 use a4mer_runtime::artifact::{Artifact, Provenance, fresh_model};
@@ -163,7 +163,7 @@ fn bag_seeds(dir: &Path, frames: &[PoseFrame]) -> Result<(), Box<dyn std::error:
         .use_chunks(false)
         .compression(None)
         .create(std::io::Cursor::new(Vec::new()))?;
-    let qos = a4mer_ros::bag::qos::qos_profiles_yaml(&[QosProfile::sensor_data()]);
+    let qos = a4mer_bag::qos::qos_profiles_yaml(&[QosProfile::sensor_data()]);
     let mut channel = |topic: &str, type_name: &str, package: &str, name: &str| {
         let schema = w.add_schema(
             type_name,

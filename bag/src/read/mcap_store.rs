@@ -11,8 +11,8 @@ use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOp
 
 use super::Raw;
 use super::lengths::{check_record_lengths, parse_record};
-use crate::bag::qos::parse_qos_profiles;
-use crate::bag::{BagError, TopicInfo};
+use crate::qos::parse_qos_profiles;
+use crate::{BagError, TopicInfo};
 
 /// No single record (or decompressed chunk) may claim more than this: a corrupt length
 /// field must give an error, not a huge allocation.

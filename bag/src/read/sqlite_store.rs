@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use super::Raw;
-use crate::bag::qos::parse_qos_profiles;
-use crate::bag::{BagError, TopicInfo};
+use crate::qos::parse_qos_profiles;
+use crate::{BagError, TopicInfo};
 
 fn sqlite_open(path: &Path) -> Result<Connection, BagError> {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(
