@@ -94,7 +94,11 @@ def load(path: str | Path) -> Artifact:
             raise ArtifactError(f"{origin}: payload has no `{key}`")
     if p["skeleton"].get("name") != "smpl24":
         raise ArtifactError(f"{origin}: skeleton `{p['skeleton'].get('name')}` is not SMPL-24")
-    norm = {k: np.asarray(v, dtype=np.float32) for k, v in p["norm"].items()}
+    # `decode` (the regime-calibrated decode) is a map of arrays; everything else an array.
+    norm = {
+        k: {dk: np.asarray(dv, dtype=np.float32) for dk, dv in v.items()} if isinstance(v, dict) else np.asarray(v, dtype=np.float32)
+        for k, v in p["norm"].items()
+    }
     vocab = dict(p["vocab"])
     vocab["centroids"] = np.asarray(vocab["centroids"], dtype=np.float32).reshape(vocab["k"], vocab["d"])
     vocab["temperature"] = np.float32(vocab["temperature"])

@@ -148,6 +148,8 @@ class Norm:
         self.feat_std = norm["feat_std"].astype(F32)
         self.kin_std = norm["kin_std"].astype(F32)
         self.disp_std = norm["disp_std"].astype(F32)
+        # The regime-calibrated decode (prior.rs), absent in older models.
+        self.decode = norm.get("decode")
         std = self.feat_std[:POSE_DIM].reshape(NUM_JOINTS, 3)
         mean = self.feat_mean[:POSE_DIM].reshape(NUM_JOINTS, 3)
         trained = np.any((std > F32(1.5e-3)) | (mean != 0), axis=1)
@@ -516,6 +518,46 @@ class A4merPeer:
         z = np.exp(-(d2 - d2[best]) / self.temperature).sum(dtype=F32)
         return best, float(F32(1.0) / z)
 
+    def calibrated_decode(self, raw, scale, residual, h):
+        """prior.rs: the last 4 velocities in the newest heading, the regime (speed x
+        roughness), and per step the velocity gains plus the residual's gain; returns the
+        displacement `[h, J, 3]` (heading frame) and the spread factor per step."""
+        frames = min(4, raw.kin.shape[0])
+        yaw_now = raw.yaw[-1]
+        vel = np.zeros((4, NUM_JOINTS, 3), F32)
+        known = np.zeros((4, NUM_JOINTS), bool)
+        for i in range(frames):
+            t = raw.kin.shape[0] - 1 - i
+            k = raw.kin[t].reshape(NUM_JOINTS, 3)
+            turned = world_to_heading(heading_to_world(k, raw.yaw[t]), yaw_now)
+            known[i] = raw.kin_valid[t]
+            vel[i] = np.where(known[i][:, None], turned, F32(0.0))
+        sq = (vel * vel).sum(axis=2, dtype=F32)
+        n_speed = int(known[:frames].sum())
+        speed_sq = F32(sq[:frames][known[:frames]].sum(dtype=F32))
+        change_sq, n_change = F32(0.0), 0
+        for i in range(frames - 1):
+            both = known[i] & known[i + 1]
+            d = vel[i] - vel[i + 1]
+            change_sq += F32((d * d).sum(axis=1, dtype=F32)[both].sum(dtype=F32))
+            n_change += int(both.sum())
+        for i in range(1, 4):
+            vel[i] = np.where(known[i][:, None], vel[i], vel[i - 1])
+        inv = F32(1.0) / max(F32(scale), F32(1e-3))
+        speed = F32(np.sqrt(speed_sq / F32(n_speed))) * inv if n_speed else F32(0.0)
+        change = F32(np.sqrt(change_sq / F32(n_change))) * inv if n_change else F32(0.0)
+        rough = change / max(speed, F32(0.05))
+        dec = self.norm.decode
+        se, re = dec["speed_edges_mps"], dec["roughness_edges"]
+        regime = int((speed >= se).sum()) * (len(re) + 1) + int((rough >= re).sum())
+        gain = dec["gain"].reshape(-1, h, 5)[regime]  # [h, 5]
+        src = self.source
+        moving = known[0][src]
+        prior = np.einsum("si,ijc->sjc", gain[:, :4], vel[:, src, :]).astype(F32)
+        prior = np.where(moving[None, :, None], prior, F32(0.0))
+        disp = prior + residual * gain[:, 4][:, None, None]
+        return disp.astype(F32), dec["spread_gain"].reshape(-1, h)[regime].astype(F32)
+
     def forecast(self, joints: np.ndarray, valid: np.ndarray, stamps=None) -> Forecast:
         if joints.shape[0] < 2:
             raise InputError(f"need at least 2 frames of history, got {joints.shape[0]}")
@@ -526,7 +568,10 @@ class A4merPeer:
         yaw = p.raw.yaw[-1]
         scale = self.norm.body_scale(p.raw.feat[-1:])[0]
         disp = mean[0].reshape(h, NUM_JOINTS, 3)[:, self.source, :] * self.norm.disp_std.reshape(h, 1, 3) * scale
-        if self.norm.prior_gain_s.shape[0] == h:
+        spread_gain = np.ones(h, F32)
+        if self.norm.decode is not None:
+            disp, spread_gain = self.calibrated_decode(p.raw, scale, disp, h)
+        elif self.norm.prior_gain_s.shape[0] == h:
             # The damped-velocity prior on each source joint's velocity (heading frame).
             vel = np.where(p.raw.kin_valid[-1][:, None], p.raw.kin[-1].reshape(NUM_JOINTS, 3), F32(0.0))
             disp = self.norm.prior_gain_s[:, None, None] * vel[self.source][None] + disp
@@ -541,7 +586,7 @@ class A4merPeer:
             motif_now = self.assign(e)
         return Forecast(
             joints=out,
-            spread_m=(np.exp(log_spread[0]) * scale).astype(F32),
+            spread_m=(np.exp(log_spread[0]) * scale * spread_gain).astype(F32),
             dt_s=(np.arange(1, h + 1, dtype=F32) / F32(FPS)),
             valid=valid[-1].copy(),
             motif_now=motif_now,

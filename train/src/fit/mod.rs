@@ -174,10 +174,13 @@ fn split_train_val(recordings: &[Vec<PoseFrame>], val_fraction: f64) -> (Vec<Vec
 
 /// The training part of each recording, its augmented clips (deterministic for the seed)
 /// and the validation clips (each recording's end).
-fn training_clips(
-    recordings: &[Vec<PoseFrame>],
-    cfg: &TrainConfig,
-) -> Result<(Vec<Vec<PoseFrame>>, Vec<Clip>, Vec<Clip>), TrainError> {
+struct TrainingClips {
+    train_recs: Vec<Vec<PoseFrame>>,
+    clips: Vec<Clip>,
+    val_clips: Vec<Clip>,
+}
+
+fn training_clips(recordings: &[Vec<PoseFrame>], cfg: &TrainConfig) -> Result<TrainingClips, TrainError> {
     let mcfg = &cfg.model;
     let (train_recs, val_recs) = split_train_val(recordings, cfg.val_fraction);
     let mut rng = rng_for(cfg.seed, 0, 0);
@@ -208,7 +211,11 @@ fn training_clips(
         .filter(|r| r.len() > mcfg.obs_frames + mcfg.horizon)
         .map(Clip::new)
         .collect::<Result<_, _>>()?;
-    Ok((train_recs, clips, val_clips))
+    Ok(TrainingClips {
+        train_recs,
+        clips,
+        val_clips,
+    })
 }
 
 /// Refit only the calibrated decode of a trained `model` on the training windows of
@@ -219,7 +226,7 @@ pub fn refit_decode(
     recordings: &[Vec<PoseFrame>],
     cfg: &TrainConfig,
 ) -> Result<Vec<u64>, TrainError> {
-    let (_, mut clips, _) = training_clips(recordings, cfg)?;
+    let mut clips = training_clips(recordings, cfg)?.clips;
     let inner = inference_device();
     let config = model.config.clone();
     refresh_surprise(&model.net, &mut clips, &model.norm, &inner);
@@ -239,8 +246,11 @@ pub fn train(
     let mcfg = &cfg.model;
     let device = training_device();
     let inner = inference_device();
-    let (train_recs, clips, val_clips) = training_clips(recordings, cfg)?;
-    let mut clips = clips;
+    let TrainingClips {
+        train_recs,
+        mut clips,
+        val_clips,
+    } = training_clips(recordings, cfg)?;
     let norm = dataset::fit_norm(&clips, mcfg.horizon);
 
     let mut report = TrainReport::default();
