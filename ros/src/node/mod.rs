@@ -35,8 +35,9 @@ use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscripti
 use crate::link::{LinkSender, Outgoing};
 use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
-    Skeleton3DArray, Time,
+    RosMessage, Skeleton3DArray, Time,
 };
+use crate::outputs::{MarkerStyle, person_markers};
 use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
 use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
@@ -169,7 +170,41 @@ pub struct Topics {
     pub forecast: String,
     pub motifs: String,
     pub markers: String,
+    pub person_markers: String,
     pub diagnostics: String,
+}
+
+/// A data topic of the node with its type: what a view or a tool may name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub topic: String,
+    /// `pkg/msg/Name`.
+    pub ros_type: String,
+    /// Published by the node (else subscribed).
+    pub published: bool,
+}
+
+impl Topics {
+    /// The input (of `input`'s type) and every output, as `run` creates them.
+    pub fn endpoints(&self, input: InputType) -> Vec<Endpoint> {
+        let out = |topic: &String, ros_type: String| Endpoint {
+            topic: topic.clone(),
+            ros_type,
+            published: true,
+        };
+        vec![
+            Endpoint {
+                topic: self.poses.clone(),
+                ros_type: input.ros_type_name(),
+                published: false,
+            },
+            out(&self.forecast, PoseForecast::ros_type_name()),
+            out(&self.motifs, MotifAnticipation::ros_type_name()),
+            out(&self.markers, MarkerArray::ros_type_name()),
+            out(&self.person_markers, MarkerArray::ros_type_name()),
+            out(&self.diagnostics, DiagnosticArray::ros_type_name()),
+        ]
+    }
 }
 
 /// Everything start-up decides, validated.
@@ -206,6 +241,7 @@ impl NodeSetup {
             forecast: names.resolve_topic("~/forecast")?,
             motifs: names.resolve_topic("~/motifs")?,
             markers: names.resolve_topic("~/forecast_markers")?,
+            person_markers: names.resolve_topic("~/person_markers")?,
             diagnostics: names.resolve_topic("/diagnostics")?,
         };
         let model = LoadedModel::load(config.model.as_deref())?;
@@ -276,6 +312,7 @@ struct Outputs {
     forecast: Publisher<PoseForecast>,
     motifs: Publisher<MotifAnticipation>,
     markers: Publisher<MarkerArray>,
+    person_markers: Publisher<MarkerArray>,
 }
 
 /// `/diagnostics` from a thread of its own at `SCHED_OTHER`: serializing and writing a
@@ -388,6 +425,15 @@ impl Sink for Publish<'_> {
         );
         if !self.active {
             return;
+        }
+        let person = person_markers(
+            &out.motifs,
+            out.forecast.as_ref(),
+            &step.person.frame,
+            &MarkerStyle::default(),
+        );
+        if self.out.person_markers.publish(person).is_err() {
+            self.failed += 1;
         }
         if let Some(markers) = out.markers
             && self.out.markers.publish(markers).is_err()
@@ -543,6 +589,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         forecast: publisher(&mut node, &topics.forecast, &out_qos)?,
         motifs: publisher(&mut node, &topics.motifs, &out_qos)?,
         markers: publisher(&mut node, &topics.markers, &out_qos)?,
+        person_markers: publisher(&mut node, &topics.person_markers, &out_qos)?,
     };
     let diagnostics_out = DiagnosticsWriter::start(publisher(&mut node, &topics.diagnostics, &out_qos)?)?;
     let in_qos = input_qos(config.input_queue_depth as usize);
