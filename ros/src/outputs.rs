@@ -167,7 +167,6 @@ pub fn forecast_markers(forecast: &PoseForecast, style: &MarkerStyle) -> Result<
     if h > 0 && drawn.last() != Some(&(h - 1)) {
         drawn.push(h - 1);
     }
-    let lifetime = Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default();
     let markers = drawn
         .iter()
         .enumerate()
@@ -177,37 +176,49 @@ pub fn forecast_markers(forecast: &PoseForecast, style: &MarkerStyle) -> Result<
             } else {
                 0.0
             };
-            let pose = &forecast.points[k * j..(k + 1) * j];
-            let finite = |p: &Point| p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
-            let points = SMPL24_PARENTS
-                .iter()
-                .enumerate()
-                .filter_map(|(child, parent)| parent.map(|p| (pose[p], pose[child])))
-                .filter(|(a, b)| finite(a) && finite(b))
-                .flat_map(|(a, b)| [a, b])
-                .collect();
-            Marker {
-                header: forecast.header.clone(),
-                ns: format!("a4mer/forecast/{}", forecast.person_id),
-                id: k as i32,
-                type_: Marker::LINE_LIST,
-                action: Marker::ADD,
-                scale: Vector3 {
-                    x: style.line_width_m,
-                    y: 0.0,
-                    z: 0.0,
-                },
-                color: ColorRGBA {
-                    a: style.alpha_first + (style.alpha_last - style.alpha_first) * t,
-                    ..style.color
-                },
-                lifetime,
-                points,
-                ..Default::default()
-            }
+            let color = ColorRGBA {
+                a: style.alpha_first + (style.alpha_last - style.alpha_first) * t,
+                ..style.color
+            };
+            bones_marker(
+                forecast.header.clone(),
+                format!("a4mer/forecast/{}", forecast.person_id),
+                k as i32,
+                &forecast.points[k * j..(k + 1) * j],
+                color,
+                style,
+            )
         })
         .collect();
     Ok(MarkerArray { markers })
+}
+
+/// One SMPL-24 pose as a `LINE_LIST` of its bones; a bone with a non-finite end is left out.
+fn bones_marker(header: Header, ns: String, id: i32, pose: &[Point], color: ColorRGBA, style: &MarkerStyle) -> Marker {
+    let finite = |p: &Point| p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
+    let points = SMPL24_PARENTS
+        .iter()
+        .enumerate()
+        .filter_map(|(child, parent)| parent.map(|p| (pose[p], pose[child])))
+        .filter(|(a, b)| finite(a) && finite(b))
+        .flat_map(|(a, b)| [a, b])
+        .collect();
+    Marker {
+        header,
+        ns,
+        id,
+        type_: Marker::LINE_LIST,
+        action: Marker::ADD,
+        scale: Vector3 {
+            x: style.line_width_m,
+            y: 0.0,
+            z: 0.0,
+        },
+        color,
+        lifetime: Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default(),
+        points,
+        ..Default::default()
+    }
 }
 
 /// Colour of the observed skeleton: apart from the forecast's, whatever its style.
@@ -235,49 +246,35 @@ pub fn person_markers(
     observed: &PoseFrame,
     style: &MarkerStyle,
 ) -> MarkerArray {
-    let lifetime = Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default();
-    let point = |j: usize| {
-        let p = observed.joints_in_world[j];
-        Point {
-            x: p[0] as f64,
-            y: p[1] as f64,
-            z: p[2] as f64,
-        }
-    };
     let seen = |j: usize| observed.valid[j] && observed.joints_in_world[j].iter().all(|v| v.is_finite());
-    let bones = SMPL24_PARENTS
-        .iter()
-        .enumerate()
-        .filter_map(|(child, parent)| parent.map(|p| (p, child)))
-        .filter(|&(p, c)| seen(p) && seen(c))
-        .flat_map(|(p, c)| [point(p), point(c)])
+    // Unobserved joints as NaN, so their bones are left out.
+    let pose: Vec<Point> = (0..NUM_JOINTS)
+        .map(|j| {
+            let p = if seen(j) {
+                observed.joints_in_world[j]
+            } else {
+                [f32::NAN; 3]
+            };
+            Point {
+                x: p[0] as f64,
+                y: p[1] as f64,
+                z: p[2] as f64,
+            }
+        })
         .collect();
-    let mut markers = vec![Marker {
-        header: Header {
-            stamp: Time::from_ns(observed.stamp_ns).unwrap_or_default(),
-            frame_id: motifs.header.frame_id.clone(),
-        },
-        ns: format!("a4mer/observed/{}", motifs.person_id),
-        id: 0,
-        type_: Marker::LINE_LIST,
-        action: Marker::ADD,
-        scale: Vector3 {
-            x: style.line_width_m,
-            y: 0.0,
-            z: 0.0,
-        },
-        color: OBSERVED_COLOR,
-        lifetime,
-        points: bones,
-        ..Default::default()
-    }];
+    let header = Header {
+        stamp: Time::from_ns(observed.stamp_ns).unwrap_or_default(),
+        frame_id: motifs.header.frame_id.clone(),
+    };
+    let ns = format!("a4mer/observed/{}", motifs.person_id);
+    let mut markers = vec![bones_marker(header, ns, 0, &pose, OBSERVED_COLOR, style)];
     // Above the head, or above the highest joint seen when the head was not.
     let anchor = if seen(HEAD) {
-        Some(point(HEAD))
+        Some(pose[HEAD])
     } else {
         (0..NUM_JOINTS)
             .filter(|&j| seen(j))
-            .map(point)
+            .map(|j| pose[j])
             .max_by(|a, b| a.z.total_cmp(&b.z))
     };
     if let Some(at) = anchor {
@@ -305,7 +302,7 @@ pub fn person_markers(
                 b: 1.0,
                 a: 1.0,
             },
-            lifetime,
+            lifetime: Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default(),
             text: motif_text(motifs, forecast),
             ..Default::default()
         });
