@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod params;
 pub mod sched;
 pub mod services;
+pub mod topics;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscripti
 use crate::link::{LinkSender, Outgoing};
 use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
-    RosMessage, Skeleton3DArray, Time,
+    Skeleton3DArray, Time,
 };
 use crate::outputs::{MarkerStyle, person_markers};
 use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
@@ -46,6 +47,7 @@ use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
 use diagnostics::{Diagnostics, GuardStatus, Identity};
 use lifecycle::{Primary, Step};
 use services::{Control, Services};
+pub use topics::{Endpoint, Topics};
 
 /// The model the node runs when the `model` parameter is empty.
 pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small-int8.a4m");
@@ -160,50 +162,6 @@ impl LoadedModel {
             origin,
             sha256_hex,
         })
-    }
-}
-
-/// Absolute topic names after namespace expansion and remapping.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Topics {
-    pub poses: String,
-    pub forecast: String,
-    pub motifs: String,
-    pub markers: String,
-    pub person_markers: String,
-    pub diagnostics: String,
-}
-
-/// A data topic of the node with its type: what a view or a tool may name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    pub topic: String,
-    /// `pkg/msg/Name`.
-    pub ros_type: String,
-    /// Published by the node (else subscribed).
-    pub published: bool,
-}
-
-impl Topics {
-    /// The input (of `input`'s type) and every output, as `run` creates them.
-    pub fn endpoints(&self, input: InputType) -> Vec<Endpoint> {
-        let out = |topic: &String, ros_type: String| Endpoint {
-            topic: topic.clone(),
-            ros_type,
-            published: true,
-        };
-        vec![
-            Endpoint {
-                topic: self.poses.clone(),
-                ros_type: input.ros_type_name(),
-                published: false,
-            },
-            out(&self.forecast, PoseForecast::ros_type_name()),
-            out(&self.motifs, MotifAnticipation::ros_type_name()),
-            out(&self.markers, MarkerArray::ros_type_name()),
-            out(&self.person_markers, MarkerArray::ros_type_name()),
-            out(&self.diagnostics, DiagnosticArray::ros_type_name()),
-        ]
     }
 }
 
