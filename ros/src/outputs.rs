@@ -5,11 +5,13 @@
 //! exactly the same messages.
 
 use a4mer_runtime::skeleton::SMPL24_PARENTS;
-use a4mer_runtime::{Joints, NUM_JOINTS, SMPL24};
+use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame, SMPL24};
 
 use a4mer_runtime::stream::{Anticipation, HORIZONS_MS, HealthState, SOURCES, horizon_step};
 
-use crate::msg::{ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, PoseForecast, Vector3};
+use crate::msg::{
+    ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, Pose, PoseForecast, Time, Vector3,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OutputError {
@@ -165,7 +167,6 @@ pub fn forecast_markers(forecast: &PoseForecast, style: &MarkerStyle) -> Result<
     if h > 0 && drawn.last() != Some(&(h - 1)) {
         drawn.push(h - 1);
     }
-    let lifetime = Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default();
     let markers = drawn
         .iter()
         .enumerate()
@@ -175,37 +176,185 @@ pub fn forecast_markers(forecast: &PoseForecast, style: &MarkerStyle) -> Result<
             } else {
                 0.0
             };
-            let pose = &forecast.points[k * j..(k + 1) * j];
-            let finite = |p: &Point| p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
-            let points = SMPL24_PARENTS
-                .iter()
-                .enumerate()
-                .filter_map(|(child, parent)| parent.map(|p| (pose[p], pose[child])))
-                .filter(|(a, b)| finite(a) && finite(b))
-                .flat_map(|(a, b)| [a, b])
-                .collect();
-            Marker {
-                header: forecast.header.clone(),
-                ns: format!("a4mer/forecast/{}", forecast.person_id),
-                id: k as i32,
-                type_: Marker::LINE_LIST,
-                action: Marker::ADD,
-                scale: Vector3 {
-                    x: style.line_width_m,
-                    y: 0.0,
-                    z: 0.0,
-                },
-                color: ColorRGBA {
-                    a: style.alpha_first + (style.alpha_last - style.alpha_first) * t,
-                    ..style.color
-                },
-                lifetime,
-                points,
-                ..Default::default()
-            }
+            let color = ColorRGBA {
+                a: style.alpha_first + (style.alpha_last - style.alpha_first) * t,
+                ..style.color
+            };
+            bones_marker(
+                forecast.header.clone(),
+                format!("a4mer/forecast/{}", forecast.person_id),
+                k as i32,
+                &forecast.points[k * j..(k + 1) * j],
+                color,
+                style,
+            )
         })
         .collect();
     Ok(MarkerArray { markers })
+}
+
+/// One SMPL-24 pose as a `LINE_LIST` of its bones; a bone with a non-finite end is left out.
+fn bones_marker(header: Header, ns: String, id: i32, pose: &[Point], color: ColorRGBA, style: &MarkerStyle) -> Marker {
+    let finite = |p: &Point| p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
+    let points = SMPL24_PARENTS
+        .iter()
+        .enumerate()
+        .filter_map(|(child, parent)| parent.map(|p| (pose[p], pose[child])))
+        .filter(|(a, b)| finite(a) && finite(b))
+        .flat_map(|(a, b)| [a, b])
+        .collect();
+    Marker {
+        header,
+        ns,
+        id,
+        type_: Marker::LINE_LIST,
+        action: Marker::ADD,
+        scale: Vector3 {
+            x: style.line_width_m,
+            y: 0.0,
+            z: 0.0,
+        },
+        color,
+        lifetime: Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default(),
+        points,
+        ..Default::default()
+    }
+}
+
+/// Colour of the observed skeleton: apart from the forecast's, whatever its style.
+const OBSERVED_COLOR: ColorRGBA = ColorRGBA {
+    r: 0.2,
+    g: 0.8,
+    b: 1.0,
+    a: 1.0,
+};
+/// Height of the motif text's letters, and how far above the head it floats (REP-103: z up).
+const TEXT_HEIGHT_M: f64 = 0.08;
+const TEXT_ABOVE_HEAD_M: f64 = 0.35;
+const HEAD: usize = 15;
+
+/// What a viewer shows of one person besides the forecast: the observed skeleton (one
+/// `LINE_LIST` in `a4mer/observed/<person_id>`, stamped with the input frame's stamp) and
+/// a text above the head (`a4mer/motif/<person_id>`): the motif now and the likeliest next
+/// ones with their probabilities and time to transition, the health, and the horizons at
+/// which the guard finds the model losing to its baselines. Both in the frame of the
+/// motif message, so they overlay the forecast markers; the text is left out when no joint
+/// was observed.
+pub fn person_markers(
+    motifs: &MotifAnticipation,
+    forecast: Option<&PoseForecast>,
+    observed: &PoseFrame,
+    style: &MarkerStyle,
+) -> MarkerArray {
+    let seen = |j: usize| observed.valid[j] && observed.joints_in_world[j].iter().all(|v| v.is_finite());
+    // Unobserved joints as NaN, so their bones are left out.
+    let pose: Vec<Point> = (0..NUM_JOINTS)
+        .map(|j| {
+            let p = if seen(j) {
+                observed.joints_in_world[j]
+            } else {
+                [f32::NAN; 3]
+            };
+            Point {
+                x: p[0] as f64,
+                y: p[1] as f64,
+                z: p[2] as f64,
+            }
+        })
+        .collect();
+    let header = Header {
+        stamp: Time::from_ns(observed.stamp_ns).unwrap_or_default(),
+        frame_id: motifs.header.frame_id.clone(),
+    };
+    let ns = format!("a4mer/observed/{}", motifs.person_id);
+    let mut markers = vec![bones_marker(header, ns, 0, &pose, OBSERVED_COLOR, style)];
+    // Above the head, or above the highest joint seen when the head was not.
+    let anchor = if seen(HEAD) {
+        Some(pose[HEAD])
+    } else {
+        (0..NUM_JOINTS)
+            .filter(|&j| seen(j))
+            .map(|j| pose[j])
+            .max_by(|a, b| a.z.total_cmp(&b.z))
+    };
+    if let Some(at) = anchor {
+        markers.push(Marker {
+            header: motifs.header.clone(),
+            ns: format!("a4mer/motif/{}", motifs.person_id),
+            id: 0,
+            type_: Marker::TEXT_VIEW_FACING,
+            action: Marker::ADD,
+            pose: Pose {
+                position: Point {
+                    z: at.z + TEXT_ABOVE_HEAD_M,
+                    ..at
+                },
+                ..Default::default()
+            },
+            scale: Vector3 {
+                x: 0.0,
+                y: 0.0,
+                z: TEXT_HEIGHT_M,
+            },
+            color: ColorRGBA {
+                r: 1.0,
+                g: 1.0,
+                b: 1.0,
+                a: 1.0,
+            },
+            lifetime: Duration::from_ns(style.lifetime_ns.max(0)).unwrap_or_default(),
+            text: motif_text(motifs, forecast),
+            ..Default::default()
+        });
+    }
+    MarkerArray { markers }
+}
+
+/// The text of `person_markers`, for example
+/// `person 3: motif 4 (82 %) · OK` / `next 7 61 %, 2 20 % in 0.8 s` /
+/// `model losing at 1.0 s` (that line only when it is).
+pub fn motif_text(m: &MotifAnticipation, forecast: Option<&PoseForecast>) -> String {
+    let pct = |p: f32| format!("{:.0} %", p * 100.0);
+    let now = if m.motif_now >= 0 {
+        format!("motif {} ({})", m.motif_now, pct(m.motif_now_confidence))
+    } else {
+        "no motif yet".to_string()
+    };
+    let health = match m.health {
+        MotifAnticipation::HEALTH_OK => "OK",
+        MotifAnticipation::HEALTH_WARMING_UP => "warming up",
+        MotifAnticipation::HEALTH_DEGRADED => "degraded",
+        MotifAnticipation::HEALTH_STALE => "stale",
+        _ => "unknown health",
+    };
+    let mut lines = vec![format!("person {}: {now} · {health}", m.person_id)];
+    if !m.next_motif_ids.is_empty() {
+        let next: Vec<String> = m
+            .next_motif_ids
+            .iter()
+            .zip(&m.next_motif_probabilities)
+            .map(|(id, p)| format!("{id} {}", pct(*p)))
+            .collect();
+        let when = if m.expected_time_to_transition_s.is_finite() {
+            format!(" in {:.1} s", m.expected_time_to_transition_s)
+        } else {
+            String::new()
+        };
+        lines.push(format!("next {}{when}", next.join(", ")));
+    }
+    if let Some(f) = forecast {
+        let losing: Vec<String> = f
+            .guard_horizons_s
+            .iter()
+            .zip(&f.model_losing)
+            .filter(|(_, losing)| **losing)
+            .map(|(h, _)| format!("{h:.1} s"))
+            .collect();
+        if !losing.is_empty() {
+            lines.push(format!("model losing at {}", losing.join(", ")));
+        }
+    }
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -272,5 +421,70 @@ mod tests {
         f.points.pop();
         let e = forecast_markers(&f, &MarkerStyle::default()).unwrap_err();
         assert!(e.to_string().contains("719 points for 30 steps"), "{e}");
+    }
+
+    #[test]
+    fn person_markers_draw_what_was_seen_and_say_the_motifs() {
+        let mut joints: Joints = std::array::from_fn(|j| [j as f32 * 0.01, 0.0, 1.0 + j as f32 * 0.02]);
+        let mut valid = [true; NUM_JOINTS];
+        valid[20] = false; // left wrist: its two bones go
+        joints[15] = [0.5, 0.25, 1.75]; // head
+        let observed = PoseFrame::new(2_500_000_000, joints, valid);
+        let motifs = MotifAnticipation {
+            header: header(),
+            person_id: 4,
+            motif_now: 3,
+            motif_now_confidence: 0.82,
+            next_motif_ids: vec![7, 2],
+            next_motif_probabilities: vec![0.61, 0.2],
+            expected_time_to_transition_s: 0.84,
+            health: MotifAnticipation::HEALTH_OK,
+            next_motif_horizon_s: 1.0,
+        };
+        let mut f = pose_forecast(header(), 4, 33_333_333, &steps(30), &[0.0; 30]).unwrap();
+        f.guard_horizons_s = vec![0.5, 1.0];
+        f.model_losing = vec![false, true];
+        let m = person_markers(&motifs, Some(&f), &observed, &MarkerStyle::default());
+        assert_eq!(m.markers.len(), 2);
+        let bones = &m.markers[0];
+        assert_eq!(
+            (bones.ns.as_str(), bones.type_),
+            ("a4mer/observed/4", Marker::LINE_LIST)
+        );
+        assert_eq!(bones.points.len(), 2 * 21);
+        assert_eq!(
+            bones.header.stamp,
+            Time {
+                sec: 2,
+                nanosec: 500_000_000
+            }
+        );
+        assert_eq!(bones.header.frame_id, "base_link");
+        let text = &m.markers[1];
+        assert_eq!(
+            (text.ns.as_str(), text.type_),
+            ("a4mer/motif/4", Marker::TEXT_VIEW_FACING)
+        );
+        assert_eq!(text.header, header());
+        let at = &text.pose.position;
+        assert!((at.x - 0.5).abs() < 1e-6 && (at.y - 0.25).abs() < 1e-6 && (at.z - 2.1).abs() < 1e-6);
+        assert_eq!(
+            text.text,
+            "person 4: motif 3 (82 %) · OK\nnext 7 61 %, 2 20 % in 0.8 s\nmodel losing at 1.0 s"
+        );
+
+        // Nothing seen: no bones and no text to place; nothing current, nothing next.
+        let unseen = PoseFrame::new(0, joints, [false; NUM_JOINTS]);
+        let quiet = MotifAnticipation {
+            motif_now: -1,
+            next_motif_ids: vec![],
+            next_motif_probabilities: vec![],
+            health: MotifAnticipation::HEALTH_WARMING_UP,
+            ..motifs.clone()
+        };
+        let m = person_markers(&quiet, None, &unseen, &MarkerStyle::default());
+        assert_eq!(m.markers.len(), 1);
+        assert!(m.markers[0].points.is_empty());
+        assert_eq!(motif_text(&quiet, None), "person 4: no motif yet · warming up");
     }
 }

@@ -89,6 +89,18 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
         out["markers"]
     );
     assert_eq!(out["marker_namespaces"], json!(["a4mer/forecast/0"]));
+    // What a viewer shows of the person: the observed skeleton (bones between observed
+    // joints, a LINE_LIST) and the motif text above it, in the input's frame.
+    let person = &out["person_markers"];
+    let bones = &person["a4mer/observed/0"];
+    assert_eq!(bones[0], 5, "{person}");
+    let points = bones[1].as_u64().unwrap();
+    assert!(points > 0 && points.is_multiple_of(2) && points <= 2 * 23, "{person}");
+    assert_eq!(bones[3], "world", "{person}");
+    let text = &person["a4mer/motif/0"];
+    assert_eq!(text[0], 9, "{person}");
+    let text = text[2].as_str().unwrap();
+    assert!(text.starts_with("person 0: ") && text.contains(" · "), "{text}");
     // A returning publisher starts a new stream: forecasts resume after the 30-frame warm-up
     // (1 s at 30 Hz) plus discovery; asserted loosely here, measured in the note.
     let recovery_s = out["recovery_s"].as_f64().expect("markers after the return");

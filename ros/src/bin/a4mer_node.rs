@@ -28,7 +28,7 @@ fn real_main() -> Result<()> {
         println!(
             "a4mer_node {}: human-motion anticipation as a ROS 2 node\n\n\
              usage: a4mer_node [--ros-args [-r from:=to] [-p name:=value] [--params-file FILE] ...]\n\n\
-             topics: ~/poses (in), ~/forecast, ~/motifs, ~/forecast_markers, /diagnostics (out)\n\
+             topics: ~/poses (in), ~/forecast, ~/motifs, ~/forecast_markers, ~/person_markers, /diagnostics (out)\n\
              parameters: see launch/params/a4mer.yaml",
             env!("CARGO_PKG_VERSION")
         );

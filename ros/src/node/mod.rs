@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod params;
 pub mod sched;
 pub mod services;
+pub mod topics;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use crate::msg::{
     Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
     Skeleton3DArray, Time,
 };
+use crate::outputs::{MarkerStyle, person_markers};
 use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
 use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
@@ -45,6 +47,7 @@ use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
 use diagnostics::{Diagnostics, GuardStatus, Identity};
 use lifecycle::{Primary, Step};
 use services::{Control, Services};
+pub use topics::{Endpoint, Topics};
 
 /// The model the node runs when the `model` parameter is empty.
 pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/a4mer-small-int8.a4m");
@@ -162,16 +165,6 @@ impl LoadedModel {
     }
 }
 
-/// Absolute topic names after namespace expansion and remapping.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Topics {
-    pub poses: String,
-    pub forecast: String,
-    pub motifs: String,
-    pub markers: String,
-    pub diagnostics: String,
-}
-
 /// Everything start-up decides, validated.
 #[derive(Clone, Debug)]
 pub struct NodeSetup {
@@ -206,6 +199,7 @@ impl NodeSetup {
             forecast: names.resolve_topic("~/forecast")?,
             motifs: names.resolve_topic("~/motifs")?,
             markers: names.resolve_topic("~/forecast_markers")?,
+            person_markers: names.resolve_topic("~/person_markers")?,
             diagnostics: names.resolve_topic("/diagnostics")?,
         };
         let model = LoadedModel::load(config.model.as_deref())?;
@@ -276,6 +270,7 @@ struct Outputs {
     forecast: Publisher<PoseForecast>,
     motifs: Publisher<MotifAnticipation>,
     markers: Publisher<MarkerArray>,
+    person_markers: Publisher<MarkerArray>,
 }
 
 /// `/diagnostics` from a thread of its own at `SCHED_OTHER`: serializing and writing a
@@ -388,6 +383,15 @@ impl Sink for Publish<'_> {
         );
         if !self.active {
             return;
+        }
+        let person = person_markers(
+            &out.motifs,
+            out.forecast.as_ref(),
+            &step.person.frame,
+            &MarkerStyle::default(),
+        );
+        if self.out.person_markers.publish(person).is_err() {
+            self.failed += 1;
         }
         if let Some(markers) = out.markers
             && self.out.markers.publish(markers).is_err()
@@ -543,6 +547,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         forecast: publisher(&mut node, &topics.forecast, &out_qos)?,
         motifs: publisher(&mut node, &topics.motifs, &out_qos)?,
         markers: publisher(&mut node, &topics.markers, &out_qos)?,
+        person_markers: publisher(&mut node, &topics.person_markers, &out_qos)?,
     };
     let diagnostics_out = DiagnosticsWriter::start(publisher(&mut node, &topics.diagnostics, &out_qos)?)?;
     let in_qos = input_qos(config.input_queue_depth as usize);

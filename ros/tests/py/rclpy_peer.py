@@ -2,7 +2,8 @@
 
 Publishes real mocap as geometry_msgs/PoseArray on <node>/poses (input.type=pose_array),
 then the bad inputs an integrator's stack produces, and records what comes back on
-<node>/forecast_markers and /diagnostics. Prints a JSON summary on stdout.
+<node>/forecast_markers, <node>/person_markers and /diagnostics. Prints a JSON summary on
+stdout.
 
 usage: rclpy_peer.py FRAMES_JSON NODE_FQN
 FRAMES_JSON: {"stamps_ns": [...], "joints": [[[x, y, z] x 24] ...]} (SMPL-24, metres).
@@ -71,6 +72,14 @@ def main():
         for m in msg.markers:
             marker_namespaces.add(m.ns)
 
+    # Last seen in the normal phase, per namespace: (marker type, number of points, text).
+    person_markers = {}
+
+    def on_person_markers(msg):
+        if phase[0] == "normal":
+            for m in msg.markers:
+                person_markers[m.ns] = [m.type, len(m.points), m.text, m.header.frame_id]
+
     def on_diagnostics(msg):
         for s in msg.status:
             if s.name.endswith(": anticipation"):
@@ -81,6 +90,7 @@ def main():
 
     node.create_subscription(MarkerArray, node_fqn + "/forecast_markers", on_markers, 100)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 100)
+    node.create_subscription(MarkerArray, node_fqn + "/person_markers", on_person_markers, 100)
 
     def spin_for(seconds):
         end = time.monotonic() + seconds
@@ -145,7 +155,7 @@ def main():
     spin_for(1.5)
 
     recovery_s = first_marker_at["returned"] - returned_at if "returned" in first_marker_at else None
-    print(json.dumps({"recovery_s": recovery_s, "markers": markers, "marker_namespaces": sorted(marker_namespaces), "diagnostics": diagnostics}))
+    print(json.dumps({"recovery_s": recovery_s, "markers": markers, "marker_namespaces": sorted(marker_namespaces), "person_markers": person_markers, "diagnostics": diagnostics}))
     node.destroy_node()
     rclpy.shutdown()
 
