@@ -14,6 +14,13 @@ use a4mer_runtime::stream::{
 
 use crate::link::LinkStats;
 use crate::msg::{DiagnosticArray, DiagnosticStatus, Header, KeyValue};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use ros2_client::Publisher;
+
+use super::{NodeError, ros_err, sched};
 
 /// Counters and the current reporting window. Owned by the frame loop; nothing here blocks.
 #[derive(Debug)]
@@ -435,6 +442,63 @@ pub fn link_status(id: &Identity, s: &LinkStats) -> DiagnosticStatus {
             kv("opens", s.opens),
             kv("last_error", s.last_error.as_deref().unwrap_or("")),
         ],
+    }
+}
+
+/// `/diagnostics` from a thread of its own at `SCHED_OTHER`: serializing and writing a
+/// report of every counter never delays a frame. The frame loop hands over a report
+/// without waiting; one still unsent is replaced by a newer one (and counted as a failure).
+pub(super) struct DiagnosticsWriter {
+    to_thread: Option<SyncSender<DiagnosticArray>>,
+    failures: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DiagnosticsWriter {
+    pub(super) fn start(publisher: Publisher<DiagnosticArray>) -> Result<Self, NodeError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DiagnosticArray>(1);
+        let failures = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&failures);
+        let thread = std::thread::Builder::new()
+            .name("a4mer-diag".into())
+            .spawn(move || {
+                // Failing to lower itself leaves the thread at the frame loop's policy:
+                // slower frames at worst, so not worth stopping for.
+                let _ = sched::demote_current_thread();
+                for report in rx {
+                    if publisher.publish(report).is_err() {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .map_err(|e| ros_err("starting the diagnostics thread")(e.to_string()))?;
+        Ok(Self {
+            to_thread: Some(tx),
+            failures,
+            thread: Some(thread),
+        })
+    }
+
+    pub(super) fn offer(&self, report: DiagnosticArray) {
+        if let Some(tx) = &self.to_thread
+            && let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(report)
+        {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Publish failures since the last call.
+    pub(super) fn take_failures(&self) -> u64 {
+        self.failures.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl Drop for DiagnosticsWriter {
+    fn drop(&mut self) {
+        drop(self.to_thread.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -20,8 +20,8 @@ pub mod topics;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::ArtifactError;
@@ -35,8 +35,7 @@ use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
 use crate::link::{LinkSender, Outgoing};
 use crate::msg::{
-    Clock, DiagnosticArray, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast,
-    Skeleton3DArray, Time,
+    Clock, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, Skeleton3DArray, Time,
 };
 use crate::outputs::{MarkerStyle, person_markers};
 use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
@@ -44,7 +43,7 @@ use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
-use diagnostics::{Diagnostics, GuardStatus, Identity};
+use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity};
 use lifecycle::{Primary, Step};
 use services::{Control, Services};
 pub use topics::{Endpoint, Topics};
@@ -271,63 +270,6 @@ struct Outputs {
     motifs: Publisher<MotifAnticipation>,
     markers: Publisher<MarkerArray>,
     person_markers: Publisher<MarkerArray>,
-}
-
-/// `/diagnostics` from a thread of its own at `SCHED_OTHER`: serializing and writing a
-/// report of every counter never delays a frame. The frame loop hands over a report
-/// without waiting; one still unsent is replaced by a newer one (and counted as a failure).
-struct DiagnosticsWriter {
-    to_thread: Option<SyncSender<DiagnosticArray>>,
-    failures: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl DiagnosticsWriter {
-    fn start(publisher: Publisher<DiagnosticArray>) -> Result<Self, NodeError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<DiagnosticArray>(1);
-        let failures = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&failures);
-        let thread = std::thread::Builder::new()
-            .name("a4mer-diag".into())
-            .spawn(move || {
-                // Failing to lower itself leaves the thread at the frame loop's policy:
-                // slower frames at worst, so not worth stopping for.
-                let _ = sched::demote_current_thread();
-                for report in rx {
-                    if publisher.publish(report).is_err() {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-            .map_err(|e| ros_err("starting the diagnostics thread")(e.to_string()))?;
-        Ok(Self {
-            to_thread: Some(tx),
-            failures,
-            thread: Some(thread),
-        })
-    }
-
-    fn offer(&self, report: DiagnosticArray) {
-        if let Some(tx) = &self.to_thread
-            && let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(report)
-        {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Publish failures since the last call.
-    fn take_failures(&self) -> u64 {
-        self.failures.swap(0, Ordering::Relaxed)
-    }
-}
-
-impl Drop for DiagnosticsWriter {
-    fn drop(&mut self) {
-        drop(self.to_thread.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// The frame loop's state: the pipeline, counters, the link and the lifecycle state.

@@ -130,7 +130,7 @@ pub fn specs() -> Vec<Spec> {
         spec(
             "forecast.frame_id",
             || s(""),
-            "Frame of ~/forecast and ~/forecast_markers. Empty: the input header's frame.",
+            "Frame id written on ~/forecast and ~/forecast_markers. Coordinates are not transformed (no TF lookup yet): only another name of the input's own frame is correct. Empty: the input header's frame.",
             "",
             Range::None,
             false,
