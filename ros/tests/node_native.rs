@@ -134,10 +134,11 @@ fn rclpy_lists_gets_describes_and_sets_parameters_and_refusals_name_the_paramete
         assert_eq!(out[set]["successful"], true, "{set}: {}", out[set]);
     }
     let set_at = out["stride_set"]["at"].as_f64().unwrap();
+    let sent_at = out["stride_set"]["sent"].as_f64().unwrap();
     let m = markers(&out);
     let before: Vec<u64> = m
         .iter()
-        .filter(|(t, _)| (set_at - 1.0..set_at - 0.2).contains(t))
+        .filter(|(t, _)| (sent_at - 1.0..sent_at - 0.2).contains(t))
         .map(|(_, n)| *n)
         .collect();
     assert!(before.len() >= 15, "markers before the change: {before:?}");

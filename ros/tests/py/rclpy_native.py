@@ -58,6 +58,7 @@ class Peer:
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(PoseArray, node_fqn + "/poses", qos)
         self.markers = []  # (t, markers in the array)
+        self.clients = {}
         self.diagnostics = []  # (t, values)
         self.param_events = []
         self.transitions = []
@@ -104,17 +105,23 @@ class Peer:
             next_t += PERIOD_S
             self.spin_for(max(0.0, next_t - time.monotonic()))
 
+    def client(self, srv, name):
+        # One client per service, discovered once: a new client's discovery can take a
+        # second, during which nothing is streamed.
+        if name not in self.clients:
+            client = self.node.create_client(srv, self.fqn + "/" + name)
+            if not client.wait_for_service(timeout_sec=20.0):
+                raise SystemExit(f"no service {self.fqn}/{name} within 20 s")
+            self.clients[name] = client
+        return self.clients[name]
+
     def call(self, srv, name, request, timeout=10.0):
-        client = self.node.create_client(srv, self.fqn + "/" + name)
-        if not client.wait_for_service(timeout_sec=20.0):
-            raise SystemExit(f"no service {self.fqn}/{name} within 20 s")
-        future = client.call_async(request)
+        future = self.client(srv, name).call_async(request)
         end = time.monotonic() + timeout
         while not future.done():
             if time.monotonic() > end:
                 raise SystemExit(f"{name}: no answer within {timeout} s")
             rclpy.spin_once(self.node, timeout_sec=0.01)
-        self.node.destroy_client(client)
         return future.result()
 
     def wait_for_input_match(self):
@@ -125,12 +132,13 @@ class Peer:
             self.spin_for(0.05)
 
     def set(self, name, value, atomically=False, **more):
+        sent = self.now()
         params = [Parameter(name=name, value=value)] + [Parameter(name=n, value=v) for n, v in more.items()]
         if atomically:
             r = self.call(SetParametersAtomically, "set_parameters_atomically", SetParametersAtomically.Request(parameters=params))
-            return {"successful": r.result.successful, "reason": r.result.reason, "at": self.now()}
+            return {"successful": r.result.successful, "reason": r.result.reason, "sent": sent, "at": self.now()}
         r = self.call(SetParameters, "set_parameters", SetParameters.Request(parameters=params))
-        return {"successful": r.results[0].successful, "reason": r.results[0].reason, "at": self.now()}
+        return {"successful": r.results[0].successful, "reason": r.results[0].reason, "sent": sent, "at": self.now()}
 
     def state(self):
         return self.call(GetState, "get_state", GetState.Request()).current_state.label
@@ -175,7 +183,15 @@ def params_phase(p):
     }
 
     p.wait_for_input_match()
-    p.stream(2.5)  # past warm-up, at markers.stride 10
+    p.client(SetParameters, "set_parameters")
+    p.client(SetParametersAtomically, "set_parameters_atomically")
+    # Past warm-up, at markers.stride 10: until markers have come for a second (a loaded
+    # machine can take longer than the 1 s warm-up to deliver the first ones).
+    p.stream(2.5)
+    waited = 2.5
+    while len([t for t, _ in p.markers if t > p.now() - 1.0]) < 20 and waited < 20.0:
+        p.stream(0.5)
+        waited += 0.5
     out["stride_set"] = p.set("markers.stride", integer(3))
     p.stream(1.5)
     out["period_set"] = p.set("diagnostics.period_s", double(0.2))
