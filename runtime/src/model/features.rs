@@ -330,10 +330,11 @@ impl NormStats {
     }
 
     /// Joints in the world at forecast step `s`: `last` moved by the calibrated decode of
-    /// the person's recent `kin`ematics and the head's normalized residual `disp_norm`
-    /// (`horizon * POSE_DIM`) at this body's `scale`, in the heading `yaw_rad` of the
-    /// newest frame; each joint takes its `sources` joint's displacement. A joint without
-    /// a velocity gets no velocity terms.
+    /// the person's recent `kin`ematics (in `regime`, [`NormStats::regime`], worked out once
+    /// per forecast) and the head's normalized residual `disp_norm` (`horizon * POSE_DIM`)
+    /// at this body's `scale`, in the heading `yaw_rad` of the newest frame; each joint
+    /// takes its `sources` joint's displacement. A joint without a velocity gets no
+    /// velocity terms.
     #[allow(clippy::too_many_arguments)]
     pub fn decode_forecast_step(
         &self,
@@ -342,10 +343,11 @@ impl NormStats {
         disp_norm: &[f32],
         s: usize,
         kin: &Kinematics,
+        regime: usize,
         yaw_rad: f32,
         scale: f32,
     ) -> Joints {
-        let terms = self.decode_terms(self.regime(kin), s);
+        let terms = self.decode_terms(regime, s);
         self.decode_with(
             last,
             sources,

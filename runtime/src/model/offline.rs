@@ -186,6 +186,7 @@ impl Model {
                     disp_norm,
                     s,
                     &kin,
+                    regime,
                     raw_last.yaw_rad,
                     scale,
                 ),

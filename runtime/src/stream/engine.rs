@@ -125,8 +125,10 @@ struct FrameWindow {
     open_start_ns: i64,
     /// Normalized inputs of the last two frames, newest first.
     recent: heapless::Deque<[f32; FEAT_DIM], 2>,
-    last: Option<(PoseFrame, FrameFeatures)>,
-    /// Raw features of the last frames, newest first: the decode's velocities.
+    /// The newest frame; its features are `raw`'s front.
+    last: Option<PoseFrame>,
+    /// Raw features of the last frames, newest first: the next frame's velocities and the
+    /// decode's.
     raw: heapless::Deque<FrameFeatures, PRIOR_FRAMES>,
 }
 
@@ -147,22 +149,15 @@ impl FrameWindow {
         self.last = None;
         self.raw.clear();
     }
+}
 
-    fn push_recent(&mut self, feat: [f32; FEAT_DIM]) {
-        if self.recent.is_full() {
-            self.recent.pop_back();
-        }
-        // Not full after the pop.
-        let _ = self.recent.push_front(feat);
+/// `v` as the newest of a newest-first window, the oldest dropped when it is full.
+fn push_newest<T, const N: usize>(window: &mut heapless::Deque<T, N>, v: T) {
+    if window.is_full() {
+        window.pop_back();
     }
-
-    fn push_raw(&mut self, raw: &FrameFeatures) {
-        if self.raw.is_full() {
-            self.raw.pop_back();
-        }
-        // Not full after the pop.
-        let _ = self.raw.push_front(raw.clone());
-    }
+    // Not full after the pop.
+    let _ = window.push_front(v);
 }
 
 /// The last closed atoms with their stamps, oldest first.
@@ -437,7 +432,7 @@ impl Engine {
     fn step(&mut self, f: &PoseFrame, emit: bool) -> Result<(), StreamError> {
         let model = Arc::clone(&self.model);
         let cfg = &model.config;
-        let raw = frame_features(f, self.window.last.as_ref().map(|(p, ff)| (p, ff)))?;
+        let raw = frame_features(f, self.window.last.as_ref().zip(self.window.raw.front()))?;
         let mut feat = [0.0f32; FEAT_DIM];
         model.norm.normalize_feat_with(&raw, &model.trained, &mut feat);
 
@@ -463,9 +458,9 @@ impl Engine {
         }
         // The segmenter closes at l_max <= MAX_SEGMENT, so there is always room.
         let _ = self.window.open.push(feat);
-        self.window.push_recent(feat);
-        self.window.push_raw(&raw);
-        self.window.last = Some((*f, raw));
+        push_newest(&mut self.window.recent, feat);
+        push_newest(&mut self.window.raw, raw);
+        self.window.last = Some(*f);
         self.frames_since_reset += 1;
         self.frames_since_drop = self.frames_since_drop.saturating_add(1);
         self.guard.on_frame(f);
@@ -513,7 +508,7 @@ impl Engine {
         let d = cfg.d_model;
         let net = &model.net;
         net.encode_atom(self.window.open.as_flattened(), &mut self.net, &mut self.token);
-        let Some((_, raw)) = &self.window.last else {
+        let Some(raw) = self.window.raw.front() else {
             return Ok(());
         };
         let Some(feat) = self.window.recent.front() else {
@@ -544,6 +539,7 @@ impl Engine {
                 &self.mean,
                 s,
                 &kin,
+                regime,
                 raw.yaw_rad,
                 scale,
             );

@@ -37,6 +37,16 @@ impl Normal {
         }
     }
 
+    fn merge(&mut self, other: &Normal) {
+        for r in 0..T {
+            for c in 0..T {
+                self.a[r][c] += other.a[r][c];
+            }
+            self.b[r] += other.b[r];
+        }
+        self.n += other.n;
+    }
+
     fn add(&mut self, x: &[f64; T], y: f64) {
         for r in 0..T {
             for c in 0..T {
@@ -166,7 +176,6 @@ pub(super) fn fit_decode(
     let regimes = cal.regimes();
     let mut windows = vec![0u64; regimes];
     let mut cells = vec![Normal::new(); regimes * h];
-    let mut pool = vec![Normal::new(); h];
     for_each_output(model, samples, device, |i, disp_norm, _| {
         let w = samples[i].win;
         let clip = &clips[w.clip];
@@ -186,10 +195,13 @@ pub(super) fn fit_decode(
                 }
                 x[T - 1] = (disp_norm[s * POSE_DIM + src * 3 + ax] * std[ax] * scale) as f64;
                 cells[regime * h + s].add(&x, d[ax] as f64);
-                pool[s].add(&x, d[ax] as f64);
             }
         });
     });
+    let mut pool = vec![Normal::new(); h];
+    for (c, cell) in cells.iter().enumerate() {
+        pool[c % h].merge(cell);
+    }
     let pooled: Vec<[f64; T]> = (0..h)
         .map(|s| {
             let default = model.norm.decode_terms(0, s).map(|g| g as f64);
@@ -207,7 +219,9 @@ pub(super) fn fit_decode(
     cal.spread_gain = vec![1.0; regimes * h];
     model.norm.decode = Some(cal);
 
-    // The spread: its mean against the calibrated decode's mean joint error, per cell.
+    // The spread: its mean against the calibrated decode's mean joint error, per cell. The
+    // heads run again rather than keeping every window's residual from the first pass
+    // (30 steps × 72 values per window would be hundreds of MB on the full corpus).
     let mut err = vec![0.0f64; regimes * h];
     let mut spread = vec![0.0f64; regimes * h];
     let mut n = vec![0.0f64; regimes * h];
@@ -235,13 +249,17 @@ pub(super) fn fit_decode(
             n[c] += 1.0;
         });
     });
+    // Per step, the factor pooled over all regimes: where a sparse regime is pulled.
+    let pooled_spread: Vec<f64> = (0..h)
+        .map(|s| {
+            let e_all: f64 = (0..regimes).map(|q| err[q * h + s]).sum();
+            let s_all: f64 = (0..regimes).map(|q| spread[q * h + s]).sum();
+            if s_all > 0.0 { e_all / s_all } else { 1.0 }
+        })
+        .collect();
     let mut gain = Vec::with_capacity(regimes * h);
     for r in 0..regimes {
-        for s in 0..h {
-            let (e_all, s_all): (f64, f64) = (0..regimes)
-                .map(|q| (err[q * h + s], spread[q * h + s]))
-                .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-            let pooled = if s_all > 0.0 { e_all / s_all } else { 1.0 };
+        for (s, &pooled) in pooled_spread.iter().enumerate() {
             let c = r * h + s;
             let mean_spread = if n[c] > 0.0 { spread[c] / n[c] } else { 0.0 };
             let g = (err[c] + SHRINK_SAMPLES * pooled * mean_spread) / (spread[c] + SHRINK_SAMPLES * mean_spread);

@@ -19,11 +19,11 @@ pub mod kmeans;
 pub mod report;
 
 mod decode;
-
-pub use decode::DecodeEdges;
 mod finetune;
 mod pretrain;
 mod vocab;
+
+pub use decode::DecodeEdges;
 
 use std::path::Path;
 use std::time::Instant;
