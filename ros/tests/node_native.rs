@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use common::{FASTDDS_LOOPBACK, NodeProcess, joints_json, mocap_frames_from, python_with, run_peer};
+use common::{FASTDDS_LOOPBACK, NodeProcess, mocap_frames_from, python_with, run_peer, write_peer_frames};
 
 const MODULES: &str = "rclpy, rcl_interfaces.srv, lifecycle_msgs.srv, geometry_msgs.msg, visualization_msgs.msg, \
                        diagnostic_msgs.msg";
@@ -42,18 +42,9 @@ impl Drop for Twin {
 
 /// Real mocap where the shipped model is not losing to a baseline, as PoseArray frames.
 fn write_frames(dir: &Path) -> String {
-    let frames = mocap_frames_from(900, 300);
-    let path = dir.join("frames.json");
-    std::fs::write(
-        &path,
-        json!({
-            "stamps_ns": frames.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
-            "joints": frames.iter().map(joints_json).collect::<Vec<_>>(),
-        })
-        .to_string(),
-    )
-    .unwrap();
-    path.display().to_string()
+    write_peer_frames(dir, &mocap_frames_from(900, 300))
+        .display()
+        .to_string()
 }
 
 fn peer(python: &str, mode: &str, dir: &Path, frames: String, domain: u16) -> Value {

@@ -21,7 +21,9 @@ use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
 use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
-use common::{FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer};
+use common::{
+    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer, write_peer_frames,
+};
 
 /// A DDS domain no other test on this host uses at the same time.
 fn domain(offset: u32) -> u16 {
@@ -45,17 +47,7 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let frames = mocap_frames_from(0, 300);
-    let frames_path = dir.path().join("frames.json");
-    std::fs::write(
-        &frames_path,
-        json!({
-            "stamps_ns": frames.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
-            "joints": frames.iter().map(joints_json).collect::<Vec<_>>(),
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let frames_path = write_peer_frames(dir.path(), &mocap_frames_from(0, 300));
     let profile = dir.path().join("fastdds.xml");
     std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
     let domain = domain(0);

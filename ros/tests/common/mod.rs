@@ -116,6 +116,22 @@ pub fn loopback_env(domain: u16) -> RosEnv {
     .unwrap()
 }
 
+/// One person's frames as the Python peers read them (`stamps_ns`, `joints`), written to
+/// `frames.json` in `dir`.
+pub fn write_peer_frames(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
+    let path = dir.join("frames.json");
+    std::fs::write(
+        &path,
+        json!({
+            "stamps_ns": frames.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
+            "joints": frames.iter().map(joints_json).collect::<Vec<_>>(),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    path
+}
+
 /// Joints as JSON; an unobserved joint is `null` (the peers send NaN).
 pub fn joints_json(f: &PoseFrame) -> Value {
     json!(
