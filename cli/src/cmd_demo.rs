@@ -46,8 +46,10 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
     cpu_hog: u32,
     /// The node's scheduling policy (its `sched.policy` parameter): inherit, other, fifo, rr.
-    /// fifo and rr need root, CAP_SYS_NICE or an RLIMIT_RTPRIO; without, the node says why.
-    #[arg(long, value_name = "POLICY", default_value = "inherit")]
+    /// The default is the shipped systemd unit's (`SCHED_FIFO` 40), so the demo measures the
+    /// node as deployed. fifo and rr need root, CAP_SYS_NICE or an RLIMIT_RTPRIO; without,
+    /// the node runs at `SCHED_OTHER` and says why.
+    #[arg(long, value_name = "POLICY", default_value = "fifo")]
     sched_policy: String,
     /// The node's `sched.priority` (fifo and rr).
     #[arg(long, value_name = "1..99", default_value_t = 40)]
@@ -58,8 +60,9 @@ pub struct DemoArgs {
     /// Run the demo's publisher and subscriber (and their DDS threads) at the node's
     /// policy too, as a robot's pose driver and controller would run (ros2_control's
     /// controller manager runs SCHED_FIFO): then the latency measured is the node's and the
-    /// transport's, not the measuring side's own wait for a CPU.
-    #[arg(long)]
+    /// transport's, not the measuring side's own wait for a CPU. `false` leaves them at
+    /// `SCHED_OTHER`, to see what a controller without priority would wait.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     sched_endpoints: bool,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
