@@ -70,7 +70,7 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
         params.to_str().unwrap(),
         "--ros-args",
         "-p",
-        "forecast.frame_id:=base_link",
+        "markers.stride:=7",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -90,7 +90,7 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
             .unwrap()
             .contains("robot.yaml")
     );
-    assert_eq!(setting("forecast.frame_id")["value"], "base_link");
+    assert_eq!(setting("markers.stride")["value"], "7");
     let bad = a4mer(&["replay", bag.to_str().unwrap(), "--ros-args", "-p", "tracks.max:=0"]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);

@@ -197,6 +197,34 @@ pub fn outgoing(people: &[LinkPerson], base: &RigidTransform, pose_age_us: u64) 
     })
 }
 
+/// The people of the last link frame, in the base frame, and their message's stamp.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    pub people: heapless::Vec<PersonForecast, MAX_PEOPLE>,
+    pub stamp_ns: i64,
+}
+
+/// The link frame for a message whose people could not be placed in the base frame (no
+/// usable transform): `Degraded`, carrying the last people that were placed, as old as
+/// they are, so the MCU's fallback keeps them and grows their reach with that age until its
+/// deadline stops the robot. Nobody placed yet: no people and the largest age, which the
+/// MCU treats as pose data past its deadline (a protective stop), never as an empty scene.
+pub fn unplaced(last: Option<&Placed>, stamp_ns: i64) -> Outgoing {
+    let (people, pose_age_us) = match last {
+        Some(p) => (
+            p.people.clone(),
+            (stamp_ns.saturating_sub(p.stamp_ns).max(0) / 1000).min(i64::from(u32::MAX)) as u32,
+        ),
+        None => (heapless::Vec::new(), u32::MAX),
+    };
+    Outgoing {
+        health: ModelHealth::Degraded,
+        step_ms: LINK_STEP_MS,
+        pose_age_us,
+        people,
+    }
+}
+
 /// What the link has done, for `/diagnostics`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinkStats {

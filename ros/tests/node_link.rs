@@ -58,6 +58,7 @@ fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ro
             forecast_topic: "/a4mer_node/forecast".into(),
             motifs_topic: "/a4mer_node/motifs".into(),
             env,
+            camera: None,
         },
         &mut |_| {},
     )
@@ -126,6 +127,7 @@ fn a_node_process_that_exits_early_is_an_error_with_its_status() {
             forecast_topic: "/a4mer_node/forecast".into(),
             motifs_topic: "/a4mer_node/motifs".into(),
             env,
+            camera: None,
         },
         &mut |_| {},
     )

@@ -177,7 +177,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     )
     .unwrap();
     let domain = domain(1);
-    let node = NodeProcess::start(dir.path(), domain, &["forecast.frame_id:=map"]);
+    let node = NodeProcess::start(dir.path(), domain, &[]);
     let cyclone_uri = String::from(
         "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
          <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
@@ -233,7 +233,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     for f in forecasts {
         let id = f["person_id"].as_u64().unwrap() as u32;
         let stamp = f["stamp_ns"].as_i64().unwrap();
-        assert_eq!(f["frame_id"], "map", "forecast.frame_id");
+        assert_eq!(f["frame_id"], "world", "the input's frame, without output.frame_id");
         assert_eq!(f["num_steps"], 30);
         assert_eq!(f["step_period_ns"], 33_333_333);
         assert_eq!(f["joint_names"], json!(SMPL24));

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mutate;
+pub mod tf_scene;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
