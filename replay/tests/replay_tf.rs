@@ -15,7 +15,7 @@ use a4mer_ros::msg::{Header, Quaternion, Skeleton3DArray, TFMessage, Time, Trans
 use a4mer_ros::node::{LoadedModel, parameters_from_args};
 
 use common::mocap_frames_from;
-use common::tf_scene::{expected_forecasts, place, tf_json};
+use common::tf_scene::{Points, expected_forecasts, place, tf_json};
 
 fn stamped(t: &serde_json::Value) -> TransformStamped {
     let v = |key: &str, i: usize| t[key][i].as_f64().unwrap();
@@ -107,7 +107,7 @@ fn a_bags_tf_places_the_poses_as_the_node_would() {
         unplaced[0].detail
     );
 
-    let expected: HashMap<i64, Option<Vec<Option<[f32; 3]>>>> = expected_forecasts(&placed).into_iter().collect();
+    let expected: HashMap<i64, Option<Points>> = expected_forecasts(&placed).into_iter().collect();
     let reader = BagReader::open(&out).unwrap();
     let forecast_topic = reader
         .topics()

@@ -22,7 +22,7 @@ use a4mer_runtime::SMPL24;
 use ros2_client::{NodeName, NodeOptions, Subscription};
 use serde_json::{Value, json};
 
-use common::tf_scene::{expected_forecasts, place, tf_json};
+use common::tf_scene::{Points, expected_forecasts, place, tf_json};
 use common::{NodeProcess, joints_json, mocap_frames_from, python_with, run_peer};
 
 /// A DDS domain no other test on this host uses at the same time.
@@ -81,7 +81,7 @@ fn cyclone_tf_static_and_moving_transforms_place_the_forecasts_in_base_link() {
     let stderr = node.stop();
     assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");
 
-    let expected: HashMap<i64, Option<Vec<Option<[f32; 3]>>>> = expected_forecasts(&placed).into_iter().collect();
+    let expected: HashMap<i64, Option<Points>> = expected_forecasts(&placed).into_iter().collect();
     let warm = expected.values().filter(|p| p.is_some()).count();
     let forecasts = out["forecasts"].as_array().unwrap();
     let motifs = out["motifs"].as_array().unwrap();

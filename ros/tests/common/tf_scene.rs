@@ -121,9 +121,12 @@ pub fn tf_json(t0_ns: i64, end_ns: i64, stop_after_ns: i64, lead_ns: i64) -> Val
     })
 }
 
+/// A forecast's points, step by step, joint by joint; `None` where unobserved.
+pub type Points = Vec<Option<[f32; 3]>>;
+
 /// The bundled model's engine over the placed frames (the unplaced are skipped, as the
-/// node skips them): per stamp, the forecast's points (None where unobserved).
-pub fn expected_forecasts(placed: &[Option<PoseFrame>]) -> Vec<(i64, Option<Vec<Option<[f32; 3]>>>)> {
+/// node skips them): per stamp, the forecast's points once warm.
+pub fn expected_forecasts(placed: &[Option<PoseFrame>]) -> Vec<(i64, Option<Points>)> {
     let model = LoadedModel::load(None).unwrap();
     let mut engine = Engine::new(Arc::clone(&model.stream), EngineConfig::default()).unwrap();
     placed
