@@ -22,7 +22,8 @@ use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 use common::{
-    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer, write_peer_frames,
+    CYCLONE_LOOPBACK, FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer,
+    write_peer_frames,
 };
 
 /// A DDS domain no other test on this host uses at the same time.
@@ -178,11 +179,6 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     .unwrap();
     let domain = domain(1);
     let node = NodeProcess::start(dir.path(), domain, &[]);
-    let cyclone_uri = String::from(
-        "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
-         <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
-         <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>",
-    );
     let out = run_peer(
         &python,
         "cyclone_peer.py",
@@ -191,7 +187,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
             "/a4mer_node".into(),
             domain.to_string(),
         ],
-        &[("CYCLONEDDS_URI", cyclone_uri)],
+        &[("CYCLONEDDS_URI", CYCLONE_LOOPBACK.to_string())],
     );
     let stderr = node.stop();
     assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");

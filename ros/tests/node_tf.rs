@@ -13,26 +13,21 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
-use a4mer_ros::demo::{DemoConfig, NodeLaunch};
 use a4mer_ros::msg::{DiagnosticArray, DiagnosticStatus};
 use a4mer_runtime::SMPL24;
 use ros2_client::{NodeName, NodeOptions, Subscription};
 use serde_json::{Value, json};
 
 use common::tf_scene::{Points, expected_forecasts, place, tf_json};
-use common::{NodeProcess, joints_json, mocap_frames_from, python_with, run_peer};
+use common::{
+    CYCLONE_LOOPBACK, McuTwin, NodeProcess, joints_json, mocap_frames_from, node_demo, python_with, run_peer,
+};
 
 /// A DDS domain no other test on this host uses at the same time.
 fn domain(offset: u32) -> u16 {
     (205 + (std::process::id() % 13) * 2 + offset) as u16
 }
-
-const CYCLONE_LOOPBACK: &str = "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
-     <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
-     <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>";
 
 #[test]
 fn cyclone_tf_static_and_moving_transforms_place_the_forecasts_in_base_link() {
@@ -121,16 +116,7 @@ fn cyclone_tf_static_and_moving_transforms_place_the_forecasts_in_base_link() {
 
 #[test]
 fn no_transform_means_degraded_link_frames_no_forecasts_and_a_diagnostic() {
-    let mut twin = Command::new(env!("CARGO_BIN_EXE_a4mer_mcu_twin"))
-        .args(["--robot", "0,0,1", "--speed", "1.0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(twin.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let device = first["device"].as_str().unwrap().to_string();
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
-
+    let twin = McuTwin::start();
     let domain = domain(1);
     let env = common::loopback_env(domain);
     let ctx = a4mer_ros::dds::context(&env).unwrap();
@@ -139,18 +125,11 @@ fn no_transform_means_degraded_link_frames_no_forecasts_and_a_diagnostic() {
         .unwrap();
     let diagnostics: Subscription<DiagnosticArray> =
         a4mer_ros::dds::subscription(&mut listener, "/diagnostics", &a4mer_ros::dds::output_qos(100)).unwrap();
-    let args: Vec<String> = [
-        "--ros-args",
-        "-p",
-        &format!("link.device:={device}"),
-        "-p",
-        "output.frame_id:=base_link",
-        "-p",
-        "diagnostics.period_s:=0.5",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = [
+        format!("link.device:={}", twin.device),
+        "output.frame_id:=base_link".to_string(),
+        "diagnostics.period_s:=0.5".to_string(),
+    ];
     // Poses in `world`, and nobody says where `world` is. The node's reports are taken
     // while it runs (a reader may drop a writer's samples once that writer is gone).
     let (mut transforms, mut names): (Vec<DiagnosticStatus>, Vec<String>) = (Vec::new(), Vec::new());
@@ -160,31 +139,12 @@ fn no_transform_means_degraded_link_frames_no_forecasts_and_a_diagnostic() {
             transforms.extend(d.status.into_iter().filter(|s| s.name == "/a4mer_node: transforms"));
         }
     };
-    let summary = a4mer_ros::demo::run(
-        DemoConfig {
-            people: vec![mocap_frames_from(900, 120)],
-            node: NodeLaunch::Process {
-                exe: env!("CARGO_BIN_EXE_a4mer_node").into(),
-                args,
-            },
-            poses_topic: "/a4mer_node/poses".into(),
-            forecast_topic: "/a4mer_node/forecast".into(),
-            motifs_topic: "/a4mer_node/motifs".into(),
-            env,
-            camera: None,
-        },
-        &mut |_| take_diagnostics(),
-    )
+    let summary = a4mer_ros::demo::run(node_demo(vec![mocap_frames_from(900, 120)], &args, env), &mut |_| {
+        take_diagnostics()
+    })
     .expect("the node runs on");
     take_diagnostics();
-    let _ = twin.kill();
-    let _ = twin.wait();
-    let decisions: Vec<Value> = reader
-        .join()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let decisions = twin.decisions();
 
     assert_eq!(summary.forecasts_received, 0);
     assert_eq!(summary.motif_messages_received, 0);
