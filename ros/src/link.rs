@@ -409,3 +409,74 @@ fn writer_loop(config: &LinkConfig, session: u32, shared: &Shared) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use a4mer_firmware::monitor::{Command, Mode, Monitor, MonitorConfig};
+    use a4mer_firmware::ssm::RobotState;
+
+    fn person(x: f32) -> LinkPerson {
+        let pose: Joints = std::array::from_fn(|j| [x, 0.1 * j as f32, 1.0]);
+        LinkPerson {
+            id: 7,
+            observed: pose,
+            forecast: vec![(pose, 0.05); 30],
+            degraded: false,
+        }
+    }
+
+    /// The MCU monitor's mode and command the moment this frame arrives.
+    fn mcu_mode(frame: Outgoing) -> (Mode, Command) {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let robot = RobotState {
+            position_in_base_m: [0.0, 0.0, 1.0],
+            programmed_speed_mps: 1.0,
+        };
+        m.accept_frame(
+            LinkFrame {
+                header: Header {
+                    session: 1,
+                    seq: 1,
+                    sender_stamp_us: 0,
+                    pose_age_us: frame.pose_age_us,
+                },
+                health: frame.health,
+                step_ms: frame.step_ms,
+                people: frame.people,
+            },
+            1_000,
+        );
+        let (command, _) = m.command(&robot, 1_000);
+        (m.mode(), command)
+    }
+
+    #[test]
+    fn an_unplaced_message_carries_the_last_placed_people_as_old_as_they_are() {
+        let placed_frame = outgoing(&[person(2.0)], &RigidTransform::IDENTITY, 0).unwrap();
+        let placed = Placed {
+            people: placed_frame.people.clone(),
+            stamp_ns: 5_000_000_000,
+        };
+        let later = unplaced(Some(&placed), 5_000_000_000 + 60_000_000);
+        assert_eq!(later.health, ModelHealth::Degraded);
+        assert_eq!(later.people, placed_frame.people);
+        assert_eq!(later.pose_age_us, 60_000);
+        // Degraded: the MCU's certified fallback on those people, not the forecast.
+        assert!(matches!(mcu_mode(later), (Mode::Fallback, Command::Fallback { .. })));
+        // Once they are older than its deadline, it stops the robot.
+        let much_later = unplaced(Some(&placed), 5_000_000_000 + 400_000_000);
+        assert_eq!(mcu_mode(much_later), (Mode::ProtectiveStop, Command::ProtectiveStop));
+    }
+
+    #[test]
+    fn nobody_ever_placed_is_pose_data_past_any_deadline_not_an_empty_scene() {
+        let frame = unplaced(None, 1);
+        assert!(frame.people.is_empty());
+        assert_eq!((frame.health, frame.pose_age_us), (ModelHealth::Degraded, u32::MAX));
+        assert_eq!(mcu_mode(frame), (Mode::ProtectiveStop, Command::ProtectiveStop));
+        // What an empty frame would have meant: nobody there, full speed.
+        let empty = outgoing(&[], &RigidTransform::IDENTITY, 0).unwrap();
+        assert!(matches!(mcu_mode(empty), (Mode::Run, Command::Run { .. })));
+    }
+}
