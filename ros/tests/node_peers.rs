@@ -22,7 +22,7 @@ use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 use common::{
-    CYCLONE_LOOPBACK, FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer,
+    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_cyclone_peer, run_peer,
     write_peer_frames,
 };
 
@@ -179,16 +179,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     .unwrap();
     let domain = domain(1);
     let node = NodeProcess::start(dir.path(), domain, &[]);
-    let out = run_peer(
-        &python,
-        "cyclone_peer.py",
-        &[
-            frames_path.display().to_string(),
-            "/a4mer_node".into(),
-            domain.to_string(),
-        ],
-        &[("CYCLONEDDS_URI", CYCLONE_LOOPBACK.to_string())],
-    );
+    let out = run_cyclone_peer(&python, &frames_path, domain);
     let stderr = node.stop();
     assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");
 

@@ -20,9 +20,7 @@ use ros2_client::{NodeName, NodeOptions, Subscription};
 use serde_json::{Value, json};
 
 use common::tf_scene::{Points, expected_forecasts, place, tf_json};
-use common::{
-    CYCLONE_LOOPBACK, McuTwin, NodeProcess, joints_json, mocap_frames_from, node_demo, python_with, run_peer,
-};
+use common::{McuTwin, NodeProcess, joints_json, mocap_frames_from, node_demo, python_with, run_cyclone_peer};
 
 /// A DDS domain no other test on this host uses at the same time.
 fn domain(offset: u32) -> u16 {
@@ -63,16 +61,7 @@ fn cyclone_tf_static_and_moving_transforms_place_the_forecasts_in_base_link() {
     .unwrap();
     let domain = domain(0);
     let node = NodeProcess::start(dir.path(), domain, &["output.frame_id:=base_link"]);
-    let out = run_peer(
-        &python,
-        "cyclone_peer.py",
-        &[
-            frames_path.display().to_string(),
-            "/a4mer_node".into(),
-            domain.to_string(),
-        ],
-        &[("CYCLONEDDS_URI", CYCLONE_LOOPBACK.to_string())],
-    );
+    let out = run_cyclone_peer(&python, &frames_path, domain);
     let stderr = node.stop();
     assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");
 

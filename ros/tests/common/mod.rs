@@ -240,6 +240,21 @@ pub const CYCLONE_LOOPBACK: &str = "<CycloneDDS><Domain id=\"any\"><General><Int
      <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
      <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>";
 
+/// `tests/py/cyclone_peer.py` against the node `/a4mer_node` on `domain` (loopback only):
+/// what it received.
+pub fn run_cyclone_peer(python: &str, frames_json: &Path, domain: u16) -> Value {
+    run_peer(
+        python,
+        "cyclone_peer.py",
+        &[
+            frames_json.display().to_string(),
+            "/a4mer_node".into(),
+            domain.to_string(),
+        ],
+        &[("CYCLONEDDS_URI", CYCLONE_LOOPBACK.to_string())],
+    )
+}
+
 /// `a4mer_mcu_twin` (the firmware's receiver and monitor) behind a pseudo-terminal, robot
 /// at (0, 0, 1) m moving at 1 m/s; its decisions are read on a thread until it ends.
 pub struct McuTwin {
