@@ -20,7 +20,8 @@ use a4mer_bag::{BagCompression, BagReader, BagWriter, QosProfile, Storage};
 use a4mer_ros::adapters::{SkeletonArrayAdapter, skeleton_array};
 use a4mer_ros::msg::{
     ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, MotifAnticipation,
-    ObjectsStamped, Point, Pose, PoseArray, PoseForecast, Skeleton3DArray, Time, Vector3,
+    ObjectsStamped, Point, Pose, PoseArray, PoseForecast, Quaternion, Skeleton3DArray, TFMessage, Time, Transform,
+    TransformStamped, Vector3,
     zed::{Keypoint3D, Object},
 };
 use a4mer_runtime::{NUM_JOINTS, PoseFrame, SMPL24};
@@ -55,6 +56,7 @@ fn write_everything(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
     let zed = w
         .add_topic::<ObjectsStamped>("/zed/body_trk/skeletons", &sensor)
         .unwrap();
+    let tf = w.add_topic::<TFMessage>("/tf", &reliable).unwrap();
 
     for (k, f) in frames.iter().enumerate() {
         let t = f.stamp_ns;
@@ -201,6 +203,26 @@ fn write_everything(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
                 kp: [i as f32, 0.25, f32::NAN],
             };
         }
+        let transform = |parent: &str, child: &str, x: f64| TransformStamped {
+            header: header(t, parent),
+            child_frame_id: child.into(),
+            transform: Transform {
+                translation: Vector3 { x, y: -0.5, z: 1.25 },
+                rotation: Quaternion {
+                    x: 0.0,
+                    y: 0.0,
+                    z: 0.6,
+                    w: 0.8,
+                },
+            },
+        };
+        let tf_msg = TFMessage {
+            transforms: vec![
+                transform("base_link", "torso", 0.1),
+                transform("torso", "cam", k as f64),
+            ],
+        };
+        w.write(tf, t, &tf_msg).unwrap();
         w.write(
             zed,
             t,
@@ -223,7 +245,7 @@ fn rosbags_decodes_every_message_we_write_byte_for_byte() {
     let bag = write_everything(tmp.path(), &frames);
     let report: Value = serde_json::from_str(&run_py(&python, "rosbags_check.py", &[&bag])).unwrap();
     let topics = report["topics"].as_object().unwrap();
-    assert_eq!(topics.len(), 7, "{report}");
+    assert_eq!(topics.len(), 8, "{report}");
     for (name, t) in topics {
         let want = if name == "/a4mer/poses" { 600 } else { 20 };
         assert_eq!(t["count"], want, "{name}: {t}");
@@ -250,6 +272,15 @@ fn rosbags_decodes_every_message_we_write_byte_for_byte() {
     let marker = &topics["/a4mer/forecast_markers"]["first"]["markers"][0];
     assert_eq!(marker["type"], Marker::LINE_LIST);
     assert_eq!(marker["text"], "t+1s");
+    let tf = &topics["/tf"]["first"]["transforms"];
+    assert_eq!(topics["/tf"]["type"], "tf2_msgs/msg/TFMessage");
+    assert_eq!(
+        (&tf[0]["header"]["frame_id"], &tf[0]["child_frame_id"]),
+        (&"base_link".into(), &"torso".into())
+    );
+    assert_eq!(tf[1]["child_frame_id"], "cam");
+    assert_eq!(tf[1]["transform"]["rotation"]["w"], 0.8);
+    assert_eq!(tf[0]["transform"]["translation"]["z"], 1.25);
     let zed = &topics["/zed/body_trk/skeletons"]["first"]["objects"][0];
     assert_eq!(zed["body_format"], 1);
     assert_eq!(zed["skeleton_3d"]["keypoints"][69]["kp"][0], 69.0);

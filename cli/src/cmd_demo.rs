@@ -10,7 +10,7 @@ use clap::Args;
 
 use a4mer_measure::bench::MocapLoop;
 use a4mer_motion::load_motions;
-use a4mer_ros::demo::{DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
+use a4mer_ros::demo::{DemoCamera, DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
 use a4mer_ros::node::NodeSetup;
 use a4mer_ros::node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
@@ -64,6 +64,12 @@ pub struct DemoArgs {
     /// `SCHED_OTHER`, to see what a controller without priority would wait.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     sched_endpoints: bool,
+    /// Publish the poses in a camera frame and the camera's pose in FRAME (the robot base,
+    /// e.g. base_link) on /tf_static, and run the node with `output.frame_id:=FRAME`: the
+    /// forecasts come back in FRAME through TF and are scored there. The camera sits 2.5 m
+    /// ahead of the base and 1.4 m up (x, z), turned to face it (yaw pi), tilted 0.2 rad down.
+    #[arg(long, value_name = "FRAME")]
+    output_frame: Option<String>,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
     json: bool,
@@ -224,6 +230,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ros_args.extend(["-p".into(), format!("model:={}", m.display())]);
     }
     ros_args.extend(["-p".into(), format!("tracks.max:={}", args.people.max(4))]);
+    if let Some(frame) = &args.output_frame {
+        ros_args.extend(["-p".into(), format!("output.frame_id:={frame}")]);
+    }
     ros_args.extend([
         "-p".into(),
         format!("sched.policy:={}", args.sched_policy),
@@ -285,6 +294,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             forecast_topic: topics.forecast,
             motifs_topic: topics.motifs,
             env,
+            camera: args.output_frame.as_deref().map(DemoCamera::facing),
         },
         &mut |line| {
             if json {

@@ -43,7 +43,8 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 1.0, requires = "robot")]
     robot_speed: f32,
     /// Pose of the bag's pose frame in the robot base frame: x,y,z (m), roll,pitch,yaw (rad),
-    /// as the node's `link.base_from_forecast`.
+    /// as the node's `link.base_from_forecast` (without `output.frame_id` only: with it, the
+    /// bag's TF places the poses).
     #[arg(
         long,
         value_name = "X,Y,Z,R,P,Y",
@@ -166,6 +167,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             anyhow::ensure!(
                 args.base_from_forecast.is_none() || from_params.is_none(),
                 "the robot base pose is given twice (--base-from-forecast and `link.base_from_forecast`): give it once"
+            );
+            anyhow::ensure!(
+                args.base_from_forecast.is_none() || config.output_frame_id.is_empty(),
+                "--base-from-forecast is the static fallback for a node without `output.frame_id`; with \
+                 `output.frame_id` ({}) the poses are placed in that frame through the bag's TF: leave it out",
+                config.output_frame_id
             );
             let base_from_forecast = match &args.base_from_forecast {
                 Some(v) => RigidTransform::from_xyz_rpy(v.as_slice().try_into().map_err(|_| {

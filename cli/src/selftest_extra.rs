@@ -218,6 +218,7 @@ pub fn run_node(model: Option<&Path>, takes: &[&[PoseFrame]], seconds: f64) -> R
             forecast_topic: topics.forecast,
             motifs_topic: topics.motifs,
             env,
+            camera: None,
         },
         &mut |_| {},
     )

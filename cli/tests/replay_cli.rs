@@ -54,6 +54,23 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
         "no parameters given: {}",
         r["settings"]
     );
+    // The static base pose and TF at once: which one places the poses is ambiguous.
+    let both = a4mer(&[
+        "replay",
+        bag.to_str().unwrap(),
+        "--robot",
+        "0,0,1",
+        "--base-from-forecast=-3,-1.5,0,0,0,0",
+        "--ros-args",
+        "-p",
+        "output.frame_id:=base_link",
+    ]);
+    assert!(!both.status.success());
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(
+        stderr.contains("--base-from-forecast") && stderr.contains("output.frame_id"),
+        "{stderr}"
+    );
 
     // The robot's parameters, as its launch gives them: a file, then `-p` after --ros-args.
     let params = tmp.path().join("robot.yaml");
@@ -70,7 +87,7 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
         params.to_str().unwrap(),
         "--ros-args",
         "-p",
-        "forecast.frame_id:=base_link",
+        "markers.stride:=7",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -90,7 +107,7 @@ fn replay_of_an_imported_take_writes_json_report_and_output_bag_and_fails_on_a_c
             .unwrap()
             .contains("robot.yaml")
     );
-    assert_eq!(setting("forecast.frame_id")["value"], "base_link");
+    assert_eq!(setting("markers.stride")["value"], "7");
     let bad = a4mer(&["replay", bag.to_str().unwrap(), "--ros-args", "-p", "tracks.max:=0"]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);

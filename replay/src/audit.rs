@@ -16,6 +16,7 @@ use a4mer_ros::link::Outgoing;
 use a4mer_ros::msg::{MarkerArray, MotifAnticipation, PoseForecast};
 use a4mer_ros::node::diagnostics::stream_error_kind;
 use a4mer_ros::pipeline::{Pushed, Sink};
+use a4mer_ros::tf::TfError;
 
 /// The output bag and its topics.
 pub(super) struct OutBag {
@@ -318,6 +319,12 @@ impl Sink for Audit<'_> {
         if let Some(detail) = changed {
             self.event(now_ns, None, "ssm_mode", detail);
         }
+    }
+
+    fn transform_unavailable(&mut self, why: &TfError, people: usize) {
+        self.report.unplaced_messages += 1;
+        let detail = format!("{people} people not placed: {why}");
+        self.event(self.log_ns, None, "transform_unavailable", detail);
     }
 
     fn evicted(&mut self, id: u32, why: Eviction, _max_tracks: usize) {

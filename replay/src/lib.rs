@@ -1,7 +1,9 @@
 //! Deterministic replay of a recorded bag through the node's engine, for safety audits.
 //!
 //! The pose topic runs through the node's own [`Pipeline`], built from the node's
-//! parameters, driven by message stamps (never wall time), in storage order. Everything
+//! parameters, driven by message stamps (never wall time), in storage order. The bag's
+//! `/tf` and `/tf_static` feed the same TF buffer the node keeps, in the same order, so
+//! with `output.frame_id` the audit places every input as the robot did. Everything
 //! in [`ReplayReport`] except [`ReplayReport::timing`] and the output bag's path depends
 //! only on the bag, the model and the settings, so two replays are byte-identical. Each forecast is scored against what the
 //! person did later in the same bag, beside the zero- and constant-velocity baselines.
@@ -34,6 +36,7 @@ use a4mer_ros::link::RigidTransform;
 use a4mer_ros::node::LoadedModel;
 use a4mer_ros::pipeline::{Pipeline, PipelineError, engine_config};
 use a4mer_ros::ros_args::Parameters;
+use a4mer_ros::tf::TfBuffer;
 use audit::{Audit, OutBag, Safety};
 
 pub use a4mer_runtime::stream::HORIZONS_MS;
@@ -176,6 +179,14 @@ pub fn replay(
             given: config.input_type.param_value().into(),
         });
     }
+    // TF as the node subscribes to it: `/tf` and `/tf_static`, tf2_msgs/msg/TFMessage.
+    let tf_topic = |name: &str| {
+        topics
+            .iter()
+            .position(|t| t.name == name && t.type_name == "tf2_msgs/msg/TFMessage")
+    };
+    let (tf_index, tf_static_index) = (tf_topic("/tf"), tf_topic("/tf_static"));
+    let mut tf = TfBuffer::new(config.tf_buffer_s);
     let link_base = opts.safety.as_ref().map(|s| s.base_from_forecast);
     let mut pipeline = Pipeline::new(&config, &opts.model, link_base)?;
     let out = match &opts.out_dir {
@@ -240,6 +251,13 @@ pub fn replay(
             }
         };
         if msg.topic != topic_index {
+            let is_static = Some(msg.topic) == tf_static_index;
+            if is_static || Some(msg.topic) == tf_index {
+                match a4mer_ros::msg::decode::<a4mer_ros::msg::TFMessage>(&msg.data) {
+                    Ok(m) => tf.insert_message(&m, is_static),
+                    Err(e) => audit.event(msg.log_time_ns, None, "malformed_tf", e.to_string()),
+                }
+            }
             continue;
         }
         audit.log_ns = msg.log_time_ns;
@@ -249,7 +267,7 @@ pub fn replay(
             o.writer.write_raw(o.input, msg.log_time_ns, &msg.data)?;
         }
         match InputMessage::decode(&msg.data, input_type) {
-            Ok(decoded) => pipeline.on_message(&decoded, &mut audit),
+            Ok(decoded) => pipeline.on_message(&decoded, &tf, &mut audit),
             Err(e) => audit.event(msg.log_time_ns, None, "unusable_message", e.to_string()),
         }
         if let Some(e) = audit.failed.take() {

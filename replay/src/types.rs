@@ -104,6 +104,9 @@ pub struct ReplayReport {
     pub people: Vec<u32>,
     pub duration_s: f64,
     pub forecasts: u64,
+    /// Pose messages whose people could not be placed in `output.frame_id` (no usable
+    /// transform in the bag's `/tf` and `/tf_static`); each is an event too.
+    pub unplaced_messages: u64,
     /// What was published (after the guard) against the baselines, scored from the bag.
     pub mpjpe_mm: Scores,
     /// The engines' own live scores: `calibration`, `anticipation` and `guard`.

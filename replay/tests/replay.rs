@@ -425,6 +425,22 @@ fn replay_outputs_match_the_recorded_fixture() {
 fn two_people_bag(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
     let bag = dir.join("two_people");
     let mut w = BagWriter::create(&bag).unwrap();
+    // The capture frame is the robot's base: an identity on /tf_static, so a replay with
+    // `output.frame_id: base_link` places every frame where it was.
+    let statics = w
+        .add_topic::<a4mer_ros::msg::TFMessage>("/tf_static", &[QosProfile::reliable(1)])
+        .unwrap();
+    let identity = a4mer_ros::msg::TFMessage {
+        transforms: vec![a4mer_ros::msg::TransformStamped {
+            header: a4mer_ros::msg::Header {
+                stamp: a4mer_ros::msg::Time::from_ns(frames[0].stamp_ns).unwrap(),
+                frame_id: "base_link".into(),
+            },
+            child_frame_id: "mocap".into(),
+            transform: Default::default(),
+        }],
+    };
+    w.write(statics, frames[0].stamp_ns, &identity).unwrap();
     let t = w
         .add_topic::<Skeleton3DArray>("/poses", &[QosProfile::sensor_data()])
         .unwrap();
@@ -451,7 +467,7 @@ fn replay_runs_the_nodes_parameters_and_lists_them() {
     let file = tmp.path().join("robot.yaml");
     std::fs::write(
         &file,
-        "/**:\n  ros__parameters:\n    tracks.max: 1\n    forecast.frame_id: base_link\n",
+        "/**:\n  ros__parameters:\n    tracks.max: 1\n    output.frame_id: base_link\n",
     )
     .unwrap();
     let args = [

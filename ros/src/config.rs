@@ -19,8 +19,10 @@ pub const PARAMETERS: &[&str] = &[
     "input.queue_depth",
     "tracks.max",
     "tracks.gap_limit_s",
-    "forecast.frame_id",
+    "output.frame_id",
     "output.queue_depth",
+    "tf.max_age_s",
+    "tf.buffer_s",
     "markers.stride",
     "diagnostics.period_s",
     "link.device",
@@ -54,8 +56,13 @@ pub struct NodeConfig {
     pub max_tracks: usize,
     /// A track with no frame for this long is reset.
     pub gap_limit_s: f64,
-    /// Frame of published forecasts; empty means the input header's frame.
-    pub forecast_frame_id: String,
+    /// Frame of forecasts, markers and link frames, looked up in TF from each input's
+    /// `header.frame_id`; empty: the input's own frame, no TF.
+    pub output_frame_id: String,
+    /// A transform may be held at its newest sample this long past it (`tf.max_age_s`).
+    pub tf_max_age_s: f64,
+    /// Seconds of `/tf` kept behind each frame's newest sample (`tf.buffer_s`).
+    pub tf_buffer_s: f64,
     /// Keep-last depth of the (reliable) outputs.
     pub output_queue_depth: u32,
     /// Draw every n-th forecast step as a marker.
@@ -132,6 +139,19 @@ fn diagnostics_period_s(p: &Parameters) -> Result<f64, ParamError> {
     }
 }
 
+/// The span a transform may be held past its newest sample, and the buffer's length.
+pub const TF_MAX_AGE_S: (f64, f64) = (0.0, 1.0);
+pub const TF_BUFFER_S: (f64, f64) = (1.0, 60.0);
+
+fn seconds_within(p: &Parameters, name: &str, default: f64, (lo, hi): (f64, f64)) -> Result<f64, ParamError> {
+    let v = p.f64_or(name, default)?;
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(name, format!("{v} is outside {lo}..={hi} s")))
+    }
+}
+
 fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamError> {
     let device = p.string_or("link.device", "")?;
     let baud = in_range_i64(p, "link.baud", 921_600, 9_600, 4_000_000)? as u32;
@@ -170,7 +190,7 @@ impl NodeConfig {
     pub fn settings(&self, params: &Parameters) -> Vec<Setting> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let link = self.link.as_ref();
-        let values: [(&'static str, String); 20] = [
+        let values: [(&'static str, String); 22] = [
             ("use_sim_time", self.use_sim_time.to_string()),
             ("model", path(&self.model)),
             ("input.type", self.input_type.param_value().to_string()),
@@ -180,8 +200,10 @@ impl NodeConfig {
             ("input.queue_depth", self.input_queue_depth.to_string()),
             ("tracks.max", self.max_tracks.to_string()),
             ("tracks.gap_limit_s", self.gap_limit_s.to_string()),
-            ("forecast.frame_id", self.forecast_frame_id.clone()),
+            ("output.frame_id", self.output_frame_id.clone()),
             ("output.queue_depth", self.output_queue_depth.to_string()),
+            ("tf.max_age_s", self.tf_max_age_s.to_string()),
+            ("tf.buffer_s", self.tf_buffer_s.to_string()),
             ("markers.stride", self.marker_stride.to_string()),
             ("diagnostics.period_s", self.diagnostics_period_s.to_string()),
             (
@@ -209,6 +231,14 @@ impl NodeConfig {
     }
 
     pub fn from_parameters(p: &Parameters) -> Result<Self, ParamError> {
+        if p.get("forecast.frame_id").is_some() {
+            return Err(invalid(
+                "forecast.frame_id",
+                "was removed: it renamed the output frame without moving a coordinate; set \
+                 `output.frame_id` instead, which transforms the poses through TF"
+                    .into(),
+            ));
+        }
         p.reject_unknown(PARAMETERS)?;
         let type_names: Vec<&str> = InputType::ALL.iter().map(|t| t.param_value()).collect();
         let input_type = p.choice_or("input.type", &type_names, InputType::Skeleton3DArray.param_value())?;
@@ -226,6 +256,24 @@ impl NodeConfig {
                 format!("{min_confidence} is outside [0, 1)"),
             ));
         }
+        let output_frame_id = p.string_or("output.frame_id", "")?;
+        let output_frame_id = output_frame_id
+            .strip_prefix('/')
+            .unwrap_or(&output_frame_id)
+            .to_string();
+        let link = link_config(p)?;
+        if let Some(l) = &link
+            && !output_frame_id.is_empty()
+            && l.base_from_forecast != crate::link::RigidTransform::IDENTITY
+        {
+            return Err(invalid(
+                "link.base_from_forecast",
+                format!(
+                    "is a static fallback for a node without `output.frame_id`; with `output.frame_id` \
+                     ({output_frame_id}) link frames are in that frame, through TF: leave it at zero"
+                ),
+            ));
+        }
         Ok(Self {
             use_sim_time: p.bool_or("use_sim_time", false)?,
             model: existing_file(p, "model")?,
@@ -236,11 +284,13 @@ impl NodeConfig {
             input_queue_depth: in_range_i64(p, "input.queue_depth", 5, 1, 1000)? as u32,
             max_tracks: in_range_i64(p, "tracks.max", 4, 1, 64)? as usize,
             gap_limit_s: gap_limit_s(p)?,
-            forecast_frame_id: p.string_or("forecast.frame_id", "")?,
+            output_frame_id,
             output_queue_depth: in_range_i64(p, "output.queue_depth", 10, 1, 1000)? as u32,
+            tf_max_age_s: seconds_within(p, "tf.max_age_s", 0.1, TF_MAX_AGE_S)?,
+            tf_buffer_s: seconds_within(p, "tf.buffer_s", 10.0, TF_BUFFER_S)?,
             marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
             diagnostics_period_s: diagnostics_period_s(p)?,
-            link: link_config(p)?,
+            link,
             sched: crate::node::sched::SchedConfig::from_parameters(p)?,
             lifecycle_autostart: p.bool_or("lifecycle.autostart", true)?,
         })
@@ -307,6 +357,38 @@ mod tests {
     }
 
     #[test]
+    fn output_frame_and_tf_parameters() {
+        let c = config(&["-p", "output.frame_id:=/base_link", "-p", "tf.max_age_s:=0.0"]).unwrap();
+        assert_eq!(
+            c.output_frame_id, "base_link",
+            "a leading slash is dropped, as tf2 does"
+        );
+        assert_eq!((c.tf_max_age_s, c.tf_buffer_s), (0.0, 10.0));
+        let d = config(&[]).unwrap();
+        assert_eq!((d.output_frame_id.as_str(), d.tf_max_age_s), ("", 0.1));
+        // The static fallback and TF at once: which one places the link frames is ambiguous.
+        let e = config(&[
+            "-p",
+            "output.frame_id:=base_link",
+            "-p",
+            "link.device:=/dev/ttyTHS1",
+            "-p",
+            "link.base_from_forecast:=[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`link.base_from_forecast`") && e.contains("output.frame_id"),
+            "{e}"
+        );
+        let ok = config(&["-p", "output.frame_id:=base_link", "-p", "link.device:=/dev/ttyTHS1"]).unwrap();
+        assert_eq!(
+            ok.link.unwrap().base_from_forecast,
+            crate::link::RigidTransform::IDENTITY
+        );
+    }
+
+    #[test]
     fn every_bad_parameter_is_named() {
         for (arg, name, what) in [
             ("input.type:=kinect", "input.type", "kinect"),
@@ -329,6 +411,10 @@ mod tests {
             ("use_sim_time:=2", "use_sim_time", "expected bool"),
             ("tracks.gap_limit_s:=5.0", "tracks.gap_limit_s", "outside 0.034..=1.0"),
             ("link.baud:=300", "link.baud", "outside"),
+            ("forecast.frame_id:=map", "forecast.frame_id", "`output.frame_id`"),
+            ("tf.max_age_s:=1.5", "tf.max_age_s", "outside 0..=1 s"),
+            ("tf.max_age_s:=-0.1", "tf.max_age_s", "outside"),
+            ("tf.buffer_s:=0.5", "tf.buffer_s", "outside 1..=60 s"),
             (
                 "link.base_from_forecast:=[1.0, 2.0]",
                 "link.base_from_forecast",

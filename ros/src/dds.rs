@@ -108,6 +108,20 @@ pub fn output_qos(depth: usize) -> QosProfile {
         .history(History::KeepLast { depth: depth.max(1) })
 }
 
+/// `/tf` as tf2's listener reads it: reliable, volatile, keep last 100.
+pub fn tf_qos() -> QosProfile {
+    QosProfile::subscription_default()
+        .reliability_reliable(WhenFull::Fail)
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 100 })
+}
+
+/// `/tf_static` as tf2 reads and writes it: reliable and transient-local, so a listener
+/// that starts after the broadcaster still gets the latched transforms.
+pub fn tf_static_qos() -> QosProfile {
+    tf_qos().durability(Durability::TransientLocal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! Three DDS participants: a publisher replaying real mocap as `Skeleton3DArray` at its real
 //! rate, the node (a thread running [`crate::node::run`], or the `a4mer_node` binary as a
 //! child process), and a subscriber that scores every `PoseForecast` against what the
-//! people then did and times it from pose publish to forecast receipt.
+//! people then did and times it from pose publish to forecast receipt. With a
+//! [`DemoCamera`], the poses go out in a camera frame with the camera's pose on
+//! `/tf_static`, and the node (run with `output.frame_id`) brings them back through TF.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,10 +20,11 @@ use ros2_client::{Context, NodeName, NodeOptions, Subscription};
 
 use crate::adapters::skeleton_array;
 use crate::dds::{self, DdsError, context, output_qos, subscription};
-use crate::msg::{MotifAnticipation, PoseForecast, Skeleton3DArray};
+use crate::msg::{Header, MotifAnticipation, PoseForecast, Skeleton3DArray, TFMessage, Time, TransformStamped};
 use crate::node::diagnostics::percentile_ms;
 use crate::node::{NodeError, NodeSetup, RunSummary};
 use crate::ros_args::RosEnv;
+use crate::tf::Isometry;
 
 /// Horizons the live line and the summary score, seconds.
 pub const HORIZONS_S: [f64; 3] = [
@@ -57,6 +60,29 @@ pub enum NodeLaunch {
     Process { exe: PathBuf, args: Vec<String> },
 }
 
+/// Where the demo's camera sits in the frame the takes are in (the robot base).
+#[derive(Clone, Debug)]
+pub struct DemoCamera {
+    /// The node's `output.frame_id`: the frame of the takes.
+    pub base_frame: String,
+    pub camera_frame: String,
+    pub base_from_camera: Isometry,
+}
+
+impl DemoCamera {
+    /// `a4mer demo --output-frame`'s camera: 2.5 m ahead of the base and 1.4 m up, turned
+    /// to face it (yaw pi) and tilted 0.2 rad down.
+    pub const XYZ_RPY: [f64; 6] = [2.5, 0.0, 1.4, 0.0, 0.2, std::f64::consts::PI];
+
+    pub fn facing(base_frame: &str) -> Self {
+        Self {
+            base_frame: base_frame.into(),
+            camera_frame: "a4mer_demo_camera".into(),
+            base_from_camera: Isometry::from_xyz_rpy(Self::XYZ_RPY),
+        }
+    }
+}
+
 pub struct DemoConfig {
     /// One take per person, all the same length, on the 30 Hz grid.
     pub people: Vec<Vec<PoseFrame>>,
@@ -67,6 +93,8 @@ pub struct DemoConfig {
     pub motifs_topic: String,
     /// Domain and discovery for all three participants.
     pub env: RosEnv,
+    /// Publish in this camera's frame, its pose on `/tf_static`; `None`: in `world`.
+    pub camera: Option<DemoCamera>,
 }
 
 /// One line per second of the live view.
@@ -246,6 +274,41 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
         )
         .map_err(|e| setup_err("publisher")(format!("{e:?}")))?;
     let publisher = dds::publisher::<Skeleton3DArray>(&mut pub_node, &cfg.poses_topic, &output_qos(10))?;
+    // The camera's pose, once, latched (transient local) as tf2's static broadcaster does;
+    // the takes as the camera sees them.
+    let (pose_frame, seen) = match &cfg.camera {
+        Some(c) => {
+            let statics = dds::publisher::<TFMessage>(&mut pub_node, "/tf_static", &dds::tf_static_qos())?;
+            let msg = TFMessage {
+                transforms: vec![TransformStamped {
+                    header: Header {
+                        stamp: Time::from_ns(start_ns).unwrap_or_default(),
+                        frame_id: c.base_frame.clone(),
+                    },
+                    child_frame_id: c.camera_frame.clone(),
+                    transform: c.base_from_camera.to_msg(),
+                }],
+            };
+            statics
+                .publish(msg)
+                .map_err(|e| setup_err("publishing /tf_static")(format!("{e:?}")))?;
+            let camera_from_base = c.base_from_camera.inverse();
+            let seen: Vec<Vec<PoseFrame>> = cfg
+                .people
+                .iter()
+                .map(|take| {
+                    take.iter()
+                        .map(|f| PoseFrame {
+                            joints_in_world: f.joints_in_world.map(|p| camera_from_base.apply(p)),
+                            ..*f
+                        })
+                        .collect()
+                })
+                .collect();
+            (c.camera_frame.clone(), Some((statics, seen)))
+        }
+        None => ("world".to_string(), None),
+    };
     let people = Arc::new(cfg.people);
     let publisher_thread = {
         let (people, sent_at, stop) = (Arc::clone(&people), Arc::clone(&sent_at), Arc::clone(&stop));
@@ -253,6 +316,11 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
             .name("a4mer-demo-pub".into())
             .spawn(move || {
                 let _keep = pub_node;
+                let (_statics, seen) = match seen {
+                    Some((statics, seen)) => (Some(statics), Some(seen)),
+                    None => (None, None),
+                };
+                let takes: &[Vec<PoseFrame>] = seen.as_deref().unwrap_or(people.as_slice());
                 let mut sent = 0u64;
                 let begin = Instant::now();
                 for k in 0..len {
@@ -261,12 +329,12 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
                     }
                     let due = begin + Duration::from_nanos(frame_period_ns(k as u64) as u64);
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    let bodies: Vec<(u32, &PoseFrame)> = people
+                    let bodies: Vec<(u32, &PoseFrame)> = takes
                         .iter()
                         .enumerate()
                         .map(|(i, take)| (i as u32 + 1, &take[k]))
                         .collect();
-                    let Some(msg) = skeleton_array(people[0][k].stamp_ns, "world", &bodies) else {
+                    let Some(msg) = skeleton_array(takes[0][k].stamp_ns, &pose_frame, &bodies) else {
                         continue;
                     };
                     if let Ok(mut m) = sent_at.lock() {

@@ -9,6 +9,8 @@
 //! - [`dds`]: a ros2-client context honouring the ROS environment, and explicit QoS;
 //! - [`pipeline`]: one input message through adapter, engines, outputs and link frame: what
 //!   the node and replay both run;
+//! - [`tf`]: a bounded buffer of `/tf` and `/tf_static` and lookups at a message's stamp
+//!   (`output.frame_id`);
 //! - [`node`]: `a4mer_node` itself: start-up validation, the frame loop, `/diagnostics`;
 //! - [`demo`]: publisher, node and scoring subscriber on loopback DDS (`a4mer demo`);
 
@@ -22,3 +24,4 @@ pub mod node;
 pub mod outputs;
 pub mod pipeline;
 pub mod ros_args;
+pub mod tf;

@@ -197,6 +197,34 @@ pub fn outgoing(people: &[LinkPerson], base: &RigidTransform, pose_age_us: u64) 
     })
 }
 
+/// The people of the last link frame, in the base frame, and their message's stamp.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    pub people: heapless::Vec<PersonForecast, MAX_PEOPLE>,
+    pub stamp_ns: i64,
+}
+
+/// The link frame for a message whose people could not be placed in the base frame (no
+/// usable transform): `Degraded`, carrying the last people that were placed, as old as
+/// they are, so the MCU's fallback keeps them and grows their reach with that age until its
+/// deadline stops the robot. Nobody placed yet: no people and the largest age, which the
+/// MCU treats as pose data past its deadline (a protective stop), never as an empty scene.
+pub fn unplaced(last: Option<&Placed>, stamp_ns: i64) -> Outgoing {
+    let (people, pose_age_us) = match last {
+        Some(p) => (
+            p.people.clone(),
+            (stamp_ns.saturating_sub(p.stamp_ns).max(0) / 1000).min(i64::from(u32::MAX)) as u32,
+        ),
+        None => (heapless::Vec::new(), u32::MAX),
+    };
+    Outgoing {
+        health: ModelHealth::Degraded,
+        step_ms: LINK_STEP_MS,
+        pose_age_us,
+        people,
+    }
+}
+
 /// What the link has done, for `/diagnostics`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinkStats {
@@ -379,5 +407,76 @@ fn writer_loop(config: &LinkConfig, session: u32, shared: &Shared) {
                 port = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use a4mer_firmware::monitor::{Command, Mode, Monitor, MonitorConfig};
+    use a4mer_firmware::ssm::RobotState;
+
+    fn person(x: f32) -> LinkPerson {
+        let pose: Joints = std::array::from_fn(|j| [x, 0.1 * j as f32, 1.0]);
+        LinkPerson {
+            id: 7,
+            observed: pose,
+            forecast: vec![(pose, 0.05); 30],
+            degraded: false,
+        }
+    }
+
+    /// The MCU monitor's mode and command the moment this frame arrives.
+    fn mcu_mode(frame: Outgoing) -> (Mode, Command) {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let robot = RobotState {
+            position_in_base_m: [0.0, 0.0, 1.0],
+            programmed_speed_mps: 1.0,
+        };
+        m.accept_frame(
+            LinkFrame {
+                header: Header {
+                    session: 1,
+                    seq: 1,
+                    sender_stamp_us: 0,
+                    pose_age_us: frame.pose_age_us,
+                },
+                health: frame.health,
+                step_ms: frame.step_ms,
+                people: frame.people,
+            },
+            1_000,
+        );
+        let (command, _) = m.command(&robot, 1_000);
+        (m.mode(), command)
+    }
+
+    #[test]
+    fn an_unplaced_message_carries_the_last_placed_people_as_old_as_they_are() {
+        let placed_frame = outgoing(&[person(2.0)], &RigidTransform::IDENTITY, 0).unwrap();
+        let placed = Placed {
+            people: placed_frame.people.clone(),
+            stamp_ns: 5_000_000_000,
+        };
+        let later = unplaced(Some(&placed), 5_000_000_000 + 60_000_000);
+        assert_eq!(later.health, ModelHealth::Degraded);
+        assert_eq!(later.people, placed_frame.people);
+        assert_eq!(later.pose_age_us, 60_000);
+        // Degraded: the MCU's certified fallback on those people, not the forecast.
+        assert!(matches!(mcu_mode(later), (Mode::Fallback, Command::Fallback { .. })));
+        // Once they are older than its deadline, it stops the robot.
+        let much_later = unplaced(Some(&placed), 5_000_000_000 + 400_000_000);
+        assert_eq!(mcu_mode(much_later), (Mode::ProtectiveStop, Command::ProtectiveStop));
+    }
+
+    #[test]
+    fn nobody_ever_placed_is_pose_data_past_any_deadline_not_an_empty_scene() {
+        let frame = unplaced(None, 1);
+        assert!(frame.people.is_empty());
+        assert_eq!((frame.health, frame.pose_age_us), (ModelHealth::Degraded, u32::MAX));
+        assert_eq!(mcu_mode(frame), (Mode::ProtectiveStop, Command::ProtectiveStop));
+        // What an empty frame would have meant: nobody there, full speed.
+        let empty = outgoing(&[], &RigidTransform::IDENTITY, 0).unwrap();
+        assert!(matches!(mcu_mode(empty), (Mode::Run, Command::Run { .. })));
     }
 }

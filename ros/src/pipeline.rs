@@ -1,5 +1,9 @@
-//! One input message through everything the node does with it: the adapter, one engine per
-//! person (`Tracks<Engine>`), the output messages and the frame for the safety link.
+//! One input message through everything the node does with it: the adapter, the move into
+//! `output.frame_id` through TF, one engine per person (`Tracks<Engine>`), the output
+//! messages and the frame for the safety link.
+//!
+//! The move into the output frame comes before the engines: a person's history must stay
+//! in one fixed frame while the camera moves, so each frame is placed at its own stamp.
 //!
 //! The node runs it on live samples and replay on recorded ones, both built from one
 //! [`NodeConfig`], so a safety audit runs the code and the settings the robot runs. What
@@ -17,10 +21,11 @@ use a4mer_runtime::stream::{
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, MapFile, Person};
 use crate::config::NodeConfig;
-use crate::link::{LinkPerson, Outgoing, RigidTransform, link_person, outgoing};
+use crate::link::{LinkPerson, Outgoing, Placed, RigidTransform, link_person, outgoing, unplaced};
 use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
 use crate::node::LoadedModel;
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+use crate::tf::{TfBuffer, TfError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -80,8 +85,15 @@ pub trait Sink {
     /// No room for this person: `tracks.max` people are already followed.
     fn not_followed(&mut self, person: &Person, max_tracks: usize);
     fn pushed(&mut self, step: Pushed<'_>);
-    /// The safety link's frame for this message (`pose_age_us` is 0: the caller knows the age).
+    /// The safety link's frame for this message. `pose_age_us` is how much older than this
+    /// message the people in it are (0 but after a failed transform lookup); the caller
+    /// adds the message's own age.
     fn link_frame(&mut self, _frame: Result<Outgoing, PositionError>) {}
+    /// The message's frame could not be placed in `output.frame_id`: its `people` were not
+    /// pushed and no output was built for them.
+    fn transform_unavailable(&mut self, why: &TfError, people: usize);
+    /// The transform was its newest sample, `age_ns` older than the message.
+    fn transform_held(&mut self, _age_ns: i64) {}
     /// `id`'s track was dropped (idle, or to make room at `max_tracks`).
     fn evicted(&mut self, id: u32, why: Eviction, max_tracks: usize);
 }
@@ -90,8 +102,12 @@ pub struct Pipeline {
     adapter: InputAdapter,
     tracks: Tracks<Engine>,
     markers: MarkerStyle,
-    /// Frame of the outputs; empty: the input header's.
-    frame_id: String,
+    /// Frame of the outputs, placed through TF; empty: the input header's, untouched.
+    output_frame: String,
+    /// A transform may be held at its newest sample this long (`tf.max_age_s`).
+    tf_max_age_ns: i64,
+    /// The last link frame's people and their message's stamp.
+    placed: Option<Placed>,
     /// The forecast frame in the robot base frame, when link frames are built.
     link_base: Option<RigidTransform>,
     max_tracks: usize,
@@ -120,17 +136,20 @@ impl Pipeline {
                 stride: config.marker_stride,
                 ..MarkerStyle::default()
             },
-            frame_id: config.forecast_frame_id.clone(),
+            output_frame: config.output_frame_id.clone(),
+            tf_max_age_ns: tf_max_age_ns(config),
+            placed: None,
             link_base,
             max_tracks: config.max_tracks,
             for_link: Vec::new(),
         })
     }
 
-    /// The settings a running node may change (`markers.stride`, `input.min_confidence`),
-    /// from the next message on; the engines keep their state.
+    /// The settings a running node may change (`markers.stride`, `input.min_confidence`,
+    /// `tf.max_age_s`), from the next message on; the engines keep their state.
     pub fn apply_live(&mut self, config: &NodeConfig) {
         self.markers.stride = config.marker_stride;
+        self.tf_max_age_ns = tf_max_age_ns(config);
         if let InputAdapter::Skeleton3DArray(a) = &mut self.adapter {
             a.min_confidence = config.input_min_confidence;
         }
@@ -141,19 +160,48 @@ impl Pipeline {
         self.tracks.get(u64::from(person_id))
     }
 
-    pub fn on_message(&mut self, msg: &InputMessage, sink: &mut impl Sink) {
-        let adapted = match self.adapter.adapt(msg) {
+    /// One message; `tf` places it in `output.frame_id` (unused when that is empty).
+    pub fn on_message(&mut self, msg: &InputMessage, tf: &TfBuffer, sink: &mut impl Sink) {
+        let mut adapted = match self.adapter.adapt(msg) {
             Ok(a) => a,
             Err(e) => return sink.unusable(e.to_string()),
         };
         for r in &adapted.rejected {
             sink.rejected_body(r);
         }
-        let frame_id = if self.frame_id.is_empty() {
-            &msg.header().frame_id
+        let header = msg.header();
+        let input_frame = header.frame_id.strip_prefix('/').unwrap_or(&header.frame_id);
+        let frame_id = if self.output_frame.is_empty() {
+            &header.frame_id
         } else {
-            &self.frame_id
+            &self.output_frame
         };
+        if !self.output_frame.is_empty() && input_frame != self.output_frame && !adapted.people.is_empty() {
+            let stamp_ns = header.stamp.to_ns();
+            match tf.lookup(&self.output_frame, input_frame, stamp_ns, self.tf_max_age_ns) {
+                Ok(found) => {
+                    if found.held_ns > 0 {
+                        sink.transform_held(found.held_ns);
+                    }
+                    let to_output = found.target_from_source;
+                    for person in &mut adapted.people {
+                        for p in &mut person.frame.joints_in_world {
+                            *p = to_output.apply(*p);
+                        }
+                    }
+                }
+                Err(e) => {
+                    sink.transform_unavailable(&e, adapted.people.len());
+                    if self.link_base.is_some() {
+                        sink.link_frame(Ok(unplaced(self.placed.as_ref(), stamp_ns)));
+                    }
+                    for (id, why) in self.tracks.drain_evictions() {
+                        sink.evicted(id as u32, why, self.max_tracks);
+                    }
+                    return;
+                }
+            }
+        }
         self.for_link.clear();
         for person in &adapted.people {
             sink.arrived(person);
@@ -186,12 +234,23 @@ impl Pipeline {
         if let Some(base) = &self.link_base
             && !self.for_link.is_empty()
         {
-            sink.link_frame(outgoing(&self.for_link, base, 0));
+            let frame = outgoing(&self.for_link, base, 0);
+            if let Ok(f) = &frame {
+                self.placed = Some(Placed {
+                    people: f.people.clone(),
+                    stamp_ns: header.stamp.to_ns(),
+                });
+            }
+            sink.link_frame(frame);
         }
         for (id, why) in self.tracks.drain_evictions() {
             sink.evicted(id as u32, why, self.max_tracks);
         }
     }
+}
+
+fn tf_max_age_ns(config: &NodeConfig) -> i64 {
+    (config.tf_max_age_s * 1e9).round() as i64
 }
 
 fn person_outputs(

@@ -5,71 +5,35 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use a4mer_ros::demo::{DemoConfig, NodeLaunch};
 use serde_json::Value;
 
-use common::mocap_frames_from;
+use common::{McuTwin, mocap_frames_from, node_demo};
 
 #[test]
 fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ros() {
-    let mut twin = Command::new(env!("CARGO_BIN_EXE_a4mer_mcu_twin"))
-        .args(["--robot", "0,0,1", "--speed", "1.0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(twin.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let device = first["device"].as_str().unwrap().to_string();
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
-
+    let twin = McuTwin::start();
     let domain = (60 + std::process::id() % 40) as u16;
     let env = common::loopback_env(domain);
     // The person walks ~3.6 m from the capture origin; the robot base sits there.
-    let args: Vec<String> = [
-        "--ros-args",
-        "-p",
-        &format!("link.device:={device}"),
-        "-p",
-        "link.base_from_forecast:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = [
+        format!("link.device:={}", twin.device),
+        "link.base_from_forecast:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]".to_string(),
+    ];
     // Pull the cable 4 s in: the twin dies, its end of the pty closes.
-    let twin_pid = twin.id();
+    let twin_pid = twin.pid();
     let puller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(4));
         let _ = Command::new("kill").args(["-KILL", &twin_pid.to_string()]).status();
     });
-    let summary = a4mer_ros::demo::run(
-        DemoConfig {
-            // A stretch where the shipped model is not losing to a baseline (at the take's
-            // start it is, and the guard then degrades the link: hw-tests' link_guard).
-            people: vec![mocap_frames_from(900, 210)],
-            node: NodeLaunch::Process {
-                exe: env!("CARGO_BIN_EXE_a4mer_node").into(),
-                args,
-            },
-            poses_topic: "/a4mer_node/poses".into(),
-            forecast_topic: "/a4mer_node/forecast".into(),
-            motifs_topic: "/a4mer_node/motifs".into(),
-            env,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    // A stretch where the shipped model is not losing to a baseline (at the take's start it
+    // is, and the guard then degrades the link: hw-tests' link_guard).
+    let summary = a4mer_ros::demo::run(node_demo(vec![mocap_frames_from(900, 210)], &args, env), &mut |_| {}).unwrap();
     puller.join().unwrap();
-    let _ = twin.wait();
-    let decisions: Vec<Value> = reader
-        .join()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let decisions = twin.decisions();
 
     // The MCU saw the person through the link and decided on them.
     let accepted: Vec<&Value> = decisions.iter().filter(|d| d.get("people").is_some()).collect();
@@ -126,6 +90,7 @@ fn a_node_process_that_exits_early_is_an_error_with_its_status() {
             forecast_topic: "/a4mer_node/forecast".into(),
             motifs_topic: "/a4mer_node/motifs".into(),
             env,
+            camera: None,
         },
         &mut |_| {},
     )

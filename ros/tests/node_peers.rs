@@ -22,7 +22,8 @@ use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 use common::{
-    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_peer, write_peer_frames,
+    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_cyclone_peer, run_peer,
+    write_peer_frames,
 };
 
 /// A DDS domain no other test on this host uses at the same time.
@@ -177,22 +178,8 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     )
     .unwrap();
     let domain = domain(1);
-    let node = NodeProcess::start(dir.path(), domain, &["forecast.frame_id:=map"]);
-    let cyclone_uri = String::from(
-        "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
-         <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
-         <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>",
-    );
-    let out = run_peer(
-        &python,
-        "cyclone_peer.py",
-        &[
-            frames_path.display().to_string(),
-            "/a4mer_node".into(),
-            domain.to_string(),
-        ],
-        &[("CYCLONEDDS_URI", cyclone_uri)],
-    );
+    let node = NodeProcess::start(dir.path(), domain, &[]);
+    let out = run_cyclone_peer(&python, &frames_path, domain);
     let stderr = node.stop();
     assert!(stderr.contains(&format!("stopped after {n} messages")), "{stderr}");
 
@@ -233,7 +220,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     for f in forecasts {
         let id = f["person_id"].as_u64().unwrap() as u32;
         let stamp = f["stamp_ns"].as_i64().unwrap();
-        assert_eq!(f["frame_id"], "map", "forecast.frame_id");
+        assert_eq!(f["frame_id"], "world", "the input's frame, without output.frame_id");
         assert_eq!(f["num_steps"], 30);
         assert_eq!(f["step_period_ns"], 33_333_333);
         assert_eq!(f["joint_names"], json!(SMPL24));

@@ -19,7 +19,7 @@ pub mod zed;
 pub use a4mer::{MotifAnticipation, PoseForecast, Skeleton3D, Skeleton3DArray};
 pub use std_msgs::{
     Clock, ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, Point, Pose,
-    PoseArray, Quaternion, Time, Vector3,
+    PoseArray, Quaternion, TFMessage, Time, Transform, TransformStamped, Vector3,
 };
 pub use zed::ObjectsStamped;
 
@@ -139,6 +139,15 @@ const DEFINITIONS: &[(&str, &str)] = &[
         "geometry_msgs/Pose",
         "geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation\n",
     ),
+    (
+        "geometry_msgs/Transform",
+        "geometry_msgs/Vector3 translation\ngeometry_msgs/Quaternion rotation\n",
+    ),
+    (
+        "geometry_msgs/TransformStamped",
+        "std_msgs/Header header\nstring child_frame_id\ngeometry_msgs/Transform transform\n",
+    ),
+    ("tf2_msgs/TFMessage", "geometry_msgs/TransformStamped[] transforms\n"),
     (
         "geometry_msgs/PoseArray",
         "std_msgs/Header header\ngeometry_msgs/Pose[] poses\n",

@@ -121,6 +121,30 @@ impl Default for Quaternion {
     }
 }
 
+/// geometry_msgs/Transform: the pose of a child frame in its parent (`p_parent = R p_child + t`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transform {
+    pub translation: Vector3,
+    pub rotation: Quaternion,
+}
+ros_message!(Transform, "geometry_msgs", "Transform");
+
+/// geometry_msgs/TransformStamped: `header.frame_id` is the parent, `child_frame_id` the child.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransformStamped {
+    pub header: Header,
+    pub child_frame_id: String,
+    pub transform: Transform,
+}
+ros_message!(TransformStamped, "geometry_msgs", "TransformStamped");
+
+/// tf2_msgs/TFMessage: what `/tf` and `/tf_static` carry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TFMessage {
+    pub transforms: Vec<TransformStamped>,
+}
+ros_message!(TFMessage, "tf2_msgs", "TFMessage");
+
 /// geometry_msgs/Pose.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pose {

@@ -12,6 +12,7 @@
 //! on the network sees a half-started node.
 
 pub mod diagnostics;
+mod inputs;
 pub mod lifecycle;
 pub mod params;
 pub mod sched;
@@ -26,24 +27,24 @@ use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::ArtifactError;
 use a4mer_runtime::stream::{EngineError, Eviction, StreamLoadError, StreamModel};
-use ros2_client::{MessageInfo, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
+use ros2_client::{NodeName, NodeOptions, Publisher, Subscription};
 
 use a4mer_firmware::link::PositionError;
 
-use crate::adapters::{AdapterError, InputMessage, InputType, Person};
+use crate::adapters::{AdapterError, InputMessage, Person};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
 use crate::link::{LinkSender, Outgoing};
-use crate::msg::{
-    Clock, Header, MarkerArray, MotifAnticipation, ObjectsStamped, PoseArray, PoseForecast, Skeleton3DArray, Time,
-};
+use crate::msg::{Clock, Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
 use crate::outputs::{MarkerStyle, person_markers};
 use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
 use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
-use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity};
+use crate::tf::{TfBuffer, TfError};
+use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity, TfDiagnostics};
+use inputs::{InputSubscription, TfInput};
 use lifecycle::{Primary, Step};
 use services::{Control, Services};
 pub use topics::{Endpoint, Topics};
@@ -200,6 +201,8 @@ impl NodeSetup {
             markers: names.resolve_topic("~/forecast_markers")?,
             person_markers: names.resolve_topic("~/person_markers")?,
             diagnostics: names.resolve_topic("/diagnostics")?,
+            tf: names.resolve_topic("/tf")?,
+            tf_static: names.resolve_topic("/tf_static")?,
         };
         let model = LoadedModel::load(config.model.as_deref())?;
         // Fail now, naming the parameter, rather than on the first message.
@@ -212,39 +215,6 @@ impl NodeSetup {
             topics,
             model,
         })
-    }
-}
-
-/// The input subscription, typed by `input.type`.
-enum InputSubscription {
-    Skeletons(Subscription<Skeleton3DArray>),
-    Poses(Subscription<PoseArray>),
-    Zed(Subscription<ObjectsStamped>),
-}
-
-impl InputSubscription {
-    fn new(node: &mut Node, kind: InputType, topic: &str, qos: &QosProfile) -> Result<Self, NodeError> {
-        Ok(match kind {
-            InputType::Skeleton3DArray => Self::Skeletons(subscription(node, topic, qos)?),
-            InputType::PoseArray => Self::Poses(subscription(node, topic, qos)?),
-            InputType::ZedObjects => Self::Zed(subscription(node, topic, qos)?),
-        })
-    }
-
-    fn take(&self) -> ros2_client::ReadResult<Option<(InputMessage, MessageInfo)>> {
-        Ok(match self {
-            Self::Skeletons(s) => s.take()?.map(|(m, i)| (InputMessage::Skeleton3DArray(m), i)),
-            Self::Poses(s) => s.take()?.map(|(m, i)| (InputMessage::PoseArray(m), i)),
-            Self::Zed(s) => s.take()?.map(|(m, i)| (InputMessage::ZedObjects(Box::new(m)), i)),
-        })
-    }
-
-    fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            Self::Skeletons(s) => s,
-            Self::Poses(s) => s,
-            Self::Zed(s) => s,
-        }
     }
 }
 
@@ -280,6 +250,10 @@ struct FrameLoop {
     /// Built by configure, dropped by cleanup and shutdown.
     pipeline: Option<Pipeline>,
     diag: Diagnostics,
+    /// `/tf` and `/tf_static` (filled only with `output.frame_id`); kept across lifecycle
+    /// transitions, since static transforms arrive once.
+    tf: TfBuffer,
+    tf_diag: TfDiagnostics,
     link: Option<LinkSender>,
     state: Primary,
 }
@@ -290,6 +264,7 @@ struct Publish<'a> {
     /// Inactive: nothing is published and link frames go out Degraded.
     active: bool,
     diag: &'a mut Diagnostics,
+    tf_diag: &'a mut TfDiagnostics,
     link: Option<&'a LinkSender>,
     received: Instant,
     transport_us: u64,
@@ -358,13 +333,22 @@ impl Sink for Publish<'_> {
                     // The MCU applies its certified fallback, on live poses.
                     frame.health = a4mer_firmware::link::ModelHealth::Degraded;
                 }
-                let age_us = self.received.elapsed().as_micros() as u64 + self.transport_us;
+                let age_us = (self.received.elapsed().as_micros() as u64 + self.transport_us)
+                    .saturating_add(u64::from(frame.pose_age_us));
                 frame.pose_age_us = age_us.min(u64::from(u32::MAX)) as u32;
                 link.offer(frame);
             }
             (Err(e), _) => self.diag.unusable(format!("link frame: {e}")),
             (Ok(_), None) => {}
         }
+    }
+
+    fn transform_unavailable(&mut self, why: &TfError, people: usize) {
+        self.tf_diag.unplaced(why.to_string(), people);
+    }
+
+    fn transform_held(&mut self, age_ns: i64) {
+        self.tf_diag.held(age_ns);
     }
 
     fn evicted(&mut self, id: u32, why: Eviction, max_tracks: usize) {
@@ -388,13 +372,14 @@ impl FrameLoop {
             out,
             active: self.state == Primary::Active,
             diag: &mut self.diag,
+            tf_diag: &mut self.tf_diag,
             link: self.link.as_ref(),
             received,
             transport_us,
             sent: 0,
             failed: 0,
         };
-        pipeline.on_message(msg, &mut sink);
+        pipeline.on_message(msg, &self.tf, &mut sink);
         let (sent, failed) = (sink.sent, sink.failed);
         self.diag.published(sent, failed);
     }
@@ -511,6 +496,12 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     } else {
         None
     };
+    // Only a node that moves its outputs into another frame listens to TF.
+    let tf_input = if config.output_frame_id.is_empty() {
+        None
+    } else {
+        Some(TfInput::new(&mut node, &poll, &topics.tf, &topics.tf_static)?)
+    };
     // Simulated time: zero until the first /clock message, as in rclcpp.
     let mut sim_now_ns = 0i64;
 
@@ -528,6 +519,8 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         model,
         pipeline: None,
         diag: Diagnostics::new(Instant::now()),
+        tf: TfBuffer::new(config.tf_buffer_s),
+        tf_diag: TfDiagnostics::default(),
         link: None,
         state: Primary::Unconfigured,
     };
@@ -595,6 +588,14 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                 report.status.push(diagnostics::link_status(&identity, &link.stats()));
             }
             report.status.push(diagnostics::sched_status(&identity, &sched));
+            if tf_input.is_some() {
+                let FrameLoop {
+                    tf_diag, tf, config, ..
+                } = &mut frames;
+                report
+                    .status
+                    .push(tf_diag.status(&identity.node, &config.output_frame_id, tf));
+            }
             diagnostics_out.offer(report);
             // A failed send is visible in the next report's counters.
             frames.diag.published(0, diagnostics_out.take_failures());
@@ -631,6 +632,9 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                     Err(e) => frames.diag.malformed(format!("/clock: {e:?}")),
                 }
             }
+        }
+        if let Some(t) = &tf_input {
+            t.drain(&mut frames.tf, &mut frames.tf_diag);
         }
         for _ in 0..MAX_TAKES_PER_WAKE {
             match input.take() {
@@ -672,6 +676,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     drop(outputs);
     drop(diagnostics_out);
     drop(input);
+    drop(tf_input);
     drop(clock.take());
     drop(node);
     let _ = spin_thread.join();

@@ -15,7 +15,7 @@ use ros2_client::parameters::{NumericRange, ParameterDescriptor, ParameterType};
 use ros2_client::rcl_interfaces::ListParametersResult;
 use ros2_client::{Parameter, ParameterValue};
 
-use crate::config::{DIAGNOSTICS_PERIOD_S, NodeConfig};
+use crate::config::{DIAGNOSTICS_PERIOD_S, NodeConfig, TF_BUFFER_S, TF_MAX_AGE_S};
 use crate::ros_args::params::{ParamValue, Parameters};
 
 /// The limits a descriptor advertises (inclusive, as ROS 2 ranges are).
@@ -54,6 +54,7 @@ pub fn specs() -> Vec<Spec> {
         live,
     };
     let (period_lo, period_hi) = DIAGNOSTICS_PERIOD_S;
+    let ((tf_age_lo, tf_age_hi), (tf_buffer_lo, tf_buffer_hi)) = (TF_MAX_AGE_S, TF_BUFFER_S);
     vec![
         spec(
             "use_sim_time",
@@ -128,10 +129,10 @@ pub fn specs() -> Vec<Spec> {
             false,
         ),
         spec(
-            "forecast.frame_id",
+            "output.frame_id",
             || s(""),
-            "Frame id written on ~/forecast and ~/forecast_markers. Coordinates are not transformed (no TF lookup yet): only another name of the input's own frame is correct. Empty: the input header's frame.",
-            "",
+            "Frame of ~/forecast, the markers and the safety link's frames (e.g. base_link). Each input is moved into it through /tf and /tf_static, looked up at the input's header stamp from its header.frame_id; a missing or stale transform drops that input's people (counted in /diagnostics, link frame Degraded). Empty: the input's own frame, no TF.",
+            "a frame name, or empty",
             Range::None,
             false,
         ),
@@ -141,6 +142,22 @@ pub fn specs() -> Vec<Spec> {
             "Keep-last depth of the (reliable, volatile) outputs.",
             "",
             Range::Integer(1, 1000),
+            false,
+        ),
+        spec(
+            "tf.max_age_s",
+            || ParameterValue::Double(0.1),
+            "With output.frame_id: a moving transform is used at its newest sample for up to this long past it (never extrapolated); older is stale.",
+            "",
+            Range::Double(tf_age_lo, tf_age_hi),
+            true,
+        ),
+        spec(
+            "tf.buffer_s",
+            || ParameterValue::Double(10.0),
+            "With output.frame_id: seconds of /tf kept behind each frame's newest sample.",
+            "",
+            Range::Double(tf_buffer_lo, tf_buffer_hi),
             false,
         ),
         spec(

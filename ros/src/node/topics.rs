@@ -12,6 +12,10 @@ pub struct Topics {
     pub markers: String,
     pub person_markers: String,
     pub diagnostics: String,
+    /// TF, read only with `output.frame_id` (not among [`Topics::endpoints`]: no view
+    /// names them).
+    pub tf: String,
+    pub tf_static: String,
 }
 
 /// A data topic of the node with its type: what a view or a tool may name.

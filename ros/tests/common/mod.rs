@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mutate;
+pub mod tf_scene;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -233,3 +234,93 @@ pub const FASTDDS_LOOPBACK: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
   </participant>
 </profiles>
 "#;
+
+/// Cyclone DDS on loopback only, for the Python Cyclone peers (`CYCLONEDDS_URI`).
+pub const CYCLONE_LOOPBACK: &str = "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
+     <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
+     <MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address=\"127.0.0.1\"/></Peers></Discovery></Domain></CycloneDDS>";
+
+/// `tests/py/cyclone_peer.py` against the node `/a4mer_node` on `domain` (loopback only):
+/// what it received.
+pub fn run_cyclone_peer(python: &str, frames_json: &Path, domain: u16) -> Value {
+    run_peer(
+        python,
+        "cyclone_peer.py",
+        &[
+            frames_json.display().to_string(),
+            "/a4mer_node".into(),
+            domain.to_string(),
+        ],
+        &[("CYCLONEDDS_URI", CYCLONE_LOOPBACK.to_string())],
+    )
+}
+
+/// `a4mer_mcu_twin` (the firmware's receiver and monitor) behind a pseudo-terminal, robot
+/// at (0, 0, 1) m moving at 1 m/s; its decisions are read on a thread until it ends.
+pub struct McuTwin {
+    child: Child,
+    /// The pty to give the node as `link.device`.
+    pub device: String,
+    lines: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl McuTwin {
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        #[allow(clippy::option_env_unwrap)]
+        let exe = option_env!("CARGO_BIN_EXE_a4mer_mcu_twin").expect("McuTwin runs from a4mer-ros tests");
+        let mut child = Command::new(exe)
+            .args(["--robot", "0,0,1", "--speed", "1.0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        let device = first["device"].as_str().unwrap().to_string();
+        let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+        Self {
+            child,
+            device,
+            lines: Some(reader),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kill it (if a test has not already) and return one JSON value per line it printed.
+    pub fn decisions(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let lines = self.lines.take().map(|r| r.join().unwrap()).unwrap_or_default();
+        lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for McuTwin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `a4mer demo`'s harness around the `a4mer_node` binary with `ros_args` (after
+/// `--ros-args`), on `env`, publishing `people` in `world`.
+pub fn node_demo(people: Vec<Vec<PoseFrame>>, ros_args: &[String], env: RosEnv) -> a4mer_ros::demo::DemoConfig {
+    let mut args = vec!["--ros-args".to_string()];
+    for a in ros_args {
+        args.extend(["-p".to_string(), a.clone()]);
+    }
+    #[allow(clippy::option_env_unwrap)]
+    let exe = option_env!("CARGO_BIN_EXE_a4mer_node").expect("node_demo runs from a4mer-ros tests");
+    a4mer_ros::demo::DemoConfig {
+        people,
+        node: a4mer_ros::demo::NodeLaunch::Process { exe: exe.into(), args },
+        poses_topic: "/a4mer_node/poses".into(),
+        forecast_topic: "/a4mer_node/forecast".into(),
+        motifs_topic: "/a4mer_node/motifs".into(),
+        env,
+        camera: None,
+    }
+}

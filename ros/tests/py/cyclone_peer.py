@@ -5,6 +5,14 @@ Publishes a4mer_msgs/Skeleton3DArray with two people from real mocap on rt<node>
 JSON summary on stdout. The IDL types below are written from ros/msgs/msg/*.msg, not from
 our Rust mirrors, so a field-order mistake on either side shows up.
 
+With "tf" in FRAMES_JSON, it is also a TF broadcaster as tf2 is (there is no tf2_msgs for
+rclpy here, so the types are IDL written from tf2_msgs and geometry_msgs): "static", a list
+of transforms written once on /tf_static (reliable, transient local, keep last 1) before
+the node is even discovered, and "moving", stamped transforms written on /tf (reliable,
+volatile), each sent before the pose whose stamp is `lead_ns` older than its own, so the
+node has them when the pose arrives; none after "stop_after_ns" (then they go stale).
+Poses carry "frame_id" (default "world").
+
 usage: cyclone_peer.py FRAMES_JSON NODE_FQN DOMAIN_ID
 Loopback only: run with CYCLONEDDS_URI restricting Cyclone to 127.0.0.1.
 """
@@ -47,6 +55,48 @@ class Point(IdlStruct, typename="geometry_msgs::msg::dds_::Point_"):
     x: float64
     y: float64
     z: float64
+
+
+@dataclass
+class Vector3(IdlStruct, typename="geometry_msgs::msg::dds_::Vector3_"):
+    x: float64
+    y: float64
+    z: float64
+
+
+@dataclass
+class Quaternion(IdlStruct, typename="geometry_msgs::msg::dds_::Quaternion_"):
+    x: float64
+    y: float64
+    z: float64
+    w: float64
+
+
+@dataclass
+class Transform(IdlStruct, typename="geometry_msgs::msg::dds_::Transform_"):
+    translation: Vector3
+    rotation: Quaternion
+
+
+@dataclass
+class TransformStamped(IdlStruct, typename="geometry_msgs::msg::dds_::TransformStamped_"):
+    header: Header
+    child_frame_id: str
+    transform: Transform
+
+
+@dataclass
+class TFMessage(IdlStruct, typename="tf2_msgs::msg::dds_::TFMessage_"):
+    transforms: sequence[TransformStamped]
+
+
+def stamped(t):
+    """{"stamp_ns", "parent", "child", "xyz", "xyzw"} as a TransformStamped."""
+    ns = t["stamp_ns"]
+    return TransformStamped(
+        header=Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=t["parent"]),
+        child_frame_id=t["child"],
+        transform=Transform(translation=Vector3(*t["xyz"]), rotation=Quaternion(*t["xyzw"])))
 
 
 @dataclass
@@ -120,6 +170,26 @@ def main():
     forecasts = DataReader(dp, Topic(dp, "rt" + node_fqn + "/forecast", PoseForecast), qos=sub_qos)
     motifs = DataReader(dp, Topic(dp, "rt" + node_fqn + "/motifs", MotifAnticipation), qos=sub_qos)
 
+    tf = frames.get("tf")
+    moving, sent_moving = [], 0
+    if tf is not None:
+        latched = Qos(Policy.Reliability.Reliable(max_blocking_time=1_000_000_000), Policy.History.KeepLast(1),
+                      Policy.Durability.TransientLocal, xcdr1)
+        # Written before anyone matched: the node gets it only if /tf_static is latched.
+        static_writer = DataWriter(dp, Topic(dp, "rt/tf_static", TFMessage), qos=latched)
+        static_writer.write(TFMessage(transforms=[stamped(t) for t in tf["static"]]))
+        tf_writer = DataWriter(dp, Topic(dp, "rt/tf", TFMessage), qos=pub_qos)
+        moving = sorted(tf["moving"], key=lambda t: t["stamp_ns"])
+
+    def send_tf_until(ns):
+        nonlocal sent_moving
+        stop = tf["stop_after_ns"] if tf is not None else None
+        while sent_moving < len(moving) and moving[sent_moving]["stamp_ns"] <= ns:
+            t = moving[sent_moving]
+            if stop is None or t["stamp_ns"] <= stop:
+                tf_writer.write(TFMessage(transforms=[stamped(t)]))
+            sent_moving += 1
+
     got_forecasts, got_motifs = [], []
 
     def drain():
@@ -140,7 +210,7 @@ def main():
 
     deadline = time.monotonic() + 20
     while not (writer.get_matched_subscriptions() and forecasts.get_matched_publications()
-               and motifs.get_matched_publications()):
+               and motifs.get_matched_publications() and (tf is None or tf_writer.get_matched_subscriptions())):
         if time.monotonic() > deadline:
             raise SystemExit("a4mer_node not discovered within 20 s")
         time.sleep(0.05)
@@ -148,15 +218,18 @@ def main():
     # readers too (volatile outputs are not resent to late readers).
     time.sleep(1.0)
 
+    pose_frame = frames.get("frame_id", "world")
+    lead_ns = tf["lead_ns"] if tf is not None else 0
     next_t = time.monotonic()
     for k, ns in enumerate(stamps):
+        send_tf_until(ns + lead_ns)
         bodies = [
             Skeleton3D(id=int(pid), layout="smpl24", joint_names=names,
                        joints=[Point(*j) for j in track[k]], confidences=[0.0 if math.isnan(j[0]) else 1.0 for j in track[k]])
             for pid, track in people.items()
         ]
         writer.write(Skeleton3DArray(header=Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000),
-                                                   frame_id="world"), bodies=bodies))
+                                                   frame_id=pose_frame), bodies=bodies))
         next_t += 1.0 / 30.0
         while time.monotonic() < next_t:
             drain()
