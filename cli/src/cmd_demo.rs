@@ -247,8 +247,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let node_sched = setup.config.sched.clone();
     let topics = setup.topics.clone();
     eprintln!(
-        "a4mer demo: {} people, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
+        "a4mer demo: {} {}, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
         args.people,
+        if args.people == 1 { "person" } else { "people" },
         args.seconds,
         args.data
             .iter()
