@@ -83,6 +83,12 @@ pub struct PersonView<'a> {
     pub forecast: &'a [(Joints, f32)],
 }
 
+/// The largest radius sent: the guard's calibrated radius is unbounded when its forecasts
+/// keep missing (metres, even hundreds), and the link's millimetre field ends at 65.535 m.
+/// A radius beyond any work cell protects as much as a larger one, so it is sent as this
+/// rather than dropping the frame the MCU needs; negative or NaN spreads are still refused.
+pub const LINK_MAX_SPREAD_M: f32 = 65.0;
+
 /// Build the link's view of up to `MAX_PEOPLE` people, nearest to the robot base first:
 /// the observed pose plus every `stride`-th forecast step, the link joints only, in the base
 /// frame, millimetres.
@@ -114,7 +120,13 @@ pub fn people_for_link(
         // Capacity: 1 + (MAX_STEPS - 1) by construction.
         let _ = steps.push(ForecastStep::from_metres(&pick(p.observed), 0.0)?);
         for (pose, spread_m) in p.forecast.iter().skip(stride - 1).step_by(stride).take(MAX_STEPS - 1) {
-            let _ = steps.push(ForecastStep::from_metres(&pick(pose), *spread_m)?);
+            // `min` would turn a NaN into the maximum: a NaN stays one and is refused.
+            let spread_m = if spread_m.is_nan() {
+                *spread_m
+            } else {
+                spread_m.min(LINK_MAX_SPREAD_M)
+            };
+            let _ = steps.push(ForecastStep::from_metres(&pick(pose), spread_m)?);
         }
         let _ = out.push(PersonForecast {
             track_id: p.track_id,

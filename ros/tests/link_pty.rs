@@ -283,3 +283,26 @@ fn people_for_link_keeps_the_nearest_and_rejects_non_finite_positions() {
     }];
     assert!(people_for_link(&views, &base, 6).is_err());
 }
+
+#[test]
+fn a_radius_beyond_the_link_field_is_sent_as_the_largest_one_and_a_nan_spread_is_refused() {
+    let near = real_take()[100].joints_in_world;
+    let base = RigidTransform::from_xyz_rpy([-near[0][0] as f64, -near[0][1] as f64, 0.0, 0.0, 0.0, 0.0]);
+    let forecast: Vec<([[f32; 3]; 24], f32)> = [0.3, 194.9, f32::INFINITY].iter().map(|s| (near, *s)).collect();
+    let views = [PersonView {
+        track_id: 1,
+        observed: &near,
+        forecast: &forecast,
+    }];
+    let people = people_for_link(&views, &base, 1).unwrap();
+    let spreads: Vec<u16> = people[0].steps.iter().map(|s| s.spread_mm).collect();
+    let max_mm = (a4mer_ros::link::LINK_MAX_SPREAD_M * 1000.0) as u16;
+    assert_eq!(spreads, vec![0, 300, max_mm, max_mm]);
+    let nan: Vec<([[f32; 3]; 24], f32)> = vec![(near, f32::NAN)];
+    let views = [PersonView {
+        track_id: 1,
+        observed: &near,
+        forecast: &nan,
+    }];
+    assert!(people_for_link(&views, &base, 1).is_err());
+}
