@@ -256,11 +256,7 @@ impl NodeConfig {
                 format!("{min_confidence} is outside [0, 1)"),
             ));
         }
-        let output_frame_id = p.string_or("output.frame_id", "")?;
-        let output_frame_id = output_frame_id
-            .strip_prefix('/')
-            .unwrap_or(&output_frame_id)
-            .to_string();
+        let output_frame_id = crate::tf::frame_name(&p.string_or("output.frame_id", "")?).to_string();
         let link = link_config(p)?;
         if let Some(l) = &link
             && !output_frame_id.is_empty()

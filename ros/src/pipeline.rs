@@ -170,7 +170,7 @@ impl Pipeline {
             sink.rejected_body(r);
         }
         let header = msg.header();
-        let input_frame = header.frame_id.strip_prefix('/').unwrap_or(&header.frame_id);
+        let input_frame = crate::tf::frame_name(&header.frame_id);
         let frame_id = if self.output_frame.is_empty() {
             &header.frame_id
         } else {
@@ -195,10 +195,7 @@ impl Pipeline {
                     if self.link_base.is_some() {
                         sink.link_frame(Ok(unplaced(self.placed.as_ref(), stamp_ns)));
                     }
-                    for (id, why) in self.tracks.drain_evictions() {
-                        sink.evicted(id as u32, why, self.max_tracks);
-                    }
-                    return;
+                    return self.report_evictions(sink);
                 }
             }
         }
@@ -235,7 +232,10 @@ impl Pipeline {
             && !self.for_link.is_empty()
         {
             let frame = outgoing(&self.for_link, base, 0);
-            if let Ok(f) = &frame {
+            // Kept only for a failed lookup, which needs TF.
+            if let Ok(f) = &frame
+                && !self.output_frame.is_empty()
+            {
                 self.placed = Some(Placed {
                     people: f.people.clone(),
                     stamp_ns: header.stamp.to_ns(),
@@ -243,6 +243,10 @@ impl Pipeline {
             }
             sink.link_frame(frame);
         }
+        self.report_evictions(sink);
+    }
+
+    fn report_evictions(&mut self, sink: &mut impl Sink) {
         for (id, why) in self.tracks.drain_evictions() {
             sink.evicted(id as u32, why, self.max_tracks);
         }

@@ -253,8 +253,8 @@ impl Frame {
     }
 }
 
-/// Frame names as tf2 compares them.
-fn frame_name(name: &str) -> &str {
+/// Frame names as tf2 compares them: without a leading `/`.
+pub fn frame_name(name: &str) -> &str {
     name.strip_prefix('/').unwrap_or(name)
 }
 
