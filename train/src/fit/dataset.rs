@@ -69,6 +69,36 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
     out
 }
 
+/// Speeds each training recording is also slowed to, as recorded and mirrored, for the
+/// calibrated decode's fit alone. Near stillness the decode must learn how long a slow
+/// velocity carries on, and the random variants' warps (log-uniform 0.25–2×) go below 0.3×
+/// in one variant in eight: too few windows for the slow regimes, whose gains then come
+/// from natural slow motion (swaying, the turn of a gesture), where velocity stops within a
+/// second. The heads do not train on these: they would more than triple fine-tuning. Chosen
+/// on the validation protocol (README, Generalization).
+pub const DECODE_SLOW_SPEEDS: [f32; 3] = [0.2, 0.25, 0.3];
+
+/// `frames` slowed to each of [`DECODE_SLOW_SPEEDS`], as recorded and mirrored, each turned
+/// by its own fixed yaw: no random draw, so the random variants the heads trained on stay
+/// the same for a seed.
+pub fn slowed_for_decode(frames: &[PoseFrame]) -> Vec<Vec<PoseFrame>> {
+    let mirrored: Vec<PoseFrame> = frames.iter().map(features::mirror_frame).collect();
+    let mut out = Vec::new();
+    for base in [frames, &mirrored[..]] {
+        for speed in DECODE_SLOW_SPEEDS {
+            // Golden-angle steps spread the variants' headings evenly.
+            let yaw = (out.len() as f32 * 2.399_963).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
+            out.push(
+                change_speed(base, speed)
+                    .iter()
+                    .map(|f| features::rotate_frame(f, yaw))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
 fn mean_std(sum: &[f64], sq: &[f64], n: &[f64]) -> (Vec<f32>, Vec<f32>) {
     let mut m = Vec::with_capacity(sum.len());
     let mut s = Vec::with_capacity(sum.len());

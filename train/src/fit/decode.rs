@@ -17,9 +17,12 @@ use a4mer_runtime::model::{Model, host};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{Clip, for_each_future};
-use super::finetune::HeadSample;
-use super::t2;
+use a4mer_runtime::PoseFrame;
+
+use super::dataset::{Clip, for_each_future, slowed_for_decode, window_refs};
+use super::finetune::{HeadSample, encode_windows};
+use super::pretrain::refresh_surprise;
+use super::{TrainConfig, TrainError, t2};
 
 /// Pseudo-observations (coordinates; a window holds about 66 per step) that pull a
 /// regime's gains towards its speed band's, and a band's towards the pooled ones. Chosen
@@ -167,10 +170,44 @@ fn window_kinematics(model: &Model, clip: &Clip, origin: usize) -> (Kinematics, 
     (Kinematics::observe(recent, scale), scale)
 }
 
+/// Fit `model.norm.decode` on the heads' training windows (`samples` of `clips`) and, when
+/// `cfg` augments, on the training recordings `train_recs` slowed for the decode
+/// ([`slowed_for_decode`]).
+pub(super) fn fit_decode_with_slowed(
+    model: &mut Model,
+    mut clips: Vec<Clip>,
+    mut samples: Vec<HeadSample>,
+    train_recs: &[Vec<PoseFrame>],
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<RegimeWindows, TrainError> {
+    if cfg.augment {
+        let (obs, h) = (model.config.obs_frames, model.config.horizon);
+        let mut slowed = Vec::new();
+        for v in train_recs.iter().flat_map(|r| slowed_for_decode(r)) {
+            if v.len() > obs + h {
+                slowed.push(Clip::new(v)?);
+            }
+        }
+        refresh_surprise(&model.net, &mut slowed, &model.norm, device);
+        let mut refs = window_refs(&slowed, obs, h + 1, cfg.finetune_stride);
+        let more = encode_windows(model, &slowed, &refs);
+        for r in refs.iter_mut() {
+            r.clip += clips.len();
+        }
+        clips.extend(slowed);
+        samples.extend(more.into_iter().zip(refs).map(|(mut s, r)| {
+            s.win = r;
+            s
+        }));
+    }
+    Ok(fit_decode(model, &samples, &clips, &cfg.decode_edges, device))
+}
+
 /// Fit `model.norm.decode` on the training `samples` (windows of `clips` with the frozen
 /// encoders' head inputs), with the model's trained heads, for the regimes `edges`
 /// (speed in m/s, roughness) declare.
-pub(super) fn fit_decode(
+fn fit_decode(
     model: &mut Model,
     samples: &[HeadSample],
     clips: &[Clip],

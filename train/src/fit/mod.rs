@@ -226,13 +226,15 @@ pub fn refit_decode(
     recordings: &[Vec<PoseFrame>],
     cfg: &TrainConfig,
 ) -> Result<Vec<u64>, TrainError> {
-    let mut clips = training_clips(recordings, cfg)?.clips;
+    let TrainingClips {
+        train_recs, mut clips, ..
+    } = training_clips(recordings, cfg)?;
     let inner = inference_device();
     let config = model.config.clone();
     refresh_surprise(&model.net, &mut clips, &model.norm, &inner);
     let refs = window_refs(&clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
     let samples = encode_windows(model, &clips, &refs);
-    Ok(decode::fit_decode(model, &samples, &clips, &cfg.decode_edges, &inner))
+    decode::fit_decode_with_slowed(model, clips, samples, &train_recs, cfg, &inner)
 }
 
 /// Train a model on the training recordings (frames already at 30 Hz, canonical).
@@ -464,7 +466,8 @@ pub fn train(
     };
     // The heads come from fine-tuning; the encoders are the frozen pre-trained ones (same values).
     model.net = final_net;
-    report.decode_windows_per_regime = decode::fit_decode(&mut model, &samples, &clips, &cfg.decode_edges, &inner);
+    report.decode_windows_per_regime =
+        decode::fit_decode_with_slowed(&mut model, clips, samples, &train_recs, cfg, &inner)?;
     report.wall_s = started.elapsed().as_secs_f64();
     Ok((model, report))
 }

@@ -153,3 +153,39 @@ fn the_calibrated_decode_fits_its_training_windows_at_least_as_well_as_the_plain
     // A spread factor exists for every regime and step, and scales the spread.
     assert!(decode.spread_gain.iter().all(|g| *g > 0.0 && g.is_finite()));
 }
+
+#[test]
+fn the_decode_also_fits_each_training_recording_slowed_down() {
+    let data = fixture();
+    let slowed = dataset::slowed_for_decode(&data[0]);
+    let speeds = dataset::DECODE_SLOW_SPEEDS;
+    assert_eq!(slowed.len(), 2 * speeds.len(), "as recorded and mirrored");
+    for (k, s) in speeds.iter().enumerate() {
+        let n = a4mer_motion::perturb::change_speed(&data[0], *s).len();
+        assert!(n > 3 * data[0].len(), "{s}x is slower than a third of the speed");
+        assert_eq!((slowed[k].len(), slowed[k + speeds.len()].len()), (n, n));
+    }
+    assert!(
+        slowed == dataset::slowed_for_decode(&data[0]),
+        "the same for every call: no random draw"
+    );
+
+    // The fit counts the heads' windows and, when augmenting, the slowed recordings' too.
+    let cfg = tiny(4, 1, 1);
+    let (mut model, rep) = train(&data, &cfg, None, &mut |_| {}).unwrap();
+    let (obs, h) = (cfg.model.obs_frames, cfg.model.horizon + 1);
+    let heads =
+        |c: &TrainConfig| window_refs(&training_clips(&data, c).unwrap().clips, obs, h, c.finetune_stride).len() as u64;
+    assert_eq!(rep.decode_windows_per_regime.iter().sum::<u64>(), heads(&cfg));
+    let augmenting = TrainConfig { augment: true, ..cfg };
+    let recs = training_clips(&data, &augmenting).unwrap().train_recs;
+    let slowed_clips: Vec<Clip> = recs
+        .iter()
+        .flat_map(|r| dataset::slowed_for_decode(r))
+        .map(|v| Clip::new(v).unwrap())
+        .collect();
+    let slowed_windows = window_refs(&slowed_clips, obs, h, augmenting.finetune_stride).len() as u64;
+    assert!(slowed_windows > 0);
+    let fitted = refit_decode(&mut model, &data, &augmenting).unwrap();
+    assert_eq!(fitted.iter().sum::<u64>(), heads(&augmenting) + slowed_windows);
+}
