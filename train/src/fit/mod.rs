@@ -4,7 +4,8 @@
 //! against an EMA target encoder, an atom decoder reconstructing each segment's frames,
 //! and the frame predictor whose error drives segmentation. Fine-tuning: the encoders are
 //! frozen (so the motif vocabulary stays valid) and the forecast, next-motif and
-//! interpolation heads are trained on their outputs.
+//! interpolation heads are trained on their outputs. Optionally (`end_to_end`) encoders
+//! and heads are then trained together, and the vocabulary rebuilt from the moved encoders.
 //!
 //! Determinism: every random choice comes from a ChaCha RNG seeded by (seed, stage, epoch),
 //! parameters are initialised from the seed, and ndarray runs single-threaded (no rayon), so
