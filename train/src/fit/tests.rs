@@ -206,8 +206,8 @@ fn end_to_end_fine_tuning_refuses_to_resume() {
     assert!(ck.exists());
     cfg.finetune_encoders_lr_scale = 0.2;
     cfg.finetune_encoders_epochs = 1;
-    let err = train(&data, &cfg, Some(&ck), &mut |_| {})
-        .err()
-        .expect("resume refused");
+    let Err(err) = train(&data, &cfg, Some(&ck), &mut |_| {}) else {
+        panic!("resuming an end-to-end run was not refused");
+    };
     assert!(err.to_string().contains("resuming is not supported"), "{err}");
 }
