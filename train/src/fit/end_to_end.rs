@@ -6,19 +6,18 @@
 //! `refit_next_motif` refits the next-motif head on the new codes, everything else frozen.
 
 use a4mer_runtime::NUM_JOINTS;
+use a4mer_runtime::model::Model;
 use a4mer_runtime::model::batch::{Batch, WindowInput};
-use a4mer_runtime::model::features::NormStats;
 use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{A4merConfig, Model};
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
 use super::dataset::{Clip, WindowRef, window_input, window_refs};
-use super::finetune::{HeadSample, encode_windows, finetune_loss, head_loss, validate};
+use super::finetune::{HeadData, HeadSample, encode_windows, finetune_loss, head_loss, validate};
 use super::{Progress, TrainConfig, TrainReport, rng_for, scalar};
 
 /// The heads' learning rate in the end-to-end epochs, as a share of `finetune_lr`: the
@@ -28,11 +27,7 @@ const HEAD_LR_SHARE: f64 = 0.5;
 /// What both end-to-end steps share.
 pub(super) struct Setup<'a> {
     pub cfg: &'a TrainConfig,
-    pub config: &'a A4merConfig,
-    pub norm: &'a NormStats,
-    pub clips: &'a [Clip],
-    pub disp_std: &'a Tensor<3>,
-    pub device: &'a Device,
+    pub heads: HeadData<'a>,
     pub inner: &'a Device,
 }
 
@@ -51,9 +46,9 @@ pub(super) fn finetune_encoders(
     report: &mut TrainReport,
     progress: &mut dyn FnMut(&Progress),
 ) -> A4mer {
-    let (cfg, config) = (s.cfg, s.config);
+    let (cfg, config, h) = (s.cfg, s.heads.cfg, &s.heads);
     let epochs = cfg.finetune_encoders_epochs;
-    let refs = window_refs(s.clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
+    let refs = window_refs(h.clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
     let val_refs = window_refs(val_clips, config.obs_frames, config.horizon + 1, 5);
     let none = [false; NUM_JOINTS];
     let mut net = model.net.clone().train();
@@ -73,15 +68,13 @@ pub(super) fn finetune_encoders(
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             let inputs: Vec<WindowInput> = chunk
                 .iter()
-                .map(|w| window_input(&s.clips[w.clip], w.origin, config, s.norm, &none))
+                .map(|w| window_input(&h.clips[w.clip], w.origin, config, h.norm, &none))
                 .collect();
-            let batch = Batch::build(&inputs, config.n_atoms, s.device);
+            let batch = Batch::build(&inputs, config.n_atoms, h.device);
             let x = net.encode(&batch).head_input(&batch);
             // The codes are rebuilt after this stage, so the next-motif head is not trained here.
             let next = vec![None; chunk.len()];
-            let (loss, terms) = head_loss(
-                &net, x, chunk, &next, s.clips, config, s.norm, s.disp_std, &mut erng, s.device,
-            );
+            let (loss, terms) = head_loss(&net, x, chunk, &next, h, &mut erng);
             let lv = scalar(loss.clone());
             let mut grads = loss.backward();
             let atom = GradientsParams::from_module(&mut grads, &net.atom);
@@ -107,7 +100,7 @@ pub(super) fn finetune_encoders(
         // Validation windows are re-encoded: the encoders moved.
         probe.net = net.valid();
         let val_samples = encode_windows(&probe, val_clips, &val_refs);
-        let v = validate(&probe.net, &val_samples, val_clips, config, s.norm, s.inner);
+        let v = validate(&probe.net, &val_samples, val_clips, config, h.norm, s.inner);
         report.encoder_finetune_val_mpjpe_mm.push(v);
         if v < best.0 || !best.0.is_finite() {
             best = (v, probe.net.clone());
@@ -141,9 +134,7 @@ pub(super) fn refit_next_motif(
         let lr = cosine(cfg.finetune_lr, epoch, epochs);
         let t0 = Instant::now();
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
-            let (loss, terms) = finetune_loss(
-                &net, samples, next_of, chunk, s.clips, s.config, s.norm, s.disp_std, &mut erng, s.device,
-            );
+            let (loss, terms) = finetune_loss(&net, samples, next_of, chunk, &s.heads, &mut erng);
             let mut grads = loss.backward();
             let head = GradientsParams::from_module(&mut grads, &net.next_motif);
             net = opt.step(lr, net, head);

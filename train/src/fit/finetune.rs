@@ -70,55 +70,50 @@ fn joint_errors(
     (dist.sum_dim(2).reshape([b, h]) / cnt.clone(), cnt)
 }
 
+/// What the head losses read besides the network and the windows.
+pub(super) struct HeadData<'a> {
+    pub clips: &'a [Clip],
+    pub cfg: &'a A4merConfig,
+    pub norm: &'a NormStats,
+    pub disp_std: &'a Tensor<3>,
+    pub device: &'a Device,
+}
+
 /// Head losses on precomputed (frozen-encoder) inputs.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn finetune_loss(
     net: &A4mer,
     samples: &[HeadSample],
     next_of: &[Option<usize>],
     chunk: &[usize],
-    clips: &[Clip],
-    cfg: &A4merConfig,
-    norm: &NormStats,
-    disp_std: &Tensor<3>,
+    d: &HeadData,
     rng: &mut impl Rng,
-    device: &Device,
 ) -> (Tensor<1>, Vec<(&'static str, f32)>) {
     let b = chunk.len();
     let dim = samples[chunk[0]].input.len();
     let x: Vec<f32> = chunk.iter().flat_map(|&i| samples[i].input.iter().copied()).collect();
     let wins: Vec<WindowRef> = chunk.iter().map(|&i| samples[i].win).collect();
     let next: Vec<Option<usize>> = chunk.iter().map(|&i| next_of[i]).collect();
-    head_loss(
-        net,
-        t2(x, [b, dim], device),
-        &wins,
-        &next,
-        clips,
-        cfg,
-        norm,
-        disp_std,
-        rng,
-        device,
-    )
+    head_loss(net, t2(x, [b, dim], d.device), &wins, &next, d, rng)
 }
 
 /// The forecast, spread, interpolation and (where a window has a next code) next-motif
 /// losses for the heads' input `x` `[b, head_input_dim]` of windows `wins`. `x` may carry
 /// the encoders' graph, which is how end-to-end fine-tuning reaches them.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn head_loss(
     net: &A4mer,
     x: Tensor<2>,
     wins: &[WindowRef],
     next: &[Option<usize>],
-    clips: &[Clip],
-    cfg: &A4merConfig,
-    norm: &NormStats,
-    disp_std: &Tensor<3>,
+    d: &HeadData,
     rng: &mut impl Rng,
-    device: &Device,
 ) -> (Tensor<1>, Vec<(&'static str, f32)>) {
+    let HeadData {
+        clips,
+        cfg,
+        norm,
+        disp_std,
+        device,
+    } = *d;
     let b = wins.len();
     let h = cfg.horizon;
     let mut tgt = Vec::with_capacity(b * h * POSE_DIM);

@@ -46,7 +46,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use dataset::{Clip, window_input, window_refs};
-use finetune::{encode_windows, finetune_loss, validate};
+use finetune::{HeadData, encode_windows, finetune_loss, validate};
 use pretrain::{calibrate_tau, dropout_mask, pretrain_loss, refresh_surprise};
 use vocab::build_vocab;
 
@@ -452,6 +452,13 @@ pub fn train(
         .reshape([1, h, 1, 3])
         .repeat_dim(2, NUM_JOINTS)
         .reshape([1, h * NUM_JOINTS, 3]);
+    let heads = HeadData {
+        clips: &clips,
+        cfg: &config,
+        norm: &norm,
+        disp_std: &disp_std,
+        device: &device,
+    };
     let mut best: Option<(f32, A4mer)> = None;
     for epoch in start_epoch..cfg.finetune_epochs {
         let mut erng = rng_for(cfg.seed, 2, epoch as u64);
@@ -463,9 +470,7 @@ pub fn train(
         let lr =
             cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
-            let (loss, terms) = finetune_loss(
-                &ft_net, &samples, &next_of, chunk, &clips, &config, &norm, &disp_std, &mut erng, &device,
-            );
+            let (loss, terms) = finetune_loss(&ft_net, &samples, &next_of, chunk, &heads, &mut erng);
             let lv = scalar(loss.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &ft_net);
             ft_net = opt.step(lr, ft_net, grads);
@@ -504,11 +509,7 @@ pub fn train(
     if cfg.end_to_end() {
         let setup = end_to_end::Setup {
             cfg,
-            config: &config,
-            norm: &norm,
-            clips: &clips,
-            disp_std: &disp_std,
-            device: &device,
+            heads,
             inner: &inner,
         };
         model.net = end_to_end::finetune_encoders(&setup, &model, best_val, &val_clips, &mut report, progress);
