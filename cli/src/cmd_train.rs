@@ -36,6 +36,15 @@ pub struct TrainArgs {
     /// Head fine-tuning epochs.
     #[arg(long)]
     finetune_epochs: Option<usize>,
+    /// End-to-end fine-tuning: after the heads are fitted on the frozen encoders, train
+    /// encoders and heads together on the heads' losses, the encoders at this share of the
+    /// heads' learning rate; the motif vocabulary is then rebuilt and the next-motif head
+    /// refitted on it. 0 keeps the encoders frozen. Not resumable.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    finetune_encoders_lr_scale: f64,
+    /// Epochs of end-to-end fine-tuning (with --finetune-encoders-lr-scale > 0).
+    #[arg(long, value_name = "N")]
+    finetune_encoders_epochs: Option<usize>,
     /// Seed of every random choice; a run is deterministic for a seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -49,7 +58,7 @@ pub struct TrainArgs {
     /// calibrated decode (the recent velocities' and the residual's gains per motion regime,
     /// and the spread's factor) on the training windows the same --data, --hold-out and
     /// --seed give. Minutes instead of a full training run.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs"])]
     decode_from: Option<PathBuf>,
     /// Skip the held-out evaluation (the artifact then carries no eval metrics).
     #[arg(long)]
@@ -147,6 +156,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(e) = args.finetune_epochs {
         cfg.finetune_epochs = e;
     }
+    if !(args.finetune_encoders_lr_scale.is_finite() && args.finetune_encoders_lr_scale >= 0.0) {
+        bail!(
+            "train: --finetune-encoders-lr-scale must be a finite share >= 0, not {}",
+            args.finetune_encoders_lr_scale
+        );
+    }
+    cfg.finetune_encoders_lr_scale = args.finetune_encoders_lr_scale;
+    if let Some(e) = args.finetune_encoders_epochs {
+        cfg.finetune_encoders_epochs = e;
+    }
     let ckpt = args
         .checkpoint
         .clone()
@@ -241,6 +260,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "finetune_epoch_loss": report.finetune_epoch_loss,
         "val_mpjpe_mm": report.val_mpjpe_mm,
         "best_epoch": report.best_epoch,
+        "encoder_finetune_val_mpjpe_mm": report.encoder_finetune_val_mpjpe_mm,
+        "encoder_finetune_best_epoch": report.encoder_finetune_best_epoch,
         "tau": report.tau,
         "motifs_heldout": motifs,
         "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,

@@ -70,23 +70,52 @@ fn joint_errors(
     (dist.sum_dim(2).reshape([b, h]) / cnt.clone(), cnt)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the head losses read besides the network and the windows.
+pub(super) struct HeadData<'a> {
+    pub clips: &'a [Clip],
+    pub cfg: &'a A4merConfig,
+    pub norm: &'a NormStats,
+    pub disp_std: &'a Tensor<3>,
+    pub device: &'a Device,
+}
+
+/// Head losses on precomputed (frozen-encoder) inputs.
 pub(super) fn finetune_loss(
     net: &A4mer,
     samples: &[HeadSample],
     next_of: &[Option<usize>],
     chunk: &[usize],
-    clips: &[Clip],
-    cfg: &A4merConfig,
-    norm: &NormStats,
-    disp_std: &Tensor<3>,
+    d: &HeadData,
     rng: &mut impl Rng,
-    device: &Device,
 ) -> (Tensor<1>, Vec<(&'static str, f32)>) {
     let b = chunk.len();
-    let h = cfg.horizon;
     let dim = samples[chunk[0]].input.len();
-    let mut x = Vec::with_capacity(b * dim);
+    let x: Vec<f32> = chunk.iter().flat_map(|&i| samples[i].input.iter().copied()).collect();
+    let wins: Vec<WindowRef> = chunk.iter().map(|&i| samples[i].win).collect();
+    let next: Vec<Option<usize>> = chunk.iter().map(|&i| next_of[i]).collect();
+    head_loss(net, t2(x, [b, dim], d.device), &wins, &next, d, rng)
+}
+
+/// The forecast, spread, interpolation and (where a window has a next code) next-motif
+/// losses for the heads' input `x` `[b, head_input_dim]` of windows `wins`. `x` may carry
+/// the encoders' graph, which is how end-to-end fine-tuning reaches them.
+pub(super) fn head_loss(
+    net: &A4mer,
+    x: Tensor<2>,
+    wins: &[WindowRef],
+    next: &[Option<usize>],
+    d: &HeadData,
+    rng: &mut impl Rng,
+) -> (Tensor<1>, Vec<(&'static str, f32)>) {
+    let HeadData {
+        clips,
+        cfg,
+        norm,
+        disp_std,
+        device,
+    } = *d;
+    let b = wins.len();
+    let h = cfg.horizon;
     let mut tgt = Vec::with_capacity(b * h * POSE_DIM);
     let mut mask = Vec::with_capacity(b * h * NUM_JOINTS);
     let mut extra = Vec::with_capacity(b * (POSE_DIM + NUM_JOINTS + 1));
@@ -94,26 +123,24 @@ pub(super) fn finetune_loss(
     let mut imask = Vec::with_capacity(b * h * NUM_JOINTS);
     let mut cls = Vec::new();
     let mut cls_rows = Vec::new();
-    for (r, &i) in chunk.iter().enumerate() {
-        let s = &samples[i];
-        x.extend_from_slice(&s.input);
-        let clip = &clips[s.win.clip];
-        forecast_target(clip, s.win.origin, h, norm, &mut tgt, &mut mask);
-        if let Some(c) = next_of[i] {
+    for (r, (win, next)) in wins.iter().zip(next).enumerate() {
+        let clip = &clips[win.clip];
+        forecast_target(clip, win.origin, h, norm, &mut tgt, &mut mask);
+        if let Some(c) = *next {
             cls.push(c as i64);
             cls_rows.push(r as i64);
         }
         // Interpolation: a random gap after the origin, closed by the frame after it.
         let gap = rng.random_range(1..h);
-        let last = &clip.frames[s.win.origin];
-        let after = &clip.frames[s.win.origin + gap + 1];
-        let yaw = clip.raw[s.win.origin].yaw_rad;
+        let last = &clip.frames[win.origin];
+        let after = &clip.frames[win.origin + gap + 1];
+        let yaw = clip.raw[win.origin].yaw_rad;
         extra.extend_from_slice(&interp_extra(last, yaw, after, gap, h));
         let base = interp_base(last, after, gap);
         for step in 0..h {
             for j in 0..NUM_JOINTS {
                 if step < gap {
-                    let p = clip.frames[s.win.origin + 1 + step];
+                    let p = clip.frames[win.origin + 1 + step];
                     let ok = p.valid[j] && last.valid[j] && after.valid[j];
                     let q = base[step][j];
                     let a = p.joints_in_world[j];
@@ -128,7 +155,6 @@ pub(super) fn finetune_loss(
             }
         }
     }
-    let x = t2(x, [b, dim], device);
     let (mean, log_spread) = net.forecast.forward(x.clone());
     let mask = t3(mask, [b, h, NUM_JOINTS], device);
     let (err, _) = joint_errors(mean, t2(tgt, [b, h * POSE_DIM], device), mask, disp_std.clone(), h);

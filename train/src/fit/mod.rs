@@ -4,7 +4,8 @@
 //! against an EMA target encoder, an atom decoder reconstructing each segment's frames,
 //! and the frame predictor whose error drives segmentation. Fine-tuning: the encoders are
 //! frozen (so the motif vocabulary stays valid) and the forecast, next-motif and
-//! interpolation heads are trained on their outputs.
+//! interpolation heads are trained on their outputs. Optionally (`end_to_end`) encoders
+//! and heads are then trained together, and the vocabulary rebuilt from the moved encoders.
 //!
 //! Determinism: every random choice comes from a ChaCha RNG seeded by (seed, stage, epoch),
 //! parameters are initialised from the seed, and ndarray runs single-threaded (no rayon), so
@@ -19,6 +20,7 @@ pub mod kmeans;
 pub mod report;
 
 mod decode;
+mod end_to_end;
 mod finetune;
 mod pretrain;
 mod vocab;
@@ -44,7 +46,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use dataset::{Clip, window_input, window_refs};
-use finetune::{encode_windows, finetune_loss, validate};
+use finetune::{HeadData, encode_windows, finetune_loss, validate};
 use pretrain::{calibrate_tau, dropout_mask, pretrain_loss, refresh_surprise};
 use vocab::build_vocab;
 
@@ -72,9 +74,22 @@ pub struct TrainConfig {
     pub augment: bool,
     /// Regimes of the calibrated decode (`model::prior`).
     pub decode_edges: DecodeEdges,
+    /// End-to-end fine-tuning: the encoders' learning rate as a share of the heads' in
+    /// the epochs that train both after the heads are fitted on frozen encoders. 0 keeps
+    /// the encoders frozen throughout.
+    #[serde(default)]
+    pub finetune_encoders_lr_scale: f64,
+    /// Epochs of end-to-end fine-tuning (only when `finetune_encoders_lr_scale` > 0).
+    #[serde(default)]
+    pub finetune_encoders_epochs: usize,
 }
 
 impl TrainConfig {
+    /// Whether the encoders are fine-tuned with the heads after the frozen stage.
+    pub fn end_to_end(&self) -> bool {
+        self.finetune_encoders_lr_scale > 0.0 && self.finetune_encoders_epochs > 0
+    }
+
     pub fn small(seed: u64) -> Self {
         Self {
             model: A4merConfig::small(),
@@ -92,6 +107,8 @@ impl TrainConfig {
             joint_dropout: 0.05,
             augment: true,
             decode_edges: DecodeEdges::default(),
+            finetune_encoders_lr_scale: 0.0,
+            finetune_encoders_epochs: 3,
         }
     }
 }
@@ -132,6 +149,12 @@ pub struct TrainReport {
     /// Validation world MPJPE (mm, mean over all 30 steps) per fine-tune epoch.
     pub val_mpjpe_mm: Vec<f32>,
     pub best_epoch: usize,
+    /// Validation world MPJPE (mm) per end-to-end epoch, and the one kept (0: none beat
+    /// the heads fitted on frozen encoders).
+    #[serde(default)]
+    pub encoder_finetune_val_mpjpe_mm: Vec<f32>,
+    #[serde(default)]
+    pub encoder_finetune_best_epoch: usize,
     pub tau: f32,
     pub windows: usize,
     pub wall_s: f64,
@@ -237,6 +260,22 @@ pub fn refit_decode(
     decode::fit_decode_with_slowed(model, clips, samples, &train_recs, cfg, &inner)
 }
 
+/// For each sample, the motif code of the window `motif_lookahead_frames` later on the
+/// same clip (the next-motif head's target), if there is one.
+fn next_codes(samples: &[finetune::HeadSample], config: &A4merConfig, stride: usize) -> Vec<Option<usize>> {
+    let look = config.motif_lookahead_frames / stride.max(1);
+    (0..samples.len())
+        .map(|i| {
+            let j = i + look;
+            (j < samples.len()
+                && samples[j].win.clip == samples[i].win.clip
+                && samples[j].win.origin == samples[i].win.origin + config.motif_lookahead_frames)
+                .then(|| samples[j].motif_now)
+                .flatten()
+        })
+        .collect()
+}
+
 /// Train a model on the training recordings (frames already at 30 Hz, canonical).
 pub fn train(
     recordings: &[Vec<PoseFrame>],
@@ -268,6 +307,14 @@ pub fn train(
     let mut stage_done = 0u8;
     let mut tau = mcfg.segmenter.tau;
     if let Some(p) = checkpoint_path.filter(|p| p.exists()) {
+        if cfg.end_to_end() {
+            return Err(TrainError::Checkpoint {
+                path: p.display().to_string(),
+                message: "resuming is not supported with end-to-end fine-tuning of the encoders \
+                          (--finetune-encoders-lr-scale > 0): its stage keeps no checkpoint; delete it to start over"
+                    .into(),
+            });
+        }
         let ck = checkpoint::Checkpoint::load(p)?;
         if ck.config != *cfg {
             return Err(TrainError::Checkpoint {
@@ -398,18 +445,8 @@ pub fn train(
             .init();
     }
     let refs = window_refs(&clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
-    let samples = encode_windows(&model, &clips, &refs);
-    let look = config.motif_lookahead_frames / cfg.finetune_stride.max(1);
-    let next_of: Vec<Option<usize>> = (0..samples.len())
-        .map(|i| {
-            let j = i + look;
-            (j < samples.len()
-                && samples[j].win.clip == samples[i].win.clip
-                && samples[j].win.origin == samples[i].win.origin + config.motif_lookahead_frames)
-                .then(|| samples[j].motif_now)
-                .flatten()
-        })
-        .collect();
+    let mut samples = encode_windows(&model, &clips, &refs);
+    let next_of = next_codes(&samples, &config, cfg.finetune_stride);
     let val_refs = window_refs(&val_clips, config.obs_frames, config.horizon + 1, 5);
     let val_samples = encode_windows(&model, &val_clips, &val_refs);
     let h = config.horizon;
@@ -417,6 +454,13 @@ pub fn train(
         .reshape([1, h, 1, 3])
         .repeat_dim(2, NUM_JOINTS)
         .reshape([1, h * NUM_JOINTS, 3]);
+    let heads = HeadData {
+        clips: &clips,
+        cfg: &config,
+        norm: &norm,
+        disp_std: &disp_std,
+        device: &device,
+    };
     let mut best: Option<(f32, A4mer)> = None;
     for epoch in start_epoch..cfg.finetune_epochs {
         let mut erng = rng_for(cfg.seed, 2, epoch as u64);
@@ -428,9 +472,7 @@ pub fn train(
         let lr =
             cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
-            let (loss, terms) = finetune_loss(
-                &ft_net, &samples, &next_of, chunk, &clips, &config, &norm, &disp_std, &mut erng, &device,
-            );
+            let (loss, terms) = finetune_loss(&ft_net, &samples, &next_of, chunk, &heads, &mut erng);
             let lv = scalar(loss.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &ft_net);
             ft_net = opt.step(lr, ft_net, grads);
@@ -460,12 +502,29 @@ pub fn train(
             checkpoint::Checkpoint::save_from(p, cfg, 1, epoch + 1, tau, &ft_net, &target, &opt, &report)?;
         }
     }
-    let final_net = match best {
-        Some((_, n)) => n,
-        None => ft_net.valid(),
+    let (best_val, final_net) = match best {
+        Some(b) => b,
+        None => (f32::NAN, ft_net.valid()),
     };
     // The heads come from fine-tuning; the encoders are the frozen pre-trained ones (same values).
     model.net = final_net;
+    if cfg.end_to_end() {
+        let setup = end_to_end::Setup {
+            cfg,
+            heads,
+            inner: &inner,
+        };
+        model.net = end_to_end::finetune_encoders(&setup, &model, best_val, &val_clips, &mut report, progress);
+        if report.encoder_finetune_best_epoch > 0 {
+            // The encoders moved: new codes from their embeddings, and the next-motif head
+            // (the only head that reads codes) refitted on them.
+            model.vocab = build_vocab(&model, &train_recs, cfg.seed)?;
+            samples = encode_windows(&model, &clips, &refs);
+            let next_of = next_codes(&samples, &config, cfg.finetune_stride);
+            let epochs = cfg.finetune_epochs.div_ceil(3);
+            model.net = end_to_end::refit_next_motif(&setup, model.net.clone(), &samples, &next_of, epochs, progress);
+        }
+    }
     report.decode_windows_per_regime =
         decode::fit_decode_with_slowed(&mut model, clips, samples, &train_recs, cfg, &inner)?;
     report.wall_s = started.elapsed().as_secs_f64();

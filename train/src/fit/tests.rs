@@ -54,6 +54,8 @@ fn tiny(seed: u64, pretrain_epochs: usize, finetune_epochs: usize) -> TrainConfi
             speed_mps: vec![0.2, 0.6],
             roughness: vec![0.5],
         },
+        finetune_encoders_lr_scale: 0.0,
+        finetune_encoders_epochs: 0,
     }
 }
 
@@ -188,4 +190,60 @@ fn the_decode_also_fits_each_training_recording_slowed_down() {
     assert!(slowed_windows > 0);
     let fitted = refit_decode(&mut model, &data, &augmenting).unwrap();
     assert_eq!(fitted.iter().sum::<u64>(), heads(&augmenting) + slowed_windows);
+}
+
+#[test]
+fn end_to_end_fine_tuning_moves_only_what_it_keeps_and_is_deterministic() {
+    let data = fixture();
+    let frozen_cfg = tiny(7, 1, 2);
+    let (frozen, _) = train(&data, &frozen_cfg, None, &mut |_| {}).unwrap();
+    let mut cfg = frozen_cfg.clone();
+    cfg.finetune_encoders_lr_scale = 0.3;
+    cfg.finetune_encoders_epochs = 2;
+    let mut stages = Vec::new();
+    let (a, ra) = train(&data, &cfg, None, &mut |p| {
+        if stages.last() != Some(&p.stage) {
+            stages.push(p.stage);
+        }
+    })
+    .unwrap();
+    assert_eq!(ra.encoder_finetune_val_mpjpe_mm.len(), 2);
+    assert!(ra.encoder_finetune_val_mpjpe_mm.iter().all(|v| v.is_finite()));
+    let enc = |m: &a4mer_runtime::model::Model| {
+        named_tensors(&m.net)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("atom.") || k.starts_with("motif."))
+            .collect::<Vec<_>>()
+    };
+    assert!(!enc(&frozen).is_empty());
+    if ra.encoder_finetune_best_epoch > 0 {
+        // An end-to-end epoch was kept: the encoders moved and the next-motif head was
+        // refitted on the rebuilt codes.
+        assert_ne!(enc(&a), enc(&frozen));
+        assert_eq!(stages.last(), Some(&"next-motif"));
+    } else {
+        assert_eq!(enc(&a), enc(&frozen));
+        assert_eq!(named_tensors(&a.net), named_tensors(&frozen.net));
+    }
+    let (b, rb) = train(&data, &cfg, None, &mut |_| {}).unwrap();
+    assert_eq!(ra.encoder_finetune_val_mpjpe_mm, rb.encoder_finetune_val_mpjpe_mm);
+    assert_eq!(named_tensors(&a.net), named_tensors(&b.net));
+    assert_eq!(a.vocab, b.vocab);
+    assert_eq!(a.norm, b.norm);
+}
+
+#[test]
+fn end_to_end_fine_tuning_refuses_to_resume() {
+    let data = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("run.ckpt");
+    let mut cfg = tiny(8, 1, 1);
+    train(&data, &cfg, Some(&ck), &mut |_| {}).unwrap();
+    assert!(ck.exists());
+    cfg.finetune_encoders_lr_scale = 0.2;
+    cfg.finetune_encoders_epochs = 1;
+    let Err(err) = train(&data, &cfg, Some(&ck), &mut |_| {}) else {
+        panic!("resuming an end-to-end run was not refused");
+    };
+    assert!(err.to_string().contains("resuming is not supported"), "{err}");
 }
