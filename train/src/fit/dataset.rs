@@ -75,7 +75,7 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
 /// in one variant in eight: too few windows for the slow regimes, whose gains then come
 /// from natural slow motion (swaying, the turn of a gesture), where velocity stops within a
 /// second. The heads do not train on these: they would more than triple fine-tuning. Chosen
-/// on the validation protocol (README, Generalization).
+/// on the validation protocol (docs/model-selection.md).
 pub const DECODE_SLOW_SPEEDS: [f32; 3] = [0.2, 0.25, 0.3];
 
 /// `frames` slowed to each of [`DECODE_SLOW_SPEEDS`], as recorded and mirrored, each turned

@@ -26,7 +26,7 @@ use super::{TrainConfig, TrainError, t2};
 
 /// Pseudo-observations (coordinates; a window holds about 66 per step) that pull a
 /// regime's gains towards its speed band's, and a band's towards the pooled ones. Chosen
-/// on the validation protocol (README, Generalization) over 200, 2000 and 8000.
+/// on the validation protocol (docs/model-selection.md) over 200, 2000 and 8000.
 const SHRINK_SAMPLES: f64 = 500.0;
 /// Pseudo-observations (joint errors) that pull a regime's spread factor towards the
 /// pooled one.
@@ -124,7 +124,7 @@ impl Default for DecodeEdges {
     /// Speed bands doubling from 5 cm/s (near-stillness apart from slow and ordinary
     /// motion); roughness bands doubling from 0.15 (the smoothest motion, whose velocity
     /// carries on longest, and clean mocap below 0.3; camera jitter of a few cm above
-    /// 0.6). Chosen on the validation protocol (README, Generalization) over equally
+    /// 0.6). Chosen on the validation protocol (docs/model-selection.md) over equally
     /// populated bands, which lump all slow motion into one, and over bands from 0.3 or 0.1.
     fn default() -> Self {
         Self {
