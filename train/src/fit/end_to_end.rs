@@ -10,15 +10,14 @@ use a4mer_runtime::model::Model;
 use a4mer_runtime::model::batch::{Batch, WindowInput};
 use a4mer_runtime::model::nn::A4mer;
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
 use super::dataset::{Clip, WindowRef, window_input, window_refs};
 use super::finetune::{HeadData, HeadSample, encode_windows, finetune_loss, head_loss, validate};
-use super::{Progress, TrainConfig, TrainReport, rng_for, scalar};
+use super::{Progress, TrainConfig, TrainReport, adamw, cosine_lr, rng_for, scalar};
 
 /// The heads' learning rate in the end-to-end epochs, as a share of `finetune_lr`: the
 /// heads start there already fitted, so they are moved more gently than from scratch.
@@ -29,10 +28,6 @@ pub(super) struct Setup<'a> {
     pub cfg: &'a TrainConfig,
     pub heads: HeadData<'a>,
     pub inner: &'a Device,
-}
-
-fn cosine(lr: f64, epoch: usize, epochs: usize) -> f64 {
-    lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
 }
 
 /// Train encoders and heads together for `cfg.finetune_encoders_epochs` epochs, starting
@@ -52,10 +47,7 @@ pub(super) fn finetune_encoders(
     let val_refs = window_refs(val_clips, config.obs_frames, config.horizon + 1, 5);
     let none = [false; NUM_JOINTS];
     let mut net = model.net.clone().train();
-    let mut opt = AdamWConfig::new()
-        .with_weight_decay(1e-4)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
+    let mut opt = adamw().init();
     let mut best = (start_val_mm, model.net.clone());
     let mut probe = model.clone();
     for epoch in 0..epochs {
@@ -63,7 +55,7 @@ pub(super) fn finetune_encoders(
         let mut order: Vec<WindowRef> = refs.clone();
         order.shuffle(&mut erng);
         let steps = order.len().div_ceil(cfg.batch);
-        let lr = cosine(cfg.finetune_lr * HEAD_LR_SHARE, epoch, epochs);
+        let lr = cosine_lr(cfg.finetune_lr * HEAD_LR_SHARE, epoch, epochs);
         let t0 = Instant::now();
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             let inputs: Vec<WindowInput> = chunk
@@ -122,16 +114,13 @@ pub(super) fn refit_next_motif(
 ) -> A4mer {
     let cfg = s.cfg;
     let mut net = net.train();
-    let mut opt = AdamWConfig::new()
-        .with_weight_decay(1e-4)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
+    let mut opt = adamw().init();
     for epoch in 0..epochs {
         let mut erng = rng_for(cfg.seed, 5, epoch as u64);
         let mut order: Vec<usize> = (0..samples.len()).collect();
         order.shuffle(&mut erng);
         let steps = order.len().div_ceil(cfg.batch);
-        let lr = cosine(cfg.finetune_lr, epoch, epochs);
+        let lr = cosine_lr(cfg.finetune_lr, epoch, epochs);
         let t0 = Instant::now();
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             let (loss, terms) = finetune_loss(&net, samples, next_of, chunk, &s.heads, &mut erng);

@@ -181,6 +181,19 @@ fn scalar(t: Tensor<1>) -> f32 {
     host(t).first().copied().unwrap_or(f32::NAN)
 }
 
+/// The optimizer every training stage uses: AdamW with light weight decay and gradients
+/// clipped to norm 1.
+fn adamw() -> AdamWConfig {
+    AdamWConfig::new()
+        .with_weight_decay(1e-4)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+}
+
+/// Learning rate `lr` decayed along a half cosine over `epochs`, at `epoch`.
+fn cosine_lr(lr: f64, epoch: usize, epochs: usize) -> f64 {
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
+}
+
 /// Split recordings into training and validation frames.
 fn split_train_val(recordings: &[Vec<PoseFrame>], val_fraction: f64) -> (Vec<Vec<PoseFrame>>, Vec<Vec<PoseFrame>>) {
     let mut tr = Vec::new();
@@ -299,10 +312,7 @@ pub fn train(
     m.norm = norm.clone();
     let mut net = m.net;
     let mut target = net.valid();
-    let mut opt = AdamWConfig::new()
-        .with_weight_decay(1e-4)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
+    let mut opt = adamw().init();
     let mut start_epoch = 0;
     let mut stage_done = 0u8;
     let mut tau = mcfg.segmenter.tau;
@@ -439,10 +449,7 @@ pub fn train(
         model.net.clone().train()
     };
     if stage_done == 0 {
-        opt = AdamWConfig::new()
-            .with_weight_decay(1e-4)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-            .init();
+        opt = adamw().init();
     }
     let refs = window_refs(&clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
     let mut samples = encode_windows(&model, &clips, &refs);
@@ -469,8 +476,7 @@ pub fn train(
         let steps = order.len().div_ceil(cfg.batch);
         let t0 = Instant::now();
         let mut sum = 0.0f32;
-        let lr =
-            cfg.finetune_lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / cfg.finetune_epochs as f64).cos());
+        let lr = cosine_lr(cfg.finetune_lr, epoch, cfg.finetune_epochs);
         for (step, chunk) in order.chunks(cfg.batch).enumerate() {
             let (loss, terms) = finetune_loss(&ft_net, &samples, &next_of, chunk, &heads, &mut erng);
             let lv = scalar(loss.clone());
