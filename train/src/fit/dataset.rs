@@ -69,6 +69,19 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
     out
 }
 
+/// Clips of the `recordings` long enough for one window (`obs_frames` observed, `horizon`
+/// ahead); the others are left out.
+pub fn clips_with_a_window(
+    recordings: impl IntoIterator<Item = Vec<PoseFrame>>,
+    cfg: &A4merConfig,
+) -> Result<Vec<Clip>, FeatureError> {
+    recordings
+        .into_iter()
+        .filter(|r| r.len() > cfg.obs_frames + cfg.horizon)
+        .map(Clip::new)
+        .collect()
+}
+
 /// Speeds each training recording is also slowed to, as recorded and mirrored, for the
 /// calibrated decode's fit alone. Near stillness the decode must learn how long a slow
 /// velocity carries on, and the random variants' warps (log-uniform 0.25–2×) go below 0.3×

@@ -11,18 +11,16 @@
 //! and held its gains at the jitter-damped pooled ones (about half of constant velocity's
 //! at 100 ms, where its own windows want nearly all of it).
 
+use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::features::POSE_DIM;
 use a4mer_runtime::model::prior::{DECODE_TERMS, DecodeCalibration, Kinematics, PRIOR_FRAMES};
 use a4mer_runtime::model::{Model, host};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use a4mer_runtime::PoseFrame;
-
-use super::dataset::{Clip, for_each_future, slowed_for_decode, window_refs};
-use super::finetune::{HeadSample, encode_windows};
-use super::pretrain::refresh_surprise;
-use super::{TrainConfig, TrainError, t2};
+use super::dataset::{Clip, clips_with_a_window, for_each_future, slowed_for_decode};
+use super::finetune::HeadSample;
+use super::{TrainConfig, TrainError, heads_samples, t2};
 
 /// Pseudo-observations (coordinates; a window holds about 66 per step) that pull a
 /// regime's gains towards its speed band's, and a band's towards the pooled ones. Chosen
@@ -182,24 +180,14 @@ pub(super) fn fit_decode_with_slowed(
     device: &Device,
 ) -> Result<RegimeWindows, TrainError> {
     if cfg.augment {
-        let (obs, h) = (model.config.obs_frames, model.config.horizon);
-        let mut slowed = Vec::new();
-        for v in train_recs.iter().flat_map(|r| slowed_for_decode(r)) {
-            if v.len() > obs + h {
-                slowed.push(Clip::new(v)?);
-            }
-        }
-        refresh_surprise(&model.net, &mut slowed, &model.norm, device);
-        let mut refs = window_refs(&slowed, obs, h + 1, cfg.finetune_stride);
-        let more = encode_windows(model, &slowed, &refs);
-        for r in refs.iter_mut() {
-            r.clip += clips.len();
-        }
-        clips.extend(slowed);
-        samples.extend(more.into_iter().zip(refs).map(|(mut s, r)| {
-            s.win = r;
+        let slowed = train_recs.iter().flat_map(|r| slowed_for_decode(r));
+        let mut slowed = clips_with_a_window(slowed, &model.config)?;
+        let first = clips.len();
+        samples.extend(heads_samples(model, &mut slowed, cfg, device).into_iter().map(|mut s| {
+            s.win.clip += first;
             s
         }));
+        clips.extend(slowed);
     }
     Ok(fit_decode(model, &samples, &clips, &cfg.decode_edges, device))
 }

@@ -228,12 +228,7 @@ fn training_clips(recordings: &[Vec<PoseFrame>], cfg: &TrainConfig) -> Result<Tr
             vec![r.clone()]
         };
         // A short take slowed down can still fill a window; one sped up may not.
-        for v in variants
-            .into_iter()
-            .filter(|v| v.len() > mcfg.obs_frames + mcfg.horizon)
-        {
-            clips.push(Clip::new(v)?);
-        }
+        clips.extend(dataset::clips_with_a_window(variants, mcfg)?);
     }
     if clips.is_empty() {
         return Err(TrainError::Data(format!(
@@ -242,11 +237,7 @@ fn training_clips(recordings: &[Vec<PoseFrame>], cfg: &TrainConfig) -> Result<Tr
             (mcfg.obs_frames + mcfg.horizon + 1) as f32 / 30.0
         )));
     }
-    let val_clips: Vec<Clip> = val_recs
-        .into_iter()
-        .filter(|r| r.len() > mcfg.obs_frames + mcfg.horizon)
-        .map(Clip::new)
-        .collect::<Result<_, _>>()?;
+    let val_clips = dataset::clips_with_a_window(val_recs, mcfg)?;
     Ok(TrainingClips {
         train_recs,
         clips,
@@ -266,11 +257,21 @@ pub fn refit_decode(
         train_recs, mut clips, ..
     } = training_clips(recordings, cfg)?;
     let inner = inference_device();
-    let config = model.config.clone();
-    refresh_surprise(&model.net, &mut clips, &model.norm, &inner);
-    let refs = window_refs(&clips, config.obs_frames, config.horizon + 1, cfg.finetune_stride);
-    let samples = encode_windows(model, &clips, &refs);
+    let samples = heads_samples(model, &mut clips, cfg, &inner);
     decode::fit_decode_with_slowed(model, clips, samples, &train_recs, cfg, &inner)
+}
+
+/// The fine-tuning windows of `clips` with the heads' inputs from `model`'s encoders, the
+/// clips' surprise first recomputed with its frame predictor (segments depend on it).
+fn heads_samples(model: &Model, clips: &mut [Clip], cfg: &TrainConfig, device: &Device) -> Vec<finetune::HeadSample> {
+    refresh_surprise(&model.net, clips, &model.norm, device);
+    let refs = window_refs(
+        clips,
+        model.config.obs_frames,
+        model.config.horizon + 1,
+        cfg.finetune_stride,
+    );
+    encode_windows(model, clips, &refs)
 }
 
 /// For each sample, the motif code of the window `motif_lookahead_frames` later on the
