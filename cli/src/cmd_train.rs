@@ -12,7 +12,9 @@ use a4mer_measure::eval::{Split, evaluate};
 use a4mer_measure::forecaster::ModelForecaster;
 use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
-use a4mer_train::fit::{Progress, TrainConfig, TrainReport, refit_decode, report::motif_report, train};
+use a4mer_train::fit::{
+    Foundation, Progress, TrainConfig, TrainReport, refit_decode, report::motif_report, train_from,
+};
 
 use crate::{SourceArgs, print_json};
 
@@ -60,6 +62,16 @@ pub struct TrainArgs {
     /// --seed give. Minutes instead of a full training run.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs"])]
     decode_from: Option<PathBuf>,
+    /// Train on this model's pre-trained encoders and normalisation instead of pre-training:
+    /// only the heads, the motif vocabulary and the calibrated decode are fitted on --data.
+    /// For a few recordings of your own people and cell on top of the shipped model. Not
+    /// resumable (the run is the heads' stage alone).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "decode_from"])]
+    encoders_from: Option<PathBuf>,
+    /// With --encoders-from: keep its normalisation but initialise the encoders from the
+    /// seed, as a run without pre-training would (the transfer ablation's baseline).
+    #[arg(long, requires = "encoders_from")]
+    random_encoders: bool,
     /// Skip the held-out evaluation (the artifact then carries no eval metrics).
     #[arg(long)]
     no_eval: bool,
@@ -149,6 +161,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .map(|m| Split::Train.frames(&m.frames).to_vec())
         .collect();
 
+    if !args.no_eval {
+        // The held-out evaluation runs after training: find out now if it cannot, rather
+        // than after the minutes of training whose model it would then not write.
+        evaluate(&motions, Split::Heldout, args.eval_stride, None)
+            .context("train: the held-out evaluation that follows training would fail (--no-eval skips it)")?;
+    }
     let mut cfg = TrainConfig::small(args.seed);
     if let Some(e) = args.epochs {
         cfg.pretrain_epochs = e;
@@ -213,8 +231,36 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (model, report, by)
         }
         None => {
-            let (model, report) = train(&train_frames, &cfg, Some(&ckpt), &mut on_progress)?;
-            (model, report, format!("a4mer {} train", env!("CARGO_PKG_VERSION")))
+            let base = match &args.encoders_from {
+                Some(from) => Some(
+                    a4mer_runtime::artifact::load_model(from, &a4mer_runtime::device::inference_device())
+                        .with_context(|| format!("loading {}", from.display()))?
+                        .0,
+                ),
+                None => None,
+            };
+            let foundation = base.as_ref().map(|model| Foundation {
+                model,
+                random_encoders: args.random_encoders,
+            });
+            if foundation.is_some() {
+                cfg.pretrain_epochs = 0;
+            }
+            let (model, report) = train_from(&train_frames, &cfg, foundation.as_ref(), Some(&ckpt), &mut on_progress)
+                .with_context(|| match &args.encoders_from {
+                Some(from) => format!("training on the encoders of {}", from.display()),
+                None => "training".into(),
+            })?;
+            let mut by = format!("a4mer {} train", env!("CARGO_PKG_VERSION"));
+            if let Some(from) = &args.encoders_from {
+                let what = if args.random_encoders {
+                    "normalisation (encoders random)"
+                } else {
+                    "encoders and normalisation"
+                };
+                by += &format!("; {what} from {}", from.display());
+            }
+            (model, report, by)
         }
     };
     bar.finish_and_clear();

@@ -55,3 +55,56 @@ fn a_reader_that_closes_before_the_first_line_ends_the_command_quietly() {
     drop(child.stdout.take());
     assert_quiet_success(child);
 }
+
+#[test]
+fn a_foundation_that_is_not_a_model_is_refused_before_training_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_model = dir.path().join("notes.a4m");
+    std::fs::write(&not_a_model, b"not an artifact").unwrap();
+    let out = a4mer()
+        .arg("train")
+        .arg("--data")
+        .arg(repo().join("data/mocap/bvhtools_test2.bvh"))
+        .arg("--encoders-from")
+        .arg(&not_a_model)
+        .arg("--out")
+        .arg(dir.path().join("mine.a4m"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&not_a_model.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("mine.a4m").exists());
+    // The ablation's switch means nothing without a foundation.
+    let out = a4mer()
+        .args(["train", "--data", "x.bvh", "--out", "y.a4m", "--random-encoders"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--encoders-from"));
+}
+
+#[test]
+fn training_whose_held_out_evaluation_cannot_run_stops_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = repo().join("data/deepmimic/humanoid3d_walk.txt");
+    let out = a4mer()
+        .arg("train")
+        .arg("--data")
+        .arg(&clip)
+        .arg("--out")
+        .arg(dir.path().join("m.a4m"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--no-eval") && stderr.contains("humanoid3d_walk.txt"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Refused up front: no training epoch ran (each writes the checkpoint).
+    assert!(!dir.path().join("m.a4m.ckpt").exists());
+    assert!(!dir.path().join("m.a4m").exists());
+}

@@ -22,10 +22,12 @@ pub mod report;
 mod decode;
 mod end_to_end;
 mod finetune;
+mod foundation;
 mod pretrain;
 mod vocab;
 
 pub use decode::DecodeEdges;
+pub use foundation::Foundation;
 
 use std::path::Path;
 use std::time::Instant;
@@ -297,21 +299,42 @@ pub fn train(
     checkpoint_path: Option<&Path>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Model, TrainReport), TrainError> {
+    train_from(recordings, cfg, None, checkpoint_path, progress)
+}
+
+/// [`train`], or with a `foundation` its heads, vocabulary and decode on the foundation's
+/// encoders and normalisation, without pre-training (and without checkpoints: the run is
+/// the heads' stage alone).
+pub fn train_from(
+    recordings: &[Vec<PoseFrame>],
+    cfg: &TrainConfig,
+    foundation: Option<&Foundation>,
+    checkpoint_path: Option<&Path>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Model, TrainReport), TrainError> {
     let started = Instant::now();
     let mcfg = &cfg.model;
     let device = training_device();
     let inner = inference_device();
+    if let Some(f) = foundation {
+        f.check(cfg)?;
+    }
+    let checkpoint_path = checkpoint_path.filter(|_| foundation.is_none());
     let TrainingClips {
         train_recs,
         mut clips,
         val_clips,
     } = training_clips(recordings, cfg)?;
-    let norm = dataset::fit_norm(&clips, mcfg.horizon);
+    let norm = match foundation {
+        Some(f) => f.norm(),
+        None => dataset::fit_norm(&clips, mcfg.horizon),
+    };
 
     let mut report = TrainReport::default();
-    let mut m = fresh_model(mcfg.clone(), cfg.seed, &device);
-    m.norm = norm.clone();
-    let mut net = m.net;
+    let mut net = match foundation {
+        Some(f) => f.start_net(cfg, &device)?,
+        None => fresh_model(mcfg.clone(), cfg.seed, &device).net,
+    };
     let mut target = net.valid();
     let mut opt = adamw().init();
     let mut start_epoch = 0;
@@ -417,15 +440,18 @@ pub fn train(
     }
 
     // ---- Motif vocabulary (k-means over motif embeddings of the frozen encoder) ----
-    let mut config = mcfg.clone();
-    config.segmenter.tau = tau;
     let frozen = net.valid();
     refresh_surprise(&frozen, &mut clips, &norm, &inner);
-    if cfg.pretrain_epochs == 0 {
+    if let Some(t) = foundation.and_then(Foundation::tau) {
+        tau = t;
+    } else if cfg.pretrain_epochs == 0 {
         // Without pre-training (the ablation's baseline) the threshold is still placed on
         // this network's surprise, as pre-training would have placed it.
         tau = calibrate_tau(&clips, cfg.tau_quantile);
     }
+    report.tau = tau;
+    let mut config = mcfg.clone();
+    config.segmenter.tau = tau;
     let mut model = Model {
         net: frozen,
         config: config.clone(),

@@ -247,3 +247,64 @@ fn end_to_end_fine_tuning_refuses_to_resume() {
     };
     assert!(err.to_string().contains("resuming is not supported"), "{err}");
 }
+
+#[test]
+fn a_run_on_a_foundation_keeps_its_encoders_and_normalisation_and_trains_the_heads() {
+    let data = fixture();
+    let (base, _) = train(&data, &tiny(9, 2, 1), None, &mut |_| {}).unwrap();
+    // The user's data: another part of the take, which the foundation's normalisation was
+    // not fitted on.
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mocap/bvhtools_test2.bvh");
+    let theirs = vec![import_bvh(&p, &ImportOptions::default()).unwrap().frames[1200..1800].to_vec()];
+    let cfg = tiny(10, 0, 2);
+    let split = |m: &a4mer_runtime::model::Model| {
+        named_tensors(&m.net)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(k, _)| ["forecast.", "next_motif.", "interp."].iter().any(|h| k.starts_with(h)))
+    };
+    let on = |random_encoders| {
+        let f = Foundation {
+            model: &base,
+            random_encoders,
+        };
+        train_from(&theirs, &cfg, Some(&f), None, &mut |_| {}).unwrap().0
+    };
+    let (base_heads, base_encoders) = split(&base);
+    let transferred = on(false);
+    let (heads, encoders) = split(&transferred);
+    assert_eq!(encoders, base_encoders, "the encoders are the foundation's, untouched");
+    assert_ne!(heads, base_heads, "the heads were trained on this data");
+    assert_eq!(transferred.config.segmenter.tau, base.config.segmenter.tau);
+    let mut norm = transferred.norm.clone();
+    assert!(norm.decode.is_some(), "the decode is fitted on this data");
+    norm.decode = base.norm.decode.clone();
+    assert_eq!(norm, base.norm, "the normalisation is the foundation's");
+
+    // The ablation's baseline: the same normalisation, the encoders a run without
+    // pre-training starts from.
+    let random = on(true);
+    let (_, random_encoders) = split(&random);
+    let (_, fresh_encoders) = split(&train(&theirs, &cfg, None, &mut |_| {}).unwrap().0);
+    assert_eq!(random_encoders, fresh_encoders);
+    assert_ne!(random_encoders, base_encoders);
+    let mut norm = random.norm.clone();
+    norm.decode = base.norm.decode.clone();
+    assert_eq!(norm, base.norm);
+
+    // Pre-training on top of a foundation, or another network, is refused.
+    let f = Foundation {
+        model: &base,
+        random_encoders: false,
+    };
+    let Err(err) = train_from(&theirs, &tiny(10, 1, 1), Some(&f), None, &mut |_| {}) else {
+        panic!("pre-training on a foundation was not refused");
+    };
+    assert!(err.to_string().contains("does not pre-train"), "{err}");
+    let mut wider = tiny(10, 0, 1);
+    wider.model.d_model = 32;
+    wider.model.head_hidden = 64;
+    let Err(err) = train_from(&theirs, &wider, Some(&f), None, &mut |_| {}) else {
+        panic!("a foundation of another network was not refused");
+    };
+    assert!(err.to_string().contains("not the one this run trains"), "{err}");
+}
