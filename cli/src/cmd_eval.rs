@@ -155,6 +155,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         report.joints,
         report.fps
     );
+    if report.windows_refused_by_model > 0 {
+        println!(
+            "{} window(s) the model refused (no forecast of its own): left out of every method's scores",
+            report.windows_refused_by_model
+        );
+    }
     if loaded.is_some() {
         println!(
             "model runs: {}",
@@ -219,13 +225,19 @@ fn recordings_trained_on(
 /// the model loses), with the better baseline's error beside it.
 fn print_perturbations(report: &EvalReport) {
     println!();
+    // "N+Mr": N windows scored, M refused by the model and scored for no method.
     print!("{:<32} {:>7}", "condition (world, gain vs best", "windows");
     for ms in &report.horizons_ms {
         print!("{:>17}", format!("{ms} ms"));
     }
     println!();
     for p in &report.perturbations {
-        print!("{:<32} {:>7}", p.name, p.windows);
+        let windows = if p.windows_refused_by_model > 0 {
+            format!("{}+{}r", p.windows, p.windows_refused_by_model)
+        } else {
+            p.windows.to_string()
+        };
+        print!("{:<32} {:>7}", p.name, windows);
         let best = p.mpjpe_mm.best_baseline_world();
         match p.mpjpe_mm.model_gain_pct() {
             Some(gain) => {

@@ -166,7 +166,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             let from_params = config.link.as_ref().map(|l| l.base_from_forecast);
             anyhow::ensure!(
                 args.base_from_forecast.is_none() || from_params.is_none(),
-                "the robot base pose is given twice (--base-from-forecast and `link.base_from_forecast`): give it once"
+                "the robot base pose is given twice (--base-from-forecast and `link.base_from_forecast_xyz_rpy`): give it once"
             );
             anyhow::ensure!(
                 args.base_from_forecast.is_none() || config.output_frame_id.is_empty(),
@@ -193,7 +193,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                     position_in_base_m: [p[0], p[1], p[2]],
                     programmed_speed_mps: args.robot_speed,
                 },
-                monitor: MonitorConfig::default(),
+                // The MCU's latency allowance follows the link's configured baud.
+                monitor: MonitorConfig::for_baud(config.link.as_ref().map_or(921_600, |l| l.baud)),
             })
         }
         None => None,

@@ -32,6 +32,8 @@ fn person(track_id: u16, steps: usize) -> PersonForecast {
     ];
     let mut p = PersonForecast {
         track_id,
+        unseen_us: 0,
+        reach_mm: [0; LINK_JOINTS],
         steps: heapless::Vec::new(),
     };
     for k in 0..steps {
@@ -55,6 +57,7 @@ fn frame(seq: u32, people: usize, health: ModelHealth) -> LinkFrame {
         },
         health,
         step_ms: 100,
+        omitted: 0,
         people: heapless::Vec::new(),
     };
     for id in 0..people {
@@ -65,18 +68,35 @@ fn frame(seq: u32, people: usize, health: ModelHealth) -> LinkFrame {
     f
 }
 
+/// `frame` with its second person held by the sender for 0.4 s after they dropped out of
+/// view, their hands filled in from the elbows (forearm and hand as reach), and a third
+/// person left out.
+fn crowded_frame(seq: u32) -> LinkFrame {
+    let mut f = frame(seq, MAX_PEOPLE, ModelHealth::Nominal);
+    f.omitted = 1;
+    let held = &mut f.people[MAX_PEOPLE - 1];
+    held.unseen_us = 400_000;
+    held.reach_mm[6] = 340;
+    held.reach_mm[7] = 340;
+    f
+}
+
 fn encode(f: &LinkFrame) -> Vec<u8> {
     let mut out = [0u8; MAX_WIRE_LEN];
     let n = encode_frame(f, &mut out).expect("example frames are valid");
     out[..n].to_vec()
 }
 
+/// Size, time on the wire and the most frames per second the line carries, per baud rate.
 fn row(name: &str, bytes: usize) {
     let times: Vec<String> = BAUDS
         .iter()
-        .map(|b| format!("{:>6.1} ms", f64::from(transmit_time_us(bytes, *b)) / 1000.0))
+        .map(|b| {
+            let us = f64::from(transmit_time_us(bytes, *b));
+            format!("{:>6.1} ms {:>6.1}/s", us / 1000.0, 1e6 / us)
+        })
         .collect();
-    println!("{name:<44} {bytes:>5} B  {}", times.join("  "));
+    println!("{name:<48} {bytes:>5} B  {}", times.join("  "));
 }
 
 /// What the link's reductions are measured against: 24 joints x 8 steps as CBOR f32, as a
@@ -92,7 +112,7 @@ fn full_f32_reference_bytes() -> usize {
 
 fn main() -> anyhow::Result<()> {
     println!(
-        "{:<44} {:>7}  {:>9}  {:>9}  {:>9}",
+        "{:<48} {:>7}  {:>18}  {:>18}  {:>18}",
         "frame", "size", "115200", "460800", "921600"
     );
     row("no person tracked", encode(&frame(1, 0, ModelHealth::Nominal)).len());
@@ -103,6 +123,10 @@ fn main() -> anyhow::Result<()> {
     row(
         &format!("{MAX_PEOPLE} people, {LINK_JOINTS} joints x {MAX_STEPS} steps"),
         encode(&frame(1, MAX_PEOPLE, ModelHealth::Nominal)).len(),
+    );
+    row(
+        &format!("{MAX_PEOPLE} people, one held and filled in, 1 omitted"),
+        encode(&crowded_frame(1)).len(),
     );
     row("worst case (MAX_WIRE_LEN)", MAX_WIRE_LEN);
     row(
@@ -132,6 +156,7 @@ fn write_seeds(dir: &Path) -> anyhow::Result<()> {
     let mut short = frame(6, 1, ModelHealth::Nominal);
     short.people[0].steps.truncate(1);
     frames.push(("observed_only", short));
+    frames.push(("held_filled_omitted", crowded_frame(7)));
 
     let mut all = Vec::new();
     for (name, f) in &frames {

@@ -138,7 +138,13 @@ mod mcu {
                 let _ = steps.push(step);
             }
             let mut people = heapless::Vec::new();
-            let _ = people.push(PersonForecast { track_id: 1, steps });
+            let person = PersonForecast {
+                track_id: 1,
+                unseen_us: 0,
+                reach_mm: [0; LINK_JOINTS],
+                steps,
+            };
+            let _ = people.push(person);
             let frame = LinkFrame {
                 header: Header {
                     session: 1,
@@ -148,6 +154,7 @@ mod mcu {
                 },
                 health: ModelHealth::Nominal,
                 step_ms: 100,
+                omitted: 0,
                 people,
             };
             if let Ok(n) = encode_frame(&frame, &mut out) {

@@ -5,17 +5,24 @@
 //!
 //! Modes:
 //! - `Run(scale)`: a fresh frame with a healthy model; the SSM may use the forecast.
-//! - `Fallback(scale)`: the pose data is stale or the model reports degraded health; the SSM
-//!   ignores the forecast and uses the ISO 13855 human speeds only.
+//! - `Fallback(scale)`: the pose data is stale, the model reports degraded health, or the
+//!   sender left people out of the frame; the SSM ignores the forecast and uses the ISO 13855
+//!   human speeds only.
 //! - `ProtectiveStop`: no frame yet, or none whose pose data is younger than the deadline.
 //!
 //! In every mode the SSM also assumes the human kept approaching at the conservative speed
 //! for as long as the pose data is old, so a late frame shrinks the allowed speed smoothly
 //! before the mode switches.
+//!
+//! The thresholds are about the link being alive, so they apply to the frame's age: its
+//! `pose_age_us` (the freshest data in it) + link latency + time since reception. A person the
+//! sender holds after they dropped out of view is carried with their own, older age
+//! (`unseen_us`): it grows their protective distance in the SSM but does not by itself stop
+//! the robot. The sender bounds how long it holds anyone.
 
 use core::fmt;
 
-use crate::link::{LinkFrame, ModelHealth};
+use crate::link::{LinkFrame, MAX_WIRE_LEN, ModelHealth, transmit_time_us};
 use crate::ssm::{Assessment, ForecastUse, HumanView, RobotState, SsmConfig, SsmConfigError, assess};
 
 /// Watchdog thresholds and SSM parameters.
@@ -33,13 +40,10 @@ pub struct MonitorConfig {
 }
 
 impl Default for MonitorConfig {
+    /// `for_baud(921_600)`: the rate at which two people fit 30 frames/s even in the worst
+    /// case.
     fn default() -> Self {
-        Self {
-            stale_after_us: 100_000,
-            deadline_us: 300_000,
-            link_latency_us: u64::from(crate::link::transmit_time_us(crate::link::MAX_WIRE_LEN, 921_600)),
-            ssm: SsmConfig::default(),
-        }
+        Self::for_baud(921_600)
     }
 }
 
@@ -52,6 +56,19 @@ pub enum MonitorConfigError {
 }
 
 impl MonitorConfig {
+    /// The defaults for a link at `baud` (8N1): `link_latency_us` is the time the longest
+    /// possible frame takes on the wire. A slower line means older data on arrival; at
+    /// 115 200 baud that alone exceeds `stale_after_us`, so the robot never leaves `Fallback`.
+    /// `baud = 0` gives a latency no frame can beat: `ProtectiveStop`.
+    pub fn for_baud(baud: u32) -> Self {
+        Self {
+            stale_after_us: 100_000,
+            deadline_us: 300_000,
+            link_latency_us: u64::from(transmit_time_us(MAX_WIRE_LEN, baud)),
+            ssm: SsmConfig::default(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), MonitorConfigError> {
         if self.stale_after_us >= self.deadline_us {
             return Err(MonitorConfigError::StaleAfterDeadline {
@@ -82,6 +99,8 @@ pub enum Reason {
     Stale,
     /// Fresh pose data, but the model reports this health.
     Health(ModelHealth),
+    /// Fresh pose data from a nominal model, but the sender left people out of the frame.
+    Omitted,
     /// Pose data older than `deadline_us`: no valid frame within the deadline.
     Deadline,
 }
@@ -123,6 +142,7 @@ impl fmt::Display for Transition {
             Reason::Fresh => f.write_str("fresh forecast, model nominal")?,
             Reason::Stale => f.write_str("pose data stale")?,
             Reason::Health(h) => write!(f, "model health {h:?}")?,
+            Reason::Omitted => f.write_str("people left out of the frame")?,
             Reason::Deadline => f.write_str("no valid frame within the deadline")?,
         }
         if let Some(age) = self.pose_age_us {
@@ -194,6 +214,10 @@ impl Monitor {
             (Mode::Fallback, Reason::Stale)
         } else if latest.frame.health != ModelHealth::Nominal {
             (Mode::Fallback, Reason::Health(latest.frame.health))
+        } else if latest.frame.omitted > 0 {
+            // Those left out were farther than those sent, so the conservative bound of the
+            // people sent also bounds them; a forecast of the people sent says nothing of theirs.
+            (Mode::Fallback, Reason::Omitted)
         } else {
             (Mode::Run, Reason::Fresh)
         }

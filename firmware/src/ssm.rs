@@ -19,8 +19,15 @@
 //! forecast step, minus that step's spread, then conservative speed for the rest of the
 //! window. So a forecast can raise `S_h` (a fast approach is coming) but never lower it below
 //! the conservative value: predictions tighten the certified bound, never loosen it.
+//!
+//! What the sender does not know for certain is charged against the separation before
+//! anything else, per person:
+//! - age: the frame's pose age plus the person's `unseen_us` (a person the sender holds after
+//!   they dropped out of view has been approaching, unseen, for that long);
+//! - reach: each joint's distance is reduced by its `reach_mm` (a joint filled in from an
+//!   observed ancestor may lie that much nearer than the position sent).
 
-use crate::link::{ForecastStep, LINK_QUANTIZATION_M, PersonForecast};
+use crate::link::{ForecastStep, LINK_JOINTS, LINK_QUANTIZATION_M, PersonForecast};
 
 /// SSM parameters. Defaults are placeholders for a small cobot; the real values come from the
 /// cell's risk assessment (measured stopping time, sensor accuracy, ...).
@@ -143,7 +150,8 @@ pub struct RobotState {
 pub struct HumanView<'a> {
     pub people: &'a [PersonForecast],
     pub step_ms: u16,
-    /// Age of step 0 (the observed pose) now, seconds.
+    /// Age of the frame's freshest step 0 now, seconds. Each person's own age adds their
+    /// `unseen_us` to it.
     pub pose_age_s: f32,
 }
 
@@ -159,10 +167,10 @@ pub enum ForecastUse {
 pub struct Assessment {
     /// Speed-scaling factor in [0, 1].
     pub scale: f32,
-    /// Current separation from the nearest joint to the robot's surface (step 0), metres;
-    /// `f32::INFINITY` if nobody is tracked.
+    /// Current separation from the nearest joint to the robot's surface (step 0), less that
+    /// joint's reach, metres; `f32::INFINITY` if nobody is tracked.
     pub separation_m: f32,
-    /// `S_h` (approach incl. pose age), metres; 0 if nobody is tracked.
+    /// `S_h` (approach incl. each person's age), metres; 0 if nobody is tracked.
     pub s_h_m: f32,
     /// `S_r + S_s` at the programmed speed, metres.
     pub s_rs_m: f32,
@@ -191,9 +199,20 @@ fn distance_m(a: &[f32; 3], mm: &[i16; 3]) -> f32 {
     libm::sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
 }
 
+/// Distance from `p_r` to the nearest point where any joint of `step` may truly be, minus the
+/// robot's radius: a joint sent with reach `r` may lie anywhere within `r` of its position.
+fn nearest_m(cfg: &SsmConfig, p_r: &[f32; 3], step: &ForecastStep, reach_mm: &[u16; LINK_JOINTS]) -> f32 {
+    step.joints_in_base_mm
+        .iter()
+        .zip(reach_mm)
+        .map(|(j, r)| distance_m(p_r, j) - f32::from(*r) / 1000.0)
+        .fold(f32::INFINITY, f32::min)
+        - cfg.robot_radius_m
+}
+
 /// Speed-scaling factor for the robot given the humans. `cfg` must have passed
-/// `SsmConfig::validate` (the monitor checks it once); a non-finite robot state or pose age
-/// yields a stop.
+/// `SsmConfig::validate` (the monitor checks it once); a non-finite robot state, pose age or
+/// person's bound yields a stop.
 pub fn assess(cfg: &SsmConfig, robot: &RobotState, humans: &HumanView<'_>, forecast: ForecastUse) -> Assessment {
     let robot_ok = robot.position_in_base_m.iter().all(|v| v.is_finite())
         && robot.programmed_speed_mps.is_finite()
@@ -202,7 +221,6 @@ pub fn assess(cfg: &SsmConfig, robot: &RobotState, humans: &HumanView<'_>, forec
         return Assessment::STOP;
     }
     let p_r = &robot.position_in_base_m;
-    let age = humans.pose_age_s;
     let window = cfg.window_s();
     let step_s = f32::from(humans.step_ms) / 1000.0;
 
@@ -215,14 +233,15 @@ pub fn assess(cfg: &SsmConfig, robot: &RobotState, humans: &HumanView<'_>, forec
         let Some(observed) = person.steps.first() else {
             return Assessment::STOP; // the link validates this; never trust a hole
         };
-        let nearest = |step: &ForecastStep| {
-            step.joints_in_base_mm
-                .iter()
-                .map(|j| distance_m(p_r, j))
-                .fold(f32::INFINITY, f32::min)
-                - cfg.robot_radius_m
-        };
+        let nearest = |step: &ForecastStep| nearest_m(cfg, p_r, step, &person.reach_mm);
+        // A held person was last seen `unseen_us` before the frame's freshest pose: their
+        // horizon and their ISO 13855 speed follow their own age.
+        let age = humans.pose_age_s + person.unseen_us as f32 / 1e6;
         let d0 = nearest(observed);
+        // `min` below would skip a NaN and let this person pass unseen.
+        if !(age.is_finite() && d0.is_finite()) {
+            return Assessment::STOP;
+        }
         // ISO 13855: the near speed applies if the human may already be within the threshold.
         let v_h = if d0 - cfg.human_speed_far_mps * age <= cfg.near_distance_m {
             cfg.human_speed_near_mps

@@ -45,7 +45,13 @@ fn frame(seq: u32, health: ModelHealth, pose_age_us: u32) -> LinkFrame {
         steps.push(step).expect("MAX_STEPS");
     }
     let mut people = heapless::Vec::new();
-    people.push(PersonForecast { track_id: 1, steps }).expect("MAX_PEOPLE");
+    let person = PersonForecast {
+        track_id: 1,
+        unseen_us: 0,
+        reach_mm: [0; LINK_JOINTS],
+        steps,
+    };
+    people.push(person).expect("MAX_PEOPLE");
     LinkFrame {
         header: Header {
             session: 1,
@@ -55,6 +61,7 @@ fn frame(seq: u32, health: ModelHealth, pose_age_us: u32) -> LinkFrame {
         },
         health,
         step_ms: 100,
+        omitted: 0,
         people,
     }
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::{LinkCounters, LinkFrame, LinkReceiver, ModelHealth};
 use a4mer_motion::bvh::{ImportOptions, import_bvh_str};
-use a4mer_ros::link::{LinkConfig, LinkSender, LinkStats, Outgoing, PersonView, RigidTransform, people_for_link};
+use a4mer_ros::link::{
+    LinkConfig, LinkPerson, LinkSender, LinkSource, LinkStats, Monitored, Outgoing, RigidTransform, people_for_link,
+};
 use a4mer_runtime::PoseFrame;
 use serialport::{SerialPort, TTYPort};
 
@@ -48,16 +50,23 @@ fn frame_at(take: &[PoseFrame], t: usize, base: &RigidTransform) -> Result<Outgo
     let forecast: Vec<_> = (1..=18)
         .map(|k| (take[(t + k).min(take.len() - 1)].joints_in_world, 0.01 * k as f32))
         .collect();
-    let view = PersonView {
-        track_id: 1,
-        observed: &take[t].joints_in_world,
-        forecast: &forecast,
+    let person = LinkPerson {
+        id: 1,
+        observed: take[t].joints_in_world,
+        reach_m: [0.0; 24],
+        forecast,
+        degraded: false,
+        source: LinkSource::Forecast,
+        stamp_ns: take[t].stamp_ns,
+        unseen_ns: 0,
     };
+    let selected = people_for_link(&[person], base, &Monitored::default(), STRIDE).map_err(|e| format!("{e:?}"))?;
     Ok(Outgoing {
         health: ModelHealth::Nominal,
         step_ms: 100,
+        omitted: selected.omitted,
         pose_age_us: 20_000,
-        people: people_for_link(&[view], base, STRIDE).map_err(|e| format!("{e:?}"))?,
+        people: selected.people,
     })
 }
 

@@ -10,14 +10,14 @@ use a4mer_firmware::link::ModelHealth;
 use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
 use a4mer_hw_tests::repo_root;
 use a4mer_hw_tests::serial::{LinkReader, pty_pair, take};
-use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, RigidTransform, link_person, outgoing};
+use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, Monitored, RigidTransform, link_person, outgoing};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamModel};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use serialport::SerialPort;
 
-/// What crossed the line, by the index the test put in `pose_age_us`.
+/// What crossed the line, by the index the test put in the person's track id.
 struct Crossed {
     /// Per offered frame: the guard said "model losing within the link's reach", and the
     /// stream was otherwise healthy.
@@ -48,7 +48,8 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     let sender = LinkSender::start(
         LinkConfig {
             device: device.into(),
-            baud: 921_600,
+            // The writer paces itself by the baud: fast enough for a frame every 6 ms.
+            baud: 4_000_000,
             base_from_forecast: base,
         },
         7,
@@ -63,22 +64,22 @@ fn run(frames: &[PoseFrame]) -> Crossed {
         let a = engine.push_ref(&f).unwrap();
         losing.push(a.guard.model_losing_within(LINK_REACH_STEPS));
         healthy.push(a.health.state == HealthState::Ok);
-        let person = link_person(1, &f, a);
-        // The frame's index rides in the pose age (µs), well under the MCU's stale limit.
-        let out = outgoing(&[person], &base, i as u64).unwrap();
+        // The frame's index rides in the track id.
+        let person = link_person(i as u32, &f, a).unwrap();
+        let out = outgoing(&[person], &base, &Monitored::default(), 0, false).unwrap();
         sender.offer(out);
         // One frame at a time through the one-slot writer: none is replaced unsent.
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(Duration::from_millis(6));
     }
     std::thread::sleep(Duration::from_millis(300));
     drop(sender);
     let (_, frames, _) = reader.finish().unwrap();
-    let mut monitor = Monitor::new(MonitorConfig::default()).unwrap();
+    let mut monitor = Monitor::new(MonitorConfig::for_baud(4_000_000)).unwrap();
     let mut fell_back = 0;
     let mut received = Vec::new();
     for (k, frame) in frames.into_iter().enumerate() {
-        received.push((frame.header.pose_age_us, frame.health));
-        let now_us = 33_333 * k as u64 + u64::from(frame.header.pose_age_us);
+        received.push((u32::from(frame.people[0].track_id), frame.health));
+        let now_us = 33_333 * k as u64;
         monitor.accept_frame(frame, now_us);
         if monitor.mode() == Mode::Fallback && monitor.reason() == Reason::Health(ModelHealth::Degraded) {
             fell_back += 1;

@@ -34,6 +34,13 @@ pub type Forecast = [Joints; HORIZON_STEPS];
 pub trait Forecaster {
     /// `observed` is oldest first and ends at the forecast origin.
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast;
+
+    /// The last window was refused (the model gave no forecast of its own): the protocol
+    /// counts it apart and scores no method on it, rather than scoring a stand-in under
+    /// the model's name.
+    fn refused_last(&self) -> bool {
+        false
+    }
 }
 
 /// The last observed pose, held.
@@ -138,6 +145,9 @@ pub struct EvalReport {
     pub fps: u32,
     pub horizons_ms: Vec<u32>,
     pub windows: usize,
+    /// Windows the model refused (e.g. too few joints to forecast): left out of every
+    /// method's scores, counted here.
+    pub windows_refused_by_model: usize,
     pub joints: usize,
     pub mpjpe_mm: MpjpeTable,
     /// Recordings too short for one window in this split (they add nothing to the scores).
@@ -254,6 +264,7 @@ pub fn evaluate_streams<'m>(
     let mut zero = Accumulator::default();
     let mut cv = Accumulator::default();
     let mut ours = Accumulator::default();
+    let mut refused = 0;
     let mut joints_seen = [false; NUM_JOINTS];
     for s in streams {
         let len = s.observed.len().min(s.truth.len());
@@ -263,22 +274,31 @@ pub fn evaluate_streams<'m>(
             let mut scored = [false; NUM_JOINTS];
             for j in 0..NUM_JOINTS {
                 scored[j] = s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j]);
+            }
+            // The model first: every method is scored on the windows it forecast.
+            if let Some(m) = model.as_deref_mut() {
+                let forecast = m.forecast(observed);
+                if m.refused_last() {
+                    refused += 1;
+                    continue;
+                }
+                ours.add(&forecast, future, &scored);
+            }
+            for j in 0..NUM_JOINTS {
                 joints_seen[j] |= scored[j];
             }
             zero.add(&ZeroVelocity.forecast(observed), future, &scored);
             cv.add(&ConstantVelocity.forecast(observed), future, &scored);
-            if let Some(m) = model.as_deref_mut() {
-                ours.add(&m.forecast(observed), future, &scored);
-            }
         }
     }
-    if zero.windows == 0 {
+    if zero.windows == 0 && refused == 0 {
         return None;
     }
     Some(EvalReport {
         fps: FPS,
         horizons_ms: HORIZONS_MS.to_vec(),
         windows: zero.windows,
+        windows_refused_by_model: refused,
         joints: joints_seen.iter().filter(|s| **s).count(),
         mpjpe_mm: MpjpeTable {
             zero_velocity: zero.scores(),
@@ -298,6 +318,8 @@ pub struct PerturbationScores {
     pub name: String,
     pub condition: Perturbation,
     pub windows: usize,
+    /// Windows the model refused, left out of every method's scores.
+    pub windows_refused_by_model: usize,
     pub joints: usize,
     pub mpjpe_mm: MpjpeTable,
     /// The engine's live scores under this condition, streamed on what it observes.
@@ -335,6 +357,7 @@ pub fn evaluate_perturbations<'m>(
                 name: cond.name(),
                 condition: *cond,
                 windows: r.windows,
+                windows_refused_by_model: r.windows_refused_by_model,
                 joints: r.joints,
                 mpjpe_mm: r.mpjpe_mm,
                 online: online.map(|o| o.score(&built.iter().map(|p| p.observed.as_slice()).collect::<Vec<_>>())),

@@ -8,12 +8,14 @@ use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 
 use crate::eval::{Forecast, Forecaster, HORIZON_STEPS, ZeroVelocity};
 
-/// Forecasts with a model. A window the model rejects (e.g. no valid pelvis) is forecast
-/// by holding the last pose, and counted in `failures` so a report can say so.
+/// Forecasts with a model. A window the model rejects (e.g. no valid pelvis) is refused
+/// (`Forecaster::refused_last`; the protocol scores nothing on it) and counted in
+/// `failures` so a report can say so.
 pub struct ModelForecaster<'a> {
     pub model: &'a Model,
     pub failures: usize,
     pub last_error: Option<String>,
+    refused: bool,
 }
 
 impl<'a> ModelForecaster<'a> {
@@ -22,21 +24,29 @@ impl<'a> ModelForecaster<'a> {
             model,
             failures: 0,
             last_error: None,
+            refused: false,
         }
     }
 }
 
 impl Forecaster for ModelForecaster<'_> {
+    fn refused_last(&self) -> bool {
+        self.refused
+    }
+
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
+        self.refused = false;
         match self.model.forecast(observed) {
             Ok(f) if f.steps.len() >= HORIZON_STEPS => std::array::from_fn(|k| f.steps[k].joints_in_world),
             Ok(f) => {
                 self.failures += 1;
+                self.refused = true;
                 self.last_error = Some(format!("model horizon {} < {HORIZON_STEPS}", f.steps.len()));
                 ZeroVelocity.forecast(observed)
             }
             Err(e) => {
                 self.failures += 1;
+                self.refused = true;
                 self.last_error = Some(e.to_string());
                 ZeroVelocity.forecast(observed)
             }
@@ -49,8 +59,8 @@ impl Forecaster for ModelForecaster<'_> {
 /// than the engine's newest are pushed, so the guard has the history it has live. A window
 /// that does not continue the last one (another recording or condition) starts a fresh
 /// engine. For an int8 artifact this is where the int8 kernels run (the burn modules hold
-/// dequantized weights). A window the engine cannot forecast is held as zero velocity and
-/// counted in `failures`.
+/// dequantized weights). A window the engine cannot forecast is refused
+/// (`Forecaster::refused_last`) and counted in `failures`.
 pub struct EngineForecaster {
     pub model: Arc<StreamModel>,
     pub config: EngineConfig,
@@ -59,6 +69,7 @@ pub struct EngineForecaster {
     engine: Option<Engine>,
     /// The newest frame the engine was given.
     newest: Option<PoseFrame>,
+    refused: bool,
 }
 
 impl EngineForecaster {
@@ -75,18 +86,25 @@ impl EngineForecaster {
             last_error: None,
             engine: None,
             newest: None,
+            refused: false,
         }
     }
 
     fn fail(&mut self, why: String, observed: &[PoseFrame]) -> Forecast {
         self.failures += 1;
+        self.refused = true;
         self.last_error = Some(why);
         ZeroVelocity.forecast(observed)
     }
 }
 
 impl Forecaster for EngineForecaster {
+    fn refused_last(&self) -> bool {
+        self.refused
+    }
+
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
+        self.refused = false;
         // The same stamp and the same joints, bit for bit: the same recording.
         let resume = self
             .newest

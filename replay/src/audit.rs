@@ -12,7 +12,7 @@ use super::scoring::{Pending, PersonScoring, Scorer, bank, scored_total};
 use super::{Event, HORIZONS_MS, MAX_EVENTS, MotifSpan, ReplayError, ReplayReport, SafetySetup, SsmPoint, SsmSummary};
 use a4mer_bag::{BagWriter, TopicId};
 use a4mer_ros::adapters::{AdapterError, Person};
-use a4mer_ros::link::Outgoing;
+use a4mer_ros::link::{HoldEvent, LinkSource, Outgoing};
 use a4mer_ros::msg::{MarkerArray, MotifAnticipation, PoseForecast};
 use a4mer_ros::node::diagnostics::stream_error_kind;
 use a4mer_ros::pipeline::{Pushed, Sink};
@@ -76,6 +76,9 @@ pub(super) struct Audit<'a> {
     pub(super) open_spans: BTreeMap<u32, (i32, i64)>,
     pub(super) gap_ns: i64,
     pub(super) events_dropped: u64,
+    /// People going to the link without a forecast: why, and the stamp of the last such
+    /// message (an event starts each run of them).
+    pub(super) without_forecast: BTreeMap<u32, (LinkSource, i64)>,
 }
 
 impl Audit<'_> {
@@ -251,7 +254,9 @@ impl Sink for Audit<'_> {
             return;
         };
         let now_us = ((now_ns - start).max(0) / 1000) as u64;
+        let mut people_held = 0;
         if let Ok(out) = frame {
+            people_held = out.people.iter().filter(|p| p.unseen_us > 0).count() as u32;
             s.link_seq = s.link_seq.wrapping_add(1);
             s.monitor.accept_frame(
                 LinkFrame {
@@ -263,6 +268,7 @@ impl Sink for Audit<'_> {
                     },
                     health: out.health,
                     step_ms: out.step_ms,
+                    omitted: out.omitted,
                     people: out.people,
                 },
                 now_us,
@@ -308,16 +314,66 @@ impl Sink for Audit<'_> {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+                p.people_held = p.people_held.max(people_held);
             }
             _ => summary.timeline.push(SsmPoint {
                 t_s,
                 mode: mode.into(),
                 scale: command.scale(),
                 separation_m: separation,
+                people_held,
             }),
         }
         if let Some(detail) = changed {
             self.event(now_ns, None, "ssm_mode", detail);
+        }
+    }
+
+    fn link_without_forecast(&mut self, person_id: u32, source: LinkSource) {
+        let now = self.last_ns;
+        let gap_ns = self.gap_ns;
+        let starts = match self.without_forecast.insert(person_id, (source, now)) {
+            Some((was, last)) => was != source || now - last > gap_ns,
+            None => true,
+        };
+        if starts {
+            let detail = match source {
+                LinkSource::EngineRejected => "the engine refused the frame: sent to the MCU observed only, Degraded",
+                LinkSource::NotFollowed => "not followed (tracks.max): sent to the MCU observed only, Degraded",
+                LinkSource::BodyRejected => "body rejected by the adapter: sent to the MCU observed only, Degraded",
+                LinkSource::Forecast | LinkSource::Held => "sent to the MCU without a forecast",
+            };
+            self.event(now, Some(person_id), "link_observed_only", detail.into());
+        }
+    }
+
+    fn hold_event(&mut self, event: &HoldEvent) {
+        let now = self.last_ns;
+        match *event {
+            HoldEvent::Held { id, last_seen_ns } => self.event(
+                now,
+                Some(id),
+                "link_hold",
+                format!(
+                    "out of view: held at the last pose seen {:.3} s ago, Degraded",
+                    (now - last_seen_ns) as f64 / 1e9
+                ),
+            ),
+            HoldEvent::Reacquired { id, as_id, held_ns } => self.event(
+                now,
+                Some(id),
+                "link_hold_end",
+                format!("came back as person {as_id} after {:.3} s held", held_ns as f64 / 1e9),
+            ),
+            HoldEvent::Released { id, held_ns, why } => self.event(
+                now,
+                Some(id),
+                "link_hold_end",
+                format!(
+                    "did not come back: released after {:.3} s held ({why:?})",
+                    held_ns as f64 / 1e9
+                ),
+            ),
         }
     }
 

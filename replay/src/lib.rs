@@ -110,7 +110,8 @@ impl From<a4mer_ros::outputs::OutputError> for ReplayError {
 /// The robot the audit's speed and separation monitoring assumes.
 #[derive(Clone, Debug)]
 pub struct SafetySetup {
-    /// Pose of the pose frame in the robot base frame (as the node's `link.base_from_forecast`).
+    /// Pose of the pose frame in the robot base frame (as the node's
+    /// `link.base_from_forecast_xyz_rpy`).
     pub base_from_forecast: RigidTransform,
     pub robot: RobotState,
     pub monitor: MonitorConfig,
@@ -240,6 +241,7 @@ pub fn replay(
         open_spans: BTreeMap::new(),
         gap_ns: engine_config(&config).conditioner.gap_limit_ns,
         events_dropped: 0,
+        without_forecast: BTreeMap::new(),
     };
 
     for item in reader.messages() {

@@ -280,7 +280,14 @@ fn ssm_plot(r: &ReplayReport, out: &mut String) -> PlotResult {
     let root = SVGBackend::with_string(out, (640, 280)).into_drawing_area();
     root.fill(&WHITE)?;
     let t_max = s.timeline.last().map(|p| p.t_s + 0.1).unwrap_or(1.0);
-    let y_max = s.timeline.iter().filter_map(|p| p.separation_m).fold(1.0f32, f32::max) as f64 * 1.1;
+    let held_max = s.timeline.iter().map(|p| p.people_held).max().unwrap_or(0);
+    let y_max = s
+        .timeline
+        .iter()
+        .filter_map(|p| p.separation_m)
+        .fold(held_max as f32, f32::max)
+        .max(1.0) as f64
+        * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption("Safety MCU: speed scale and separation", ("sans-serif", 16))
         .margin(10)
@@ -308,6 +315,18 @@ fn ssm_plot(r: &ReplayReport, out: &mut String) -> PlotResult {
         ))?
         .label("separation (m)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    if held_max > 0 {
+        // Held people are on the link at their last seen pose, their reach growing.
+        chart
+            .draw_series(
+                s.timeline
+                    .iter()
+                    .filter(|p| p.people_held > 0)
+                    .map(|p| Circle::new((p.t_s, f64::from(p.people_held)), 3, RED.filled())),
+            )?
+            .label("people held out of view (count)")
+            .legend(|(x, y)| Circle::new((x + 10, y), 3, RED.filled()));
+    }
     chart.configure_series_labels().border_style(BLACK).draw()?;
     root.present()?;
     Ok(())

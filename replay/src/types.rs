@@ -53,6 +53,8 @@ pub struct SsmPoint {
     pub scale: f32,
     /// Separation from the nearest person to the robot, metres (None: nobody tracked).
     pub separation_m: Option<f32>,
+    /// People on the link held after dropping out of view, most in this tenth of a second.
+    pub people_held: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

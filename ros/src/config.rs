@@ -27,7 +27,11 @@ pub const PARAMETERS: &[&str] = &[
     "diagnostics.period_s",
     "link.device",
     "link.baud",
-    "link.base_from_forecast",
+    "link.base_from_forecast_xyz_rpy",
+    "link.monitored_points",
+    "link.monitored_radius_m",
+    "link.hold_s",
+    "link.human_speed_mps",
     "sched.policy",
     "sched.priority",
     "sched.cpus",
@@ -71,11 +75,28 @@ pub struct NodeConfig {
     pub diagnostics_period_s: f64,
     /// Serial link to the safety MCU; `None` when `link.device` is empty.
     pub link: Option<crate::link::LinkConfig>,
+    /// Which people link frames carry and how long vanished ones are held (also what
+    /// replay's safety audit uses).
+    pub link_placement: LinkPlacement,
     /// Scheduling policy, priority and CPUs of the frame loop.
     pub sched: crate::node::sched::SchedConfig,
     /// Configure and activate at start-up; `false`: wait unconfigured for a lifecycle manager.
     pub lifecycle_autostart: bool,
 }
+
+/// What the MCU monitors and how people who vanish are held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkPlacement {
+    pub monitored: crate::link::Monitored,
+    pub hold: crate::link::HoldConfig,
+}
+
+/// `link.hold_s`: beyond 5 s a held pose says nothing about where the person is.
+pub const LINK_HOLD_S: (f64, f64) = (0.0, 5.0);
+/// `link.human_speed_mps`: never below ISO 13855's 1.6 m/s.
+pub const LINK_HUMAN_SPEED_MPS: (f64, f64) = (1.6, 5.0);
+/// `link.monitored_radius_m`: the reach of a large industrial arm.
+pub const LINK_MONITORED_RADIUS_M: (f64, f64) = (0.0, 5.0);
 
 fn invalid(name: &str, reason: String) -> ParamError {
     ParamError::Invalid {
@@ -152,13 +173,14 @@ fn seconds_within(p: &Parameters, name: &str, default: f64, (lo, hi): (f64, f64)
     }
 }
 
-fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamError> {
+fn link_config(p: &Parameters, output_frame_id: &str) -> Result<Option<crate::link::LinkConfig>, ParamError> {
+    const BASE: &str = "link.base_from_forecast_xyz_rpy";
     let device = p.string_or("link.device", "")?;
     let baud = in_range_i64(p, "link.baud", 921_600, 9_600, 4_000_000)? as u32;
-    let pose = p.f64_array_or("link.base_from_forecast", &[0.0; 6])?;
+    let pose = p.f64_array_or(BASE, &[0.0; 6])?;
     let base_from_forecast: [f64; 6] = pose.as_slice().try_into().map_err(|_| {
         invalid(
-            "link.base_from_forecast",
+            BASE,
             format!(
                 "{} values given, expected 6: x y z (m) roll pitch yaw (rad)",
                 pose.len()
@@ -166,13 +188,62 @@ fn link_config(p: &Parameters) -> Result<Option<crate::link::LinkConfig>, ParamE
         )
     })?;
     if base_from_forecast.iter().any(|v| !v.is_finite()) {
-        return Err(invalid("link.base_from_forecast", "values must be finite".into()));
+        return Err(invalid(BASE, "values must be finite".into()));
+    }
+    // Camera coordinates sent as the base's would tell the MCU a wrong cell: where the
+    // frames are must be said, even when it is the identity.
+    if !device.is_empty() && output_frame_id.is_empty() && p.get(BASE).is_none() {
+        return Err(invalid(
+            "link.device",
+            format!(
+                "says where to send link frames but not in which frame: set `output.frame_id` (the \
+                 robot base frame, through TF) or `{BASE}` (the input frame's pose in the base \
+                 frame; [0, 0, 0, 0, 0, 0] if the input already is in it)"
+            ),
+        ));
     }
     Ok((!device.is_empty()).then(|| crate::link::LinkConfig {
         device: PathBuf::from(device),
         baud,
         base_from_forecast: crate::link::RigidTransform::from_xyz_rpy(base_from_forecast),
     }))
+}
+
+fn link_placement(p: &Parameters) -> Result<LinkPlacement, ParamError> {
+    let within = |name: &str, default: f64, (lo, hi): (f64, f64), unit: &str| -> Result<f64, ParamError> {
+        let v = p.f64_or(name, default)?;
+        if v.is_finite() && (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(invalid(name, format!("{v} is outside {lo}..={hi} {unit}")))
+        }
+    };
+    let flat = p.f64_array_or("link.monitored_points", &[0.0; 3])?;
+    if flat.is_empty() || flat.len() % 3 != 0 || flat.iter().any(|v| !v.is_finite()) {
+        return Err(invalid(
+            "link.monitored_points",
+            format!(
+                "{} values given: expected x y z (m, robot base frame) of each point, finite, at least one point",
+                flat.len()
+            ),
+        ));
+    }
+    let points_in_base_m = flat
+        .chunks_exact(3)
+        .map(|c| [c[0] as f32, c[1] as f32, c[2] as f32])
+        .collect();
+    let human_speed_mps = within("link.human_speed_mps", 1.6, LINK_HUMAN_SPEED_MPS, "m/s")? as f32;
+    Ok(LinkPlacement {
+        monitored: crate::link::Monitored {
+            points_in_base_m,
+            radius_m: within("link.monitored_radius_m", 0.0, LINK_MONITORED_RADIUS_M, "m")? as f32,
+            human_speed_mps,
+        },
+        hold: crate::link::HoldConfig {
+            hold_ns: (within("link.hold_s", 1.0, LINK_HOLD_S, "s")? * 1e9).round() as i64,
+            human_speed_mps,
+        },
+    })
 }
 
 /// One parameter as a run used it, for reports that must say what they ran with.
@@ -190,7 +261,8 @@ impl NodeConfig {
     pub fn settings(&self, params: &Parameters) -> Vec<Setting> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let link = self.link.as_ref();
-        let values: [(&'static str, String); 22] = [
+        let lp = &self.link_placement;
+        let values: [(&'static str, String); 26] = [
             ("use_sim_time", self.use_sim_time.to_string()),
             ("model", path(&self.model)),
             ("input.type", self.input_type.param_value().to_string()),
@@ -212,9 +284,13 @@ impl NodeConfig {
             ),
             ("link.baud", link.map(|l| l.baud.to_string()).unwrap_or_default()),
             (
-                "link.base_from_forecast",
+                "link.base_from_forecast_xyz_rpy",
                 link.map(|l| format!("{:?}", l.base_from_forecast)).unwrap_or_default(),
             ),
+            ("link.monitored_points", format!("{:?}", lp.monitored.points_in_base_m)),
+            ("link.monitored_radius_m", lp.monitored.radius_m.to_string()),
+            ("link.hold_s", (lp.hold.hold_ns as f64 / 1e9).to_string()),
+            ("link.human_speed_mps", lp.hold.human_speed_mps.to_string()),
             ("sched.policy", self.sched.policy.param_value().to_string()),
             ("sched.priority", self.sched.priority.to_string()),
             ("sched.cpus", format!("{:?}", self.sched.cpus)),
@@ -239,6 +315,15 @@ impl NodeConfig {
                     .into(),
             ));
         }
+        if p.get("link.base_from_forecast").is_some() {
+            return Err(invalid(
+                "link.base_from_forecast",
+                "was renamed `link.base_from_forecast_xyz_rpy`, which names its order: x y z (m) roll \
+                 pitch yaw (rad), as `static_transform_publisher --x --y --z --roll --pitch --yaw` (its \
+                 old positional form reads yaw pitch roll)"
+                    .into(),
+            ));
+        }
         p.reject_unknown(PARAMETERS)?;
         let type_names: Vec<&str> = InputType::ALL.iter().map(|t| t.param_value()).collect();
         let input_type = p.choice_or("input.type", &type_names, InputType::Skeleton3DArray.param_value())?;
@@ -257,13 +342,13 @@ impl NodeConfig {
             ));
         }
         let output_frame_id = crate::tf::frame_name(&p.string_or("output.frame_id", "")?).to_string();
-        let link = link_config(p)?;
+        let link = link_config(p, &output_frame_id)?;
         if let Some(l) = &link
             && !output_frame_id.is_empty()
             && l.base_from_forecast != crate::link::RigidTransform::IDENTITY
         {
             return Err(invalid(
-                "link.base_from_forecast",
+                "link.base_from_forecast_xyz_rpy",
                 format!(
                     "is a static fallback for a node without `output.frame_id`; with `output.frame_id` \
                      ({output_frame_id}) link frames are in that frame, through TF: leave it at zero"
@@ -287,6 +372,7 @@ impl NodeConfig {
             marker_stride: in_range_i64(p, "markers.stride", 5, 1, 1000)? as usize,
             diagnostics_period_s: diagnostics_period_s(p)?,
             link,
+            link_placement: link_placement(p)?,
             sched: crate::node::sched::SchedConfig::from_parameters(p)?,
             lifecycle_autostart: p.bool_or("lifecycle.autostart", true)?,
         })
@@ -338,9 +424,18 @@ mod tests {
             "-p",
             "link.baud:=460800",
             "-p",
-            "link.base_from_forecast:=[1.0, 0.0, 0.5, 0.0, 0.0, 3.141592653589793]",
+            "link.base_from_forecast_xyz_rpy:=[1.0, 0.0, 0.5, 0.0, 0.0, 3.141592653589793]",
+            "-p",
+            "link.monitored_points:=[0.5, 0.0, 1.0, 0.0, 0.0, 0.3]",
+            "-p",
+            "link.hold_s:=0.5",
         ])
         .unwrap();
+        assert_eq!(
+            c.link_placement.monitored.points_in_base_m,
+            vec![[0.5, 0.0, 1.0], [0.0, 0.0, 0.3]]
+        );
+        assert_eq!(c.link_placement.hold.hold_ns, 500_000_000);
         let link = c.link.unwrap();
         assert_eq!(link.device, PathBuf::from("/dev/ttyTHS1"));
         assert_eq!(link.baud, 460_800);
@@ -369,17 +464,38 @@ mod tests {
             "-p",
             "link.device:=/dev/ttyTHS1",
             "-p",
-            "link.base_from_forecast:=[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+            "link.base_from_forecast_xyz_rpy:=[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
         ])
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("`link.base_from_forecast`") && e.contains("output.frame_id"),
+            e.contains("`link.base_from_forecast_xyz_rpy`") && e.contains("output.frame_id"),
             "{e}"
         );
         let ok = config(&["-p", "output.frame_id:=base_link", "-p", "link.device:=/dev/ttyTHS1"]).unwrap();
         assert_eq!(
             ok.link.unwrap().base_from_forecast,
+            crate::link::RigidTransform::IDENTITY
+        );
+    }
+
+    #[test]
+    fn a_link_without_a_frame_is_refused_naming_both_ways_to_give_one() {
+        let e = config(&["-p", "link.device:=/dev/ttyTHS1"]).unwrap_err().to_string();
+        assert!(
+            e.contains("`output.frame_id`") && e.contains("`link.base_from_forecast_xyz_rpy`"),
+            "{e}"
+        );
+        // Identity, stated, is accepted.
+        let c = config(&[
+            "-p",
+            "link.device:=/dev/ttyTHS1",
+            "-p",
+            "link.base_from_forecast_xyz_rpy:=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.link.unwrap().base_from_forecast,
             crate::link::RigidTransform::IDENTITY
         );
     }
@@ -412,10 +528,25 @@ mod tests {
             ("tf.max_age_s:=-0.1", "tf.max_age_s", "outside"),
             ("tf.buffer_s:=0.5", "tf.buffer_s", "outside 1..=60 s"),
             (
-                "link.base_from_forecast:=[1.0, 2.0]",
-                "link.base_from_forecast",
+                "link.base_from_forecast_xyz_rpy:=[1.0, 2.0]",
+                "link.base_from_forecast_xyz_rpy",
                 "expected 6",
             ),
+            (
+                "link.base_from_forecast:=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+                "link.base_from_forecast",
+                "roll pitch yaw",
+            ),
+            ("link.hold_s:=6.0", "link.hold_s", "outside 0..=5 s"),
+            (
+                "link.human_speed_mps:=1.0",
+                "link.human_speed_mps",
+                "outside 1.6..=5 m/s",
+            ),
+            ("link.monitored_points:=[1.0, 2.0]", "link.monitored_points", "x y z"),
+            ("link.monitored_radius_m:=-1.0", "link.monitored_radius_m", "outside"),
+            // Camera coordinates must not go out as the base's by default.
+            ("link.device:=/dev/ttyTHS1", "link.device", "`output.frame_id`"),
         ] {
             let e = config(&["-p", arg]).unwrap_err().to_string();
             assert!(e.contains(&format!("`{name}`")) && e.contains(what), "{arg}: {e}");
@@ -439,9 +570,13 @@ mod params_file {
         let (_, ros) = RosArgs::parse(&["--ros-args", "--params-file", path.to_str().unwrap()]).unwrap();
         let p = Parameters::load(&ros, DEFAULT_NODE_NAME, "/robot1/a4mer_node").unwrap();
         let listed: Vec<&str> = p.names().collect();
-        let mut want = PARAMETERS.to_vec();
+        // Setting the link's frame is a statement about the cell; the file shows it commented.
+        let unset = "link.base_from_forecast_xyz_rpy";
+        let mut want: Vec<&str> = PARAMETERS.iter().copied().filter(|n| *n != unset).collect();
         want.sort();
         assert_eq!(listed, want);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# base_from_forecast_xyz_rpy: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]"));
         let from_file = NodeConfig::from_parameters(&p).unwrap();
         let defaults = NodeConfig::from_parameters(&Parameters::default()).unwrap();
         assert_eq!(from_file, defaults);

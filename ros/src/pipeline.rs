@@ -21,7 +21,10 @@ use a4mer_runtime::stream::{
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, MapFile, Person};
 use crate::config::NodeConfig;
-use crate::link::{LinkPerson, Outgoing, Placed, RigidTransform, link_person, outgoing, unplaced};
+use crate::link::{
+    Hold, HoldEvent, LinkPerson, LinkSource, Monitored, Outgoing, Placed, RigidTransform, link_person, observed_person,
+    outgoing, unplaced,
+};
 use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
 use crate::node::LoadedModel;
 use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
@@ -86,9 +89,13 @@ pub trait Sink {
     fn not_followed(&mut self, person: &Person, max_tracks: usize);
     fn pushed(&mut self, step: Pushed<'_>);
     /// The safety link's frame for this message. `pose_age_us` is how much older than this
-    /// message the people in it are (0 but after a failed transform lookup); the caller
-    /// adds the message's own age.
+    /// message the people in it are (0 but after a failed transform lookup or a transform
+    /// held past its newest sample); the caller adds the message's own age.
     fn link_frame(&mut self, _frame: Result<Outgoing, PositionError>) {}
+    /// A person goes to the safety link with their observed pose only (`source` says why).
+    fn link_without_forecast(&mut self, _person_id: u32, _source: LinkSource) {}
+    /// A person left the message and is held, came back, or was released.
+    fn hold_event(&mut self, _event: &HoldEvent) {}
     /// The message's frame could not be placed in `output.frame_id`: its `people` were not
     /// pushed and no output was built for them.
     fn transform_unavailable(&mut self, why: &TfError, people: usize);
@@ -110,6 +117,8 @@ pub struct Pipeline {
     placed: Option<Placed>,
     /// The forecast frame in the robot base frame, when link frames are built.
     link_base: Option<RigidTransform>,
+    monitored: Monitored,
+    hold: Hold,
     max_tracks: usize,
     for_link: Vec<LinkPerson>,
 }
@@ -140,6 +149,8 @@ impl Pipeline {
             tf_max_age_ns: tf_max_age_ns(config),
             placed: None,
             link_base,
+            monitored: config.link_placement.monitored.clone(),
+            hold: Hold::new(config.link_placement.hold),
             max_tracks: config.max_tracks,
             for_link: Vec::new(),
         })
@@ -176,22 +187,26 @@ impl Pipeline {
         } else {
             &self.output_frame
         };
-        if !self.output_frame.is_empty() && input_frame != self.output_frame && !adapted.people.is_empty() {
+        let has_people = !adapted.people.is_empty() || !adapted.observed_only.is_empty();
+        // A transform held past its newest sample: its age is the poses' too.
+        let mut tf_held_ns = 0;
+        if !self.output_frame.is_empty() && input_frame != self.output_frame && has_people {
             let stamp_ns = header.stamp.to_ns();
             match tf.lookup(&self.output_frame, input_frame, stamp_ns, self.tf_max_age_ns) {
                 Ok(found) => {
                     if found.held_ns > 0 {
                         sink.transform_held(found.held_ns);
+                        tf_held_ns = found.held_ns;
                     }
                     let to_output = found.target_from_source;
-                    for person in &mut adapted.people {
+                    for person in adapted.people.iter_mut().chain(&mut adapted.observed_only) {
                         for p in &mut person.frame.joints_in_world {
                             *p = to_output.apply(*p);
                         }
                     }
                 }
                 Err(e) => {
-                    sink.transform_unavailable(&e, adapted.people.len());
+                    sink.transform_unavailable(&e, adapted.people.len() + adapted.observed_only.len());
                     if self.link_base.is_some() {
                         sink.link_frame(Ok(unplaced(self.placed.as_ref(), stamp_ns)));
                     }
@@ -199,11 +214,17 @@ impl Pipeline {
                 }
             }
         }
+        let linking = self.link_base.is_some();
         self.for_link.clear();
         for person in &adapted.people {
             sink.arrived(person);
             let Some(engine) = self.tracks.get_or_insert(u64::from(person.id), person.frame.stamp_ns) else {
                 sink.not_followed(person, self.max_tracks);
+                // Not followed is not invisible: the MCU still sees where they are.
+                if linking && let Some(p) = observed_person(person.id, &person.frame, LinkSource::NotFollowed) {
+                    sink.link_without_forecast(person.id, p.source);
+                    self.for_link.push(p);
+                }
                 continue;
             };
             let started = Instant::now();
@@ -212,12 +233,20 @@ impl Pipeline {
             let engine = &*engine;
             let result = match (pushed, engine.latest()) {
                 (Ok(()), Some(a)) => {
-                    if self.link_base.is_some() {
-                        self.for_link.push(link_person(person.id, &person.frame, a));
+                    if linking && let Some(p) = link_person(person.id, &person.frame, a) {
+                        self.for_link.push(p);
                     }
                     Ok((a, person_outputs(person.id, a, frame_id, &self.markers, sink)))
                 }
-                (Err(e), _) => Err(e),
+                (Err(e), _) => {
+                    // A frame the engine refuses (too few joints, a stamp going back) still
+                    // places the person for the MCU.
+                    if linking && let Some(p) = observed_person(person.id, &person.frame, LinkSource::EngineRejected) {
+                        sink.link_without_forecast(person.id, p.source);
+                        self.for_link.push(p);
+                    }
+                    Err(e)
+                }
                 // A successful push always leaves an anticipation.
                 (Ok(()), None) => continue,
             };
@@ -228,20 +257,29 @@ impl Pipeline {
                 result,
             });
         }
-        if let Some(base) = &self.link_base
-            && !self.for_link.is_empty()
-        {
-            let frame = outgoing(&self.for_link, base, 0);
-            // Kept only for a failed lookup, which needs TF.
-            if let Ok(f) = &frame
-                && !self.output_frame.is_empty()
-            {
-                self.placed = Some(Placed {
-                    people: f.people.clone(),
-                    stamp_ns: header.stamp.to_ns(),
-                });
+        if let Some(base) = &self.link_base {
+            for body in &adapted.observed_only {
+                if let Some(p) = observed_person(body.id, &body.frame, LinkSource::BodyRejected) {
+                    sink.link_without_forecast(body.id, p.source);
+                    self.for_link.push(p);
+                }
             }
-            sink.link_frame(frame);
+            let stamp_ns = header.stamp.to_ns();
+            self.hold.update(stamp_ns, &mut self.for_link, |e| sink.hold_event(&e));
+            if !self.for_link.is_empty() {
+                let tf_held_us = (tf_held_ns.max(0) / 1000) as u64;
+                let frame = outgoing(&self.for_link, base, &self.monitored, tf_held_us, tf_held_ns > 0);
+                // Kept only for a failed lookup, which needs TF.
+                if let Ok(f) = &frame
+                    && !self.output_frame.is_empty()
+                {
+                    self.placed = Some(Placed {
+                        people: f.people.clone(),
+                        stamp_ns,
+                    });
+                }
+                sink.link_frame(frame);
+            }
         }
         self.report_evictions(sink);
     }

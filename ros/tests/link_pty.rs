@@ -13,7 +13,9 @@ use a4mer_firmware::monitor::{Command, Mode, Monitor, MonitorConfig};
 use a4mer_firmware::ssm::RobotState;
 use a4mer_measure::eval::{ConstantVelocity, Forecaster};
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_ros::link::{LinkConfig, LinkSender, Outgoing, PersonView, RigidTransform, people_for_link};
+use a4mer_ros::link::{
+    LinkConfig, LinkPerson, LinkSender, LinkSource, Monitored, Outgoing, RigidTransform, people_for_link,
+};
 use a4mer_runtime::PoseFrame;
 use serialport::{SerialPort, TTYPort};
 
@@ -31,16 +33,32 @@ fn outgoing(observed: &[PoseFrame], base: &RigidTransform) -> Outgoing {
         .map(|(k, p)| (*p, 0.01 * (k + 1) as f32))
         .collect();
     let last = observed.last().unwrap();
-    let view = PersonView {
-        track_id: 7,
-        observed: &last.joints_in_world,
-        forecast: &with_spread,
-    };
+    let selected = people_for_link(
+        &[person(7, &last.joints_in_world, with_spread)],
+        base,
+        &Monitored::default(),
+        6,
+    )
+    .unwrap();
     Outgoing {
         health: ModelHealth::Nominal,
         step_ms: 200,
+        omitted: selected.omitted,
         pose_age_us: 20_000,
-        people: people_for_link(&[view], base, 6).unwrap(),
+        people: selected.people,
+    }
+}
+
+fn person(id: u32, observed: &[[f32; 3]; 24], forecast: Vec<([[f32; 3]; 24], f32)>) -> LinkPerson {
+    LinkPerson {
+        id,
+        observed: *observed,
+        reach_m: [0.0; 24],
+        forecast,
+        degraded: false,
+        source: LinkSource::Forecast,
+        stamp_ns: 0,
+        unseen_ns: 0,
     }
 }
 
@@ -250,38 +268,22 @@ fn people_for_link_keeps_the_nearest_and_rejects_non_finite_positions() {
         p[0] += 1.0;
     }
     let base = RigidTransform::from_xyz_rpy([-near[0][0] as f64, -near[0][1] as f64, 0.0, 0.0, 0.0, 0.0]);
-    let none: Vec<([[f32; 3]; 24], f32)> = Vec::new();
-    let views = [
-        PersonView {
-            track_id: 1,
-            observed: &far,
-            forecast: &none,
-        },
-        PersonView {
-            track_id: 2,
-            observed: &near,
-            forecast: &none,
-        },
-        PersonView {
-            track_id: 3,
-            observed: &middle,
-            forecast: &none,
-        },
+    let people = [
+        person(1, &far, Vec::new()),
+        person(2, &near, Vec::new()),
+        person(3, &middle, Vec::new()),
     ];
-    let people = people_for_link(&views, &base, 6).unwrap();
-    assert_eq!(people.iter().map(|p| p.track_id).collect::<Vec<_>>(), vec![2, 3]);
+    // Monitored: the base's origin.
+    let sel = people_for_link(&people, &base, &Monitored::default(), 6).unwrap();
+    assert_eq!(sel.people.iter().map(|p| p.track_id).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(sel.omitted, 1, "the third is counted, not silently dropped");
     // The pelvis lands at the base origin (x, y) after the transform.
-    let pelvis = people[0].steps[0].joints_in_base_mm[0];
+    let pelvis = sel.people[0].steps[0].joints_in_base_mm[0];
     assert!(pelvis[0].abs() <= 1 && pelvis[1].abs() <= 1, "{pelvis:?}");
 
     let mut broken = near;
     broken[15][2] = f32::NAN; // head: a link joint
-    let views = [PersonView {
-        track_id: 9,
-        observed: &broken,
-        forecast: &none,
-    }];
-    assert!(people_for_link(&views, &base, 6).is_err());
+    assert!(people_for_link(&[person(9, &broken, Vec::new())], &base, &Monitored::default(), 6).is_err());
 }
 
 #[test]
@@ -289,20 +291,127 @@ fn a_radius_beyond_the_link_field_is_sent_as_the_largest_one_and_a_nan_spread_is
     let near = real_take()[100].joints_in_world;
     let base = RigidTransform::from_xyz_rpy([-near[0][0] as f64, -near[0][1] as f64, 0.0, 0.0, 0.0, 0.0]);
     let forecast: Vec<([[f32; 3]; 24], f32)> = [0.3, 194.9, f32::INFINITY].iter().map(|s| (near, *s)).collect();
-    let views = [PersonView {
-        track_id: 1,
-        observed: &near,
-        forecast: &forecast,
-    }];
-    let people = people_for_link(&views, &base, 1).unwrap();
-    let spreads: Vec<u16> = people[0].steps.iter().map(|s| s.spread_mm).collect();
+    let sel = people_for_link(&[person(1, &near, forecast)], &base, &Monitored::default(), 1).unwrap();
+    let spreads: Vec<u16> = sel.people[0].steps.iter().map(|s| s.spread_mm).collect();
     let max_mm = (a4mer_ros::link::LINK_MAX_SPREAD_M * 1000.0) as u16;
     assert_eq!(spreads, vec![0, 300, max_mm, max_mm]);
     let nan: Vec<([[f32; 3]; 24], f32)> = vec![(near, f32::NAN)];
-    let views = [PersonView {
-        track_id: 1,
-        observed: &near,
-        forecast: &nan,
-    }];
-    assert!(people_for_link(&views, &base, 1).is_err());
+    assert!(people_for_link(&[person(1, &near, nan)], &base, &Monitored::default(), 1).is_err());
+}
+
+/// At 120 Hz into a 460 800 baud line the wire carries about one frame in four. The
+/// writer sends the newest and drops the rest rather than queueing them, and ages each
+/// frame when it encodes it: the age the MCU works with (the frame's age plus its latency
+/// allowance at that baud) is never younger than the pose truly is when the frame arrives.
+#[test]
+fn at_120_hz_and_460800_baud_the_mcu_never_sees_a_pose_younger_than_it_is() {
+    const BAUD: u32 = 460_800;
+    const DETECTOR_AGE_US: u32 = 20_000;
+    let take = real_take();
+    let (mut master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
+    let base = RigidTransform::from_xyz_rpy([-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]);
+    let sender = LinkSender::start(
+        LinkConfig {
+            device: slave.name().unwrap().into(),
+            baud: BAUD,
+            base_from_forecast: base,
+        },
+        5,
+    )
+    .unwrap();
+    // The far end reads no faster than the UART would deliver: 10 bits per byte.
+    let bytes_per_s = f64::from(BAUD) / 10.0;
+    let stop = Arc::new(AtomicBool::new(false));
+    let arrivals: Arc<Mutex<Vec<(Instant, u16, u32)>>> = Arc::default();
+    master.set_timeout(Duration::from_millis(5)).unwrap();
+    let reader = {
+        let (stop, arrivals) = (Arc::clone(&stop), Arc::clone(&arrivals));
+        std::thread::spawn(move || {
+            let mut rx = LinkReceiver::new();
+            let started = Instant::now();
+            let mut total = 0usize;
+            let mut buf = [0u8; 32];
+            while !stop.load(Ordering::Relaxed) {
+                let n = match master.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                    Err(_) => break,
+                };
+                for &b in &buf[..n] {
+                    total += 1;
+                    let due = started + Duration::from_secs_f64(total as f64 / bytes_per_s);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    if let Some(Ok(frame)) = rx.push(b) {
+                        let p = &frame.people[0];
+                        arrivals
+                            .lock()
+                            .unwrap()
+                            .push((Instant::now(), p.track_id, frame.header.pose_age_us));
+                    }
+                }
+            }
+        })
+    };
+    let period = Duration::from_secs_f64(1.0 / 120.0);
+    let started = Instant::now();
+    let mut captured = Vec::new();
+    for i in 0..360usize {
+        let t = 60 + i % (take.len() - 80);
+        let mut out = outgoing(&take[t - 60..=t], &base);
+        out.people[0].track_id = i as u16;
+        out.pose_age_us = DETECTOR_AGE_US;
+        captured.push(Instant::now() - Duration::from_micros(u64::from(DETECTOR_AGE_US)));
+        sender.offer(out);
+        let due = started + period * (i as u32 + 1);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let stats = sender.stats();
+    drop(sender);
+
+    let allowance_us = MonitorConfig::for_baud(BAUD).link_latency_us;
+    let arrivals = arrivals.lock().unwrap();
+    let mut worst_margin_us = i64::MAX;
+    let mut true_ages_us = Vec::new();
+    for (at, id, age_us) in arrivals.iter() {
+        let true_age_us = at.duration_since(captured[*id as usize]).as_micros() as i64;
+        let mcu_age_us = i64::from(*age_us) + allowance_us as i64;
+        worst_margin_us = worst_margin_us.min(mcu_age_us - true_age_us);
+        true_ages_us.push(true_age_us);
+    }
+    true_ages_us.sort_unstable();
+    let p = |q: f64| true_ages_us[((true_ages_us.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "120 Hz into {BAUD} baud: {} offered, {} sent, {} superseded, {} arrived; true age at arrival p50 {:.1} ms, max {:.1} ms; MCU allowance {:.1} ms; smallest margin (MCU age - true age) {:.1} ms",
+        captured.len(),
+        stats.frames_sent,
+        stats.frames_superseded,
+        arrivals.len(),
+        p(0.5),
+        p(1.0),
+        allowance_us as f64 / 1000.0,
+        worst_margin_us as f64 / 1000.0
+    );
+    assert!(arrivals.len() >= 40, "the line must carry frames: {}", arrivals.len());
+    assert!(
+        stats.frames_superseded > 100,
+        "{stats:?}: frames must be dropped, not queued"
+    );
+    assert!(
+        worst_margin_us >= 0,
+        "the MCU saw a pose {} µs younger than it was",
+        -worst_margin_us
+    );
+    // No backlog: a queued frame would arrive ever older.
+    let frame_us = f64::from(a4mer_firmware::link::transmit_time_us(
+        a4mer_firmware::link::MAX_WIRE_LEN,
+        BAUD,
+    ));
+    assert!(
+        p(1.0) * 1000.0 < f64::from(DETECTOR_AGE_US) + 3.0 * frame_us + 20_000.0,
+        "max true age {} ms",
+        p(1.0)
+    );
 }

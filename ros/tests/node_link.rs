@@ -21,7 +21,7 @@ fn pose_to_forecast_to_link_to_ssm_decision_and_a_pulled_cable_does_not_block_ro
     // The person walks ~3.6 m from the capture origin; the robot base sits there.
     let args = [
         format!("link.device:={}", twin.device),
-        "link.base_from_forecast:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]".to_string(),
+        "link.base_from_forecast_xyz_rpy:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]".to_string(),
     ];
     // Pull the cable 4 s in: the twin dies, its end of the pty closes.
     let twin_pid = twin.pid();

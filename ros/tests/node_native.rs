@@ -100,12 +100,15 @@ fn rclpy_lists_gets_describes_and_sets_parameters_and_refusals_name_the_paramete
     assert_eq!(got["markers.stride"], 10);
     assert_eq!(got["diagnostics.period_s"], 0.5);
     assert_eq!(got["model"], "", "the default: the bundled model");
-    assert_eq!(got["link.base_from_forecast"], json!([0.0, 0.0, 0.0, 0.0, 0.0, 0.0]));
+    assert_eq!(
+        got["link.base_from_forecast_xyz_rpy"],
+        json!([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    );
     assert_eq!(got["nope"], Value::Null, "not declared: NOT_SET");
     assert_eq!(
         out["types"],
         json!({"input.type": 4, "markers.stride": 2, "model": 4, "diagnostics.period_s": 3,
-               "link.base_from_forecast": 8, "nope": 0})
+               "link.base_from_forecast_xyz_rpy": 8, "nope": 0})
     );
     let described = &out["described"];
     let input_type = &described["input.type"];
@@ -223,7 +226,7 @@ fn rclpy_drives_the_lifecycle_outputs_stop_and_resume_and_link_frames_degrade_wh
             "lifecycle.autostart:=false",
             &device_param,
             // The person walks ~3.6 m from the capture origin; the robot base sits there.
-            "link.base_from_forecast:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]",
+            "link.base_from_forecast_xyz_rpy:=[-3.0, -1.5, 0.0, 0.0, 0.0, 0.0]",
         ],
     );
     let out = peer(&python, "lifecycle", dir.path(), frames, domain);

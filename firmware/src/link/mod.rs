@@ -21,8 +21,11 @@ use serde::{Deserialize, Serialize};
 
 pub use codec::CodecError;
 
-/// Wire protocol version, the first byte of every decoded frame.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Wire protocol version, the first byte of every decoded frame. Version 2 added each
+/// person's age (`unseen_us`) and per-joint reach (`reach_mm`), and the frame's `omitted`
+/// count; a version-1 sender would leave the MCU believing held people are fresh and
+/// filled-in joints are observed, so its frames are dropped.
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Joints carried over the link, as SMPL-24 indices (`a4mer_runtime::SMPL24`): the body
 /// parts that can reach the robot first, plus the pelvis as the body's anchor. Hands rather
@@ -56,8 +59,13 @@ pub const MAX_CBOR_LEN: usize = 1 // frame map
     + 1 + 1 + 4 + 5 + 5 + 9 + 5 // key, header map, 4 keys, session, seq, stamp, pose age
     + 1 + 1 // key, health
     + 1 + 3 // key, step_ms
+    + 1 + 2 // key, omitted
     + 1 + 1 // key, people array
-    + MAX_PEOPLE * (1 + 1 + 3 + 1 + 1 // person map, key, track_id, key, steps array
+    + MAX_PEOPLE * (1 // person map
+        + 1 + 3 // key, track_id
+        + 1 + 5 // key, unseen_us
+        + 1 + 1 + LINK_JOINTS * 3 // key, reach_mm array
+        + 1 + 1 // key, steps array
         + MAX_STEPS * (1 + 1 + 3 + 1 + 1 + LINK_JOINTS * (1 + 3 * 3))); // step map, spread, joints
 /// Version byte + CBOR body + CRC-32.
 pub const MAX_RAW_LEN: usize = 1 + MAX_CBOR_LEN + 4;
@@ -90,8 +98,10 @@ pub struct Header {
     pub seq: u32,
     /// Sender's monotonic clock when the frame was encoded, microseconds.
     pub sender_stamp_us: u64,
-    /// Age of the observed pose (step 0) when the frame was encoded: camera capture to send,
-    /// microseconds. The MCU adds its own time since reception to know how old the data is.
+    /// Age of the message the frame was built from when the frame was encoded: camera
+    /// capture to send, microseconds. It is the freshest data in the frame (a held person's
+    /// step 0 is their `unseen_us` older), and it is fresh even when that message saw nobody.
+    /// The MCU adds its own time since reception to know how old the data is.
     pub pose_age_us: u32,
 }
 
@@ -110,6 +120,14 @@ pub struct ForecastStep {
 #[serde(deny_unknown_fields)]
 pub struct PersonForecast {
     pub track_id: u16,
+    /// How much older this person's step 0 is than the frame's `pose_age_us`, microseconds:
+    /// 0 for a person seen in the message the frame was built from; for a person the sender
+    /// holds after they dropped out of view, the time since they were last seen.
+    pub unseen_us: u32,
+    /// Per link joint (same order as `LINK_JOINTS_SMPL24`), how far the true joint may lie
+    /// from the position sent, millimetres: 0 for an observed joint; for a joint filled in
+    /// from an observed ancestor, the bone lengths between them.
+    pub reach_mm: [u16; LINK_JOINTS],
     /// Step 0: observed; step k: forecast at k * `step_ms` after the observation.
     pub steps: Vec<ForecastStep, MAX_STEPS>,
 }
@@ -122,7 +140,12 @@ pub struct LinkFrame {
     pub health: ModelHealth,
     /// Spacing of forecast steps, milliseconds.
     pub step_ms: u16,
-    /// Tracked people, nearest to the robot first. Empty means the sender tracks nobody.
+    /// People the sender saw but left out for lack of room (they were farther from the
+    /// monitored points than those sent). The MCU cannot account for them, so a frame with
+    /// any never lets the robot run on the forecast.
+    pub omitted: u8,
+    /// Tracked people, nearest to the robot first. Empty means the sender tracks nobody
+    /// (and, with `omitted = 0`, saw nobody).
     pub people: Vec<PersonForecast, MAX_PEOPLE>,
 }
 
@@ -254,7 +277,9 @@ pub enum DropReason {
     Truncated,
     #[error("CRC-32 mismatch")]
     Crc,
-    #[error("protocol version {got}, expected {PROTOCOL_VERSION}")]
+    #[error(
+        "protocol version {got}, expected {PROTOCOL_VERSION} (version 1 lacks per-person age and reach; update the sender)"
+    )]
     Version { got: u8 },
     #[error("CBOR body: {0}")]
     Cbor(CodecError),

@@ -6,6 +6,8 @@ use super::*;
 pub(crate) fn person(track_id: u16, x_mm: i16, steps: usize) -> PersonForecast {
     let mut out = PersonForecast {
         track_id,
+        unseen_us: 0,
+        reach_mm: [0; LINK_JOINTS],
         steps: Vec::new(),
     };
     for k in 0..steps {
@@ -32,6 +34,7 @@ pub(crate) fn frame(session: u32, seq: u32) -> LinkFrame {
         },
         health: ModelHealth::Nominal,
         step_ms: 100,
+        omitted: 0,
         people,
     }
 }
@@ -83,6 +86,27 @@ fn round_trip_byte_by_byte() {
     assert_eq!(rx.counters().dropped(), 0);
 }
 
+/// A held person with filled-in joints and a frame that left people out: the fields the MCU
+/// needs to be told the truth arrive as sent.
+#[test]
+fn held_person_reach_and_omitted_round_trip() {
+    let mut f = frame(1, 1);
+    f.omitted = 3;
+    let mut held = person(9, 1600, 2);
+    held.unseen_us = 750_000;
+    held.reach_mm[6] = 620; // left hand filled in from the shoulder
+    held.reach_mm[7] = 310; // right hand filled in from the elbow
+    f.people.push(held).expect("MAX_PEOPLE");
+    let mut rx = LinkReceiver::new();
+    let got = feed(&mut rx, &wire(&f));
+    assert_eq!(got, std::vec![Ok(f.clone())]);
+    let Some(Ok(got)) = got.into_iter().next() else {
+        unreachable!("checked above")
+    };
+    assert_eq!(got.omitted, 3);
+    assert_eq!((got.people[1].unseen_us, got.people[1].reach_mm[6]), (750_000, 620));
+}
+
 #[test]
 fn wire_has_no_zero_before_the_delimiter_and_crc_is_standard_crc32() {
     let w = wire(&frame(1, 1));
@@ -100,9 +124,12 @@ fn worst_case_frame_is_exactly_max_len() {
     f.header.sender_stamp_us = u64::MAX;
     f.header.pose_age_us = u32::MAX;
     f.step_ms = u16::MAX;
+    f.omitted = u8::MAX;
     f.people.clear();
     for id in 0..MAX_PEOPLE {
         let mut p = person(u16::MAX - id as u16, 0, MAX_STEPS);
+        p.unseen_us = u32::MAX;
+        p.reach_mm = [u16::MAX; LINK_JOINTS];
         for s in p.steps.iter_mut() {
             s.spread_mm = u16::MAX;
             s.joints_in_base_mm = [[i16::MIN; 3]; LINK_JOINTS];
@@ -185,6 +212,75 @@ fn each_drop_reason_is_counted_and_the_next_good_frame_still_arrives() {
     assert_eq!((c.dropped(), c.accepted), (6, 1));
 }
 
+/// The version-1 schema: the same frame without per-person age and reach or `omitted`.
+mod v1 {
+    use super::{ForecastStep, Header, LINK_JOINTS, MAX_PEOPLE, MAX_STEPS, ModelHealth, Vec};
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    pub struct PersonForecast {
+        pub track_id: u16,
+        pub steps: Vec<ForecastStep, MAX_STEPS>,
+    }
+
+    #[derive(Serialize)]
+    pub struct LinkFrame {
+        pub header: Header,
+        pub health: ModelHealth,
+        pub step_ms: u16,
+        pub people: Vec<PersonForecast, MAX_PEOPLE>,
+    }
+
+    pub fn from(f: &super::LinkFrame) -> LinkFrame {
+        let mut people = Vec::new();
+        for p in &f.people {
+            assert_eq!((p.unseen_us, p.reach_mm), (0, [0; LINK_JOINTS]));
+            let _ = people.push(PersonForecast {
+                track_id: p.track_id,
+                steps: p.steps.clone(),
+            });
+        }
+        LinkFrame {
+            header: f.header,
+            health: f.health,
+            step_ms: f.step_ms,
+            people,
+        }
+    }
+
+    pub fn cbor(f: &LinkFrame) -> std::vec::Vec<u8> {
+        let mut buf = [0u8; super::MAX_CBOR_LEN];
+        let mut ser = serde_cbor::ser::Serializer::new(serde_cbor::ser::SliceWrite::new(&mut buf[..])).packed_format();
+        f.serialize(&mut ser).expect("fits");
+        let n = ser.into_inner().bytes_written();
+        buf[..n].to_vec()
+    }
+}
+
+/// A well-formed version-1 frame (its own schema, correct CRC) is refused by its version,
+/// counted, and the message tells the operator what is wrong; the same body claiming version
+/// 2 does not decode either, since the fields the MCU relies on are missing.
+#[test]
+fn version_1_frames_are_refused_by_name() {
+    let old = v1::cbor(&v1::from(&frame(1, 1)));
+    let mut rx = LinkReceiver::new();
+    let got = feed(&mut rx, &wire_from_raw(&raw_with_crc(1, &old)));
+    assert_eq!(got, std::vec![Err(DropReason::Version { got: 1 })]);
+    assert_eq!((rx.counters().version, rx.counters().dropped()), (1, 1));
+    let msg = std::format!("{}", DropReason::Version { got: 1 });
+    assert_eq!(
+        msg,
+        "protocol version 1, expected 2 (version 1 lacks per-person age and reach; update the sender)"
+    );
+
+    let mut relabelled = wire_from_raw(&raw_with_crc(PROTOCOL_VERSION, &old));
+    relabelled.pop();
+    assert_eq!(
+        decode_frame(&mut relabelled),
+        Err(DropReason::Cbor(CodecError::Malformed))
+    );
+}
+
 #[test]
 fn trailing_bytes_after_the_cbor_body_are_malformed() {
     let mut body = cbor(&frame(1, 1));
@@ -198,8 +294,8 @@ fn trailing_bytes_after_the_cbor_body_are_malformed() {
 fn unknown_field_and_too_many_people_are_malformed() {
     // {0: header..., 9: 0}: field 9 does not exist.
     let mut body = cbor(&frame(1, 1));
-    assert_eq!(body[0], 0xa4);
-    body[0] = 0xa5;
+    assert_eq!(body[0], 0xa5);
+    body[0] = 0xa6;
     body.extend_from_slice(&[0x09, 0x00]);
     let mut w = wire_from_raw(&raw_with_crc(PROTOCOL_VERSION, &body));
     w.pop();
@@ -210,7 +306,7 @@ fn unknown_field_and_too_many_people_are_malformed() {
     let body = cbor(&f);
     let people_key = body
         .windows(2)
-        .position(|w| w == [0x03, 0x81])
+        .position(|w| w == [0x04, 0x81])
         .expect("people array header");
     let mut body = body.clone();
     body[people_key + 1] = 0x80 + MAX_PEOPLE as u8 + 1;

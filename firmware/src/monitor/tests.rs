@@ -2,7 +2,7 @@ use std::format;
 
 use super::*;
 use crate::link::tests::person;
-use crate::link::{Header, LinkFrame, MAX_STEPS, ModelHealth};
+use crate::link::{Header, LinkFrame, MAX_STEPS, MAX_WIRE_LEN, ModelHealth, transmit_time_us};
 
 fn cfg() -> MonitorConfig {
     MonitorConfig {
@@ -25,6 +25,7 @@ fn frame(seq: u32, health: ModelHealth, pose_age_us: u32) -> LinkFrame {
         },
         health,
         step_ms: 100,
+        omitted: 0,
         people,
     }
 }
@@ -156,6 +157,117 @@ fn degraded_health_falls_back_and_reason_changes_are_logged() {
 }
 
 #[test]
+fn people_left_out_never_run() {
+    let mut m = Monitor::new(cfg()).expect("valid");
+    let mut crowded = frame(1, ModelHealth::Nominal, 0);
+    crowded.omitted = 1;
+    assert_eq!(
+        m.accept_frame(crowded.clone(), 0),
+        tr(0, Mode::ProtectiveStop, Mode::Fallback, Reason::Omitted, 0)
+    );
+    let (command, _) = m.command(&ROBOT, 10_000);
+    let Command::Fallback { scale } = command else {
+        panic!("expected Fallback, got {command:?}");
+    };
+    // The people sent are still assessed, with the conservative speeds only.
+    let mut alone = crowded.clone();
+    alone.omitted = 0;
+    alone.health = ModelHealth::Degraded;
+    let mut d = Monitor::new(cfg()).expect("valid");
+    d.accept_frame(alone, 0);
+    assert_eq!(d.command(&ROBOT, 10_000).0, Command::Fallback { scale });
+
+    // Stale data is still noticed at its exact microsecond, and then the deadline.
+    assert_eq!(m.next_change_us(), Some(100_001));
+    assert_eq!(
+        m.poll(100_001),
+        tr(100_001, Mode::Fallback, Mode::Fallback, Reason::Stale, 100_001)
+    );
+    // Degraded health is named before omitted people; everyone sent again: Run.
+    crowded.header.seq = 2;
+    crowded.health = ModelHealth::Degraded;
+    assert_eq!(
+        m.accept_frame(crowded, 120_000),
+        tr(
+            120_000,
+            Mode::Fallback,
+            Mode::Fallback,
+            Reason::Health(ModelHealth::Degraded),
+            0
+        )
+    );
+    assert_eq!(
+        m.accept_frame(frame(3, ModelHealth::Nominal, 0), 150_000),
+        tr(150_000, Mode::Fallback, Mode::Run, Reason::Fresh, 0)
+    );
+}
+
+/// A held person's own age is charged in the SSM; the deadline follows the frame's freshest
+/// data, so holding someone for longer than the deadline slows the robot without stopping it.
+#[test]
+fn a_held_person_slows_the_robot_but_does_not_trip_the_deadline() {
+    let fresh = frame(1, ModelHealth::Nominal, 10_000);
+    let mut held = fresh.clone();
+    held.people[0].unseen_us = 400_000; // beyond deadline_us
+    let mut m = Monitor::new(cfg()).expect("valid");
+    m.accept_frame(fresh, 0);
+    let (Command::Run { scale: fresh_scale }, _) = m.command(&ROBOT, 5_000) else {
+        panic!("expected Run");
+    };
+    let mut m = Monitor::new(cfg()).expect("valid");
+    assert_eq!(
+        m.accept_frame(held, 0),
+        tr(0, Mode::ProtectiveStop, Mode::Run, Reason::Fresh, 10_000)
+    );
+    assert_eq!(m.next_change_us(), Some(90_001));
+    let (Command::Run { scale: held_scale }, _) = m.command(&ROBOT, 5_000) else {
+        panic!("expected Run");
+    };
+    assert!(held_scale < fresh_scale, "held {held_scale} fresh {fresh_scale}");
+    let a = m.assessment(&ROBOT, 5_000).expect("Run");
+    // 0.4 s more of approach at the ISO 13855 far speed (1.6 m/s).
+    let fresh_a = {
+        let mut f = Monitor::new(cfg()).expect("valid");
+        f.accept_frame(frame(1, ModelHealth::Nominal, 10_000), 0);
+        f.assessment(&ROBOT, 5_000).expect("Run")
+    };
+    assert!((a.s_h_m - fresh_a.s_h_m - 0.64).abs() < 1e-3, "{a:?} vs {fresh_a:?}");
+}
+
+#[test]
+fn latency_allowance_follows_the_baud_rate() {
+    let fast = MonitorConfig::for_baud(921_600);
+    let slow = MonitorConfig::for_baud(460_800);
+    assert_eq!(MonitorConfig::default(), fast);
+    assert_eq!(fast.link_latency_us, u64::from(transmit_time_us(MAX_WIRE_LEN, 921_600)));
+    let ratio = slow.link_latency_us as f64 / fast.link_latency_us as f64;
+    assert!(
+        (ratio - 2.0).abs() < 1e-3,
+        "{} vs {}",
+        slow.link_latency_us,
+        fast.link_latency_us
+    );
+    // The worst-case frame takes ~18 ms at 921 600 baud, ~36 ms at 460 800.
+    assert!((17_000..20_000).contains(&fast.link_latency_us), "{fast:?}");
+    assert!(slow.validate().is_ok());
+
+    // The same frame is older on arrival at the slower rate: stale sooner.
+    let at = |c: MonitorConfig| {
+        let mut m = Monitor::new(c).expect("valid");
+        m.accept_frame(frame(1, ModelHealth::Nominal, 20_000), 0);
+        m.next_change_us()
+    };
+    assert_eq!(
+        at(fast).zip(at(slow)).map(|(f, s)| f - s),
+        Some(slow.link_latency_us - fast.link_latency_us)
+    );
+    // No frame outruns a line at 0 baud.
+    let mut dead = Monitor::new(MonitorConfig::for_baud(0)).expect("valid");
+    dead.accept_frame(frame(1, ModelHealth::Nominal, 0), 0);
+    assert_eq!(dead.mode(), Mode::ProtectiveStop);
+}
+
+#[test]
 fn run_uses_the_forecast_fallback_does_not() {
     // The test person walks towards the robot at 1 m/s; make the forecast a 4 m/s lunge.
     let mut lunge = frame(1, ModelHealth::Nominal, 0);
@@ -205,6 +317,15 @@ fn transitions_render_with_their_reason() {
         ..t
     };
     assert_eq!(format!("{t}"), "t=101001us Run -> Fallback: model health Degraded");
+    let t = Transition {
+        reason: Reason::Omitted,
+        pose_age_us: Some(12_000),
+        ..t
+    };
+    assert_eq!(
+        format!("{t}"),
+        "t=101001us Run -> Fallback: people left out of the frame (pose age 12000us)"
+    );
 }
 
 #[test]

@@ -11,6 +11,8 @@ const ORIGIN: [f32; 3] = [0.0; 3];
 fn point_person(x_mm: i16, dx_mm: i16, steps: usize, spread_mm: u16) -> PersonForecast {
     let mut p = PersonForecast {
         track_id: 1,
+        unseen_us: 0,
+        reach_mm: [0; LINK_JOINTS],
         steps: Vec::new(),
     };
     for k in 0..steps {
@@ -153,6 +155,126 @@ fn nobody_tracked_standing_robot_and_bad_robot_state() {
     );
 }
 
+/// Index of the left hand and left shoulder in `LINK_JOINTS_SMPL24`.
+const LEFT_HAND: usize = 6;
+const LEFT_SHOULDER: usize = 2;
+
+/// A person standing 2.2 m in front of the robot, left shoulder at 2.0 m, left hand where
+/// `hand_x_mm` says; stationary over `steps` steps.
+fn reaching_person(hand_x_mm: i16, steps: usize) -> PersonForecast {
+    let mut p = point_person(2200, 0, steps, 0);
+    for step in p.steps.iter_mut() {
+        step.joints_in_base_mm[LEFT_SHOULDER] = [2000, 0, 0];
+        step.joints_in_base_mm[LEFT_HAND] = [hand_x_mm, 0, 0];
+    }
+    p
+}
+
+/// The sender lost sight of the left hand and filled it in at the shoulder with the arm's
+/// length as reach; the hand was in fact stretched out 0.6 m towards the robot. The MCU must
+/// not allow more speed than if it had seen the hand.
+#[test]
+fn a_filled_in_hand_allows_no_more_than_the_hand_seen() {
+    let cfg = SsmConfig::default();
+    for steps in [1, MAX_STEPS] {
+        let seen = [reaching_person(1400, steps)];
+        let mut filled = reaching_person(2000, steps);
+        filled.reach_mm[LEFT_HAND] = 600;
+        let mut unreached = filled.clone();
+        unreached.reach_mm = [0; LINK_JOINTS];
+        for f in [ForecastUse::Ignore, ForecastUse::Tighten] {
+            let truth = assess(&cfg, &robot(5.0), &view(&seen, 0.0), f);
+            let told = assess(&cfg, &robot(5.0), &view(core::slice::from_ref(&filled), 0.0), f);
+            let untold = assess(&cfg, &robot(5.0), &view(core::slice::from_ref(&unreached), 0.0), f);
+            assert!(told.scale <= truth.scale, "{told:?} > {truth:?}");
+            assert!(close(told.separation_m, truth.separation_m), "{told:?} vs {truth:?}");
+            // Not reaching: 1.85 m instead of 1.25 m of separation, and a faster robot.
+            assert!(close(untold.separation_m, 1.85) && untold.scale > truth.scale + 0.4);
+            assert!(truth.scale > 0.0, "{truth:?}");
+        }
+    }
+}
+
+/// A held person: the longer unseen, the slower the robot, and never faster than if they had
+/// just been seen there.
+#[test]
+fn a_held_person_slows_the_robot_the_longer_they_are_unseen() {
+    let cfg = SsmConfig::default();
+    for f in [ForecastUse::Ignore, ForecastUse::Tighten] {
+        let mut held = point_person(2500, 0, MAX_STEPS, 0);
+        let at_0 = assess(&cfg, &robot(5.0), &view(core::slice::from_ref(&held), 0.02), f);
+        let mut last = at_0;
+        let mut decreased = false;
+        for unseen_ms in (0..=2_000u32).step_by(50) {
+            held.unseen_us = unseen_ms * 1000;
+            let a = assess(&cfg, &robot(5.0), &view(core::slice::from_ref(&held), 0.02), f);
+            assert!(a.scale <= last.scale && a.scale <= at_0.scale, "{unseen_ms} ms: {a:?}");
+            assert!(a.s_h_m >= last.s_h_m);
+            decreased |= a.scale < last.scale;
+            last = a;
+        }
+        assert!(decreased && at_0.scale == 1.0 && last.scale == 0.0, "{at_0:?} {last:?}");
+    }
+
+    // 0.3 s unseen: 0.3 s more at the far speed, as if the frame were that much older.
+    let mut held = point_person(2500, 0, 1, 0);
+    let fresh = assess(
+        &cfg,
+        &robot(5.0),
+        &view(core::slice::from_ref(&held), 0.02),
+        ForecastUse::Ignore,
+    );
+    held.unseen_us = 300_000;
+    let a = assess(
+        &cfg,
+        &robot(5.0),
+        &view(core::slice::from_ref(&held), 0.02),
+        ForecastUse::Ignore,
+    );
+    let b = assess(
+        &cfg,
+        &robot(5.0),
+        &view(core::slice::from_ref(&held), 0.32),
+        ForecastUse::Ignore,
+    );
+    assert!(close(a.s_h_m - fresh.s_h_m, 1.6 * 0.3), "{a:?}");
+    assert!(close(b.s_h_m - a.s_h_m, 1.6 * 0.3), "{b:?}");
+}
+
+/// The ISO 13855 speed follows each person's own age: at 1.35 m, 0.6 s unseen may already
+/// be within 0.5 m, so the near speed applies to them, and only to them.
+#[test]
+fn each_person_gets_their_own_age_and_speed() {
+    let cfg = SsmConfig::default();
+    let mut held = point_person(1500, 0, 1, 0);
+    held.unseen_us = 600_000;
+    let a = assess(
+        &cfg,
+        &robot(1.0),
+        &view(core::slice::from_ref(&held), 0.0),
+        ForecastUse::Ignore,
+    );
+    assert!(close(a.s_h_m, 2.0 * (0.6 + 0.4)), "{a:?}");
+
+    // A fresh person nearby and someone held far away: the fresh one decides, at their age.
+    let mut far = point_person(6000, 0, 1, 0);
+    far.unseen_us = 500_000;
+    let both = [point_person(1500, 0, 1, 0), far];
+    let a = assess(&cfg, &robot(1.0), &view(&both, 0.0), ForecastUse::Ignore);
+    assert!(close(a.s_h_m, 1.6 * 0.4), "{a:?}");
+
+    // An age that overflows f32 must stop, not pass.
+    let mut ancient = point_person(6000, 0, 1, 0);
+    ancient.unseen_us = u32::MAX;
+    let a = assess(
+        &cfg,
+        &robot(1.0),
+        &view(core::slice::from_ref(&ancient), f32::MAX),
+        ForecastUse::Ignore,
+    );
+    assert_eq!((a.scale, a.s_p_m), (0.0, f32::INFINITY));
+}
+
 #[test]
 fn config_validation_names_the_field() {
     let mut cfg = SsmConfig {
@@ -224,11 +346,34 @@ fn arb_people_at_least(min: usize) -> impl Strategy<Value = StdVec<PersonForecas
                 joints_in_base_mm: j,
             }),
     ];
-    let person = (any::<u16>(), prop::collection::vec(step, 1..=MAX_STEPS)).prop_map(|(id, steps)| PersonForecast {
-        track_id: id,
-        steps: Vec::from_slice(&steps).expect("<= MAX_STEPS"),
-    });
+    let person = (
+        any::<u16>(),
+        arb_unseen(),
+        arb_reach(),
+        prop::collection::vec(step, 1..=MAX_STEPS),
+    )
+        .prop_map(|(id, unseen_us, reach_mm, steps)| PersonForecast {
+            track_id: id,
+            unseen_us,
+            reach_mm,
+            steps: Vec::from_slice(&steps).expect("<= MAX_STEPS"),
+        });
     prop::collection::vec(person, min..=MAX_PEOPLE)
+}
+
+/// Mostly people seen in the latest message; some held up to the sender's longest hold (5 s);
+/// some at any age the link can carry.
+fn arb_unseen() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => Just(0u32), 4 => 0u32..5_000_000, 1 => any::<u32>()]
+}
+
+/// Mostly fully observed; some joints filled in over up to a limb's length; any reach.
+fn arb_reach() -> impl Strategy<Value = [u16; LINK_JOINTS]> {
+    prop_oneof![
+        4 => Just([0u16; LINK_JOINTS]),
+        4 => prop::array::uniform12(prop_oneof![Just(0u16), 0u16..1000]),
+        1 => prop::array::uniform12(any::<u16>()),
+    ]
 }
 
 fn arb_robot() -> impl Strategy<Value = RobotState> {
@@ -305,5 +450,63 @@ proptest! {
         let one = assess(&cfg, &robot, &HumanView { people: &people[..1], step_ms: 100, pose_age_s: age_s }, f);
         let all = assess(&cfg, &robot, &HumanView { people: &people, step_ms: 100, pose_age_s: age_s }, f);
         prop_assert!(all.scale <= one.scale);
+    }
+
+    /// Holding someone longer (a larger `unseen_us`) never allows more speed.
+    #[test]
+    fn held_longer_never_allows_more(
+        cfg in arb_config(),
+        robot in arb_robot(),
+        people in arb_people_at_least(1),
+        which in any::<prop::sample::Index>(),
+        extra_us in prop_oneof![0u32..1_000_000, any::<u32>()],
+        step_ms in any::<u16>(),
+        age_s in 0.0f32..0.5,
+        tighten in any::<bool>(),
+    ) {
+        let f = if tighten { ForecastUse::Tighten } else { ForecastUse::Ignore };
+        let mut older = people.clone();
+        let p = &mut older[which.index(people.len())];
+        p.unseen_us = p.unseen_us.saturating_add(extra_us);
+        let young = assess(&cfg, &robot, &HumanView { people: &people, step_ms, pose_age_s: age_s }, f);
+        let old = assess(&cfg, &robot, &HumanView { people: &older, step_ms, pose_age_s: age_s }, f);
+        prop_assert!(old.scale <= young.scale, "{old:?} > {young:?}");
+        prop_assert!(old.s_p_m >= young.s_p_m, "{old:?} < {young:?}");
+    }
+
+    /// A joint sent up to its reach away from where it truly is (filled in from an ancestor)
+    /// never allows more speed than the true pose, fully observed, would.
+    #[test]
+    fn filled_in_joints_never_allow_more_than_the_truth(
+        cfg in arb_config(),
+        robot in arb_robot(),
+        truth in arb_people_at_least(1),
+        offsets in prop::array::uniform12(prop::array::uniform3(-1500i16..1500)),
+        step_ms in any::<u16>(),
+        age_s in 0.0f32..0.5,
+        tighten in any::<bool>(),
+    ) {
+        let f = if tighten { ForecastUse::Tighten } else { ForecastUse::Ignore };
+        let mut truth = truth;
+        let mut told = truth.clone();
+        for (t, s) in truth.iter_mut().zip(told.iter_mut()) {
+            t.reach_mm = [0; LINK_JOINTS];
+            for (j, o) in offsets.iter().enumerate() {
+                let len = libm::sqrtf(o.iter().map(|c| f32::from(*c) * f32::from(*c)).sum::<f32>());
+                // 1 mm beyond the offset: rounding in the distances must not decide.
+                s.reach_mm[j] = libm::ceilf(len) as u16 + 1;
+                for (ts, ss) in t.steps.iter_mut().zip(s.steps.iter_mut()) {
+                    let (true_joint, sent_joint) = (&mut ts.joints_in_base_mm[j], &mut ss.joints_in_base_mm[j]);
+                    for ((tv, sv), ov) in true_joint.iter_mut().zip(sent_joint.iter_mut()).zip(o) {
+                        // Keep both within the link's range.
+                        *tv = (*tv).clamp(-30_000, 30_000);
+                        *sv = *tv + ov;
+                    }
+                }
+            }
+        }
+        let seen = assess(&cfg, &robot, &HumanView { people: &truth, step_ms, pose_age_s: age_s }, f);
+        let filled = assess(&cfg, &robot, &HumanView { people: &told, step_ms, pose_age_s: age_s }, f);
+        prop_assert!(filled.scale <= seen.scale, "{filled:?} > {seen:?}");
     }
 }

@@ -99,7 +99,7 @@ impl InputAdapter {
             (Self::Skeleton3DArray(a), InputMessage::Skeleton3DArray(m)) => a.adapt(m)?,
             (Self::PoseArray(a), InputMessage::PoseArray(m)) => Adapted {
                 people: vec![a.adapt(m)?],
-                rejected: Vec::new(),
+                ..Adapted::default()
             },
             (Self::ZedObjects(a), InputMessage::ZedObjects(m)) => a.adapt(m)?,
             (a, m) => {

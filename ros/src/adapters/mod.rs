@@ -86,6 +86,9 @@ pub struct Person {
 pub struct Adapted {
     pub people: Vec<Person>,
     pub rejected: Vec<AdapterError>,
+    /// Rejected bodies (each also in `rejected`) whose joints can still be placed: not fit
+    /// for the engine, but the safety link must see them.
+    pub observed_only: Vec<Person>,
 }
 
 pub(super) fn stamp_ns<M: RosMessage>(header: &Header) -> Result<i64, AdapterError> {

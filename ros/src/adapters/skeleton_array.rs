@@ -32,15 +32,36 @@ impl SkeletonArrayAdapter {
         let stamp_ns = stamp_ns::<Skeleton3DArray>(&msg.header)?;
         let mut out = Adapted::default();
         for (index, body) in msg.bodies.iter().enumerate() {
-            match self.adapt_body(stamp_ns, index, body) {
+            match self.adapt_body(stamp_ns, index, body, true) {
                 Ok(p) => out.people.push(p),
-                Err(e) => out.rejected.push(e),
+                Err(e) => {
+                    // Confidences that do not line up with the joints say nothing usable about
+                    // them, but the joints themselves still place the person for the MCU.
+                    if matches!(
+                        e,
+                        AdapterError::Lengths {
+                            field: "confidences",
+                            ..
+                        }
+                    ) && let Ok(p) = self.adapt_body(stamp_ns, index, body, false)
+                    {
+                        out.observed_only.push(p);
+                    }
+                    out.rejected.push(e);
+                }
             }
         }
         Ok(out)
     }
 
-    fn adapt_body(&mut self, stamp_ns: i64, index: usize, body: &Skeleton3D) -> Result<Person, AdapterError> {
+    /// `use_confidences: false` takes every finite joint as observed.
+    fn adapt_body(
+        &mut self,
+        stamp_ns: i64,
+        index: usize,
+        body: &Skeleton3D,
+        use_confidences: bool,
+    ) -> Result<Person, AdapterError> {
         let type_name = Skeleton3DArray::ros_type_name;
         let id = body.id as i64;
         let n = body.joints.len();
@@ -52,7 +73,7 @@ impl SkeletonArrayAdapter {
             expected: n,
             found,
         };
-        if !body.confidences.is_empty() && body.confidences.len() != n {
+        if use_confidences && !body.confidences.is_empty() && body.confidences.len() != n {
             return Err(lengths("confidences", body.confidences.len()));
         }
         let names: Vec<String> = if body.joint_names.is_empty() {
@@ -94,7 +115,7 @@ impl SkeletonArrayAdapter {
             }
         };
         let positions: Vec<[f32; 3]> = body.joints.iter().map(to_f32).collect();
-        let valid: Vec<bool> = if body.confidences.is_empty() {
+        let valid: Vec<bool> = if body.confidences.is_empty() || !use_confidences {
             vec![true; n]
         } else {
             body.confidences

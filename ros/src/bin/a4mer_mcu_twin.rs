@@ -41,6 +41,11 @@ fn main() -> Result<()> {
         .map(|v| v.parse())
         .transpose()
         .context("--for-s seconds")?;
+    // The latency the MCU allows for a frame on the wire follows the link's baud.
+    let baud: u32 = arg(&args, "--baud")
+        .unwrap_or_else(|| "921600".into())
+        .parse()
+        .context("--baud (the node's link.baud)")?;
     let robot = RobotState {
         position_in_base_m: [x, y, z],
         programmed_speed_mps: speed,
@@ -53,7 +58,7 @@ fn main() -> Result<()> {
     master.set_timeout(Duration::from_millis(20))?;
 
     let mut receiver = a4mer_firmware::link::LinkReceiver::new();
-    let mut monitor = Monitor::new(MonitorConfig::default()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut monitor = Monitor::new(MonitorConfig::for_baud(baud)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     loop {
@@ -75,6 +80,9 @@ fn main() -> Result<()> {
             let line = match result {
                 Ok(frame) => {
                     let people = frame.people.len();
+                    let held = frame.people.iter().filter(|p| p.unseen_us > 0).count();
+                    let omitted = frame.omitted;
+                    let pose_age_us = frame.header.pose_age_us;
                     let health = format!("{:?}", frame.health);
                     monitor.accept_frame(frame, now_us);
                     let (command, _) = monitor.command(&robot, now_us);
@@ -82,6 +90,9 @@ fn main() -> Result<()> {
                     serde_json::json!({
                         "t_s": now_us as f64 / 1e6,
                         "people": people,
+                        "people_held": held,
+                        "people_omitted": omitted,
+                        "pose_age_us": pose_age_us,
                         "health": health,
                         "mode": format!("{:?}", monitor.mode()),
                         "command": match command {

@@ -12,7 +12,6 @@ use a4mer_runtime::stream::{
     Engine, GuardView, HORIZONS_MS, Health, HealthState, NUM_HORIZONS, Reject, SOURCES, StreamError,
 };
 
-use crate::link::LinkStats;
 use crate::msg::{DiagnosticArray, DiagnosticStatus, Header, KeyValue};
 use crate::tf::TfBuffer;
 use std::sync::Arc;
@@ -493,36 +492,6 @@ pub fn sched_status(id: &Identity, s: &super::sched::Applied) -> DiagnosticStatu
                 "frame_loop_cpus",
                 s.cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
             ),
-        ],
-    }
-}
-
-/// The safety link's status: ERROR while the device is missing (the MCU is then on its
-/// deadline and will protective-stop), WARN when frames are being dropped.
-pub fn link_status(id: &Identity, s: &LinkStats) -> DiagnosticStatus {
-    let dropped = s.frames_dropped_write_timeout + s.frames_dropped_disconnected;
-    let (level, message) = if !s.connected {
-        (DiagnosticStatus::ERROR, "link device not connected")
-    } else if dropped > 0 || s.write_errors > 0 {
-        (DiagnosticStatus::WARN, "link frames dropped")
-    } else {
-        (DiagnosticStatus::OK, "streaming")
-    };
-    DiagnosticStatus {
-        level,
-        name: format!("{}: safety link", id.node),
-        message: message.into(),
-        hardware_id: String::new(),
-        values: vec![
-            kv("connected", s.connected),
-            kv("frames_sent", s.frames_sent),
-            kv("frames_superseded", s.frames_superseded),
-            kv("frames_dropped_write_timeout", s.frames_dropped_write_timeout),
-            kv("frames_dropped_disconnected", s.frames_dropped_disconnected),
-            kv("encode_errors", s.encode_errors),
-            kv("write_errors", s.write_errors),
-            kv("opens", s.opens),
-            kv("last_error", s.last_error.as_deref().unwrap_or("")),
         ],
     }
 }

@@ -14,7 +14,9 @@
 pub mod diagnostics;
 mod inputs;
 pub mod lifecycle;
+pub mod link_diag;
 pub mod params;
+mod publish;
 pub mod sched;
 pub mod services;
 pub mod topics;
@@ -26,26 +28,25 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use a4mer_runtime::artifact::ArtifactError;
-use a4mer_runtime::stream::{EngineError, Eviction, StreamLoadError, StreamModel};
-use ros2_client::{NodeName, NodeOptions, Publisher, Subscription};
+use a4mer_runtime::stream::{EngineError, StreamLoadError, StreamModel};
+use ros2_client::{NodeName, NodeOptions, Subscription};
 
-use a4mer_firmware::link::PositionError;
-
-use crate::adapters::{AdapterError, InputMessage, Person};
+use crate::adapters::{AdapterError, InputMessage};
 use crate::config::{DEFAULT_NODE_NAME, NodeConfig};
 use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
-use crate::link::{LinkSender, Outgoing};
-use crate::msg::{Clock, Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
-use crate::outputs::{MarkerStyle, person_markers};
-use crate::pipeline::{Pipeline, PipelineError, Pushed, Sink};
+use crate::link::LinkSender;
+use crate::msg::{Clock, Header, Time};
+use crate::pipeline::{Pipeline, PipelineError};
 use crate::ros_args::env::EnvError;
 use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
-use crate::tf::{TfBuffer, TfError};
+use crate::tf::TfBuffer;
 use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity, TfDiagnostics};
 use inputs::{InputSubscription, TfInput};
 use lifecycle::{Primary, Step};
+use link_diag::LinkDiagnostics;
+use publish::{Outputs, Publish};
 use services::{Control, Services};
 pub use topics::{Endpoint, Topics};
 
@@ -235,13 +236,6 @@ pub struct RunSummary {
     pub rejected_frames: u64,
 }
 
-struct Outputs {
-    forecast: Publisher<PoseForecast>,
-    motifs: Publisher<MotifAnticipation>,
-    markers: Publisher<MarkerArray>,
-    person_markers: Publisher<MarkerArray>,
-}
-
 /// The frame loop's state: the pipeline, counters, the link and the lifecycle state.
 struct FrameLoop {
     /// The configuration with every accepted live change.
@@ -256,126 +250,37 @@ struct FrameLoop {
     tf_diag: TfDiagnostics,
     link: Option<LinkSender>,
     state: Primary,
-}
-
-/// The node's side of the pipeline: publish, count, send to the link.
-struct Publish<'a> {
-    out: &'a Outputs,
-    /// Inactive: nothing is published and link frames go out Degraded.
-    active: bool,
-    diag: &'a mut Diagnostics,
-    tf_diag: &'a mut TfDiagnostics,
-    link: Option<&'a LinkSender>,
-    received: Instant,
-    transport_us: u64,
-    sent: u64,
-    failed: u64,
-}
-
-impl Sink for Publish<'_> {
-    fn unusable(&mut self, why: String) {
-        self.diag.unusable(why);
-    }
-
-    fn rejected_body(&mut self, why: &AdapterError) {
-        self.diag.rejected_body(why.to_string());
-    }
-
-    fn not_followed(&mut self, person: &Person, max_tracks: usize) {
-        self.diag.person_not_followed(person.id, max_tracks);
-    }
-
-    fn pushed(&mut self, step: Pushed<'_>) {
-        let id = step.person.id;
-        let (a, out) = match step.result {
-            Ok(r) => r,
-            Err(e) => return self.diag.rejected_frame(id, &e),
-        };
-        self.diag.person(
-            id,
-            a.health,
-            out.motifs.motif_now,
-            step.engine.atoms_closed(),
-            a.body_scale,
-        );
-        if !self.active {
-            return;
-        }
-        let person = person_markers(
-            &out.motifs,
-            out.forecast.as_ref(),
-            &step.person.frame,
-            &MarkerStyle::default(),
-        );
-        if self.out.person_markers.publish(person).is_err() {
-            self.failed += 1;
-        }
-        if let Some(markers) = out.markers
-            && self.out.markers.publish(markers).is_err()
-        {
-            self.failed += 1;
-        }
-        if let Some(forecast) = out.forecast {
-            match self.out.forecast.publish(forecast) {
-                Ok(()) => self.sent += 1,
-                Err(_) => self.failed += 1,
-            }
-        }
-        if self.out.motifs.publish(out.motifs).is_err() {
-            self.failed += 1;
-        }
-    }
-
-    fn link_frame(&mut self, frame: Result<Outgoing, PositionError>) {
-        match (frame, self.link) {
-            (Ok(mut frame), Some(link)) => {
-                if !self.active {
-                    // The MCU applies its certified fallback, on live poses.
-                    frame.health = a4mer_firmware::link::ModelHealth::Degraded;
-                }
-                let age_us = (self.received.elapsed().as_micros() as u64 + self.transport_us)
-                    .saturating_add(u64::from(frame.pose_age_us));
-                frame.pose_age_us = age_us.min(u64::from(u32::MAX)) as u32;
-                link.offer(frame);
-            }
-            (Err(e), _) => self.diag.unusable(format!("link frame: {e}")),
-            (Ok(_), None) => {}
-        }
-    }
-
-    fn transform_unavailable(&mut self, why: &TfError, people: usize) {
-        self.tf_diag.unplaced(why.to_string(), people);
-    }
-
-    fn transform_held(&mut self, age_ns: i64) {
-        self.tf_diag.held(age_ns);
-    }
-
-    fn evicted(&mut self, id: u32, why: Eviction, max_tracks: usize) {
-        self.diag.evicted(id);
-        if let Eviction::MadeRoomFor(new) = why {
-            self.diag.last_error = Some(format!(
-                "tracks.max = {max_tracks} reached: person {id} dropped for person {new}"
-            ));
-        }
-    }
+    link_diag: LinkDiagnostics,
 }
 
 impl FrameLoop {
-    /// `received`: when the sample was taken; `transport_us`: its age at that moment.
-    fn on_message(&mut self, msg: &InputMessage, out: &Outputs, received: Instant, transport_us: u64) {
+    /// `received`: when the sample was taken; `publish_ns`: its DDS source timestamp.
+    fn on_message(&mut self, msg: &InputMessage, out: &Outputs, received: Instant, publish_ns: Option<i64>) {
         // Unconfigured or finalized: the sample is taken and dropped.
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
+        let header = msg.header();
+        // Simulated time is no clock to measure a capture's age against.
+        let capture_ns = (!self.config.use_sim_time).then(|| header.stamp.to_ns());
+        let (age_ns, from) = link_diag::pose_age_at_take(capture_ns, publish_ns, wall_clock_ns());
+        // Without TF, link frames are placed from the one frame the link was told about.
+        let wrong_frame = self.link.is_some()
+            && self.config.output_frame_id.is_empty()
+            && !self.link_diag.input_frame(&header.frame_id);
+        if self.link.is_some() {
+            self.link_diag.age(from);
+        }
         let mut sink = Publish {
             out,
             active: self.state == Primary::Active,
             diag: &mut self.diag,
             tf_diag: &mut self.tf_diag,
+            link_diag: &mut self.link_diag,
             link: self.link.as_ref(),
             received,
-            transport_us,
+            age_at_take_us: (age_ns.max(0) / 1000) as u64,
+            wrong_frame,
             sent: 0,
             failed: 0,
         };
@@ -523,6 +428,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         tf_diag: TfDiagnostics::default(),
         link: None,
         state: Primary::Unconfigured,
+        link_diag: LinkDiagnostics::default(),
     };
     if config.lifecycle_autostart {
         frames
@@ -585,7 +491,8 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                     .push(diagnostics::kv("lifecycle_state", frames.state.state().label));
             }
             if let Some(link) = &frames.link {
-                report.status.push(diagnostics::link_status(&identity, &link.stats()));
+                let status = link_diag::link_status(&identity, &link.stats(), &mut frames.link_diag);
+                report.status.push(status);
             }
             report.status.push(diagnostics::sched_status(&identity, &sched));
             if tf_input.is_some() {
@@ -640,13 +547,13 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             match input.take() {
                 Ok(Some((msg, info))) => {
                     let taken = Instant::now();
-                    let transport = info.source_timestamp().and_then(|s| {
-                        let ns = wall_clock_ns() - s.to_nanos();
+                    let publish_ns = info.source_timestamp().map(|s| s.to_nanos());
+                    let transport = publish_ns.and_then(|p| {
+                        let ns = wall_clock_ns() - p;
                         (ns >= 0).then(|| Duration::from_nanos(ns as u64))
                     });
                     frames.diag.message(transport);
-                    let transport_us = transport.map(|d| d.as_micros() as u64).unwrap_or(0);
-                    frames.on_message(&msg, &outputs, taken, transport_us);
+                    frames.on_message(&msg, &outputs, taken, publish_ns);
                     frames.diag.latency(taken.elapsed());
                 }
                 Ok(None) => break,

@@ -193,11 +193,51 @@ pub fn specs() -> Vec<Spec> {
             false,
         ),
         spec(
-            "link.base_from_forecast",
+            "link.base_from_forecast_xyz_rpy",
             || ParameterValue::DoubleArray(vec![0.0; 6]),
-            "Pose of the forecast frame in the robot base frame: x y z (m) roll pitch yaw (rad).",
+            "Pose of the forecast frame in the robot base frame: x y z (m) roll pitch yaw (rad), \
+             R = Rz(yaw) Ry(pitch) Rx(roll). Required with link.device unless output.frame_id is set.",
             "6 finite values",
             Range::None,
+            false,
+        ),
+        spec(
+            "link.monitored_points",
+            || ParameterValue::DoubleArray(vec![0.0; 3]),
+            "Points the safety MCU monitors, robot base frame: x y z (m) of each, flattened. The \
+             two people nearest them go out on the link.",
+            "a multiple of 3 finite values, at least 3",
+            Range::None,
+            false,
+        ),
+        spec(
+            "link.monitored_radius_m",
+            || ParameterValue::Double(0.0),
+            "Radius the robot's moving parts may reach around each monitored point, m.",
+            "",
+            Range::Double(
+                crate::config::LINK_MONITORED_RADIUS_M.0,
+                crate::config::LINK_MONITORED_RADIUS_M.1,
+            ),
+            false,
+        ),
+        spec(
+            "link.hold_s",
+            || ParameterValue::Double(1.0),
+            "Seconds a person who drops out of view is held on the link at their last pose.",
+            "",
+            Range::Double(crate::config::LINK_HOLD_S.0, crate::config::LINK_HOLD_S.1),
+            false,
+        ),
+        spec(
+            "link.human_speed_mps",
+            || ParameterValue::Double(1.6),
+            "Speed a held person may have moved at (ISO 13855), m/s.",
+            "",
+            Range::Double(
+                crate::config::LINK_HUMAN_SPEED_MPS.0,
+                crate::config::LINK_HUMAN_SPEED_MPS.1,
+            ),
             false,
         ),
         spec(
@@ -537,7 +577,7 @@ mod tests {
         let listed = s.list(&[], 0);
         assert_eq!(listed.names.len(), PARAMETERS.len());
         assert!(listed.prefixes.contains(&"input".to_string()));
-        assert_eq!(s.list(&["link".into()], 0).names.len(), 3);
+        assert_eq!(s.list(&["link".into()], 0).names.len(), 7);
         assert_eq!(s.list(&[], 1).names, ["model", "use_sim_time"]);
     }
 

@@ -164,7 +164,7 @@ def params_phase(p):
     out = {}
     listed = p.call(ListParameters, "list_parameters", ListParameters.Request())
     out["listed"] = sorted(listed.result.names)
-    names = ["input.type", "markers.stride", "model", "diagnostics.period_s", "link.base_from_forecast", "nope"]
+    names = ["input.type", "markers.stride", "model", "diagnostics.period_s", "link.base_from_forecast_xyz_rpy", "nope"]
     got = p.call(GetParameters, "get_parameters", GetParameters.Request(names=names))
     out["got"] = {n: value_json(v) for n, v in zip(names, got.values)}
     types = p.call(GetParameterTypes, "get_parameter_types", GetParameterTypes.Request(names=names))

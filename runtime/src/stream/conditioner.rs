@@ -26,9 +26,10 @@ pub const MAX_BACKWARDS_NS: i64 = 1_000_000_000;
 pub struct ConditionerConfig {
     /// A gap between accepted frames longer than this resets the stream.
     pub gap_limit_ns: i64,
-    /// Frames with fewer valid (finite, present) joints are rejected. The default, 8, lets
-    /// a rig that delivers only the legs and pelvis (9 joints) or a sparse upper body
-    /// through: the model is trained with such rigs, and fewer than 8 is no body.
+    /// Frames with fewer valid (finite, present) joints are rejected. The default, 7, is
+    /// the legs and pelvis of a rig without foot joints (pelvis, hips, knees, ankles): a
+    /// camera that sees a person from the legs down still gets a forecast (the guard
+    /// judges it against the baselines, as any other). Fewer than 7 is no body.
     pub min_valid_joints: usize,
 }
 
@@ -36,7 +37,7 @@ impl Default for ConditionerConfig {
     fn default() -> Self {
         Self {
             gap_limit_ns: 200_000_000,
-            min_valid_joints: 8,
+            min_valid_joints: 7,
         }
     }
 }
@@ -344,10 +345,10 @@ mod tests {
         );
 
         let mut f = at(66_666_667);
-        for j in 0..17 {
+        for j in 0..18 {
             f.joints_in_world[j][1] = f32::NAN;
         }
-        assert_eq!(c.push(&f), Err(Reject::TooFewValidJoints { valid: 7, required: 8 }));
+        assert_eq!(c.push(&f), Err(Reject::TooFewValidJoints { valid: 6, required: 7 }));
     }
 
     #[test]
