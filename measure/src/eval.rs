@@ -271,10 +271,9 @@ pub fn evaluate_streams<'m>(
         for t in window_origins(len, stride) {
             let observed = &s.observed[t + 1 - OBSERVE_FRAMES..=t];
             let future = &s.truth[t + 1..=t + HORIZON_STEPS];
-            let mut scored = [false; NUM_JOINTS];
-            for j in 0..NUM_JOINTS {
-                scored[j] = s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j]);
-            }
+            let scored: [bool; NUM_JOINTS] = std::array::from_fn(|j| {
+                s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j])
+            });
             // The model first: every method is scored on the windows it forecast.
             if let Some(m) = model.as_deref_mut() {
                 let forecast = m.forecast(observed);
@@ -284,8 +283,8 @@ pub fn evaluate_streams<'m>(
                 }
                 ours.add(&forecast, future, &scored);
             }
-            for j in 0..NUM_JOINTS {
-                joints_seen[j] |= scored[j];
+            for (seen, s) in joints_seen.iter_mut().zip(&scored) {
+                *seen |= *s;
             }
             zero.add(&ZeroVelocity.forecast(observed), future, &scored);
             cv.add(&ConstantVelocity.forecast(observed), future, &scored);

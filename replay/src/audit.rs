@@ -329,6 +329,11 @@ impl Sink for Audit<'_> {
         }
     }
 
+    fn baseline_forecast(&mut self, _person: &Person, forecast: PoseForecast) {
+        self.report.forecasts_from_baselines += 1;
+        self.write(|o| o.forecast, &forecast);
+    }
+
     fn link_without_forecast(&mut self, person_id: u32, source: LinkSource) {
         let now = self.last_ns;
         let gap_ns = self.gap_ns;

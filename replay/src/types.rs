@@ -106,6 +106,10 @@ pub struct ReplayReport {
     pub people: Vec<u32>,
     pub duration_s: f64,
     pub forecasts: u64,
+    /// Forecasts from the baselines for frames the engine refused (too few joints), in the
+    /// output bag beside the model's.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forecasts_from_baselines: u64,
     /// Pose messages whose people could not be placed in `output.frame_id` (no usable
     /// transform in the bag's `/tf` and `/tf_static`); each is an event too.
     pub unplaced_messages: u64,
@@ -125,4 +129,8 @@ pub struct ReplayReport {
     pub stopped_at: Option<String>,
     pub output_bag: Option<String>,
     pub timing: Timing,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

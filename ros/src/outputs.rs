@@ -89,6 +89,62 @@ pub fn anticipation_forecast(header: Header, person_id: u32, a: &Anticipation) -
     Ok(msg)
 }
 
+/// The forecast published for a frame the engine refuses (too few joints to be a body for
+/// the model): the joints it has, carried on at constant velocity from the same person's
+/// previous frame (`previous`, if it is at most `max_gap_ns` older; else held), their spread
+/// the distance a person covers at `human_speed_mps` (ISO 13855) by each step, the guard's
+/// weights all on that baseline and the model marked losing at every horizon. Joints the
+/// frame lacks are NaN, as in every forecast.
+pub fn baseline_forecast(
+    header: Header,
+    person_id: u32,
+    now: &a4mer_runtime::PoseFrame,
+    previous: Option<&a4mer_runtime::PoseFrame>,
+    max_gap_ns: i64,
+    human_speed_mps: f32,
+) -> Result<PoseForecast, OutputError> {
+    let steps_n = horizon_step(HORIZONS_MS[HORIZONS_MS.len() - 1]);
+    let period_ns = a4mer_runtime::frame_period_ns(1);
+    let seen =
+        |f: &a4mer_runtime::PoseFrame, j: usize| f.valid[j] && f.joints_in_world[j].iter().all(|v| v.is_finite());
+    let dt_s = previous
+        .map(|p| now.stamp_ns - p.stamp_ns)
+        .filter(|d| *d > 0 && *d <= max_gap_ns)
+        .map(|d| d as f32 / 1e9);
+    let velocity: [[f32; 3]; a4mer_runtime::NUM_JOINTS] = std::array::from_fn(|j| match (previous, dt_s) {
+        (Some(p), Some(dt)) if seen(now, j) && seen(p, j) => {
+            std::array::from_fn(|c| (now.joints_in_world[j][c] - p.joints_in_world[j][c]) / dt)
+        }
+        _ => [0.0; 3],
+    });
+    let t_s = |k: usize| (k + 1) as f32 * period_ns as f32 / 1e9;
+    let steps: Vec<Joints> = (0..steps_n)
+        .map(|k| {
+            std::array::from_fn(|j| {
+                if seen(now, j) {
+                    std::array::from_fn(|c| now.joints_in_world[j][c] + velocity[j][c] * t_s(k))
+                } else {
+                    [f32::NAN; 3]
+                }
+            })
+        })
+        .collect();
+    let spread: Vec<f32> = (0..steps_n).map(|k| human_speed_mps * t_s(k)).collect();
+    let mut msg = pose_forecast(header, person_id, period_ns, &steps, &spread)?;
+    msg.guard_sources = SOURCES.iter().map(|s| s.to_string()).collect();
+    let weights: [f32; 3] = if dt_s.is_some() {
+        [0.0, 0.0, 1.0]
+    } else {
+        [0.0, 1.0, 0.0]
+    };
+    for ms in HORIZONS_MS {
+        msg.guard_horizons_s.push(ms as f32 / 1000.0);
+        msg.guard_weights.extend_from_slice(&weights);
+        msg.model_losing.push(true);
+    }
+    Ok(msg)
+}
+
 /// The engine's motif output and health as a `MotifAnticipation`.
 pub fn motif_anticipation(header: Header, person_id: u32, a: &Anticipation) -> MotifAnticipation {
     let (motif_now, motif_now_confidence) = a

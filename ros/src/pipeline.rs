@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::PositionError;
 use a4mer_runtime::stream::{
-    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, StreamError, Tracks,
-    TracksConfig,
+    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, Reject, StreamError,
+    Tracks, TracksConfig,
 };
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, MapFile, Person};
@@ -27,7 +27,7 @@ use crate::link::{
 };
 use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
 use crate::node::LoadedModel;
-use crate::outputs::{MarkerStyle, anticipation_forecast, forecast_markers, motif_anticipation};
+use crate::outputs::{MarkerStyle, anticipation_forecast, baseline_forecast, forecast_markers, motif_anticipation};
 use crate::tf::{TfBuffer, TfError};
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +96,9 @@ pub trait Sink {
     fn link_without_forecast(&mut self, _person_id: u32, _source: LinkSource) {}
     /// A person left the message and is held, came back, or was released.
     fn hold_event(&mut self, _event: &HoldEvent) {}
+    /// The engine refused this person's frame for too few joints: the forecast published
+    /// instead, from the baselines (`outputs::baseline_forecast`).
+    fn baseline_forecast(&mut self, _person: &Person, _forecast: PoseForecast) {}
     /// The message's frame could not be placed in `output.frame_id`: its `people` were not
     /// pushed and no output was built for them.
     fn transform_unavailable(&mut self, why: &TfError, people: usize);
@@ -121,6 +124,10 @@ pub struct Pipeline {
     hold: Hold,
     max_tracks: usize,
     for_link: Vec<LinkPerson>,
+    /// Each person's frame in the previous message (the baselines' velocity).
+    previous: Vec<Person>,
+    current: Vec<Person>,
+    gap_limit_ns: i64,
 }
 
 impl Pipeline {
@@ -153,6 +160,9 @@ impl Pipeline {
             hold: Hold::new(config.link_placement.hold),
             max_tracks: config.max_tracks,
             for_link: Vec::new(),
+            previous: Vec::new(),
+            current: Vec::new(),
+            gap_limit_ns: engine_config(config).conditioner.gap_limit_ns,
         })
     }
 
@@ -239,6 +249,18 @@ impl Pipeline {
                     Ok((a, person_outputs(person.id, a, frame_id, &self.markers, sink)))
                 }
                 (Err(e), _) => {
+                    if let StreamError::Rejected(Reject::TooFewValidJoints { .. }) = e {
+                        let previous = self.previous.iter().find(|p| p.id == person.id).map(|p| &p.frame);
+                        let header = Header {
+                            stamp: header.stamp,
+                            frame_id: frame_id.to_owned(),
+                        };
+                        let speed = self.monitored.human_speed_mps;
+                        match baseline_forecast(header, person.id, &person.frame, previous, self.gap_limit_ns, speed) {
+                            Ok(f) => sink.baseline_forecast(person, f),
+                            Err(e) => sink.unusable(e.to_string()),
+                        }
+                    }
                     // A frame the engine refuses (too few joints, a stamp going back) still
                     // places the person for the MCU.
                     if linking && let Some(p) = observed_person(person.id, &person.frame, LinkSource::EngineRejected) {
@@ -257,6 +279,12 @@ impl Pipeline {
                 result,
             });
         }
+        self.current.clear();
+        self.current.extend(adapted.people.iter().map(|p| Person {
+            id: p.id,
+            frame: p.frame,
+        }));
+        std::mem::swap(&mut self.previous, &mut self.current);
         if let Some(base) = &self.link_base {
             for body in &adapted.observed_only {
                 if let Some(p) = observed_person(body.id, &body.frame, LinkSource::BodyRejected) {

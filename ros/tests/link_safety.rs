@@ -31,6 +31,7 @@ struct Collect {
     frames: Vec<Outgoing>,
     without_forecast: Vec<(u32, LinkSource)>,
     holds: Vec<HoldEvent>,
+    baseline_forecasts: Vec<a4mer_ros::msg::PoseForecast>,
     rejected_frames: u64,
     rejected_bodies: u64,
     not_followed: u64,
@@ -57,6 +58,9 @@ impl Sink for Collect {
     }
     fn hold_event(&mut self, event: &HoldEvent) {
         self.holds.push(*event);
+    }
+    fn baseline_forecast(&mut self, _person: &Person, forecast: a4mer_ros::msg::PoseForecast) {
+        self.baseline_forecasts.push(forecast);
     }
     fn transform_unavailable(&mut self, why: &TfError, _people: usize) {
         panic!("no TF in these scenes: {why}");
@@ -264,6 +268,17 @@ fn a_nearer_person_the_engine_refuses_for_2_s_is_in_every_link_frame_degraded() 
         .iter()
         .filter(|(id, s)| *id == 2 && *s == LinkSource::EngineRejected);
     assert!(refused.count() >= 60);
+    // Each refused frame still yields a forecast, from the baselines: the three joints
+    // seen, the others NaN, the spread growing at the ISO 13855 speed.
+    let b = &seen.0.baseline_forecasts;
+    assert_eq!(b.len() as u64, seen.0.rejected_frames);
+    for f in b {
+        assert_eq!((f.person_id, f.num_steps), (2, 30));
+        let finite = f.points[..24].iter().filter(|p| p.x.is_finite()).count();
+        assert_eq!(finite, 3);
+        assert!((f.spread_m[29] - 1.6).abs() < 1e-3, "{}", f.spread_m[29]);
+        assert!(f.model_losing.iter().all(|l| *l));
+    }
     check_never_faster("pelvis and hips", &seen, &truth, 2, PARTLY);
 }
 

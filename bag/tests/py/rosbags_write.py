@@ -3,7 +3,8 @@
 Usage: rosbags_write.py FRAMES.json MSG_DIR OUT_BAG mcap|sqlite3 [none|storage|message|file]
 
 FRAMES.json: {"frame_id": str, "frames": [{"stamp_ns": int, "joints": [[x, y, z] x 24],
-"valid": [bool x 24]}]}. Writes two topics: /poses (a4mer_msgs/msg/Skeleton3DArray, types
+"valid": [bool x 24]}]}; a frame may instead list "bodies": [{"id": int, "joints": ...,
+"valid": ...}] (several people, or none). Writes two topics: /poses (a4mer_msgs/msg/Skeleton3DArray, types
 read from MSG_DIR/*.msg) and /pose_array (geometry_msgs/msg/PoseArray, rosbags' own Jazzy
 definition). Compression (zstd): `storage` compresses MCAP chunks, `message` each payload,
 `file` the whole storage file, as `ros2 bag record --compression-mode` does.
@@ -66,16 +67,22 @@ def main():
             ns = f['stamp_ns']
             header = Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=doc['frame_id'])
             nan = float('nan')
-            points = [
-                Point(x=p[0], y=p[1], z=p[2]) if ok else Point(x=nan, y=nan, z=nan)
-                for p, ok in zip(f['joints'], f['valid'])
-            ]
-            body = Skeleton3D(
-                id=1, layout='smpl24', joint_names=SMPL24, joints=points,
-                confidences=np.array([1.0 if ok else 0.0 for ok in f['valid']], dtype=np.float32),
-            )
-            msg = Skeleton3DArray(header=header, bodies=[body])
+
+            def body_of(b):
+                points = [
+                    Point(x=p[0], y=p[1], z=p[2]) if ok else Point(x=nan, y=nan, z=nan)
+                    for p, ok in zip(b['joints'], b['valid'])
+                ]
+                return points, Skeleton3D(
+                    id=b.get('id', 1), layout='smpl24', joint_names=SMPL24, joints=points,
+                    confidences=np.array([1.0 if ok else 0.0 for ok in b['valid']], dtype=np.float32),
+                )
+
+            bodies = f['bodies'] if 'bodies' in f else [f]
+            made = [body_of(b) for b in bodies]
+            msg = Skeleton3DArray(header=header, bodies=[m[1] for m in made])
             writer.write(poses, ns, typestore.serialize_cdr(msg, Skeleton3DArray.__msgtype__))
+            points = made[0][0] if made else []
             arr = PoseArray(
                 header=header,
                 poses=[Pose(position=p, orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)) for p in points],

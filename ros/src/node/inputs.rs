@@ -9,7 +9,7 @@ use crate::dds::{subscription, tf_qos, tf_static_qos};
 use crate::msg::{ObjectsStamped, PoseArray, Skeleton3DArray, TFMessage};
 use crate::tf::TfBuffer;
 
-use super::diagnostics::TfDiagnostics;
+use super::tf_diag::TfDiagnostics;
 use super::{MAX_TAKES_PER_WAKE, NodeError, ros_err};
 
 const TF: mio::Token = mio::Token(3);

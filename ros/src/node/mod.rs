@@ -19,6 +19,7 @@ pub mod params;
 mod publish;
 pub mod sched;
 pub mod services;
+pub mod tf_diag;
 pub mod topics;
 
 use std::path::Path;
@@ -42,12 +43,13 @@ use crate::ros_args::names::NameError;
 use crate::ros_args::params::ParamError;
 use crate::ros_args::{ArgsError, NodeNames, Parameters, RosArgs, RosEnv};
 use crate::tf::TfBuffer;
-use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity, TfDiagnostics};
+use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity};
 use inputs::{InputSubscription, TfInput};
 use lifecycle::{Primary, Step};
 use link_diag::LinkDiagnostics;
 use publish::{Outputs, Publish};
 use services::{Control, Services};
+use tf_diag::TfDiagnostics;
 pub use topics::{Endpoint, Topics};
 
 /// The model the node runs when the `model` parameter is empty.
@@ -494,7 +496,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                 let status = link_diag::link_status(&identity, &link.stats(), &mut frames.link_diag);
                 report.status.push(status);
             }
-            report.status.push(diagnostics::sched_status(&identity, &sched));
+            report.status.push(tf_diag::sched_status(&identity, &sched));
             if tf_input.is_some() {
                 let FrameLoop {
                     tf_diag, tf, config, ..

@@ -6,8 +6,9 @@ use a4mer_firmware::link::{ModelHealth, PositionError};
 use a4mer_runtime::stream::Eviction;
 use ros2_client::Publisher;
 
-use super::diagnostics::{Diagnostics, TfDiagnostics};
+use super::diagnostics::Diagnostics;
 use super::link_diag::LinkDiagnostics;
+use super::tf_diag::TfDiagnostics;
 use crate::adapters::{AdapterError, Person};
 use crate::link::{HoldEvent, LinkSender, LinkSource, Outgoing};
 use crate::msg::{MarkerArray, MotifAnticipation, PoseForecast};
@@ -108,6 +109,17 @@ impl Sink for Publish<'_> {
             }
             (Err(e), _) => self.diag.unusable(format!("link frame: {e}")),
             (Ok(_), None) => {}
+        }
+    }
+
+    fn baseline_forecast(&mut self, _person: &Person, forecast: PoseForecast) {
+        self.diag.forecasts_from_baselines += 1;
+        if !self.active {
+            return;
+        }
+        match self.out.forecast.publish(forecast) {
+            Ok(()) => self.sent += 1,
+            Err(_) => self.failed += 1,
         }
     }
 

@@ -150,7 +150,7 @@ fn many_people_flickering_at_once_stay_within_fixed_memory() {
     for k in 0..120 {
         // 200 people, half of them in view on alternate frames, 1 m apart.
         let in_view: Vec<(u32, [f32; 2])> = (0..200u32)
-            .filter(|i| (i + k as u32) % 2 == 0)
+            .filter(|i| (i + k as u32).is_multiple_of(2))
             .map(|i| (i, [2.0 + (i / 20) as f32, (i % 20) as f32]))
             .collect();
         let (_, frame) = cell.frame(k, &in_view);
