@@ -216,19 +216,22 @@ fn check_never_faster(
     );
 }
 
+/// The person nearer the tool, and one farther away, both from the same real take.
+const NEAR: Actor = Actor {
+    id: 2,
+    offset: 0,
+    at: [1.4, 0.0],
+};
+const FAR: Actor = Actor {
+    id: 1,
+    offset: 200,
+    at: [4.0, 2.0],
+};
+
 /// The scene: a far person in full view and a nearer one who, for 2 s, shows only `seen`.
 fn partly_seen(seen_joints: &'static [usize]) -> ((Collect, Vec<f32>), (Collect, Vec<f32>)) {
     let take = take();
-    let near = Actor {
-        id: 2,
-        offset: 0,
-        at: [1.4, 0.0],
-    };
-    let far = Actor {
-        id: 1,
-        offset: 200,
-        at: [4.0, 2.0],
-    };
+    let (near, far) = (NEAR, FAR);
     let scene = |hide: bool| {
         let (take, near, far) = (&take, &near, &far);
         move |k: usize| {
@@ -307,16 +310,7 @@ fn a_fifth_person_beyond_tracks_max_and_nearest_is_in_every_link_frame() {
 #[test]
 fn a_body_the_adapter_rejects_with_finite_joints_is_in_every_link_frame() {
     let take = take();
-    let near = Actor {
-        id: 2,
-        offset: 0,
-        at: [1.4, 0.0],
-    };
-    let far = Actor {
-        id: 1,
-        offset: 200,
-        at: [4.0, 2.0],
-    };
+    let (near, far) = (NEAR, FAR);
     let bad = 60..120;
     let scene = |broken: bool| {
         let (take, near, far, bad) = (&take, &near, &far, bad.clone());
@@ -332,4 +326,49 @@ fn a_body_the_adapter_rejects_with_finite_joints_is_in_every_link_frame() {
     let truth = run(&[], 150, scene(false));
     assert_eq!(seen.0.rejected_bodies, 60);
     check_never_faster("body rejected", &seen, &truth, near.id, bad);
+}
+
+/// The camera's pose in the base frame sampled once, then reused for later messages (up to
+/// `tf.max_age_s`): the time it is reused adds to the link frame's age and degrades it.
+#[test]
+fn a_transform_held_past_its_newest_sample_ages_the_link_frame_and_degrades_it() {
+    let take = take();
+    let args = [
+        "--ros-args",
+        "-p",
+        "output.frame_id:=base_link",
+        "-p",
+        "tf.max_age_s:=0.5",
+    ];
+    let (_, _, config) = parameters_from_args(&args).unwrap();
+    let model = LoadedModel::load(None).unwrap();
+    let mut pipeline = Pipeline::new(&config, &model, Some(RigidTransform::IDENTITY)).unwrap();
+    let mut tf = TfBuffer::new(10.0);
+    tf.insert(
+        &a4mer_ros::msg::TransformStamped {
+            header: Header {
+                stamp: Time::from_ns(START_NS).unwrap(),
+                frame_id: "base_link".into(),
+            },
+            child_frame_id: "camera".into(),
+            transform: Default::default(),
+        },
+        false,
+    );
+    let near = NEAR;
+    let mut sink = Collect::default();
+    for k in 0..10 {
+        pipeline.on_message(
+            &message(k, vec![body(near.id, &near.joints(&take, k), |_| true)]),
+            &tf,
+            &mut sink,
+        );
+    }
+    assert_eq!(sink.frames.len(), 10);
+    assert_eq!(sink.frames[0].pose_age_us, 0, "the transform's own stamp");
+    for (k, f) in sink.frames.iter().enumerate().skip(1) {
+        let held_us = (k as i64 * FRAME_NS / 1000) as u32;
+        assert_eq!(f.pose_age_us, held_us, "message {k}");
+        assert_eq!(f.health, ModelHealth::Degraded, "message {k}");
+    }
 }

@@ -79,16 +79,14 @@ fn truth_scale(people: &[Joints], robot: &RobotState, age_us: u32) -> f32 {
     assess(&SsmConfig::default(), robot, &view, ForecastUse::Ignore).scale
 }
 
+fn one_person_2m_away() -> Outgoing {
+    let people = [seen(7, standing(2.0, 0.0), 0)];
+    outgoing(&people, &RigidTransform::IDENTITY, &Monitored::default(), 0, false).unwrap()
+}
+
 #[test]
 fn an_unplaced_message_carries_the_last_placed_people_as_old_as_they_are() {
-    let placed_frame = outgoing(
-        &[seen(7, standing(2.0, 0.0), 0)],
-        &RigidTransform::IDENTITY,
-        &Monitored::default(),
-        0,
-        false,
-    )
-    .unwrap();
+    let placed_frame = one_person_2m_away();
     let placed = Placed {
         people: placed_frame.people.clone(),
         stamp_ns: 5_000_000_000,
@@ -112,14 +110,7 @@ fn an_unplaced_message_carries_the_last_placed_people_as_old_as_they_are() {
 
 #[test]
 fn a_clock_stepping_back_20_s_ages_the_frame_to_the_deadline_never_to_zero() {
-    let placed_frame = outgoing(
-        &[seen(7, standing(2.0, 0.0), 0)],
-        &RigidTransform::IDENTITY,
-        &Monitored::default(),
-        0,
-        false,
-    )
-    .unwrap();
+    let placed_frame = one_person_2m_away();
     let placed = Placed {
         people: placed_frame.people,
         stamp_ns: 100_000_000_000,

@@ -204,4 +204,23 @@ mod tests {
         // Simulated time and no source timestamp: nothing to measure from.
         assert_eq!(pose_age_at_take(None, None, NOW), (0, AgeFrom::Unknown));
     }
+
+    #[test]
+    fn a_message_in_another_frame_than_the_links_is_counted_and_named() {
+        let mut d = LinkDiagnostics::default();
+        assert!(d.input_frame("camera"));
+        assert!(d.input_frame("camera"));
+        assert!(!d.input_frame("camera2"));
+        assert!(!d.input_frame(""));
+        assert_eq!(d.frame_mismatches, 2);
+        assert!(
+            d.last_warning.as_deref().unwrap_or("").contains("`camera`"),
+            "{:?}",
+            d.last_warning
+        );
+        // A first message without a frame fixes nothing.
+        let mut d = LinkDiagnostics::default();
+        assert!(!d.input_frame(""));
+        assert!(d.input_frame("camera"));
+    }
 }
