@@ -68,6 +68,10 @@ struct Twin {
     monitor: Monitor,
     start: Instant,
     accepted_people: usize,
+    /// Per accepted frame: whether it carried a held person, and the speed scale the MCU
+    /// commanded for `robot` the moment it arrived.
+    log: Vec<(bool, f32)>,
+    robot: RobotState,
 }
 
 impl Twin {
@@ -76,12 +80,27 @@ impl Twin {
     }
 }
 
-fn spawn_twin(mut master: TTYPort, reading: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Arc<Mutex<Twin>> {
+fn spawn_twin(master: TTYPort, reading: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Arc<Mutex<Twin>> {
+    let robot = RobotState {
+        position_in_base_m: [0.0, 0.0, 1.0],
+        programmed_speed_mps: 1.0,
+    };
+    spawn_twin_for(master, reading, stop, robot)
+}
+
+fn spawn_twin_for(
+    mut master: TTYPort,
+    reading: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    robot: RobotState,
+) -> Arc<Mutex<Twin>> {
     let twin = Arc::new(Mutex::new(Twin {
         receiver: LinkReceiver::new(),
         monitor: Monitor::new(MonitorConfig::default()).unwrap(),
         start: Instant::now(),
         accepted_people: 0,
+        log: Vec::new(),
+        robot,
     }));
     master.set_timeout(Duration::from_millis(20)).unwrap();
     let t = Arc::clone(&twin);
@@ -102,7 +121,11 @@ fn spawn_twin(mut master: TTYPort, reading: Arc<AtomicBool>, stop: Arc<AtomicBoo
                 if let Some(Ok(frame)) = twin.receiver.push(b) {
                     let now = twin.now_us();
                     twin.accepted_people = frame.people.len();
+                    let held = frame.people.iter().any(|p| p.unseen_us > 0);
                     twin.monitor.accept_frame(frame, now);
+                    let robot = twin.robot;
+                    let scale = twin.monitor.command(&robot, now).0.scale();
+                    twin.log.push((held, scale));
                 }
             }
         }
@@ -414,4 +437,79 @@ fn at_120_hz_and_460800_baud_the_mcu_never_sees_a_pose_younger_than_it_is() {
         "max true age {} ms",
         p(1.0)
     );
+}
+
+/// The person nearest the robot drops out of view for ten frames (an arm passing in front
+/// of the camera): held, their reach growing, the MCU behind the pseudo-terminal never lets
+/// the robot speed up during the dropout.
+#[test]
+fn a_ten_frame_dropout_never_raises_the_mcus_speed_limit_over_the_line() {
+    use a4mer_ros::link::{Hold, HoldConfig, outgoing as link_frame};
+    let take = real_take();
+    let (master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
+    let sender = LinkSender::start(
+        LinkConfig {
+            device: slave.name().unwrap().into(),
+            baud: 921_600,
+            base_from_forecast: RigidTransform::IDENTITY,
+        },
+        3,
+    )
+    .unwrap();
+    // The robot's tool 1.25 m in front of where the person stands when they vanish.
+    let pelvis = take[90].joints_in_world[0];
+    let robot = RobotState {
+        position_in_base_m: [pelvis[0] + 1.25, pelvis[1], 1.0],
+        programmed_speed_mps: 1.0,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let twin = spawn_twin_for(master, Arc::new(AtomicBool::new(true)), Arc::clone(&stop), robot);
+    let mut hold = Hold::new(HoldConfig::default());
+    let mut holds = 0;
+    for t in 60..120usize {
+        let now_ns = take[t].stamp_ns;
+        let forecast: Vec<_> = ConstantVelocity
+            .forecast(&take[t - 60..=t])
+            .iter()
+            .enumerate()
+            .map(|(k, p)| (*p, 0.01 * (k + 1) as f32))
+            .collect();
+        let mut far = take[t].joints_in_world;
+        for j in far.iter_mut() {
+            j[1] += 3.0;
+        }
+        let mut people = vec![LinkPerson {
+            stamp_ns: now_ns,
+            ..person(2, &far, forecast.clone())
+        }];
+        if !(90..100).contains(&t) {
+            people.push(LinkPerson {
+                stamp_ns: now_ns,
+                ..person(1, &take[t].joints_in_world, forecast)
+            });
+        }
+        hold.update(now_ns, &mut people, |e| {
+            holds += usize::from(matches!(e, a4mer_ros::link::HoldEvent::Held { .. }))
+        });
+        sender.offer(link_frame(&people, &RigidTransform::IDENTITY, &Monitored::default(), 0, false).unwrap());
+        std::thread::sleep(Duration::from_millis(33));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    drop(sender);
+    assert_eq!(holds, 1);
+    let log = twin.lock().unwrap().log.clone();
+    let first_held = log
+        .iter()
+        .position(|(held, _)| *held)
+        .expect("the held person crossed the line");
+    let before = log[first_held - 1].1;
+    let during: Vec<f32> = log.iter().filter(|(held, _)| *held).map(|(_, s)| *s).collect();
+    println!("speed scale before the dropout {before}, during it {during:?}");
+    assert!(
+        before > 0.0 && before < 1.0,
+        "the person must limit the robot: {before}"
+    );
+    assert!(during.len() >= 8, "{} held frames arrived", during.len());
+    assert!(during.iter().all(|s| *s <= before), "{during:?} > {before}");
 }
