@@ -386,6 +386,7 @@ pub fn print_online(o: &a4mer_runtime::stream::OnlineReport) {
         ("model", &g.mpjpe_mm.model),
         ("zero_velocity", &g.mpjpe_mm.zero_velocity),
         ("constant_velocity", &g.mpjpe_mm.constant_velocity),
+        ("damped_velocity", &g.mpjpe_mm.damped_velocity),
         ("published (guard)", &g.mpjpe_mm.published),
     ] {
         print!("{name:<35}");
@@ -394,11 +395,19 @@ pub fn print_online(o: &a4mer_runtime::stream::OnlineReport) {
         }
         println!();
     }
-    print!("{:<35}", "published / better baseline");
-    for v in &g.published_over_best_baseline {
-        print!("{:>9}", opt(*v, |v| format!("{v:.3}")));
+    for (name, ratios) in [
+        ("published / best baseline", &g.published_over_best_baseline),
+        (
+            "  / better of zero and constant",
+            &g.published_over_better_trivial_baseline,
+        ),
+    ] {
+        print!("{name:<35}");
+        for v in ratios {
+            print!("{:>9}", opt(*v, |v| format!("{v:.3}")));
+        }
+        println!();
     }
-    println!();
     print!("{:<35}", "guard followed the model");
     for v in &g.followed.model {
         print!("{:>9}", opt(*v, |v| format!("{:.0}%", v * 100.0)));

@@ -89,10 +89,8 @@ pub struct DampedVelocity {
     pub tau_s: f32,
 }
 
-/// τ of the protocol's damped velocity, fitted once on the shipped model's training
-/// recordings and never on a held-out one (README, Evaluation protocol:
-/// `a4mer eval --fit-damping-tau` on data/ less `models/held-out.txt`, looped to 6 s).
-pub const DEFAULT_DAMPING_TAU_S: f32 = 0.792;
+/// τ of the protocol's damped velocity: the guard's (`a4mer_runtime::stream::DAMPING_TAU_S`).
+pub const DEFAULT_DAMPING_TAU_S: f32 = a4mer_runtime::stream::DAMPING_TAU_S;
 
 impl Forecaster for DampedVelocity {
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
@@ -102,8 +100,8 @@ impl Forecaster for DampedVelocity {
         // Constant velocity at step k is last + (k + 1) v_frame; damping scales the
         // displacement from (k + 1) frames to τ (1 − e^(−h/τ)) seconds of velocity.
         std::array::from_fn(|k| {
-            let h = (k + 1) as f32 / FPS as f32;
-            let scale = tau * (1.0 - (-h / tau).exp()) / h;
+            let frames = (k + 1) as f32;
+            let scale = a4mer_runtime::stream::damped_frames(frames, tau) / frames;
             std::array::from_fn(|j| {
                 let (p, q) = (last.joints_in_world[j], cv[k][j]);
                 if p == q {

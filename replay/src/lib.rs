@@ -304,6 +304,7 @@ pub fn replay(
     report.mpjpe_mm.model = scorer.sums.table(0);
     report.mpjpe_mm.zero_velocity = scorer.sums.table(1);
     report.mpjpe_mm.constant_velocity = scorer.sums.table(2);
+    report.mpjpe_mm.damped_velocity = scorer.sums.table(3);
     report.error_over_time = scorer
         .by_second
         .iter()

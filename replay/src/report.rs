@@ -41,6 +41,7 @@ fn error_vs_horizon(r: &ReplayReport, out: &mut String) -> PlotResult {
         ("A4Mer, as published (guard)", &s.model.world, RED),
         ("zero velocity", &s.zero_velocity.world, BLUE),
         ("constant velocity", &s.constant_velocity.world, GREEN),
+        ("damped velocity", &s.damped_velocity.world, MAGENTA),
     ];
     let y_max = max_of(series.iter().flat_map(|(_, v, _)| v.iter().flatten().copied()));
     let mut chart = ChartBuilder::on(&root)
@@ -173,13 +174,14 @@ fn online_tables(r: &ReplayReport) -> String {
     let p = |v: Option<f64>| v.map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "–".into());
     let n = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into());
     format!(
-        "<h2>The engine's own scores (live, after warm-up)</h2>\n<table id=\"guard\"><tr><th>world MPJPE (mm)</th>{heads}</tr>\n{}{}{}{}{}{}</table>\n<table id=\"calibration\"><tr><th>inside the {:.0} % radius</th>{heads}</tr>\n{}</table>\n<p id=\"anticipation\">Motif {:.1} s ahead, {} scored: top-1 {}, top-3 {}, Brier {}; \"the motif stays\": top-1 {}, Brier {}. Time to the next change of motif: mean error {} s over {} predictions.</p>\n",
+        "<h2>The engine's own scores (live, after warm-up)</h2>\n<table id=\"guard\"><tr><th>world MPJPE (mm)</th>{heads}</tr>\n{}{}{}{}{}{}{}</table>\n<table id=\"calibration\"><tr><th>inside the {:.0} % radius</th>{heads}</tr>\n{}</table>\n<p id=\"anticipation\">Motif {:.1} s ahead, {} scored: top-1 {}, top-3 {}, Brier {}; \"the motif stays\": top-1 {}, Brier {}. Time to the next change of motif: mean error {} s over {} predictions.</p>\n",
         row("model", &g.mpjpe_mm.model, &mm),
         row("zero velocity", &g.mpjpe_mm.zero_velocity, &mm),
         row("constant velocity", &g.mpjpe_mm.constant_velocity, &mm),
+        row("damped velocity", &g.mpjpe_mm.damped_velocity, &mm),
         row("published (guard)", &g.mpjpe_mm.published, &mm),
         row(
-            "published / better baseline",
+            "published / best baseline",
             &g.published_over_best_baseline,
             &|v| format!("{v:.3}")
         ),
@@ -340,6 +342,7 @@ pub fn html(r: &ReplayReport) -> String {
         ("A4Mer, as published (guard)", &s.model),
         ("zero velocity", &s.zero_velocity),
         ("constant velocity", &s.constant_velocity),
+        ("damped velocity", &s.damped_velocity),
     ] {
         for (frame, values) in [("world", &table.world), ("pelvis-relative", &table.pelvis_relative)] {
             rows.push_str(&format!("<tr><td>{name}</td><td>{frame}</td>"));

@@ -1,12 +1,14 @@
 //! Scoring the published forecasts against what each person did later in the bag, beside
-//! the zero- and constant-velocity baselines; the bag's hash; the push-time percentiles.
+//! the zero-, constant- and damped-velocity baselines; the bag's hash; the push-time percentiles.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use a4mer_runtime::stats::mpjpe_m;
-use a4mer_runtime::stream::{GuardScores, HORIZONS_MS, HealthState, MotifScores};
+use a4mer_runtime::stream::{
+    DAMPING_TAU_S, GuardScores, HORIZONS_MS, HealthState, MotifScores, NUM_SOURCES, damped_frames,
+};
 use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
 use sha2::{Digest, Sha256};
 
@@ -72,7 +74,7 @@ pub(super) struct Pending {
 #[derive(Default)]
 pub(super) struct Sums {
     // [horizon] -> (sum mm, count) for model/zv/cv × world/pelvis.
-    pub(super) acc: [[[(f64, u64); 2]; 3]; HORIZONS_MS.len()],
+    pub(super) acc: [[[(f64, u64); 2]; 4]; HORIZONS_MS.len()],
 }
 
 impl Sums {
@@ -140,7 +142,13 @@ impl Scorer {
                     Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * dt_s)),
                     None => pend.last,
                 };
-                for (m, guess) in [pred, &pend.last, &cv].into_iter().enumerate() {
+                // The guard's damped velocity: dt_s of velocity shortened to τ (1 − e^(−dt/τ)).
+                let damped_s = damped_frames(dt_s * 30.0, DAMPING_TAU_S) / 30.0;
+                let dv: Joints = match pend.velocity {
+                    Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * damped_s)),
+                    None => pend.last,
+                };
+                for (m, guess) in [pred, &pend.last, &cv, &dv].into_iter().enumerate() {
                     for (fr, rel) in [false, true].into_iter().enumerate() {
                         if let Some(e) = mpjpe_m(guess, &f.joints_in_world, &mask, rel).map(|m| m * 1000.0) {
                             let acc = &mut self.sums.acc[h][m][fr];
@@ -165,7 +173,7 @@ impl Scorer {
 
 /// Everything one engine has scored or dropped so far (grows with every frame it sees).
 pub(super) fn scored_total(s: &(GuardScores, MotifScores)) -> u64 {
-    let g: u64 = s.0.error_m.iter().map(|h| h[3].count).sum();
+    let g: u64 = s.0.error_m.iter().map(|h| h[NUM_SOURCES].count).sum();
     g + s.0.discarded + s.1.scored + s.1.unscored
 }
 

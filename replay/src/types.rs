@@ -17,6 +17,7 @@ pub struct Scores {
     pub model: ErrorTable,
     pub zero_velocity: ErrorTable,
     pub constant_velocity: ErrorTable,
+    pub damped_velocity: ErrorTable,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -7,7 +7,7 @@
 use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame, SMPL24};
 
-use a4mer_runtime::stream::{Anticipation, HORIZONS_MS, HealthState, SOURCES, horizon_step};
+use a4mer_runtime::stream::{Anticipation, HORIZONS_MS, HealthState, NUM_SOURCES, SOURCES, horizon_step};
 
 use crate::msg::{
     ColorRGBA, Duration, Header, Marker, MarkerArray, MotifAnticipation, Point, Pose, PoseForecast, Time, Vector3,
@@ -132,10 +132,11 @@ pub fn baseline_forecast(
     let spread: Vec<f32> = (0..steps_n).map(|k| human_speed_mps * t_s(k)).collect();
     let mut msg = pose_forecast(header, person_id, period_ns, &steps, &spread)?;
     msg.guard_sources = SOURCES.iter().map(|s| s.to_string()).collect();
-    let weights: [f32; 3] = if dt_s.is_some() {
-        [0.0, 0.0, 1.0]
+    // All on constant velocity (zero velocity without a previous frame), in SOURCES' order.
+    let weights: [f32; NUM_SOURCES] = if dt_s.is_some() {
+        [0.0, 0.0, 1.0, 0.0]
     } else {
-        [0.0, 1.0, 0.0]
+        [0.0, 1.0, 0.0, 0.0]
     };
     for ms in HORIZONS_MS {
         msg.guard_horizons_s.push(ms as f32 / 1000.0);

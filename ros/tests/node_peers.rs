@@ -227,7 +227,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
         assert_eq!(f["spread_m"].as_array().unwrap().len(), 30);
         assert_eq!(
             f["guard_sources"],
-            json!(["model", "zero_velocity", "constant_velocity"])
+            json!(["model", "zero_velocity", "constant_velocity", "damped_velocity"])
         );
         assert_eq!(f["guard_horizons_s"].as_array().unwrap().len(), 5);
         assert_eq!(f["model_losing"].as_array().unwrap().len(), 5);
@@ -237,8 +237,8 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
             .iter()
             .map(|w| w.as_f64().unwrap())
             .collect();
-        assert_eq!(weights.len(), 15);
-        for h in weights.chunks(3) {
+        assert_eq!(weights.len(), 20);
+        for h in weights.chunks(4) {
             assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-5, "guard weights {h:?}");
         }
         let (want, _, _) = &expected[&(id, stamp)];

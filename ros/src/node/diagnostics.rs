@@ -94,15 +94,13 @@ impl GuardStatus {
                     None => format!("{s} n/a"),
                 })
                 .collect();
-            let w = self.view.weights[h];
+            let weights: Vec<String> = self.view.weights[h].iter().map(|w| format!("{w:.2}")).collect();
             out.push(kv(
                 &format!("guard.{ms}ms"),
                 format!(
-                    "{}; weights {:.2} {:.2} {:.2}{}",
+                    "{}; weights {}{}",
                     errors.join(", "),
-                    w[0],
-                    w[1],
-                    w[2],
+                    weights.join(" "),
                     if self.view.model_losing[h] {
                         "; model losing"
                     } else {

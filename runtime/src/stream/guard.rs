@@ -45,10 +45,23 @@ pub const fn horizon_step(ms: u32) -> usize {
 }
 
 /// Forecast sources the guard weighs, in the order of [`SourceWeights`].
-pub const SOURCES: [&str; 3] = ["model", "zero_velocity", "constant_velocity"];
+pub const SOURCES: [&str; NUM_SOURCES] = ["model", "zero_velocity", "constant_velocity", "damped_velocity"];
+pub const NUM_SOURCES: usize = 4;
 /// Weights for [`SOURCES`], summing to 1.
-pub type SourceWeights = [f32; 3];
-const MODEL: SourceWeights = [1.0, 0.0, 0.0];
+pub type SourceWeights = [f32; NUM_SOURCES];
+const MODEL: SourceWeights = [1.0, 0.0, 0.0, 0.0];
+
+/// Time constant of the damped-velocity baseline, x + v τ (1 − e^(−h/τ)): fitted once on the
+/// shipped model's training recordings, never on a held-out one (`a4mer eval
+/// --fit-damping-tau`; README, Evaluation protocol). The protocol's baseline uses it too.
+pub const DAMPING_TAU_S: f32 = 0.792;
+
+/// How many frames of the last per-frame velocity the damped baseline moves in `step`
+/// frames: τ (1 − e^(−h/τ)) in frames, with h = `step` frames.
+pub fn damped_frames(step: f32, tau_s: f32) -> f32 {
+    let tau_frames = tau_s * FPS as f32;
+    tau_frames * (1.0 - (-step / tau_frames).exp())
+}
 
 /// Scored forecasts over which the exponentially weighted errors average (1 s at 30 Hz).
 pub const EW_TIME_CONSTANT_FRAMES: f64 = 30.0;
@@ -182,11 +195,11 @@ impl Ew {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GuardScores {
     /// Mean joint error (m) of each of [`SOURCES`] and, last, of what was published.
-    pub error_m: [[Sum; 4]; NUM_HORIZONS],
+    pub error_m: [[Sum; NUM_SOURCES + 1]; NUM_HORIZONS],
     /// Joints inside the published radius / joints scored.
     pub covered: [Sum; NUM_HORIZONS],
     /// Scored forecasts whose published forecast followed each source most.
-    pub followed: [[u64; 3]; NUM_HORIZONS],
+    pub followed: [[u64; NUM_SOURCES]; NUM_HORIZONS],
     /// Pending forecast-horizons dropped unscored by a restart or a stamp mismatch.
     pub discarded: u64,
 }
@@ -194,12 +207,12 @@ pub struct GuardScores {
 impl GuardScores {
     pub fn merge(&mut self, o: &GuardScores) {
         for h in 0..NUM_HORIZONS {
-            for s in 0..4 {
-                self.error_m[h][s].merge(&o.error_m[h][s]);
+            for (sum, o) in self.error_m[h].iter_mut().zip(&o.error_m[h]) {
+                sum.merge(o);
             }
             self.covered[h].merge(&o.covered[h]);
-            for s in 0..3 {
-                self.followed[h][s] += o.followed[h][s];
+            for (n, o) in self.followed[h].iter_mut().zip(&o.followed[h]) {
+                *n += o;
             }
         }
         self.discarded += o.discarded;
@@ -212,7 +225,7 @@ impl GuardScores {
 }
 
 /// The live errors behind the current weights, per horizon: [`SOURCES`], in metres.
-pub type LiveErrors = [[Option<f64>; 3]; NUM_HORIZONS];
+pub type LiveErrors = [[Option<f64>; NUM_SOURCES]; NUM_HORIZONS];
 
 /// One forecast waiting for its horizons to arrive.
 #[derive(Clone, Copy, Debug)]
@@ -244,7 +257,7 @@ pub struct Guard {
     frame: u64,
     prev: Option<PoseFrame>,
     cur: Option<PoseFrame>,
-    ew: [[Ew; 3]; NUM_HORIZONS],
+    ew: [[Ew; NUM_SOURCES]; NUM_HORIZONS],
     alpha: [f32; NUM_HORIZONS],
     hist: [[f32; BINS]; NUM_HORIZONS],
     view: GuardView,
@@ -285,7 +298,7 @@ impl Guard {
             frame: 0,
             prev: None,
             cur: None,
-            ew: [[Ew::default(); 3]; NUM_HORIZONS],
+            ew: [[Ew::default(); NUM_SOURCES]; NUM_HORIZONS],
             alpha: [1.0 - NOMINAL_COVERAGE; NUM_HORIZONS],
             hist: [[0.0; BINS]; NUM_HORIZONS],
             view: GuardView::default(),
@@ -355,9 +368,10 @@ impl Guard {
     /// is valid in both.
     fn score(&mut self, p: &Pending, h: usize, truth: &PoseFrame) -> bool {
         let step = self.steps[h] as f32;
+        let damped = damped_frames(step, DAMPING_TAU_S);
         let w = p.view.weights[h];
         let radius_m = p.view.radius_scale[h] * p.spread_m[h];
-        let mut err = [0.0f64; 4];
+        let mut err = [0.0f64; NUM_SOURCES + 1];
         let (mut n, mut covered) = (0u32, 0u32);
         let decay = 0.5f32.powf(1.0 / HISTOGRAM_HALF_LIFE);
         self.hist[h].iter_mut().for_each(|b| *b *= decay);
@@ -369,8 +383,9 @@ impl Guard {
             let m = p.model[h][j];
             let z = p.last[j];
             let c: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * step);
-            let published: [f32; 3] = std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k]);
-            let d = [dist(m, t), dist(z, t), dist(c, t), dist(published, t)];
+            let dv: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * damped);
+            let published: [f32; 3] = std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k] + w[3] * dv[k]);
+            let d = [dist(m, t), dist(z, t), dist(c, t), dist(dv, t), dist(published, t)];
             if !d.iter().all(|v| v.is_finite()) {
                 continue;
             }
@@ -378,11 +393,11 @@ impl Guard {
                 *e += v as f64;
             }
             n += 1;
-            if d[3] <= radius_m {
+            if d[NUM_SOURCES] <= radius_m {
                 covered += 1;
             }
             if p.spread_m[h] > 0.0 {
-                self.hist[h][bin(d[3] / p.spread_m[h])] += 1.0;
+                self.hist[h][bin(d[NUM_SOURCES] / p.spread_m[h])] += 1.0;
             }
         }
         if n == 0 {
@@ -396,7 +411,7 @@ impl Guard {
             for (sum, e) in self.scores.error_m[h].iter_mut().zip(&err) {
                 sum.add(e / n_f);
             }
-            let followed = (0..3).fold(0, |best, s| if w[s] > w[best] { s } else { best });
+            let followed = (0..NUM_SOURCES).fold(0, |best, s| if w[s] > w[best] { s } else { best });
             self.scores.followed[h][followed] += 1;
             self.scores.covered[h].total += covered as f64;
             self.scores.covered[h].count += n as u64;
@@ -408,13 +423,13 @@ impl Guard {
     }
 
     fn update_view(&mut self, h: usize) {
-        if let [Some(m), Some(z), Some(c)] = self.ew[h].map(|e| e.get()) {
-            let best = m.min(z).min(c);
+        if let [Some(m), Some(z), Some(c), Some(d)] = self.ew[h].map(|e| e.get()) {
+            let best = m.min(z).min(c).min(d);
             let floor = best.max(1e-3);
-            let raw = [m, z, c].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
+            let raw = [m, z, c, d].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
             let sum: f32 = raw.iter().sum();
             self.view.weights[h] = raw.map(|r| r / sum);
-            let baseline = z.min(c);
+            let baseline = z.min(c).min(d);
             self.view.model_losing[h] = if self.view.model_losing[h] {
                 m > baseline && m - baseline >= 0.5 * LOSING_MIN_EXCESS_M
             } else {
@@ -471,12 +486,15 @@ impl Guard {
                 continue;
             }
             let k = (i + 1) as f32;
+            let damped = damped_frames(k, DAMPING_TAU_S);
             for (j, (p, v)) in s.joints_in_world.iter_mut().zip(&velocity).enumerate() {
                 if !cur.valid[j] {
                     continue;
                 }
                 let (last, m) = (cur.joints_in_world[j], *p);
-                *p = std::array::from_fn(|a| w[0] * m[a] + w[1] * last[a] + w[2] * (last[a] + v[a] * k));
+                *p = std::array::from_fn(|a| {
+                    w[0] * m[a] + w[1] * last[a] + w[2] * (last[a] + v[a] * k) + w[3] * (last[a] + v[a] * damped)
+                });
             }
         }
         if self.len == self.ring.len() {

@@ -61,7 +61,7 @@ fn run(config: GuardConfig, frames: u64, bias_m: f32, noise_m: f32, spread_m: f3
 fn since(after: &GuardScores, before: &GuardScores) -> GuardScores {
     let mut d = *after;
     for h in 0..NUM_HORIZONS {
-        for s in 0..4 {
+        for s in 0..=NUM_SOURCES {
             d.error_m[h][s].total -= before.error_m[h][s].total;
             d.error_m[h][s].count -= before.error_m[h][s].count;
         }
@@ -83,8 +83,8 @@ fn a_wrong_model_is_outvoted_and_reported_as_losing() {
     stream(&mut g, 30, 600, 0.5, 0.0, 0.1);
     let s = &since(g.scores(), &warm);
     for h in 0..NUM_HORIZONS {
-        let [m, z, c, published] = s.error_m[h].map(|e| mean(&e));
-        let best = z.min(c);
+        let [m, z, c, d, published] = s.error_m[h].map(|e| mean(&e));
+        let best = z.min(c).min(d);
         assert!(m > 0.45, "h{h}: the model is 0.5 m off: {m}");
         assert!(
             published < 1.05 * best,
@@ -103,7 +103,10 @@ fn a_good_model_is_followed() {
         assert!(g.view().weights[h][0] > 0.99, "h{h}: {:?}", g.view().weights[h]);
         assert!(!g.view().model_losing[h]);
         let followed = g.scores().followed[h];
-        assert!(followed[0] > 9 * (followed[1] + followed[2]), "h{h}: {followed:?}");
+        assert!(
+            followed[0] > 9 * (followed[1] + followed[2] + followed[3]),
+            "h{h}: {followed:?}"
+        );
     }
 }
 
@@ -120,7 +123,7 @@ fn without_blending_the_model_is_published_but_still_scored() {
         0.1,
     );
     let s = g.scores();
-    let [m, _, _, published] = s.error_m[0].map(|e| mean(&e));
+    let [m, _, _, _, published] = s.error_m[0].map(|e| mean(&e));
     assert!((m - published).abs() < 1e-6, "{m} {published}");
     assert!(g.view().model_losing[0], "the scores still see the model losing");
 }
@@ -180,14 +183,60 @@ fn histogram_quantiles() {
 fn steps_between_horizons_interpolate() {
     let g = Guard::new(GuardConfig::default(), HORIZON);
     let mut v = GuardView::default();
-    v.weights[0] = [1.0, 0.0, 0.0];
-    v.weights[1] = [0.0, 1.0, 0.0];
+    v.weights[0] = [1.0, 0.0, 0.0, 0.0];
+    v.weights[1] = [0.0, 1.0, 0.0, 0.0];
     v.radius_scale[0] = 1.0;
     v.radius_scale[1] = 2.0;
-    assert_eq!(g.at_step(&v, 1), ([1.0, 0.0, 0.0], 1.0));
+    assert_eq!(g.at_step(&v, 1), ([1.0, 0.0, 0.0, 0.0], 1.0));
     let (w, c) = g.at_step(&v, 5);
     assert!(
         (w[0] - 1.0 / 3.0).abs() < 1e-6 && (c - 5.0 / 3.0).abs() < 1e-6,
         "{w:?} {c}"
     );
+}
+
+/// x(t) = A (1 − e^(−t/τ)) with the guard's own τ: the damped velocity is exact (up to the
+/// last frame's velocity), so a model no better than constant velocity is outvoted by it.
+#[test]
+fn an_exponential_approach_is_published_from_the_damped_baseline() {
+    let tau = DAMPING_TAU_S;
+    let at = |frame: u64| -> PoseFrame {
+        // Each joint starts its approach at its own time, so it never stops for all.
+        let t = frame as f32 / FPS as f32;
+        let joints = std::array::from_fn(|j| {
+            let local = (t + 0.2 * j as f32) % 3.0;
+            [2.0 * (1.0 - (-local / tau).exp()), 0.0, 0.1 * j as f32]
+        });
+        PoseFrame {
+            stamp_ns: (frame as i64 * 1_000_000_000) / FPS as i64,
+            joints_in_world: joints,
+            valid: [true; NUM_JOINTS],
+        }
+    };
+    let mut g = Guard::new(GuardConfig::default(), HORIZON);
+    let mut prev = at(0);
+    for t in 0..900u64 {
+        let f = at(t);
+        g.on_frame(&f);
+        // The "model" is constant velocity.
+        let mut steps: Vec<ForecastStep> = (1..=HORIZON)
+            .map(|k| ForecastStep {
+                dt_s: k as f32 / FPS as f32,
+                joints_in_world: std::array::from_fn(|j| {
+                    std::array::from_fn(|a| {
+                        f.joints_in_world[j][a] + (f.joints_in_world[j][a] - prev.joints_in_world[j][a]) * k as f32
+                    })
+                }),
+                spread_m: 0.1,
+            })
+            .collect();
+        g.publish(&mut steps, true);
+        prev = f;
+    }
+    let errors = g.live_errors_m();
+    let h = NUM_HORIZONS - 1;
+    let [m, _, c, d] = errors[h].map(|e| e.expect("scored"));
+    assert!(d < 0.8 * c && d < 0.8 * m, "1 s: damped {d}, constant {c}, model {m}");
+    let w = g.view().weights[h];
+    assert!(w[3] > w[0] && w[3] > w[2], "{w:?}");
 }

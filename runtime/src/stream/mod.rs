@@ -23,7 +23,10 @@ pub use engine::{
     Anticipation, AtomBuffer, AtomRecord, Engine, EngineConfig, EngineError, ForecastStep, Health, HealthState,
     MotifNext, MotifNow, StreamError, StreamModel,
 };
-pub use guard::{GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, SOURCES, horizon_step};
+pub use guard::{
+    DAMPING_TAU_S, GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, NUM_SOURCES, SOURCES, damped_frames,
+    horizon_step,
+};
 pub use motif_score::MotifScores;
 pub use report::OnlineReport;
 pub use stream_model::StreamLoadError;
