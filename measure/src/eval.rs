@@ -119,21 +119,13 @@ pub fn fit_damping_tau(streams: &[Scored<'_>], stride: usize) -> Option<f32> {
     let grid: Vec<f32> = (0..=40).map(|i| 0.05 * 100f32.powf(i as f32 / 40.0)).collect();
     let mut sums = vec![0.0f64; grid.len()];
     let mut windows = 0usize;
-    for s in streams {
-        let len = s.observed.len().min(s.truth.len());
-        for t in window_origins(len, stride) {
-            let observed = &s.observed[t + 1 - OBSERVE_FRAMES..=t];
-            let future = &s.truth[t + 1..=t + HORIZON_STEPS];
-            let scored: [bool; NUM_JOINTS] = std::array::from_fn(|j| {
-                s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j])
-            });
-            windows += 1;
-            for (sum, tau_s) in sums.iter_mut().zip(&grid) {
-                let f = DampedVelocity { tau_s: *tau_s }.forecast(observed);
-                for ms in HORIZONS_MS {
-                    let k = horizon_step(ms);
-                    *sum += mean_error(&f[k], &future[k].joints_in_world, &scored, false);
-                }
+    for (observed, future, scored) in protocol_windows(streams, stride) {
+        windows += 1;
+        for (sum, tau_s) in sums.iter_mut().zip(&grid) {
+            let f = DampedVelocity { tau_s: *tau_s }.forecast(observed);
+            for ms in HORIZONS_MS {
+                let k = horizon_step(ms);
+                *sum += mean_error(&f[k], &future[k].joints_in_world, &scored, false);
             }
         }
     }
@@ -184,6 +176,25 @@ pub fn window_origins(len: usize, stride: usize) -> impl Iterator<Item = usize> 
     let first = OBSERVE_FRAMES - 1;
     let end = len.saturating_sub(HORIZON_STEPS);
     (first..end).step_by(stride.max(1))
+}
+
+/// Every window of `streams`: the 2 s observed, the 1 s that followed, and the joints
+/// scored (valid at the origin, in its truth and all through the future).
+#[allow(clippy::type_complexity)]
+fn protocol_windows<'a>(
+    streams: &'a [Scored<'a>],
+    stride: usize,
+) -> impl Iterator<Item = (&'a [PoseFrame], &'a [PoseFrame], [bool; NUM_JOINTS])> + 'a {
+    streams.iter().flat_map(move |s| {
+        let len = s.observed.len().min(s.truth.len());
+        window_origins(len, stride).map(move |t| {
+            let future = &s.truth[t + 1..=t + HORIZON_STEPS];
+            let scored = std::array::from_fn(|j| {
+                s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j])
+            });
+            (&s.observed[t + 1 - OBSERVE_FRAMES..=t], future, scored)
+        })
+    })
 }
 
 /// MPJPE per horizon for one method, millimetres.
@@ -335,30 +346,22 @@ pub fn evaluate_streams<'m>(
     let mut ours = Accumulator::default();
     let mut refused = 0;
     let mut joints_seen = [false; NUM_JOINTS];
-    for s in streams {
-        let len = s.observed.len().min(s.truth.len());
-        for t in window_origins(len, stride) {
-            let observed = &s.observed[t + 1 - OBSERVE_FRAMES..=t];
-            let future = &s.truth[t + 1..=t + HORIZON_STEPS];
-            let scored: [bool; NUM_JOINTS] = std::array::from_fn(|j| {
-                s.observed[t].valid[j] && s.truth[t].valid[j] && future.iter().all(|f| f.valid[j])
-            });
-            // The model first: every method is scored on the windows it forecast.
-            if let Some(m) = model.as_deref_mut() {
-                let forecast = m.forecast(observed);
-                if m.refused_last() {
-                    refused += 1;
-                    continue;
-                }
-                ours.add(&forecast, future, &scored);
+    for (observed, future, scored) in protocol_windows(streams, stride) {
+        // The model first: every method is scored on the windows it forecast.
+        if let Some(m) = model.as_deref_mut() {
+            let forecast = m.forecast(observed);
+            if m.refused_last() {
+                refused += 1;
+                continue;
             }
-            for (seen, s) in joints_seen.iter_mut().zip(&scored) {
-                *seen |= *s;
-            }
-            zero.add(&ZeroVelocity.forecast(observed), future, &scored);
-            cv.add(&ConstantVelocity.forecast(observed), future, &scored);
-            damped.add(&damper.forecast(observed), future, &scored);
+            ours.add(&forecast, future, &scored);
         }
+        for (seen, s) in joints_seen.iter_mut().zip(&scored) {
+            *seen |= *s;
+        }
+        zero.add(&ZeroVelocity.forecast(observed), future, &scored);
+        cv.add(&ConstantVelocity.forecast(observed), future, &scored);
+        damped.add(&damper.forecast(observed), future, &scored);
     }
     if zero.windows == 0 && refused == 0 {
         return None;
