@@ -164,12 +164,16 @@ fn diagnostics_period_s(p: &Parameters) -> Result<f64, ParamError> {
 pub const TF_MAX_AGE_S: (f64, f64) = (0.0, 1.0);
 pub const TF_BUFFER_S: (f64, f64) = (1.0, 60.0);
 
-fn seconds_within(p: &Parameters, name: &str, default: f64, (lo, hi): (f64, f64)) -> Result<f64, ParamError> {
+fn seconds_within(p: &Parameters, name: &str, default: f64, range: (f64, f64)) -> Result<f64, ParamError> {
+    f64_within(p, name, default, range, "s")
+}
+
+fn f64_within(p: &Parameters, name: &str, default: f64, (lo, hi): (f64, f64), unit: &str) -> Result<f64, ParamError> {
     let v = p.f64_or(name, default)?;
     if v.is_finite() && (lo..=hi).contains(&v) {
         Ok(v)
     } else {
-        Err(invalid(name, format!("{v} is outside {lo}..={hi} s")))
+        Err(invalid(name, format!("{v} is outside {lo}..={hi} {unit}")))
     }
 }
 
@@ -210,14 +214,6 @@ fn link_config(p: &Parameters, output_frame_id: &str) -> Result<Option<crate::li
 }
 
 fn link_placement(p: &Parameters) -> Result<LinkPlacement, ParamError> {
-    let within = |name: &str, default: f64, (lo, hi): (f64, f64), unit: &str| -> Result<f64, ParamError> {
-        let v = p.f64_or(name, default)?;
-        if v.is_finite() && (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(invalid(name, format!("{v} is outside {lo}..={hi} {unit}")))
-        }
-    };
     let flat = p.f64_array_or("link.monitored_points", &[0.0; 3])?;
     if flat.is_empty() || flat.len() % 3 != 0 || flat.iter().any(|v| !v.is_finite()) {
         return Err(invalid(
@@ -232,15 +228,15 @@ fn link_placement(p: &Parameters) -> Result<LinkPlacement, ParamError> {
         .chunks_exact(3)
         .map(|c| [c[0] as f32, c[1] as f32, c[2] as f32])
         .collect();
-    let human_speed_mps = within("link.human_speed_mps", 1.6, LINK_HUMAN_SPEED_MPS, "m/s")? as f32;
+    let human_speed_mps = f64_within(p, "link.human_speed_mps", 1.6, LINK_HUMAN_SPEED_MPS, "m/s")? as f32;
     Ok(LinkPlacement {
         monitored: crate::link::Monitored {
             points_in_base_m,
-            radius_m: within("link.monitored_radius_m", 0.0, LINK_MONITORED_RADIUS_M, "m")? as f32,
+            radius_m: f64_within(p, "link.monitored_radius_m", 0.0, LINK_MONITORED_RADIUS_M, "m")? as f32,
             human_speed_mps,
         },
         hold: crate::link::HoldConfig {
-            hold_ns: (within("link.hold_s", 1.0, LINK_HOLD_S, "s")? * 1e9).round() as i64,
+            hold_ns: (seconds_within(p, "link.hold_s", 1.0, LINK_HOLD_S)? * 1e9).round() as i64,
             human_speed_mps,
         },
     })

@@ -105,14 +105,12 @@ pub fn baseline_forecast(
 ) -> Result<PoseForecast, OutputError> {
     let steps_n = horizon_step(HORIZONS_MS[HORIZONS_MS.len() - 1]);
     let period_ns = a4mer_runtime::frame_period_ns(1);
-    let seen =
-        |f: &a4mer_runtime::PoseFrame, j: usize| f.valid[j] && f.joints_in_world[j].iter().all(|v| v.is_finite());
     let dt_s = previous
         .map(|p| now.stamp_ns - p.stamp_ns)
         .filter(|d| *d > 0 && *d <= max_gap_ns)
         .map(|d| d as f32 / 1e9);
     let velocity: [[f32; 3]; a4mer_runtime::NUM_JOINTS] = std::array::from_fn(|j| match (previous, dt_s) {
-        (Some(p), Some(dt)) if seen(now, j) && seen(p, j) => {
+        (Some(p), Some(dt)) if now.is_seen(j) && p.is_seen(j) => {
             std::array::from_fn(|c| (now.joints_in_world[j][c] - p.joints_in_world[j][c]) / dt)
         }
         _ => [0.0; 3],
@@ -121,7 +119,7 @@ pub fn baseline_forecast(
     let steps: Vec<Joints> = (0..steps_n)
         .map(|k| {
             std::array::from_fn(|j| {
-                if seen(now, j) {
+                if now.is_seen(j) {
                     std::array::from_fn(|c| now.joints_in_world[j][c] + velocity[j][c] * t_s(k))
                 } else {
                     [f32::NAN; 3]
@@ -303,11 +301,10 @@ pub fn person_markers(
     observed: &PoseFrame,
     style: &MarkerStyle,
 ) -> MarkerArray {
-    let seen = |j: usize| observed.valid[j] && observed.joints_in_world[j].iter().all(|v| v.is_finite());
     // Unobserved joints as NaN, so their bones are left out.
     let pose: Vec<Point> = (0..NUM_JOINTS)
         .map(|j| {
-            let p = if seen(j) {
+            let p = if observed.is_seen(j) {
                 observed.joints_in_world[j]
             } else {
                 [f32::NAN; 3]
@@ -326,11 +323,11 @@ pub fn person_markers(
     let ns = format!("a4mer/observed/{}", motifs.person_id);
     let mut markers = vec![bones_marker(header, ns, 0, &pose, OBSERVED_COLOR, style)];
     // Above the head, or above the highest joint seen when the head was not.
-    let anchor = if seen(HEAD) {
+    let anchor = if observed.is_seen(HEAD) {
         Some(pose[HEAD])
     } else {
         (0..NUM_JOINTS)
-            .filter(|&j| seen(j))
+            .filter(|&j| observed.is_seen(j))
             .map(|j| pose[j])
             .max_by(|a, b| a.z.total_cmp(&b.z))
     };

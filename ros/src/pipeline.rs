@@ -280,10 +280,7 @@ impl Pipeline {
             });
         }
         self.current.clear();
-        self.current.extend(adapted.people.iter().map(|p| Person {
-            id: p.id,
-            frame: p.frame,
-        }));
+        self.current.extend(adapted.people.iter().cloned());
         std::mem::swap(&mut self.previous, &mut self.current);
         if let Some(base) = &self.link_base {
             for body in &adapted.observed_only {

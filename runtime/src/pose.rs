@@ -39,6 +39,11 @@ impl PoseFrame {
         }
     }
 
+    /// Joint `j` is valid and its position finite: a position anything may use.
+    pub fn is_seen(&self, j: usize) -> bool {
+        self.valid[j] && self.joints_in_world[j].iter().all(|v| v.is_finite())
+    }
+
     pub fn valid_count(&self) -> usize {
         self.valid.iter().filter(|v| **v).count()
     }

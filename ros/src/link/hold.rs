@@ -10,6 +10,7 @@
 
 use a4mer_runtime::{Joints, NUM_JOINTS};
 
+use super::distance_m;
 use super::person::{LinkPerson, LinkSource};
 
 /// Most people held (and remembered from the last message) at once. More vanishing at the
@@ -204,8 +205,4 @@ impl Hold {
             });
         }
     }
-}
-
-fn distance_m(a: &[f32; 3], b: &[f32; 3]) -> f32 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }

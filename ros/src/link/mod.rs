@@ -60,6 +60,11 @@ impl RigidTransform {
     }
 }
 
+/// Straight-line distance between two points, metres.
+pub(crate) fn distance_m(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
 /// The serial device and where its frames are placed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {

@@ -78,11 +78,10 @@ pub struct LinkPerson {
 /// observed joint nearest along the skeleton, with the summed bone bounds between. `None`
 /// when no joint is observed.
 pub fn fill_from_nearest_observed(frame: &PoseFrame) -> Option<(Joints, [f32; NUM_JOINTS])> {
-    let seen = |j: usize| frame.valid[j] && frame.joints_in_world[j].iter().all(|v| v.is_finite());
     let mut reach = [f32::INFINITY; NUM_JOINTS];
     let mut from = [usize::MAX; NUM_JOINTS];
     for j in 0..NUM_JOINTS {
-        if seen(j) {
+        if frame.is_seen(j) {
             reach[j] = 0.0;
             from[j] = j;
         }

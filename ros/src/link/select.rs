@@ -8,7 +8,7 @@ use a4mer_firmware::link::{
 use a4mer_runtime::Joints;
 
 use super::person::LinkPerson;
-use super::{LINK_MAX_SPREAD_M, LINK_STEP_MS, LINK_STRIDE, Outgoing, Placed, RigidTransform};
+use super::{LINK_MAX_SPREAD_M, LINK_STEP_MS, LINK_STRIDE, Outgoing, Placed, RigidTransform, distance_m};
 
 /// What the MCU watches, in the robot base frame: the points it monitors (the tool, the
 /// elbow, the base) with the radius the robot's moving parts may reach around them
@@ -38,8 +38,7 @@ impl Monitored {
         let mut nearest = f32::INFINITY;
         for (q, reach) in joints_in_base.iter().zip(reach_m) {
             for c in &self.points_in_base_m {
-                let d = ((q[0] - c[0]).powi(2) + (q[1] - c[1]).powi(2) + (q[2] - c[2]).powi(2)).sqrt();
-                nearest = nearest.min(d - self.radius_m - reach);
+                nearest = nearest.min(distance_m(q, c) - self.radius_m - reach);
             }
         }
         nearest - self.human_speed_mps * unseen_s

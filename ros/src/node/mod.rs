@@ -262,17 +262,19 @@ impl FrameLoop {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
-        let header = msg.header();
-        // Simulated time is no clock to measure a capture's age against.
-        let capture_ns = (!self.config.use_sim_time).then(|| header.stamp.to_ns());
-        let (age_ns, from) = link_diag::pose_age_at_take(capture_ns, publish_ns, wall_clock_ns());
-        // Without TF, link frames are placed from the one frame the link was told about.
-        let wrong_frame = self.link.is_some()
-            && self.config.output_frame_id.is_empty()
-            && !self.link_diag.input_frame(&header.frame_id);
-        if self.link.is_some() {
+        // Only the safety link reads the poses' age and frame.
+        let (age_at_take_us, wrong_frame) = if self.link.is_some() {
+            let header = msg.header();
+            // Simulated time is no clock to measure a capture's age against.
+            let capture_ns = (!self.config.use_sim_time).then(|| header.stamp.to_ns());
+            let (age_ns, from) = link_diag::pose_age_at_take(capture_ns, publish_ns, wall_clock_ns());
             self.link_diag.age(from);
-        }
+            // Without TF, link frames are placed from the one frame the link was told about.
+            let wrong_frame = self.config.output_frame_id.is_empty() && !self.link_diag.input_frame(&header.frame_id);
+            ((age_ns.max(0) / 1000) as u64, wrong_frame)
+        } else {
+            (0, false)
+        };
         let mut sink = Publish {
             out,
             active: self.state == Primary::Active,
@@ -281,7 +283,7 @@ impl FrameLoop {
             link_diag: &mut self.link_diag,
             link: self.link.as_ref(),
             received,
-            age_at_take_us: (age_ns.max(0) / 1000) as u64,
+            age_at_take_us,
             wrong_frame,
             sent: 0,
             failed: 0,
