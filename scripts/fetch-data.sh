@@ -125,4 +125,18 @@ fetch bvhtools==1.6.0 840c67a4d94c4c4732d1a729eac0ba6b0cad7c334aed2773ea2ff15ffe
     bvhtools-1.6.0/testBvhFiles/test2.bvh=bvhtools_test2.bvh \
     bvhtools-1.6.0/LICENSE=LICENSE-bvhTools
 
+# The climbing takes only; the sidecars beside them (`<take>.npy.json`: rate, joint names,
+# units, up axis) are this project's files, not the wheel's, and are not fetched.
+climb="holosoma_retargeting/demo_data/climb"
+holosoma=()
+for take in mocap_climb_seq_0_joint_positions_f900-3700 mocap_climb_seq_1_joint_positions_f0-2422 \
+    mocap_climb_seq_2_joint_positions_f100-3110 mocap_climb_seq_3_joint_positions_f200-2600 \
+    mocap_climb_seq_4_joint_positions_f0-2303; do
+    holosoma+=("$climb/${take%_joint_positions_*}/$take.npy=$take.npy")
+done
+fetch holosoma-retargeting==0.1.0 3dcdcc06c6705c091478808024298dfcc684d9eb49e890cc6b11fc03fa246cb4 data/holosoma \
+    --only-binary :all: -- \
+    "${holosoma[@]}" \
+    holosoma_retargeting-0.1.0.dist-info/METADATA=METADATA-holosoma-retargeting
+
 echo "fetch-data: every file matches its SHA-256 list ($mode)"

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use a4mer_motion::deepmimic::{self, LoopMode};
-use a4mer_motion::{Format, detect_format, import_bvh, import_deepmimic};
+use a4mer_motion::{Format, detect_format, import_bvh, import_deepmimic, import_npy, npy};
 use a4mer_runtime::SMPL24;
 use a4mer_runtime::joint_map::MappedBy;
 
@@ -12,7 +12,8 @@ use crate::SourceArgs;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// A motion file: BVH, or a DeepMimic clip (JSON); the format is read from the content.
+    /// A motion file: BVH, a DeepMimic clip (JSON) or a joint-position array (.npy with a
+    /// `<file>.npy.json` sidecar); the format is read from the content.
     /// With --fill-gaps: a rosbag2 bag of poses (directory, .mcap or .db3).
     file: PathBuf,
     /// Repair the bag's gaps (frames the camera dropped) into the --to-bag bag: linear
@@ -62,12 +63,14 @@ pub fn run(args: ImportArgs) -> Result<()> {
         );
     }
     let options = args.source.import_options();
-    let (motion, clip) = match detect_format(&args.file)? {
+    let format = detect_format(&args.file)?;
+    let (motion, clip) = match format {
         Format::Bvh => (import_bvh(&args.file, &options)?, None),
         Format::DeepMimic => {
             let d = import_deepmimic(&args.file, &options)?;
             (d.motion.clone(), Some(d))
         }
+        Format::Npy => (import_npy(&args.file, &options)?, None),
     };
     if let Some(dir) = &args.to_bag {
         let source: Vec<a4mer_runtime::PoseFrame> = match args.loop_to_s {
@@ -141,7 +144,12 @@ pub fn run(args: ImportArgs) -> Result<()> {
             d.clip_duration_s, d.cycles
         );
     }
-    let built_in_map = clip.is_some() && options.joint_map.is_none();
+    let built_in_map = match format {
+        _ if options.joint_map.is_some() => None,
+        Format::DeepMimic => Some(deepmimic::BUILT_IN_MAP),
+        Format::Npy => Some(npy::BUILT_IN_MAP_NAME),
+        Format::Bvh => None,
+    };
     println!(
         "SMPL-24 mapping: {} of 24 joints mapped; unmapped joints stay invalid",
         info.joint_map.mapped_count()
@@ -149,8 +157,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     for (j, name) in SMPL24.iter().enumerate() {
         let source = info.joint_map.source_name(j).unwrap_or("-");
         let by = match info.joint_map.mapped_by(j) {
-            MappedBy::Explicit if built_in_map => deepmimic::BUILT_IN_MAP,
-            MappedBy::Explicit => "map file",
+            MappedBy::Explicit => built_in_map.unwrap_or("map file"),
             MappedBy::Heuristic => "name heuristic",
             MappedBy::Unmapped => "no source: invalid",
         };

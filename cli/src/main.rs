@@ -90,6 +90,11 @@ pub struct SourceArgs {
     /// carrying the root's displacement and heading from pass to pass.
     #[arg(long, value_name = "SECONDS")]
     pub loop_wrap_to_s: Option<f64>,
+    /// Frame rate of sources that do not state one: a .npy joint-position array whose
+    /// sidecar has no "fps_hz" (10..=1000 Hz). A stated rate that differs is an error; BVH
+    /// and DeepMimic files state their own.
+    #[arg(long, value_name = "HZ")]
+    pub fps: Option<f64>,
 }
 
 impl SourceArgs {
@@ -99,6 +104,7 @@ impl SourceArgs {
             up_axis: self.up,
             joint_map: self.joint_map.clone(),
             loop_wrap_to_s: self.loop_wrap_to_s,
+            fps: self.fps,
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Motion data import: BVH and DeepMimic clips, detected by content, each converted to
-//! the canonical [`Motion`] (SMPL-24, metres, REP-103, 30 Hz); and the transforms
-//! ([`perturb`]) the evaluation suite and training's augmentation apply to it.
+//! Motion data import: BVH, DeepMimic clips and joint-position arrays (`.npy` with a JSON
+//! sidecar), detected by content, each converted to the canonical [`Motion`] (SMPL-24,
+//! metres, REP-103, 30 Hz); and the transforms ([`perturb`]) the evaluation suite and
+//! training's augmentation apply to it.
 
 pub mod bvh;
 pub mod deepmimic;
+pub mod npy;
 pub mod perturb;
 pub mod resample;
 
@@ -14,6 +16,7 @@ use a4mer_runtime::FPS;
 
 pub use bvh::{BvhError, ImportOptions, Motion, import_bvh};
 pub use deepmimic::{DeepMimicError, import_deepmimic};
+pub use npy::{NpyError, import_npy};
 
 /// A data failure. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +25,18 @@ pub enum DataError {
     Bvh(#[from] BvhError),
     #[error(transparent)]
     DeepMimic(#[from] DeepMimicError),
+    #[error(transparent)]
+    Npy(#[from] NpyError),
     #[error("{path}: cannot read: {cause}")]
     Io { path: PathBuf, cause: std::io::Error },
     #[error(
-        "{path}: unknown motion data format (starts with {start:?}); expected BVH (\"HIERARCHY\") or a DeepMimic JSON clip ({{\"Loop\": ..., \"Frames\": [...]}})"
+        "{path}: unknown motion data format (starts with {start:?}); expected BVH (\"HIERARCHY\"), a DeepMimic JSON clip ({{\"Loop\": ..., \"Frames\": [...]}}) or a .npy joint-position array"
     )]
     UnknownFormat { path: PathBuf, start: String },
+    #[error(
+        "{path}: is the sidecar of a joint-position array (its rate, joints, units and up axis); import the .npy file beside it"
+    )]
+    Sidecar { path: PathBuf },
     #[error(
         "{path}: the rig maps {mapped} of 24 SMPL joints; at least {required} are needed (pass --joint-map to map more)"
     )]
@@ -54,6 +63,8 @@ pub enum DataError {
 pub enum Format {
     Bvh,
     DeepMimic,
+    /// A `.npy` joint-position array (frames, joints, 3) with its JSON sidecar.
+    Npy,
 }
 
 /// Bytes read to tell formats apart.
@@ -71,6 +82,16 @@ pub fn detect_format(path: &Path) -> Result<Format, DataError> {
         .take(SNIFF_BYTES)
         .read_to_end(&mut head)
         .map_err(io)?;
+    if head.starts_with(npy::MAGIC) {
+        return Ok(Format::Npy);
+    }
+    // A sidecar is a JSON object too; read as a DeepMimic clip it would fail on a field
+    // it was never meant to have.
+    if npy::is_sidecar(path) {
+        return Err(DataError::Sidecar {
+            path: path.to_path_buf(),
+        });
+    }
     let text = String::from_utf8_lossy(&head);
     let start = text.trim_start();
     // A UTF-8 byte-order mark is common in files written on Windows.
@@ -120,9 +141,10 @@ fn has_extension(p: &Path, ext: &str) -> bool {
 }
 
 /// Every motion file under the given files and directories, sorted per directory. In a
-/// directory: `.bvh` files, and `.txt`/`.json` files whose content is a JSON object
-/// (DeepMimic clips); READMEs, licences and checksum lists beside them are skipped. A
-/// file named explicitly is always taken, and its format is checked when it is imported.
+/// directory: `.bvh` files, `.npy` arrays, and `.txt`/`.json` files whose content is a
+/// JSON object (DeepMimic clips) other than arrays' sidecars (`*.npy.json`); READMEs,
+/// licences and checksum lists beside them are skipped. A file named explicitly is always
+/// taken, and its format is checked when it is imported.
 pub fn collect_motion_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
     let mut out = Vec::new();
     for input in inputs {
@@ -141,9 +163,10 @@ pub fn collect_motion_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, DataErro
             }
             let deepmimic = || {
                 (has_extension(&p, "txt") || has_extension(&p, "json"))
+                    && !npy::is_sidecar(&p)
                     && matches!(detect_format(&p), Ok(Format::DeepMimic))
             };
-            if has_extension(&p, "bvh") || deepmimic() {
+            if has_extension(&p, "bvh") || has_extension(&p, "npy") || deepmimic() {
                 found.push(p);
             }
         }
@@ -159,6 +182,7 @@ pub fn import_any(path: &Path, options: &ImportOptions) -> Result<Motion, DataEr
     Ok(match detect_format(path)? {
         Format::Bvh => import_bvh(path, options)?,
         Format::DeepMimic => import_deepmimic(path, options)?.motion,
+        Format::Npy => import_npy(path, options)?,
     })
 }
 

@@ -112,6 +112,10 @@ pub struct ImportOptions {
     /// Repeat cyclic clips (DeepMimic `"Loop": "wrap"`) until they last at least this
     /// many seconds. Other sources are not looped.
     pub loop_wrap_to_s: Option<f64>,
+    /// Source frame rate, Hz, for sources that do not state one (a `.npy` joint-position
+    /// array whose sidecar has no `fps_hz`). A stated rate that differs is an error, not
+    /// overridden; BVH and DeepMimic files always state theirs and do not read this.
+    pub fps: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
