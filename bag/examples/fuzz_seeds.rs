@@ -291,6 +291,7 @@ fn artifact_seeds(load_dir: &Path, payload_dir: &Path) -> Result<(), Box<dyn std
             Provenance {
                 created_by: "fuzz_seeds".into(),
                 seed: 7,
+                damping_tau_s: Some(a4mer_runtime::stream::DAMPING_TAU_S),
                 ..Default::default()
             },
         );

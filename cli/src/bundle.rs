@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
+use a4mer_runtime::artifact::Artifact;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -380,8 +380,9 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
                 true,
                 "model integrity".into(),
                 format!(
-                    "{}: SHA-256 verified, format version {FORMAT_VERSION}, {}",
+                    "{}: SHA-256 verified, format version {}, {}",
                     manifest.model.path,
+                    a.format_version,
                     precision(&a)
                 ),
             ),

@@ -5,7 +5,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
-use a4mer_measure::bench::{BenchReport, BurnComparison, WindowBench, bench_engine, bench_windows, compare_burn};
+use a4mer_measure::bench::{
+    BenchReport, BurnComparison, DampedSourceCost, WindowBench, bench_engine, bench_windows, compare_burn,
+    damped_source_cost,
+};
 use a4mer_motion::load_motions;
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, BackendError, backend_device, inference_device};
@@ -28,6 +31,10 @@ pub struct BenchArgs {
     /// 2 s window per frame, as a runtime without a streaming cache would).
     #[arg(long)]
     compare_burn: bool,
+    /// Also time the guard's damped-velocity source: `push` with the three-source guard
+    /// against the four-source one, in this many alternating rounds of --frames each.
+    #[arg(long, value_name = "ROUNDS")]
+    guard_cost: Option<usize>,
     /// ndarray: the streaming engine (what the node runs). tch-cpu, tch-cuda: the model on
     /// libtorch, a 2 s window per frame and batches across tracks (needs a build with
     /// `--features tch`). tch-cuda without a CUDA device prints why it skips and exits 0.
@@ -46,15 +53,21 @@ struct Output {
     engine: BenchReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     burn: Option<BurnComparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    damped_source: Option<DampedSourceCost>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.backend != Backend::Ndarray {
         return run_backend(args);
     }
-    let (model, _) = load_model(&args.model, &inference_device())
+    let (model, prov) = load_model(&args.model, &inference_device())
         .with_context(|| format!("loading model {}", args.model.display()))?;
-    let stream = Arc::new(StreamModel::new(&model).with_context(|| format!("model {}", args.model.display()))?);
+    let stream = Arc::new(
+        StreamModel::new(&model)
+            .with_context(|| format!("model {}", args.model.display()))?
+            .with_damping_tau(prov.damping_tau()),
+    );
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading bench recordings")?;
     let takes: Vec<&[a4mer_runtime::PoseFrame]> = motions.iter().map(|m| m.frames.as_slice()).collect();
     anyhow::ensure!(args.frames > 0, "--frames must be > 0");
@@ -64,7 +77,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         None
     };
-    let out = Output { engine, burn };
+    let damped_source = match args.guard_cost {
+        Some(rounds) => Some(
+            damped_source_cost(stream.clone(), &takes, args.frames, rounds)
+                .context("timing the guard's damped-velocity source")?,
+        ),
+        None => None,
+    };
+    let out = Output {
+        engine,
+        burn,
+        damped_source,
+    };
     if args.json {
         return print_json(&out);
     }
@@ -136,7 +160,24 @@ fn run_backend(args: BenchArgs) -> Result<()> {
 }
 
 fn print_table(out: &Output) {
-    let e = &out.engine;
+    print_engine(&out.engine);
+    if let Some(d) = &out.damped_source {
+        println!(
+            "guard's damped source  push p99 {:.1} us with it, {:.1} us without: {:+.1} us at p99, {:+.1} us at the median ({} alternating rounds of {} frames)",
+            d.four_sources_us.p99,
+            d.three_sources_us.p99,
+            d.p99_cost_us,
+            d.median_cost_us,
+            d.rounds,
+            d.frames_per_round
+        );
+    }
+    if let Some(b) = &out.burn {
+        print_burn(b);
+    }
+}
+
+fn print_engine(e: &BenchReport) {
     println!("a4mer bench: {} frames, one engine, single thread", e.frames);
     println!(
         "{:<22} {:>8} {:>10} {:>10} {:>10}",
@@ -166,19 +207,20 @@ fn print_table(out: &Output) {
         e.mean_open_len,
         e.macs_close_extra as f64 / 1e6
     );
-    if let Some(b) = &out.burn {
-        println!("batch-1 comparison (median / p99 us):");
-        println!(
-            "  forecast head, burn ndarray   {:>8.1} / {:.1}",
-            b.heads_burn_us.median, b.heads_burn_us.p99
-        );
-        println!(
-            "  forecast head, a4mer kernels  {:>8.1} / {:.1}",
-            b.heads_native_us.median, b.heads_native_us.p99
-        );
-        println!(
-            "  whole model on a 2 s window   {:>8.1} / {:.1}  (burn, no streaming cache)",
-            b.window_burn_us.median, b.window_burn_us.p99
-        );
-    }
+}
+
+fn print_burn(b: &BurnComparison) {
+    println!("batch-1 comparison (median / p99 us):");
+    println!(
+        "  forecast head, burn ndarray   {:>8.1} / {:.1}",
+        b.heads_burn_us.median, b.heads_burn_us.p99
+    );
+    println!(
+        "  forecast head, a4mer kernels  {:>8.1} / {:.1}",
+        b.heads_native_us.median, b.heads_native_us.p99
+    );
+    println!(
+        "  whole model on a 2 s window   {:>8.1} / {:.1}  (burn, no streaming cache)",
+        b.window_burn_us.median, b.window_burn_us.p99
+    );
 }

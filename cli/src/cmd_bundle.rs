@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
+use a4mer_runtime::artifact::Artifact;
 
 use crate::bundle::{
     Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, precision, sha256_hex, triple_arch,
@@ -95,7 +95,7 @@ pub fn run(args: BundleArgs) -> Result<()> {
         path: model_path.clone(),
         id: model_sha[..16].to_string(),
         sha256: model_sha,
-        format_version: FORMAT_VERSION,
+        format_version: artifact.format_version,
         precision: precision(&artifact).into(),
     };
     contents.add_bytes(&model_path, model_bytes, false);

@@ -170,9 +170,22 @@ fn print_summary(s: &DemoSummary) {
         fmt_opt(l.max, 2),
         l.count
     );
-    for (h, e) in s.horizons_s.iter().zip(&s.mpjpe_mm) {
-        println!("  MPJPE at {:>4.0} ms           {} mm", h * 1000.0, fmt_opt(*e, 1));
+    let b = &s.baselines_mpjpe_mm;
+    let best = b.best();
+    for (h, ms) in s.horizons_s.iter().map(|h| h * 1000.0).enumerate() {
+        let gain = match (s.mpjpe_mm[h], best[h]) {
+            (Some(e), Some(best)) if best > 0.0 => format!("{:+.1} %", (1.0 - e / best) * 100.0),
+            _ => "n/a".into(),
+        };
+        println!(
+            "  MPJPE at {ms:>4.0} ms           {} mm; baselines zero {}, constant {}, damped {} mm; gain over the best {gain}",
+            fmt_opt(s.mpjpe_mm[h], 1),
+            fmt_opt(b.zero_velocity[h], 1),
+            fmt_opt(b.constant_velocity[h], 1),
+            fmt_opt(b.damped_velocity[h], 1),
+        );
     }
+    println!("  (damped velocity: tau {} s, the model's)", b.damping_tau_s);
     println!(
         "  first forecast             {} s after the node started (warm-up alone is {:.1} s)",
         fmt_opt(s.first_forecast_s, 2),
@@ -245,6 +258,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let setup = NodeSetup::from_args(&ros_args, env.clone()).context("node start-up")?;
     let node_sched = setup.config.sched.clone();
+    let damping_tau_s = setup.model.stream.damping_tau().seconds();
     let topics = setup.topics.clone();
     eprintln!(
         "a4mer demo: {} {}, {:.0} s of {} on DDS domain {} (loopback only); node {} with model {}",
@@ -296,6 +310,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             motifs_topic: topics.motifs,
             env,
             camera: args.output_frame.as_deref().map(DemoCamera::facing),
+            damping_tau_s,
         },
         &mut |line| {
             if json {

@@ -104,13 +104,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut batch = None;
     let mut streamed = None;
     let mut online = None;
-    if let Some(m) = &loaded {
-        let stream = std::sync::Arc::new(StreamModel::new(m).context("preparing the model for the streaming engine")?);
+    let damping_tau = provenance.as_ref().map(|p| p.damping_tau());
+    if let Some(note) = damping_tau.and_then(|t| t.note()) {
+        eprintln!("a4mer eval: note: {note}");
+    }
+    if let (Some(m), Some(tau)) = (&loaded, damping_tau) {
+        let stream = std::sync::Arc::new(
+            StreamModel::new(m)
+                .context("preparing the model for the streaming engine")?
+                .with_damping_tau(tau),
+        );
         online = Some(Online::new(stream.clone(), engine_config.clone()).context("engine settings")?);
         if use_engine {
             streamed = Some(EngineForecaster::with_config(stream, engine_config.clone()));
         } else {
-            batch = Some(ModelForecaster::new(m));
+            batch = Some(ModelForecaster::new(m).with_damping_tau_s(tau.seconds()));
         }
     }
     let forecaster: Option<&mut dyn a4mer_measure::eval::Forecaster> = match (&mut batch, &mut streamed) {

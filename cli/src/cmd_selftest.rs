@@ -14,7 +14,7 @@ use a4mer_measure::eval::{Split, evaluate};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::load_motions;
 use a4mer_ros::node::model_bytes;
-use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
+use a4mer_runtime::artifact::Artifact;
 use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
 
@@ -177,14 +177,27 @@ pub fn run(args: SelftestArgs) -> Result<()> {
     check(
         "model",
         true,
-        format!("{origin}: SHA-256 verified, format version {FORMAT_VERSION}"),
+        format!(
+            "{origin}: SHA-256 verified, format and provenance checked{}",
+            artifact
+                .damping_tau()
+                .note()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
     );
+    let damping_tau = artifact.damping_tau();
+    let format_version = artifact.format_version;
     let recorded = recorded_mpjpe(&artifact).with_context(|| format!("model {origin}"))?;
     let int8 = artifact.payload.quantization.is_some();
     let model = artifact
         .into_model(&inference_device(), &origin)
         .with_context(|| format!("model {origin}"))?;
-    let stream = Arc::new(StreamModel::new(&model).context("preparing the engine")?);
+    let stream = Arc::new(
+        StreamModel::new(&model)
+            .context("preparing the engine")?
+            .with_damping_tau(damping_tau),
+    );
 
     let data = match &args.data {
         Some(d) => d.clone(),
@@ -328,7 +341,7 @@ pub fn run(args: SelftestArgs) -> Result<()> {
         pass: checks.iter().all(|c| c.pass),
         model: origin,
         model_sha256: sha,
-        format_version: FORMAT_VERSION,
+        format_version,
         int8,
         machine: format!("{} {}", std::env::consts::ARCH, std::env::consts::OS),
         horizons_ms: eval.horizons_ms.clone(),

@@ -36,9 +36,13 @@ pub fn run(args: SoakArgs) -> Result<()> {
     if args.frames == 0 {
         bail!("--frames must be > 0");
     }
-    let (model, _) = load_model(&args.model, &inference_device())
+    let (model, prov) = load_model(&args.model, &inference_device())
         .with_context(|| format!("loading model {}", args.model.display()))?;
-    let stream = Arc::new(StreamModel::new(&model).with_context(|| format!("model {}", args.model.display()))?);
+    let stream = Arc::new(
+        StreamModel::new(&model)
+            .with_context(|| format!("model {}", args.model.display()))?
+            .with_damping_tau(prov.damping_tau()),
+    );
     let motions = load_motions(&args.data, &args.source.import_options()).context("loading soak recordings")?;
     let takes: Vec<&[a4mer_runtime::PoseFrame]> = motions.iter().map(|m| m.frames.as_slice()).collect();
     let json = args.json;

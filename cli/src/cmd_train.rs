@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use a4mer_measure::eval::{Split, evaluate};
+use a4mer_measure::eval::{Scored, Split, evaluate, fit_damping_tau};
 use a4mer_measure::forecaster::ModelForecaster;
 use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_runtime::artifact::{Artifact, DataFile, Provenance};
@@ -29,6 +29,11 @@ pub struct TrainArgs {
     /// unseen people and rigs come from these, not from a later slice of a training take.
     #[arg(long = "hold-out", num_args = 1.., value_name = "NAME")]
     hold_out: Vec<String>,
+    /// Leave a whole source out (repeatable): every recording under this directory, at any
+    /// depth, is held out as with --hold-out. One source per rig or studio gives
+    /// leave-one-source-out: numbers on a rig the model never saw (scripts/loso.sh).
+    #[arg(long = "hold-out-source", num_args = 1.., value_name = "DIR")]
+    hold_out_source: Vec<PathBuf>,
     /// Where to write the model artifact.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -123,17 +128,49 @@ fn held_out_files(files: &[PathBuf], names: &[String]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// Indices of the files under each `--hold-out-source` directory; a directory that holds
+/// none of the recordings is an error, like a --hold-out name that picks nothing.
+fn held_out_sources(files: &[PathBuf], sources: &[PathBuf]) -> Result<Vec<usize>> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).with_context(|| format!("train: {}", p.display()));
+    let files: Vec<PathBuf> = files.iter().map(|f| canonical(f)).collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for source in sources {
+        let dir = canonical(source).context("--hold-out-source")?;
+        if !dir.is_dir() {
+            bail!("train: --hold-out-source {}: not a directory", source.display());
+        }
+        let hits: Vec<usize> = (0..files.len()).filter(|i| files[*i].starts_with(&dir)).collect();
+        if hits.is_empty() {
+            bail!(
+                "train: --hold-out-source {}: none of the {} recordings given by --data is under it",
+                source.display(),
+                files.len()
+            );
+        }
+        out.extend(hits);
+    }
+    Ok(out)
+}
+
 pub fn run(args: TrainArgs) -> Result<()> {
     let started = Instant::now();
     let files = collect_motion_files(&args.data).context("finding recordings")?;
     if files.is_empty() {
         bail!("train: no recordings (.bvh or DeepMimic clips) under {:?}", args.data);
     }
-    let held_out = held_out_files(&files, &args.hold_out)?;
+    let mut held_out = held_out_files(&files, &args.hold_out)?;
+    held_out.extend(held_out_sources(&files, &args.hold_out_source)?);
+    held_out.sort_unstable();
+    held_out.dedup();
     if held_out.len() == files.len() {
         bail!(
-            "train: every recording is held out ({}); training needs at least one",
-            files.len()
+            "train: every one of the {} recordings is held out{}: nothing is left to train on",
+            files.len(),
+            if args.hold_out_source.is_empty() {
+                ""
+            } else {
+                " (give --data the sources to train on beside the one --hold-out-source leaves out)"
+            }
         );
     }
     let options = args.source.import_options();
@@ -161,6 +198,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .map(|m| Split::Train.frames(&m.frames).to_vec())
         .collect();
 
+    // The damped-velocity baseline's τ, on the training part of the training recordings
+    // only: the guard's fourth source and the protocol's third baseline for this model.
+    let damping_tau_s = {
+        let streams: Vec<Scored<'_>> = train_frames.iter().map(|f| Scored { observed: f, truth: f }).collect();
+        fit_damping_tau(&streams, args.eval_stride).context(
+            "train: no training recording is long enough for one window (3 s) to fit the damping time constant",
+        )?
+    };
     if !args.no_eval {
         // The held-out evaluation runs after training: find out now if it cannot, rather
         // than after the minutes of training whose model it would then not write.
@@ -270,14 +315,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut eval_json = None;
     let mut failures = 0;
     if !args.no_eval {
-        let mut fc = ModelForecaster::new(&model);
+        let mut fc = ModelForecaster::new(&model).with_damping_tau_s(damping_tau_s);
         let rep = evaluate(&motions, Split::Heldout, args.eval_stride, Some(&mut fc))?;
         failures = fc.failures;
         eval_json = Some(serde_json::to_string(&rep)?);
     }
     let mut unseen_eval = None;
     if !args.no_eval && !unseen.is_empty() {
-        let mut fc = ModelForecaster::new(&model);
+        let mut fc = ModelForecaster::new(&model).with_damping_tau_s(damping_tau_s);
         unseen_eval = Some(evaluate(&unseen, Split::All, args.eval_stride, Some(&mut fc))?);
     }
     let notes = serde_json::json!({
@@ -285,6 +330,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "train": report,
         "model_failures_heldout": failures,
         "held_out_recordings": held_out_data,
+        "held_out_sources": args.hold_out_source.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "eval_held_out_recordings": unseen_eval,
     });
     let prov = Provenance {
@@ -297,6 +343,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         train_wall_s: started.elapsed().as_secs_f64(),
         eval_json: eval_json.clone(),
         notes_json: Some(notes.to_string()),
+        damping_tau_s: Some(damping_tau_s),
     };
     Artifact::from_model(&model, prov).save(&args.out)?;
     let summary = serde_json::json!({
@@ -309,6 +356,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "encoder_finetune_val_mpjpe_mm": report.encoder_finetune_val_mpjpe_mm,
         "encoder_finetune_best_epoch": report.encoder_finetune_best_epoch,
         "tau": report.tau,
+        "damping_tau_s": damping_tau_s,
         "motifs_heldout": motifs,
         "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,
         "eval_held_out_recordings": unseen_eval,

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION};
+use a4mer_runtime::artifact::Artifact;
 use a4mer_runtime::device::inference_device;
 use clap::Args;
 
@@ -24,9 +24,13 @@ fn verify_model(path: &std::path::Path) -> Result<()> {
     let artifact = Artifact::from_bytes(&bytes, &origin)?;
     let p = &artifact.payload;
     println!(
-        "ok    integrity: SHA-256 of {} verified, format version {FORMAT_VERSION}",
-        path.display()
+        "ok    integrity: SHA-256 of {} verified, format version {}",
+        path.display(),
+        artifact.format_version
     );
+    if let Some(note) = artifact.damping_tau().note() {
+        println!("note  {note}");
+    }
     println!(
         "ok    model: {} parameters in {} tensors, {}, vocabulary of {} motifs",
         p.tensors.values().map(|t| t.shape.iter().product::<u64>()).sum::<u64>(),

@@ -219,6 +219,7 @@ pub fn run_node(model: Option<&Path>, takes: &[&[PoseFrame]], seconds: f64) -> R
             motifs_topic: topics.motifs,
             env,
             camera: None,
+            damping_tau_s: a4mer_runtime::stream::DAMPING_TAU_S,
         },
         &mut |_| {},
     )

@@ -37,6 +37,14 @@ fn demo_streams_real_mocap_through_the_node_process_and_scores_the_forecasts() {
         "error grows with the horizon: {mpjpe:?}"
     );
     assert!(mpjpe[0] > 0.0 && mpjpe[2] < 1000.0, "{mpjpe:?}");
+    // The baselines are scored on the same forecasts' origins: at 100 ms holding the last
+    // pose is worse than moving it on (real walking), and at 1 s constant velocity
+    // overshoots more than its damped form.
+    let b = &s["baselines_mpjpe_mm"];
+    let at = |name: &str, h: usize| b[name][h].as_f64().unwrap_or_else(|| panic!("{name}[{h}]: {b}"));
+    assert!(at("zero_velocity", 0) > at("constant_velocity", 0), "{b}");
+    assert!(at("damped_velocity", 2) < at("constant_velocity", 2), "{b}");
+    assert!(b["damping_tau_s"].as_f64().unwrap() > 0.0);
     assert!(s["node_peak_rss_mb"].as_f64().unwrap() > 1.0);
     assert!(s["first_forecast_s"].as_f64().unwrap() >= 1.0, "after the 1 s warm-up");
     assert!(stderr.contains("t=  1s"), "a live line per second: {stderr}");

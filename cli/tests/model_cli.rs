@@ -272,3 +272,32 @@ fn libtorch_cuda_runs_or_is_refused_with_the_reason() {
     assert!(err.contains("`tch-cuda`: no CUDA device"), "{err}");
     println!("SKIP tch-cuda: {}", err.trim());
 }
+
+/// Leave-one-source-out refuses before any training: a source that holds none of the
+/// recordings (a typo would otherwise train on the rig it meant to leave out), and one that
+/// would leave nothing to train on.
+#[test]
+fn a_left_out_source_that_matches_nothing_or_leaves_nothing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.a4m");
+    let run = |args: &[&str]| {
+        let o = a4mer()
+            .current_dir(repo())
+            .arg("train")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = run(&["--data", "data/mocap", "--hold-out-source", "data/deepmimic"]);
+    assert!(
+        e.contains("--hold-out-source data/deepmimic") && e.contains("none of the 2"),
+        "{e}"
+    );
+    let e = run(&["--data", "data/mocap", "--hold-out-source", "data/mocap"]);
+    assert!(e.contains("nothing is left to train on"), "{e}");
+    assert!(!out.exists(), "nothing was written");
+}

@@ -1,7 +1,9 @@
-//! Host twin of the safety link under a model that loses (a deliberately wrong one): when the engine's guard sees the
-//! model doing worse than a baseline within the link's reach, the frames the node's writer
-//! sends are Degraded, they arrive so through a pseudo-terminal pair, and the firmware's
-//! monitor falls back to its certified behaviour on them.
+//! Host twin of the safety link under a published forecast that loses to every baseline (a
+//! deliberately wrong model, published without the guard's blend, which would otherwise
+//! outvote it): when the engine's guard sees what is published doing worse than all three
+//! baselines within the link's reach, the frames the node's writer sends are Degraded, they
+//! arrive so through a pseudo-terminal pair, and the firmware's monitor falls back to its
+//! certified behaviour on them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +15,13 @@ use a4mer_hw_tests::serial::{LinkReader, pty_pair, take};
 use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, Monitored, RigidTransform, link_person, outgoing};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::{Engine, EngineConfig, HealthState, StreamModel};
+use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, HealthState, StreamModel};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use serialport::SerialPort;
 
 /// What crossed the line, by the index the test put in the person's track id.
 struct Crossed {
-    /// Per offered frame: the guard said "model losing within the link's reach", and the
+    /// Per offered frame: the guard said "published losing within the link's reach", and the
     /// stream was otherwise healthy.
     losing: Vec<bool>,
     healthy: Vec<bool>,
@@ -27,7 +29,7 @@ struct Crossed {
     monitor_fell_back_on_health: usize,
 }
 
-fn run(frames: &[PoseFrame]) -> Crossed {
+fn run(frames: &[PoseFrame], guard: GuardConfig) -> Crossed {
     let (mut model, _) = load_model(&repo_root().join("models/a4mer-small-int8.a4m"), &inference_device()).unwrap();
     // Deliberately wrong: the velocity prior turned around, so every forecast runs the
     // wrong way.
@@ -39,7 +41,11 @@ fn run(frames: &[PoseFrame]) -> Crossed {
     {
         *g = -*g;
     }
-    let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), EngineConfig::default()).unwrap();
+    let config = EngineConfig {
+        guard,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), config).unwrap();
     let (device, mut master, _slave) = pty_pair().unwrap();
     master.set_timeout(Duration::from_millis(20)).unwrap();
     let reader = LinkReader::spawn(Box::new(master));
@@ -62,7 +68,7 @@ fn run(frames: &[PoseFrame]) -> Crossed {
             ..*f
         };
         let a = engine.push_ref(&f).unwrap();
-        losing.push(a.guard.model_losing_within(LINK_REACH_STEPS));
+        losing.push(a.guard.published_losing_within(LINK_REACH_STEPS));
         healthy.push(a.health.state == HealthState::Ok);
         // The frame's index rides in the track id.
         let person = link_person(i as u32, &f, a).unwrap();
@@ -94,11 +100,15 @@ fn run(frames: &[PoseFrame]) -> Crossed {
 }
 
 #[test]
-fn host_twin_a_model_losing_to_a_baseline_degrades_the_link_and_the_mcu_falls_back() {
-    let c = run(&take().unwrap()[..450]);
+fn host_twin_a_published_forecast_losing_to_every_baseline_degrades_the_link_and_the_mcu_falls_back() {
+    let unblended = GuardConfig {
+        blend: false,
+        ..GuardConfig::default()
+    };
+    let c = run(&take().unwrap()[..450], unblended);
     let losing_healthy = c.losing.iter().zip(&c.healthy).filter(|(l, h)| **l && **h).count();
     println!(
-        "{} frames: {} with the model losing within {} ms (stream otherwise healthy: {}); {} received; the monitor fell back on health {} times",
+        "{} frames: {} with the published forecast losing within {} ms (stream otherwise healthy: {}); {} received; the monitor fell back on health {} times",
         c.losing.len(),
         c.losing.iter().filter(|l| **l).count(),
         LINK_REACH_STEPS * 1000 / 30,
@@ -108,20 +118,54 @@ fn host_twin_a_model_losing_to_a_baseline_degrades_the_link_and_the_mcu_falls_ba
     );
     assert!(
         losing_healthy > c.losing.len() / 2,
-        "a model running the wrong way must be seen losing most of the time"
+        "a wrong model published as it is must be seen losing most of the time"
     );
     assert!(c.received.len() >= c.losing.len() * 9 / 10, "frames lost on the line");
     for (i, health) in &c.received {
         let i = *i as usize;
         if c.losing[i] {
-            assert_eq!(*health, ModelHealth::Degraded, "frame {i}: the model was losing");
+            assert_eq!(
+                *health,
+                ModelHealth::Degraded,
+                "frame {i}: the published forecast was losing"
+            );
         } else if c.healthy[i] {
             assert_eq!(
                 *health,
                 ModelHealth::Nominal,
-                "frame {i}: a healthy stream, model not losing"
+                "frame {i}: a healthy stream, published forecast not losing"
             );
         }
     }
     assert!(c.monitor_fell_back_on_health > 0);
+}
+
+/// The same wrong model under the guard's blend, as the node runs it: the blend follows the
+/// baselines, so what is published does not lose and a healthy stream's frames stay Nominal.
+#[test]
+fn host_twin_a_losing_model_outvoted_by_the_blend_keeps_the_link_nominal() {
+    let c = run(&take().unwrap()[..450], GuardConfig::default());
+    let healthy = c.healthy.iter().filter(|h| **h).count();
+    let losing = c.losing.iter().filter(|l| **l).count();
+    println!(
+        "{} frames, {healthy} healthy, {losing} with the published forecast losing",
+        c.losing.len()
+    );
+    assert!(
+        healthy > c.losing.len() / 2,
+        "the stream must be healthy most of the time"
+    );
+    assert!(
+        losing * 20 < c.losing.len(),
+        "the blend must keep the published forecast from losing to every baseline ({losing} frames)"
+    );
+    let nominal = c
+        .received
+        .iter()
+        .filter(|(i, h)| c.healthy[*i as usize] && *h == ModelHealth::Nominal)
+        .count();
+    assert!(
+        nominal > healthy * 9 / 10,
+        "{nominal} of {healthy} healthy frames sent Nominal"
+    );
 }

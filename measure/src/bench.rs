@@ -122,6 +122,52 @@ pub struct BenchReport {
     pub dropped: u64,
 }
 
+/// The guard's damped-velocity source, old against new in one run: `push` with the
+/// three-source guard and with the four-source guard, alternating rounds on the same frames.
+#[derive(Clone, Debug, Serialize)]
+pub struct DampedSourceCost {
+    pub rounds: usize,
+    pub frames_per_round: usize,
+    /// The median round's `push` statistics (by p99), each guard.
+    pub three_sources_us: Stats,
+    pub four_sources_us: Stats,
+    /// Four minus three at p99 and at the median (µs).
+    pub p99_cost_us: f64,
+    pub median_cost_us: f64,
+}
+
+/// Measure [`DampedSourceCost`] over `rounds` alternating rounds of `frames` frames.
+pub fn damped_source_cost(
+    model: Arc<StreamModel>,
+    takes: &[&[PoseFrame]],
+    frames: usize,
+    rounds: usize,
+) -> Result<DampedSourceCost, BenchError> {
+    let config = |damped_source| {
+        let mut c = EngineConfig::default();
+        c.guard.damped_source = damped_source;
+        c
+    };
+    let (mut three, mut four) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        three.push(bench_engine_with(model.clone(), config(false), takes, frames)?.push_us);
+        four.push(bench_engine_with(model.clone(), config(true), takes, frames)?.push_us);
+    }
+    let median = |mut v: Vec<Stats>| {
+        v.sort_by(|a, b| a.p99.total_cmp(&b.p99));
+        v[v.len() / 2]
+    };
+    let (three, four) = (median(three), median(four));
+    Ok(DampedSourceCost {
+        rounds: rounds.max(1),
+        frames_per_round: frames,
+        p99_cost_us: four.p99 - three.p99,
+        median_cost_us: four.median - three.median,
+        three_sources_us: three,
+        four_sources_us: four,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error(transparent)]
@@ -261,7 +307,17 @@ pub fn bench_windows(model: &Model, takes: &[&[PoseFrame]], frames: usize) -> Re
 
 /// Stream `frames` frames of `takes` through one engine, timing every `push`.
 pub fn bench_engine(model: Arc<StreamModel>, takes: &[&[PoseFrame]], frames: usize) -> Result<BenchReport, BenchError> {
-    let mut engine = Engine::new(model.clone(), EngineConfig::default())?;
+    bench_engine_with(model, EngineConfig::default(), takes, frames)
+}
+
+/// [`bench_engine`] with these engine settings.
+pub fn bench_engine_with(
+    model: Arc<StreamModel>,
+    config: EngineConfig,
+    takes: &[&[PoseFrame]],
+    frames: usize,
+) -> Result<BenchReport, BenchError> {
+    let mut engine = Engine::new(model.clone(), config)?;
     let mut source = MocapLoop::new(takes).ok_or(BenchError::NoData)?;
     // Every buffer is allocated and touched before the first frame, so RSS growth after
     // that is the engine's.

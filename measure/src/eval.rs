@@ -41,6 +41,13 @@ pub trait Forecaster {
     fn refused_last(&self) -> bool {
         false
     }
+
+    /// The damped-velocity τ this forecaster's model was fitted with: the protocol's third
+    /// baseline then uses it. `None` (no model, or a model that states none) keeps
+    /// [`DEFAULT_DAMPING_TAU_S`].
+    fn damping_tau_s(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// The last observed pose, held.
@@ -89,7 +96,8 @@ pub struct DampedVelocity {
     pub tau_s: f32,
 }
 
-/// τ of the protocol's damped velocity: the guard's (`a4mer_runtime::stream::DAMPING_TAU_S`).
+/// τ of the protocol's damped velocity without a model: the documented default
+/// (`a4mer_runtime::stream::DAMPING_TAU_S`). With a model, the model's own.
 pub const DEFAULT_DAMPING_TAU_S: f32 = a4mer_runtime::stream::DAMPING_TAU_S;
 
 impl Forecaster for DampedVelocity {
@@ -341,7 +349,10 @@ pub fn evaluate_streams<'m>(
     let mut cv = Accumulator::default();
     let mut damped = Accumulator::default();
     let mut damper = DampedVelocity {
-        tau_s: DEFAULT_DAMPING_TAU_S,
+        tau_s: model
+            .as_deref()
+            .and_then(|m| m.damping_tau_s())
+            .unwrap_or(DEFAULT_DAMPING_TAU_S),
     };
     let mut ours = Accumulator::default();
     let mut refused = 0;

@@ -16,6 +16,8 @@ pub struct ModelForecaster<'a> {
     pub failures: usize,
     pub last_error: Option<String>,
     refused: bool,
+    /// The model's damped-velocity τ, from its provenance (the burn modules do not carry it).
+    damping_tau_s: Option<f32>,
 }
 
 impl<'a> ModelForecaster<'a> {
@@ -25,13 +27,24 @@ impl<'a> ModelForecaster<'a> {
             failures: 0,
             last_error: None,
             refused: false,
+            damping_tau_s: None,
         }
+    }
+
+    /// The τ the protocol's damped baseline uses beside this model.
+    pub fn with_damping_tau_s(mut self, tau_s: f32) -> Self {
+        self.damping_tau_s = Some(tau_s);
+        self
     }
 }
 
 impl Forecaster for ModelForecaster<'_> {
     fn refused_last(&self) -> bool {
         self.refused
+    }
+
+    fn damping_tau_s(&self) -> Option<f32> {
+        self.damping_tau_s
     }
 
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {
@@ -101,6 +114,10 @@ impl EngineForecaster {
 impl Forecaster for EngineForecaster {
     fn refused_last(&self) -> bool {
         self.refused
+    }
+
+    fn damping_tau_s(&self) -> Option<f32> {
+        Some(self.model.damping_tau().seconds())
     }
 
     fn forecast(&mut self, observed: &[PoseFrame]) -> Forecast {

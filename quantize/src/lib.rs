@@ -333,6 +333,14 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
         Activations::Dynamic => None,
     };
     let mut int8_art = scheme::quantize_artifact(&f32_art, &engine_layers, scales, section)?;
+    // The int8 model runs with the f32 model's damped-velocity τ; a model from before τ was
+    // stored gets the documented default written down, and says where it came from.
+    let tau = f32_art.damping_tau();
+    int8_art.payload.provenance.damping_tau_s = Some(tau.seconds());
+    if tau.note().is_some() {
+        int8_art.payload.provenance.created_by +=
+            "; damped-velocity tau: the documented default (the f32 model predates a fitted one)";
+    }
     let out_origin = req.out.display().to_string();
     // Measured on the artifact as the runtime loads it (bytes, checks, one load API).
     let int8_bytes = int8_art.to_bytes()?;
@@ -340,6 +348,7 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
     let mut report = report::measure(
         &f32_model,
         &int8_model,
+        tau,
         f32_bytes.len() as u64,
         int8_bytes.len() as u64,
         &req.report,

@@ -9,6 +9,7 @@ use a4mer_measure::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::perturb::Perturbation;
 use a4mer_runtime::PoseFrame;
+use a4mer_runtime::artifact::DampingTau;
 use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
 
@@ -168,12 +169,13 @@ fn median_round(mut rounds: Vec<Stats>) -> Stats {
 pub fn measure(
     f32_model: &Model,
     int8_model: &Model,
+    damping_tau: DampingTau,
     f32_size: u64,
     int8_size: u64,
     opts: &ReportOptions,
 ) -> Result<Report, QuantError> {
-    let f32_stream = Arc::new(StreamModel::new(f32_model)?);
-    let int8_stream = Arc::new(StreamModel::new(int8_model)?);
+    let f32_stream = Arc::new(StreamModel::new(f32_model)?.with_damping_tau(damping_tau));
+    let int8_stream = Arc::new(StreamModel::new(int8_model)?.with_damping_tau(damping_tau));
     let motions: Vec<a4mer_motion::Motion> = opts.data.iter().map(to_motion).collect();
     // The models' own forecasts: the guard would hide drift behind the baselines.
     let raw = EngineConfig {

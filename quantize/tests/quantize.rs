@@ -78,6 +78,8 @@ fn a_calibration_set_too_small_is_refused_and_nothing_is_written() {
 fn a_model_with_a_tensor_the_scheme_does_not_know_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let mut art = Artifact::load(&repo().join("models/a4mer-small.a4m")).unwrap();
+    // Saved as the current format, which states the damping τ the shipped model ran with.
+    art.payload.provenance.damping_tau_s = Some(art.damping_tau().seconds());
     art.payload.tensors.insert(
         "atom.gate.weight".into(),
         TensorRecord::from_f32(&NamedTensor {

@@ -395,6 +395,7 @@ code {{ font-size: 0.9em; }}
 <tr><td>bag SHA-256</td><td><code>{bag_sha}</code></td></tr>
 <tr><td>model</td><td><code>{model}</code></td></tr>
 <tr><td>model SHA-256</td><td><code>{model_sha}</code></td></tr>
+<tr><td>damped-velocity τ</td><td>{tau}</td></tr>
 <tr><td>pose topic</td><td><code>{topic}</code> ({input_type})</td></tr>
 <tr><td>messages / frames / forecasts</td><td>{messages} / {frames} / {forecasts}</td></tr>
 <tr><td>people</td><td>{people}</td></tr>
@@ -423,6 +424,10 @@ code {{ font-size: 0.9em; }}
         bag_sha = r.bag_sha256,
         model = esc(&r.model),
         model_sha = r.model_sha256,
+        tau = match &r.damping_tau_note {
+            Some(note) => format!("{} s ({})", r.damping_tau_s, esc(note)),
+            None => format!("{} s (fitted on the model's training recordings)", r.damping_tau_s),
+        },
         topic = esc(&r.topic),
         input_type = esc(&r.input_type),
         messages = r.messages,

@@ -6,9 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use a4mer_runtime::stats::mpjpe_m;
-use a4mer_runtime::stream::{
-    DAMPING_TAU_S, GuardScores, HORIZONS_MS, HealthState, MotifScores, NUM_SOURCES, damped_frames,
-};
+use a4mer_runtime::stream::{GuardScores, HORIZONS_MS, HealthState, MotifScores, NUM_SOURCES, damped_frames};
 use a4mer_runtime::{Joints, NUM_JOINTS, PoseFrame};
 use sha2::{Digest, Sha256};
 
@@ -111,6 +109,8 @@ pub(super) struct Scorer {
     pub(super) sums: Sums,
     pub(super) by_second: BTreeMap<i64, [(f64, u64); 2]>,
     pub(super) start_ns: i64,
+    /// τ of the damped-velocity baseline: the model's.
+    pub(super) damping_tau_s: f32,
 }
 
 impl Scorer {
@@ -143,7 +143,7 @@ impl Scorer {
                     None => pend.last,
                 };
                 // The guard's damped velocity: dt_s of velocity shortened to τ (1 − e^(−dt/τ)).
-                let damped_s = damped_frames(dt_s * 30.0, DAMPING_TAU_S) / 30.0;
+                let damped_s = damped_frames(dt_s * 30.0, self.damping_tau_s) / 30.0;
                 let dv: Joints = match pend.velocity {
                     Some(v) => std::array::from_fn(|j| std::array::from_fn(|c| pend.last[j][c] + v[j][c] * damped_s)),
                     None => pend.last,

@@ -98,6 +98,11 @@ pub struct ReplayReport {
     pub bag_sha256: String,
     pub model: String,
     pub model_sha256: String,
+    /// τ (s) of the damped-velocity baseline, the guard's and the scoring's: the model's.
+    pub damping_tau_s: f32,
+    /// Set when the model predates a fitted τ and the documented default was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damping_tau_note: Option<String>,
     pub topic: String,
     pub input_type: String,
     /// The node parameters the replay ran with, and where each was set.

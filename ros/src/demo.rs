@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use a4mer_runtime::stream::HORIZONS_MS;
+use a4mer_runtime::stream::{HORIZONS_MS, damped_frames};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use ros2_client::{Context, NodeName, NodeOptions, Subscription};
 
@@ -95,6 +95,9 @@ pub struct DemoConfig {
     pub env: RosEnv,
     /// Publish in this camera's frame, its pose on `/tf_static`; `None`: in `world`.
     pub camera: Option<DemoCamera>,
+    /// τ of the damped-velocity baseline the summary scores beside the forecasts: the
+    /// node's model's.
+    pub damping_tau_s: f32,
 }
 
 /// One line per second of the live view.
@@ -147,12 +150,39 @@ pub struct DemoSummary {
     pub end_to_end_latency_ms: LatencyMs,
     pub horizons_s: Vec<f64>,
     pub mpjpe_mm: Vec<Option<f64>>,
+    /// The three baselines, made from the same takes at each received forecast's origin and
+    /// scored on the same joints: what the forecasts are worth.
+    pub baselines_mpjpe_mm: Baselines,
     /// Node start → first forecast received; includes DDS discovery and the warm-up frames.
     pub first_forecast_s: Option<f64>,
     pub warmup_s: f64,
     /// Peak resident memory of the node process (`NodeLaunch::Process` only).
     pub node_peak_rss_mb: Option<f64>,
     pub node: Option<RunSummaryView>,
+}
+
+/// Per [`HORIZONS_S`], mm.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Baselines {
+    pub zero_velocity: Vec<Option<f64>>,
+    pub constant_velocity: Vec<Option<f64>>,
+    pub damped_velocity: Vec<Option<f64>>,
+    pub damping_tau_s: f32,
+}
+
+impl Baselines {
+    /// Per horizon, the best of the three (None until all are scored).
+    pub fn best(&self) -> Vec<Option<f64>> {
+        (0..self.zero_velocity.len())
+            .map(|h| {
+                let v = [&self.zero_velocity, &self.constant_velocity, &self.damped_velocity].map(|b| b[h]);
+                match v {
+                    [Some(a), Some(b), Some(c)] => Some(a.min(b).min(c)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -177,44 +207,95 @@ enum RunningNode {
     Child(Child),
 }
 
+/// Methods the summary scores: the forecasts received, then zero, constant and damped
+/// velocity from the take at each forecast's origin.
+const METHODS: usize = 4;
+
 /// Score of forecasts against the takes: sum of per-forecast MPJPE at each horizon.
 struct Scorer {
     start_ns: i64,
-    sums: Vec<(f64, u64)>,
+    damping_tau_s: f32,
+    /// Per method, per horizon: (sum of per-forecast MPJPE in mm, forecasts).
+    sums: [Vec<(f64, u64)>; METHODS],
 }
 
 impl Scorer {
+    fn new(start_ns: i64, damping_tau_s: f32) -> Self {
+        Self {
+            start_ns,
+            damping_tau_s,
+            sums: std::array::from_fn(|_| vec![(0.0, 0); HORIZONS_S.len()]),
+        }
+    }
+
     fn score(&mut self, f: &PoseForecast, take: &[PoseFrame]) {
         let j = f.joint_names.len();
         let period = frame_period_ns(1);
         let base = (f.header.stamp.to_ns() - self.start_ns + period / 2).div_euclid(period);
+        let at = |i: i64| usize::try_from(i).ok().and_then(|i| take.get(i));
+        let (Some(last), prev) = (at(base), at(base - 1)) else {
+            return;
+        };
         for (h, horizon) in HORIZONS_S.iter().enumerate() {
             let step = (horizon * 30.0).round() as usize;
             if step == 0 || step > f.num_steps as usize || j == 0 {
                 continue;
             }
-            let Some(actual) = usize::try_from(base + step as i64).ok().and_then(|i| take.get(i)) else {
+            let Some(actual) = at(base + step as i64) else {
                 continue;
             };
+            let damped = damped_frames(step as f32, self.damping_tau_s);
             let pts = &f.points[(step - 1) * j..step * j];
-            let (mut sum, mut n) = (0.0, 0);
+            let mut sum = [0.0f64; METHODS];
+            let mut n = 0;
             for (k, p) in pts.iter().enumerate().take(actual.valid.len()) {
-                if actual.valid[k] && p.x.is_finite() {
-                    let a = actual.joints_in_world[k];
-                    sum += ((p.x - a[0] as f64).powi(2) + (p.y - a[1] as f64).powi(2) + (p.z - a[2] as f64).powi(2))
-                        .sqrt();
-                    n += 1;
+                // Scored where the forecast, the truth and the origin all have the joint.
+                if !(actual.valid[k] && last.valid[k] && p.x.is_finite()) {
+                    continue;
                 }
+                let (a, z) = (actual.joints_in_world[k], last.joints_in_world[k]);
+                let v: [f32; 3] = match prev {
+                    Some(prev) if prev.valid[k] => std::array::from_fn(|c| z[c] - prev.joints_in_world[k][c]),
+                    _ => [0.0; 3],
+                };
+                let guesses: [[f64; 3]; METHODS] = [
+                    [p.x, p.y, p.z],
+                    z.map(f64::from),
+                    std::array::from_fn(|c| f64::from(z[c] + v[c] * step as f32)),
+                    std::array::from_fn(|c| f64::from(z[c] + v[c] * damped)),
+                ];
+                for (s, g) in sum.iter_mut().zip(guesses) {
+                    *s += (0..3).map(|c| (g[c] - f64::from(a[c])).powi(2)).sum::<f64>().sqrt();
+                }
+                n += 1;
             }
             if n > 0 {
-                self.sums[h].0 += sum / n as f64 * 1000.0;
-                self.sums[h].1 += 1;
+                for (sums, s) in self.sums.iter_mut().zip(sum) {
+                    sums[h].0 += s / n as f64 * 1000.0;
+                    sums[h].1 += 1;
+                }
             }
         }
     }
 
+    fn mean_mm(&self, method: usize) -> Vec<Option<f64>> {
+        self.sums[method]
+            .iter()
+            .map(|(s, n)| (*n > 0).then(|| s / *n as f64))
+            .collect()
+    }
+
     fn mpjpe_mm(&self) -> Vec<Option<f64>> {
-        self.sums.iter().map(|(s, n)| (*n > 0).then(|| s / *n as f64)).collect()
+        self.mean_mm(0)
+    }
+
+    fn baselines(&self) -> Baselines {
+        Baselines {
+            zero_velocity: self.mean_mm(1),
+            constant_velocity: self.mean_mm(2),
+            damped_velocity: self.mean_mm(3),
+            damping_tau_s: self.damping_tau_s,
+        }
     }
 }
 
@@ -361,10 +442,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
         .map_err(|e| setup_err("event loop")(e.to_string()))?;
     let mut events = mio::Events::with_capacity(8);
 
-    let mut scorer = Scorer {
-        start_ns,
-        sums: vec![(0.0, 0); HORIZONS_S.len()],
-    };
+    let mut scorer = Scorer::new(start_ns, cfg.damping_tau_s);
     let (mut all_latency_us, mut window_latency_us) = (Vec::new(), Vec::new());
     let mut summary = DemoSummary {
         people: n_people,
@@ -440,6 +518,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
     summary.frames_sent = publisher_thread.join().unwrap_or(0);
     summary.end_to_end_latency_ms = LatencyMs::of(all_latency_us);
     summary.mpjpe_mm = scorer.mpjpe_mm();
+    summary.baselines_mpjpe_mm = scorer.baselines();
     match node {
         RunningNode::Thread(h) => {
             let run = h.join().map_err(|_| setup_err("node thread")("panicked".into()))??;

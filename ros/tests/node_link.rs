@@ -91,6 +91,7 @@ fn a_node_process_that_exits_early_is_an_error_with_its_status() {
             motifs_topic: "/a4mer_node/motifs".into(),
             env,
             camera: None,
+            damping_tau_s: a4mer_runtime::stream::DAMPING_TAU_S,
         },
         &mut |_| {},
     )

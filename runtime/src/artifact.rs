@@ -5,9 +5,13 @@
 //! payload  { config, skeleton, norm, vocab, tensors: { name: { shape, values } }, provenance }
 //! sha256 = SHA-256(format_version as u32 LE || payload)
 //! ```
+//! Version 2 adds `provenance.damping_tau_s`, the damped-velocity baseline's τ fitted on the
+//! model's training recordings; version 1 files still load, with the documented default τ
+//! ([`DAMPING_TAU_S`]) and [`Artifact::damping_tau`] saying so.
+//!
 //! Loading checks, in order: readable, CBOR envelope, magic, version, hash, payload, config,
-//! skeleton, normalization, vocabulary, every tensor's dtype/length/shape against the model
-//! built from the config. Each failure is its own [`ArtifactError`] variant; a model is
+//! skeleton, normalization, vocabulary, provenance, every tensor's dtype/length/shape against
+//! the model built from the config. Each failure is its own [`ArtifactError`] variant; a model is
 //! returned only when every check passed (never half-loaded).
 
 use std::collections::BTreeMap;
@@ -35,11 +39,15 @@ mod tensors;
 use crate::model::{A4mer, Model};
 use crate::model::{A4merConfig, MotifVocab};
 use crate::skeleton::Skeleton;
+use crate::stream::{DAMPING_TAU_S, damping_tau_is_valid};
 pub use quantization::{ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Quantization};
 pub use tensors::{TensorRecord, TensorValues};
 
 pub const MAGIC: &str = "a4mer-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this build writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -57,7 +65,9 @@ pub enum ArtifactError {
     },
     #[error("{origin}: magic is {found:?}, expected {MAGIC:?}")]
     Magic { origin: String, found: String },
-    #[error("{origin}: format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "{origin}: format version {found} is not supported (this build reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
+    )]
     Version { origin: String, found: u32 },
     #[error(
         "{origin}: SHA-256 mismatch: payload hashes to {computed}, the artifact says {stored} (corrupt or tampered)"
@@ -75,6 +85,12 @@ pub enum ArtifactError {
     Norm { origin: String, message: String },
     #[error("{origin}: invalid motif vocabulary: {message}")]
     Vocab { origin: String, message: String },
+    #[error("{origin}: `provenance.{field}`: {message}")]
+    Provenance {
+        origin: String,
+        field: &'static str,
+        message: String,
+    },
     #[error("{origin}: tensor `{name}`: {message}")]
     TensorData {
         origin: String,
@@ -124,6 +140,38 @@ pub struct Provenance {
     pub eval_json: Option<String>,
     /// Free-form measurements (motif usage, invariance agreement, ...), JSON.
     pub notes_json: Option<String>,
+    /// τ (s) of the damped-velocity baseline, fitted on the training recordings: the guard's
+    /// fourth source and the evaluation's third baseline. Required from format version 2;
+    /// absent in version 1 files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damping_tau_s: Option<f32>,
+}
+
+/// Where a model's damping τ came from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DampingTau {
+    /// Fitted on the model's training recordings and stored with it.
+    Fitted(f32),
+    /// The model predates the stored τ (format version 1): the documented default.
+    Default(f32),
+}
+
+impl DampingTau {
+    pub fn seconds(self) -> f32 {
+        match self {
+            DampingTau::Fitted(t) | DampingTau::Default(t) => t,
+        }
+    }
+
+    /// What to tell a user once, for a model that predates the stored τ.
+    pub fn note(self) -> Option<String> {
+        match self {
+            DampingTau::Fitted(_) => None,
+            DampingTau::Default(t) => Some(format!(
+                "the model predates a fitted damping time constant (artifact format 1): the damped-velocity baseline uses the documented default, tau {t} s"
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,6 +192,33 @@ pub struct Payload {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Artifact {
     pub payload: Payload,
+    /// The version it was read as ([`FORMAT_VERSION`] when built here); saving always
+    /// writes [`FORMAT_VERSION`].
+    pub format_version: u32,
+}
+
+impl Provenance {
+    /// The damped-velocity baseline's τ: the stored one, or the default for a model that
+    /// predates it (a loaded artifact's provenance is checked; see [`Artifact::from_bytes`]).
+    pub fn damping_tau(&self) -> DampingTau {
+        match self.damping_tau_s {
+            Some(t) => DampingTau::Fitted(t),
+            None => DampingTau::Default(DAMPING_TAU_S),
+        }
+    }
+}
+
+/// A stored τ must be finite and positive; from version 2 it must be there at all.
+fn check_damping_tau(tau_s: Option<f32>, version: u32) -> Result<(), String> {
+    match tau_s {
+        Some(t) if !damping_tau_is_valid(t) => Err(format!(
+            "the damped-velocity time constant must be finite and positive, not {t}"
+        )),
+        None if version >= 2 => Err(format!(
+            "missing: format version {version} stores the damped-velocity time constant fitted on the training recordings"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn hash(version: u32, payload: &[u8]) -> [u8; 32] {
@@ -190,6 +265,7 @@ impl Artifact {
                 provenance,
                 quantization: None,
             },
+            format_version: FORMAT_VERSION,
         }
     }
 
@@ -198,7 +274,11 @@ impl Artifact {
         self.payload.quantization.is_some() || self.payload.tensors.values().any(TensorRecord::is_int8)
     }
 
+    /// Encode as the current format version; a provenance without a valid damping τ is
+    /// refused, so this build never writes a file it would not load.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
+        check_damping_tau(self.payload.provenance.damping_tau_s, FORMAT_VERSION)
+            .map_err(|message| ArtifactError::Encode(format!("provenance.damping_tau_s: {message}")))?;
         let payload = codec::encode(&self.payload, "artifact payload").map_err(|e| codec_err("", e))?;
         let sha = hash(FORMAT_VERSION, &payload);
         let env = Envelope {
@@ -231,7 +311,7 @@ impl Artifact {
                 found: env.magic,
             });
         }
-        if env.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&env.format_version) {
             return Err(ArtifactError::Version {
                 origin: origin.into(),
                 found: env.format_version,
@@ -268,7 +348,22 @@ impl Artifact {
             .vocab
             .check(payload.config.d_model, payload.config.n_motifs)
             .map_err(|message| ArtifactError::Vocab { origin: o(), message })?;
-        Ok(Self { payload })
+        check_damping_tau(payload.provenance.damping_tau_s, env.format_version).map_err(|message| {
+            ArtifactError::Provenance {
+                origin: o(),
+                field: "damping_tau_s",
+                message,
+            }
+        })?;
+        Ok(Self {
+            payload,
+            format_version: env.format_version,
+        })
+    }
+
+    /// The damped-velocity baseline's τ this model runs with.
+    pub fn damping_tau(&self) -> DampingTau {
+        self.payload.provenance.damping_tau()
     }
 
     /// The tensors as f32 by name (int8 ones dequantized, every value finite) and, for an

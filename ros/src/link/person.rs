@@ -126,9 +126,11 @@ fn filled_beyond_one_terminal_bone(reach: &[f32; NUM_JOINTS]) -> bool {
 /// A person the engine has a forecast for. `None` when no joint of theirs is observed.
 pub fn link_person(id: u32, frame: &PoseFrame, a: &Anticipation) -> Option<LinkPerson> {
     let (observed, reach_m) = fill_from_nearest_observed(frame)?;
-    // A model that has lately lost to a baseline within the link's reach must not set the
-    // protective distance: the MCU falls back to its certified behaviour instead.
-    let losing = a.guard.model_losing_within(LINK_REACH_STEPS);
+    // A published forecast that has lately lost to every baseline within the link's reach
+    // must not set the protective distance: the MCU falls back to its certified behaviour
+    // instead. A model that merely loses is outvoted by the guard's blend, which then
+    // publishes the baseline that wins.
+    let losing = a.guard.published_losing_within(LINK_REACH_STEPS);
     let degraded = a.health.state != HealthState::Ok
         || a.forecast.is_empty()
         || reach_m[0] > 0.0

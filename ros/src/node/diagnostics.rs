@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use a4mer_runtime::artifact::DampingTau;
 use a4mer_runtime::stream::guard::LiveErrors;
 use a4mer_runtime::stream::{
     Engine, GuardView, HORIZONS_MS, Health, HealthState, NUM_HORIZONS, Reject, SOURCES, StreamError,
@@ -101,10 +102,10 @@ impl GuardStatus {
                     "{}; weights {}{}",
                     errors.join(", "),
                     weights.join(" "),
-                    if self.view.model_losing[h] {
-                        "; model losing"
-                    } else {
-                        ""
+                    match (self.view.model_losing[h], self.view.published_losing[h]) {
+                        (_, true) => "; published losing to all three baselines (link Degraded)",
+                        (true, false) => "; model losing (outvoted by the blend)",
+                        _ => "",
                     }
                 ),
             ));
@@ -162,6 +163,8 @@ pub struct Identity {
     pub input_type: String,
     pub model: String,
     pub model_sha256: String,
+    /// τ of the guard's damped-velocity source, and whether the model stated it.
+    pub damping_tau: DampingTau,
     pub max_tracks: usize,
     pub use_sim_time: bool,
 }
@@ -343,6 +346,13 @@ impl Diagnostics {
             kv("last_error", self.last_error.as_deref().unwrap_or("")),
             kv("model", &id.model),
             kv("model_sha256", &id.model_sha256),
+            kv(
+                "damping_tau_s",
+                match id.damping_tau {
+                    DampingTau::Fitted(t) => format!("{t} (fitted on the model's training recordings)"),
+                    DampingTau::Default(t) => format!("{t} (documented default: the model predates a fitted one)"),
+                },
+            ),
             kv("use_sim_time", id.use_sim_time),
             kv(
                 "uptime_s",
@@ -462,6 +472,7 @@ mod tests {
             input_type: "a4mer_msgs/msg/Skeleton3DArray".into(),
             model: "m.a4m".into(),
             model_sha256: "ab".repeat(32),
+            damping_tau: DampingTau::Fitted(0.5),
             max_tracks: 4,
             use_sim_time: false,
         }
@@ -500,6 +511,10 @@ mod tests {
         assert_eq!(value(&r, "latency_p99_ms"), "0.990");
         assert_eq!(value(&r, "latency_max_ms"), "1.000");
         assert_eq!(value(&r, "rejected_frames.stamp_backwards"), "1");
+        assert_eq!(
+            value(&r, "damping_tau_s"),
+            "0.5 (fitted on the model's training recordings)"
+        );
         assert!(value(&r, "last_error").contains("person 3"));
         assert_eq!(r.status[0].level, DiagnosticStatus::WARN, "bad input in the window");
 

@@ -420,6 +420,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         input_type: type_name.clone(),
         model: model.origin.clone(),
         model_sha256: model.sha256_hex.clone(),
+        damping_tau: model.stream.damping_tau(),
         max_tracks: config.max_tracks,
         use_sim_time: config.use_sim_time,
     };

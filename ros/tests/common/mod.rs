@@ -322,5 +322,6 @@ pub fn node_demo(people: Vec<Vec<PoseFrame>>, ros_args: &[String], env: RosEnv) 
         motifs_topic: "/a4mer_node/motifs".into(),
         env,
         camera: None,
+        damping_tau_s: a4mer_runtime::stream::DAMPING_TAU_S,
     }
 }

@@ -20,6 +20,7 @@ fn sample() -> (Artifact, Vec<u8>) {
     let prov = Provenance {
         created_by: "test".into(),
         seed: 11,
+        damping_tau_s: Some(0.6),
         ..Default::default()
     };
     let art = Artifact::from_model(&model, prov);
@@ -131,6 +132,66 @@ fn wrong_version_is_a_version_error() {
         Err(ArtifactError::Version { found, .. }) => assert_eq!(found, FORMAT_VERSION + 1),
         other => panic!("expected a version error, got {other:?}"),
     }
+}
+
+/// Bytes of `art` written as format `version`, whatever its provenance says (the writer
+/// refuses a provenance it would not read back; a test must be able to write one).
+fn written_as(art: &Artifact, version: u32) -> Vec<u8> {
+    let payload = codec::encode(&art.payload, "t").unwrap();
+    let env = Envelope {
+        magic: MAGIC.into(),
+        format_version: version,
+        sha256: hash(version, &payload).to_vec(),
+        payload,
+    };
+    codec::encode(&env, "t").unwrap()
+}
+
+#[test]
+fn a_missing_or_impossible_damping_tau_is_refused_naming_the_field() {
+    let (art, _) = sample();
+    let tau_s = art.payload.provenance.damping_tau_s.unwrap();
+    assert_eq!(art.damping_tau(), DampingTau::Fitted(tau_s));
+    for tau in [None, Some(f32::NAN), Some(f32::INFINITY), Some(0.0), Some(-0.5)] {
+        let mut bad = art.clone();
+        bad.payload.provenance.damping_tau_s = tau;
+        match Artifact::from_bytes(&written_as(&bad, FORMAT_VERSION), "mem") {
+            Err(e @ ArtifactError::Provenance { field, .. }) => {
+                assert_eq!(field, "damping_tau_s");
+                assert!(e.to_string().contains("provenance.damping_tau_s"), "{e}");
+            }
+            other => panic!("tau {tau:?}: expected a provenance error, got {other:?}"),
+        }
+        let e = bad.to_bytes().unwrap_err();
+        assert!(
+            e.to_string().contains("damping_tau_s"),
+            "the writer refuses it too: {e}"
+        );
+        let e = StreamModel::from_bytes(&written_as(&bad, FORMAT_VERSION), "mem").unwrap_err();
+        assert!(
+            matches!(e, StreamLoadError::Artifact(ArtifactError::Provenance { .. })),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_model_from_before_the_stored_tau_loads_with_the_default_and_says_so() {
+    let (mut art, _) = sample();
+    art.payload.provenance.damping_tau_s = None;
+    let old = Artifact::from_bytes(&written_as(&art, 1), "old").unwrap();
+    assert_eq!(old.format_version, 1);
+    assert_eq!(old.damping_tau(), DampingTau::Default(crate::stream::DAMPING_TAU_S));
+    assert!(old.damping_tau().note().is_some_and(|n| n.contains("default")));
+    let stream = StreamModel::from_bytes(&written_as(&art, 1), "old").unwrap();
+    assert_eq!(stream.damping_tau(), old.damping_tau());
+    // Loaded with its own τ, a current model says nothing.
+    let (art, bytes) = sample();
+    assert_eq!(art.damping_tau().note(), None);
+    assert_eq!(
+        StreamModel::from_bytes(&bytes, "new").unwrap().damping_tau(),
+        art.damping_tau()
+    );
 }
 
 #[test]

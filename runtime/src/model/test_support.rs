@@ -69,11 +69,13 @@ pub(crate) fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact 
             provenance: Provenance {
                 created_by: "test".into(),
                 seed,
+                damping_tau_s: Some(crate::stream::DAMPING_TAU_S),
                 ..Default::default()
             },
             quantization: None,
             config,
         },
+        format_version: crate::artifact::FORMAT_VERSION,
     }
 }
 

@@ -268,7 +268,7 @@ impl Engine {
             started: false,
             last_input_pelvis: None,
             health,
-            guard: Guard::new(config.guard, c.horizon),
+            guard: Guard::new(config.guard, c.horizon, model.damping_tau.seconds()),
             motif_scores: MotifScorer::new(c.motif_lookahead_frames, c.n_motifs),
             out: Anticipation {
                 stamp_ns: 0,

@@ -1,11 +1,12 @@
 //! The engine's own error, live: every published forecast is scored against what the person
-//! then did, beside the two forecasts anyone could make without a model, and that record
+//! then did, beside the three forecasts anyone could make without a model, and that record
 //! decides what is published next.
 //!
 //! Per track and per reported horizon (100, 200, 400, 600 and 1000 ms):
 //! - **Scoring.** The forecast made at grid frame `t` is kept until frame `t + step` arrives
 //!   and is then scored on the joints valid in both, together with the zero-velocity (hold
-//!   the last pose) and constant-velocity forecasts made at `t`. Restarts (gaps, clock
+//!   the last pose), constant-velocity and damped-velocity (`x + v τ (1 − e^(−h/τ))`, τ the
+//!   model's) forecasts made at `t`. Restarts (gaps, clock
 //!   jumps, teleports, non-finite output) discard what is pending, counted, so nothing is
 //!   scored against frames of another timeline.
 //! - **The guard.** An exponentially weighted mean joint error per source, with a time
@@ -23,16 +24,23 @@
 //!   adaptive conformal inference (Gibbs and Candès, 2021): `α ← α + γ (α_nominal − miss)`,
 //!   with `miss` the fraction of joints outside the radius stated when the forecast was
 //!   made, so the long-run coverage holds even when the errors' distribution shifts.
-//! - **Losing.** The model is *losing* at a horizon when its error exceeds the better
+//! - **Losing.** The model is *losing* at a horizon when its error exceeds the best
 //!   baseline's by [`LOSING_ENTER`] and by [`LOSING_MIN_EXCESS_M`], and stops losing once
-//!   it is back at or below it (or within half that margin): the
-//!   node marks the safety link's frames Degraded while the model loses at a horizon the
-//!   link carries.
+//!   it is back at or below it (or within half that margin); the published forecast is
+//!   losing when, by the same margins, it is worse than all three. A model that loses is
+//!   outvoted by the blend, which is why only the second marks the safety link's frames
+//!   Degraded (at a horizon the link carries): then nothing the node publishes can be
+//!   trusted more than a formula.
 //!
 //! Everything is sized when the engine is built; nothing here allocates per frame.
 
 use crate::model::ForecastStep;
 use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
+
+/// Run totals and the weighted means behind the blend.
+mod scores;
+use scores::Ew;
+pub use scores::{GuardScores, Sum};
 
 /// The horizons every report uses, in milliseconds.
 pub const HORIZONS_MS: [u32; 5] = [100, 200, 400, 600, 1000];
@@ -51,10 +59,16 @@ pub const NUM_SOURCES: usize = 4;
 pub type SourceWeights = [f32; NUM_SOURCES];
 const MODEL: SourceWeights = [1.0, 0.0, 0.0, 0.0];
 
-/// Time constant of the damped-velocity baseline, x + v τ (1 − e^(−h/τ)): fitted once on the
-/// shipped model's training recordings, never on a held-out one (`a4mer eval
-/// --fit-damping-tau`; README, Evaluation protocol). The protocol's baseline uses it too.
+/// Time constant of the damped-velocity baseline, x + v τ (1 − e^(−h/τ)), where neither a
+/// model nor the user states one: the value fitted on the shipped model's training
+/// recordings, never on a held-out one (`a4mer eval --fit-damping-tau`; README, Evaluation
+/// protocol). A trained model carries its own, fitted on its own training recordings.
 pub const DAMPING_TAU_S: f32 = 0.792;
+
+/// Whether `tau_s` can be a damping time constant (finite and positive).
+pub fn damping_tau_is_valid(tau_s: f32) -> bool {
+    tau_s.is_finite() && tau_s > 0.0
+}
 
 /// How many frames of the last per-frame velocity the damped baseline moves in `step`
 /// frames: τ (1 − e^(−h/τ)) in frames, with h = `step` frames.
@@ -76,8 +90,9 @@ pub const HISTOGRAM_HALF_LIFE: f32 = 300.0;
 /// Radius factor before any score: the 90 % radius of an isotropic 3-D Gaussian whose mean
 /// distance is the model's spread (2.500 σ / 1.596 σ), which is how the spread was trained.
 pub const PRIOR_RADIUS_SCALE: f32 = 1.566;
-/// The model starts losing at a horizon when its error is this much above the better
+/// The model starts losing at a horizon when its error is this much above the best
 /// baseline's, and stops once it is not above it: a model that merely ties does not flap.
+/// The published forecast is losing, by the same margins, when it is worse than every one.
 pub const LOSING_ENTER: f64 = 1.10;
 /// ... and when it is also worse by at least this much (metres). Below a centimetre the
 /// difference is inside the intrusion margin the MCU adds anyway (ISO 13855's C), and the
@@ -98,6 +113,9 @@ pub struct GuardConfig {
     pub blend: bool,
     /// Publish the calibrated radius as `spread_m`; `false` publishes the model's own spread.
     pub calibrate: bool,
+    /// Weigh the damped-velocity source; `false` is the three-source guard (its cost and
+    /// its scores, old against new).
+    pub damped_source: bool,
 }
 
 impl GuardConfig {
@@ -106,6 +124,7 @@ impl GuardConfig {
     pub const MODEL_ONLY: GuardConfig = GuardConfig {
         blend: false,
         calibrate: false,
+        damped_source: true,
     };
 }
 
@@ -114,6 +133,7 @@ impl Default for GuardConfig {
         Self {
             blend: true,
             calibrate: true,
+            damped_source: true,
         }
     }
 }
@@ -127,16 +147,29 @@ pub struct GuardView {
     pub radius_scale: [f32; NUM_HORIZONS],
     /// Per horizon, whether the model is losing to a baseline (see [`LOSING_ENTER`]).
     pub model_losing: [bool; NUM_HORIZONS],
+    /// Per horizon, whether even the published blend is losing to all three baselines:
+    /// the forecast the robot acts on is then worse than any formula would be.
+    pub published_losing: [bool; NUM_HORIZONS],
 }
 
 impl GuardView {
     /// Whether the model is losing at any horizon no further than `max_step` frames ahead.
     pub fn model_losing_within(&self, max_step: usize) -> bool {
-        HORIZONS_MS
-            .iter()
-            .zip(&self.model_losing)
-            .any(|(ms, losing)| *losing && horizon_step(*ms) <= max_step)
+        losing_within(&self.model_losing, max_step)
     }
+
+    /// Whether the published forecast loses to all three baselines at any horizon no
+    /// further than `max_step` frames ahead.
+    pub fn published_losing_within(&self, max_step: usize) -> bool {
+        losing_within(&self.published_losing, max_step)
+    }
+}
+
+fn losing_within(losing: &[bool; NUM_HORIZONS], max_step: usize) -> bool {
+    HORIZONS_MS
+        .iter()
+        .zip(losing)
+        .any(|(ms, losing)| *losing && horizon_step(*ms) <= max_step)
 }
 
 impl Default for GuardView {
@@ -145,82 +178,8 @@ impl Default for GuardView {
             weights: [MODEL; NUM_HORIZONS],
             radius_scale: [PRIOR_RADIUS_SCALE; NUM_HORIZONS],
             model_losing: [false; NUM_HORIZONS],
+            published_losing: [false; NUM_HORIZONS],
         }
-    }
-}
-
-/// An error sum and its count, for means over a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Sum {
-    pub total: f64,
-    pub count: u64,
-}
-
-impl Sum {
-    pub(crate) fn add(&mut self, v: f64) {
-        self.total += v;
-        self.count += 1;
-    }
-
-    pub fn mean(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.total / self.count as f64)
-    }
-
-    pub fn merge(&mut self, o: &Sum) {
-        self.total += o.total;
-        self.count += o.count;
-    }
-}
-
-/// A bias-corrected exponentially weighted mean: early values are plain means.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Ew {
-    num: f64,
-    den: f64,
-}
-
-impl Ew {
-    fn add(&mut self, v: f64) {
-        let keep = 1.0 - 1.0 / EW_TIME_CONSTANT_FRAMES;
-        self.num = self.num * keep + v;
-        self.den = self.den * keep + 1.0;
-    }
-
-    fn get(&self) -> Option<f64> {
-        (self.den > 0.0).then(|| self.num / self.den)
-    }
-}
-
-/// What a run's scoring adds up to, per horizon. Tracks and recordings merge.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct GuardScores {
-    /// Mean joint error (m) of each of [`SOURCES`] and, last, of what was published.
-    pub error_m: [[Sum; NUM_SOURCES + 1]; NUM_HORIZONS],
-    /// Joints inside the published radius / joints scored.
-    pub covered: [Sum; NUM_HORIZONS],
-    /// Scored forecasts whose published forecast followed each source most.
-    pub followed: [[u64; NUM_SOURCES]; NUM_HORIZONS],
-    /// Pending forecast-horizons dropped unscored by a restart or a stamp mismatch.
-    pub discarded: u64,
-}
-
-impl GuardScores {
-    pub fn merge(&mut self, o: &GuardScores) {
-        for h in 0..NUM_HORIZONS {
-            for (sum, o) in self.error_m[h].iter_mut().zip(&o.error_m[h]) {
-                sum.merge(o);
-            }
-            self.covered[h].merge(&o.covered[h]);
-            for (n, o) in self.followed[h].iter_mut().zip(&o.followed[h]) {
-                *n += o;
-            }
-        }
-        self.discarded += o.discarded;
-    }
-
-    /// Fraction of scored joints inside the published radius, per horizon.
-    pub fn coverage(&self) -> [Option<f64>; NUM_HORIZONS] {
-        std::array::from_fn(|h| self.covered[h].mean())
     }
 }
 
@@ -248,6 +207,9 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Guard {
     config: GuardConfig,
+    /// Frames of velocity the damped-velocity source moves at each forecast step (index
+    /// `step − 1`), from its τ: computed once, not per frame.
+    damped_by_step: Vec<f32>,
     /// Forecast step of each horizon, and whether the model's horizon reaches it.
     steps: [usize; NUM_HORIZONS],
     active: [bool; NUM_HORIZONS],
@@ -257,7 +219,8 @@ pub struct Guard {
     frame: u64,
     prev: Option<PoseFrame>,
     cur: Option<PoseFrame>,
-    ew: [[Ew; NUM_SOURCES]; NUM_HORIZONS],
+    /// Per horizon, [`SOURCES`] and, last, what was published.
+    ew: [[Ew; NUM_SOURCES + 1]; NUM_HORIZONS],
     alpha: [f32; NUM_HORIZONS],
     hist: [[f32; BINS]; NUM_HORIZONS],
     view: GuardView,
@@ -265,8 +228,9 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// A guard for forecasts of `horizon` model-rate steps.
-    pub fn new(config: GuardConfig, horizon: usize) -> Self {
+    /// A guard for forecasts of `horizon` model-rate steps, its damped-velocity source at
+    /// `damping_tau_s` (checked by whoever loaded it: see [`damping_tau_is_valid`]).
+    pub fn new(config: GuardConfig, horizon: usize, damping_tau_s: f32) -> Self {
         let steps = HORIZONS_MS.map(horizon_step);
         let active = steps.map(|s| s >= 1 && s <= horizon);
         let longest = steps
@@ -290,6 +254,9 @@ impl Guard {
         };
         Self {
             config,
+            damped_by_step: (1..=horizon.max(longest))
+                .map(|k| damped_frames(k as f32, damping_tau_s))
+                .collect(),
             steps,
             active,
             ring: vec![empty; longest + 1],
@@ -298,7 +265,7 @@ impl Guard {
             frame: 0,
             prev: None,
             cur: None,
-            ew: [[Ew::default(); NUM_SOURCES]; NUM_HORIZONS],
+            ew: [[Ew::default(); NUM_SOURCES + 1]; NUM_HORIZONS],
             alpha: [1.0 - NOMINAL_COVERAGE; NUM_HORIZONS],
             hist: [[0.0; BINS]; NUM_HORIZONS],
             view: GuardView::default(),
@@ -368,7 +335,12 @@ impl Guard {
     /// is valid in both.
     fn score(&mut self, p: &Pending, h: usize, truth: &PoseFrame) -> bool {
         let step = self.steps[h] as f32;
-        let damped = damped_frames(step, DAMPING_TAU_S);
+        let with_damped = self.config.damped_source;
+        let damped = if with_damped {
+            self.damped_by_step[self.steps[h] - 1]
+        } else {
+            0.0
+        };
         let w = p.view.weights[h];
         let radius_m = p.view.radius_scale[h] * p.spread_m[h];
         let mut err = [0.0f64; NUM_SOURCES + 1];
@@ -383,9 +355,14 @@ impl Guard {
             let m = p.model[h][j];
             let z = p.last[j];
             let c: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * step);
-            let dv: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * damped);
-            let published: [f32; 3] = std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k] + w[3] * dv[k]);
-            let d = [dist(m, t), dist(z, t), dist(c, t), dist(dv, t), dist(published, t)];
+            let (published, d_damped) = if with_damped {
+                let dv: [f32; 3] = std::array::from_fn(|k| z[k] + p.velocity[j][k] * damped);
+                let published = std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k] + w[3] * dv[k]);
+                (published, dist(dv, t))
+            } else {
+                (std::array::from_fn(|k| w[0] * m[k] + w[1] * z[k] + w[2] * c[k]), 0.0)
+            };
+            let d = [dist(m, t), dist(z, t), dist(c, t), d_damped, dist(published, t)];
             if !d.iter().all(|v| v.is_finite()) {
                 continue;
             }
@@ -404,11 +381,18 @@ impl Guard {
             return false;
         }
         let n_f = n as f64;
-        for (ew, e) in self.ew[h].iter_mut().zip(&err) {
+        // Without the damped source its column is neither learnt nor reported.
+        let kept = |s: &usize| with_damped || *s != 3;
+        for (_, (ew, e)) in self.ew[h].iter_mut().zip(&err).enumerate().filter(|(s, _)| kept(s)) {
             ew.add(e / n_f);
         }
         if p.counted {
-            for (sum, e) in self.scores.error_m[h].iter_mut().zip(&err) {
+            for (_, (sum, e)) in self.scores.error_m[h]
+                .iter_mut()
+                .zip(&err)
+                .enumerate()
+                .filter(|(s, _)| kept(s))
+            {
                 sum.add(e / n_f);
             }
             let followed = (0..NUM_SOURCES).fold(0, |best, s| if w[s] > w[best] { s } else { best });
@@ -423,18 +407,21 @@ impl Guard {
     }
 
     fn update_view(&mut self, h: usize) {
-        if let [Some(m), Some(z), Some(c), Some(d)] = self.ew[h].map(|e| e.get()) {
+        let [m, z, c, d, p] = self.ew[h].map(|e| e.get());
+        // The three-source guard: a damped error that is never learnt stands in as NaN,
+        // which `min`, `max` and the weight below then pass over.
+        let d = if self.config.damped_source { d } else { Some(f64::NAN) };
+        if let (Some(m), Some(z), Some(c), Some(d), Some(p)) = (m, z, c, d, p) {
             let best = m.min(z).min(c).min(d);
             let floor = best.max(1e-3);
-            let raw = [m, z, c, d].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
+            let mut raw = [m, z, c, d].map(|e| (-((e - best) / floor) as f32 / BLEND_TEMPERATURE).exp());
+            if !self.config.damped_source {
+                raw[3] = 0.0;
+            }
             let sum: f32 = raw.iter().sum();
             self.view.weights[h] = raw.map(|r| r / sum);
-            let baseline = z.min(c).min(d);
-            self.view.model_losing[h] = if self.view.model_losing[h] {
-                m > baseline && m - baseline >= 0.5 * LOSING_MIN_EXCESS_M
-            } else {
-                m > LOSING_ENTER * baseline && m - baseline >= LOSING_MIN_EXCESS_M
-            };
+            self.view.model_losing[h] = losing(self.view.model_losing[h], m, z.min(c).min(d));
+            self.view.published_losing[h] = losing(self.view.published_losing[h], p, z.max(c).max(d));
         }
         self.view.radius_scale[h] = if self.alpha[h] <= 0.0 {
             10f32.powf(BIN_LOG10_MIN + BINS as f32 / BINS_PER_DECADE)
@@ -486,7 +473,10 @@ impl Guard {
                 continue;
             }
             let k = (i + 1) as f32;
-            let damped = damped_frames(k, DAMPING_TAU_S);
+            let damped = match self.damped_by_step.get(i) {
+                Some(d) if self.config.damped_source => *d,
+                _ => 0.0,
+            };
             for (j, (p, v)) in s.joints_in_world.iter_mut().zip(&velocity).enumerate() {
                 if !cur.valid[j] {
                     continue;
@@ -546,6 +536,16 @@ impl Guard {
             }
         }
         (v.weights[NUM_HORIZONS - 1], v.radius_scale[NUM_HORIZONS - 1])
+    }
+}
+
+/// Whether an error `e` loses to `baseline`, given whether it was losing: it enters by
+/// [`LOSING_ENTER`] and [`LOSING_MIN_EXCESS_M`], and leaves at half the excess.
+fn losing(was: bool, e: f64, baseline: f64) -> bool {
+    if was {
+        e > baseline && e - baseline >= 0.5 * LOSING_MIN_EXCESS_M
+    } else {
+        e > LOSING_ENTER * baseline && e - baseline >= LOSING_MIN_EXCESS_M
     }
 }
 

@@ -52,7 +52,7 @@ fn stream(g: &mut Guard, from: u64, to: u64, bias_m: f32, noise_m: f32, spread_m
 }
 
 fn run(config: GuardConfig, frames: u64, bias_m: f32, noise_m: f32, spread_m: f32) -> Guard {
-    let mut g = Guard::new(config, HORIZON);
+    let mut g = Guard::new(config, HORIZON, DAMPING_TAU_S);
     stream(&mut g, 0, frames, bias_m, noise_m, spread_m);
     g
 }
@@ -92,8 +92,13 @@ fn a_wrong_model_is_outvoted_and_reported_as_losing() {
         );
         assert!(g.view().weights[h][0] < 0.01, "h{h}: {:?}", g.view().weights[h]);
         assert!(g.view().model_losing[h]);
+        assert!(
+            !g.view().published_losing[h],
+            "h{h}: the blend follows the baselines, so what is published does not lose"
+        );
     }
     assert!(g.view().model_losing_within(3));
+    assert!(!g.view().published_losing_within(HORIZON));
 }
 
 #[test]
@@ -116,6 +121,7 @@ fn without_blending_the_model_is_published_but_still_scored() {
         GuardConfig {
             blend: false,
             calibrate: false,
+            damped_source: true,
         },
         200,
         0.5,
@@ -126,6 +132,10 @@ fn without_blending_the_model_is_published_but_still_scored() {
     let [m, _, _, _, published] = s.error_m[0].map(|e| mean(&e));
     assert!((m - published).abs() < 1e-6, "{m} {published}");
     assert!(g.view().model_losing[0], "the scores still see the model losing");
+    // Published as it is, the wrong model is worse than every baseline: that, and only
+    // that, is what marks the safety link Degraded.
+    assert!(g.view().published_losing[0]);
+    assert!(g.view().published_losing_within(3));
 }
 
 #[test]
@@ -181,7 +191,7 @@ fn histogram_quantiles() {
 
 #[test]
 fn steps_between_horizons_interpolate() {
-    let g = Guard::new(GuardConfig::default(), HORIZON);
+    let g = Guard::new(GuardConfig::default(), HORIZON, DAMPING_TAU_S);
     let mut v = GuardView::default();
     v.weights[0] = [1.0, 0.0, 0.0, 0.0];
     v.weights[1] = [0.0, 1.0, 0.0, 0.0];
@@ -213,7 +223,7 @@ fn an_exponential_approach_is_published_from_the_damped_baseline() {
             valid: [true; NUM_JOINTS],
         }
     };
-    let mut g = Guard::new(GuardConfig::default(), HORIZON);
+    let mut g = Guard::new(GuardConfig::default(), HORIZON, DAMPING_TAU_S);
     let mut prev = at(0);
     for t in 0..900u64 {
         let f = at(t);
@@ -239,4 +249,27 @@ fn an_exponential_approach_is_published_from_the_damped_baseline() {
     assert!(d < 0.8 * c && d < 0.8 * m, "1 s: damped {d}, constant {c}, model {m}");
     let w = g.view().weights[h];
     assert!(w[3] > w[0] && w[3] > w[2], "{w:?}");
+}
+
+/// The three-source guard (the bench's "old"): the damped source gets no weight and no
+/// score, and the blend still outvotes a wrong model with the other two.
+#[test]
+fn without_the_damped_source_the_guard_weighs_three() {
+    let three = GuardConfig {
+        damped_source: false,
+        ..GuardConfig::default()
+    };
+    let g = run(three, 600, 0.5, 0.0, 0.1);
+    for h in 0..NUM_HORIZONS {
+        assert_eq!(g.view().weights[h][3], 0.0, "h{h}");
+        assert!(g.view().weights[h][0] < 0.01, "h{h}: {:?}", g.view().weights[h]);
+        assert_eq!(
+            g.scores().error_m[h][3].count,
+            0,
+            "h{h}: the damped column is not scored"
+        );
+        assert!(g.scores().error_m[h][2].count > 0);
+        assert!(g.live_errors_m()[h][3].is_none());
+        assert!(!g.view().published_losing[h]);
+    }
 }

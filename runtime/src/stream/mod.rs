@@ -5,7 +5,8 @@
 //!   frames, gaps and resampling onto the 30 Hz model grid.
 //! - [`engine`]: the model streamed over one person's frames, an anticipation per frame.
 //! - [`guard`]: every published forecast scored against what followed, beside the
-//!   zero- and constant-velocity baselines; the blend and the calibrated radius it drives.
+//!   zero-, constant- and damped-velocity baselines; the blend and the calibrated radius it
+//!   drives.
 //! - [`motif_score`]: next-motif distributions and transition times, scored the same way.
 //! - [`tracks`]: a bounded table of per-person streams with idle eviction.
 
@@ -25,7 +26,7 @@ pub use engine::{
 };
 pub use guard::{
     DAMPING_TAU_S, GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, NUM_SOURCES, SOURCES, damped_frames,
-    horizon_step,
+    damping_tau_is_valid, horizon_step,
 };
 pub use motif_score::MotifScores;
 pub use report::OnlineReport;

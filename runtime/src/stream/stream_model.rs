@@ -7,7 +7,7 @@ use std::path::Path;
 #[cfg(feature = "burn")]
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, ArtifactError};
+use crate::artifact::{Artifact, ArtifactError, DampingTau};
 use crate::model::MotifVocab;
 use crate::model::config::A4merConfig;
 use crate::model::features::NormStats;
@@ -28,6 +28,8 @@ pub struct StreamModel {
     pub(super) trained_count: usize,
     /// The joint whose forecast each joint follows (see [`NormStats::forecast_sources`]).
     pub(super) sources: [usize; NUM_JOINTS],
+    /// τ of the guard's damped-velocity source, and whether the model stated it.
+    pub(super) damping_tau: DampingTau,
 }
 
 /// Why an artifact did not become a [`StreamModel`]: the file (every check the loader
@@ -58,7 +60,19 @@ impl StreamModel {
             config,
             norm,
             vocab,
+            damping_tau: DampingTau::Default(super::DAMPING_TAU_S),
         })
+    }
+
+    /// The damped-velocity τ a model's provenance gives (checked at load); built from parts
+    /// or from burn modules, a model has the documented default until told.
+    pub fn with_damping_tau(mut self, tau: DampingTau) -> Self {
+        self.damping_tau = tau;
+        self
+    }
+
+    pub fn damping_tau(&self) -> DampingTau {
+        self.damping_tau
     }
 
     /// The engine's view of a checked artifact, without burn: the network filled from the
@@ -81,7 +95,9 @@ impl StreamModel {
                 })
             })?;
         }
-        Self::from_parts(net, p.config.clone(), p.norm.clone(), p.vocab.clone()).map_err(StreamLoadError::Engine)
+        Ok(Self::from_parts(net, p.config.clone(), p.norm.clone(), p.vocab.clone())
+            .map_err(StreamLoadError::Engine)?
+            .with_damping_tau(art.damping_tau()))
     }
 
     /// An artifact's bytes (`origin` names them in errors).
