@@ -19,12 +19,17 @@ step "miri: the int8 kernels, VNNI path included"
 # cargo-miri's test "binaries" record the checkout they were built in and run from there;
 # another clone would reuse them and fail once the first clone is gone. One dir per checkout.
 miri_dir="$target/miri-$(printf '%s' "$PWD" | sha256sum | cut -c1-16)"
+# The features are on statically, so the VNNI kernel is asserted whatever this CPU has; Miri
+# hides the host environment unless told to forward a variable.
 CARGO_TARGET_DIR="$miri_dir" RUSTFLAGS="-C target-feature=+avx512f,+avx512vnni" \
+    A4MER_EXPECT_INT8_KERNEL=avx512-vnni MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-env-forward=A4MER_EXPECT_INT8_KERNEL" \
     cargo +nightly miri test --locked -p a4mer-kernels --lib -- --nocapture
 
 step "AddressSanitizer: the int8 kernels at full size"
 log="$(mktemp)"
+# The kernel this CPU must pick is asserted, as in the workspace tests.
 CARGO_TARGET_DIR="$target/asan" RUSTFLAGS="-Zsanitizer=address" \
+    A4MER_EXPECT_INT8_KERNEL="$(bash scripts/expected-int8-kernel.sh)" \
     cargo +nightly test --locked -p a4mer-kernels --lib --target x86_64-unknown-linux-gnu -- --nocapture 2>&1 | tee "$log"
 # The sanitizer is really in the binary (a check that cannot pass without it).
 bin="$(ls -t "$target"/asan/x86_64-unknown-linux-gnu/debug/deps/a4mer_kernels-* | grep -v '\.d$' | head -1)"

@@ -6,6 +6,9 @@
 //! after the install step) makes a missing package a failure. `A4MER_PEERS_PYTHON` picks the
 //! interpreter.
 
+#[path = "../../test-support/skip.rs"]
+mod skip;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,7 +44,7 @@ fn peers_available(test: &str) -> bool {
     if std::env::var("A4MER_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
         panic!("A4MER_REQUIRE_PEERS=1 but {why}");
     }
-    eprintln!("SKIPPED {test}: {why}");
+    skip::skip(test, &why);
     false
 }
 

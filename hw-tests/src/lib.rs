@@ -1,9 +1,10 @@
 //! Hardware-in-the-loop tests of a Jetson deployment (`tests/`), and what they share.
 //!
 //! Each hardware test detects its hardware and, when it is absent, prints
-//! `SKIP <test>: <reason>` and passes; each has a host twin that always runs the same
-//! checks on what this machine has (a bundle unpacked here, a pseudo-terminal pair, CPU
-//! libtorch). The README's "On the device" section says how a field engineer runs them.
+//! `SKIP <test>: <reason>`, adds that line to the `A4MER_SKIP_LOG` file CI lists at the
+//! end, and returns; each has a host twin that always runs the same checks on what this
+//! machine has (a bundle unpacked here, a pseudo-terminal pair, CPU libtorch). The README's
+//! "On the device" section says how a field engineer runs them.
 
 pub mod install;
 pub mod serial;
@@ -20,10 +21,13 @@ pub const SERIAL_PEER_VAR: &str = "A4MER_HW_SERIAL_PEER";
 /// The installed bundle on a device; default `/opt/a4mer`.
 pub const BUNDLE_VAR: &str = "A4MER_HW_BUNDLE";
 
-/// A hardware test that cannot run here says why, and passes.
-pub fn skip(test: &str, reason: &str) {
-    println!("SKIP {test}: {reason}");
-}
+#[path = "../../test-support/skip.rs"]
+mod skip_log;
+pub use skip_log::{SKIP_LOG_VAR, skip};
+
+#[path = "../../test-support/cuda.rs"]
+mod cuda_probe;
+pub use cuda_probe::{EXPECT_CUDA_VAR, cuda_expected};
 
 /// The L4T release line (`# R36 (release), REVISION: 4.0, ...`) on a Jetson.
 pub fn jetson_release() -> Result<String, String> {

@@ -1,13 +1,18 @@
 //! CUDA through libtorch (burn-tch), and its host twin on CPU libtorch: the shipped model
 //! against burn-ndarray on the bundled mocap. The parity tests need `--features tch`
 //! (`scripts/ci-tch.sh` runs them with a pip-installed libtorch; on a Jetson, JetPack's
-//! PyTorch: README, "On the device"). Without CUDA the CUDA test prints why it skips.
+//! PyTorch: README, "On the device"). Whether CUDA must run is decided from the machine's
+//! GPU device nodes (`a4mer_hw_tests::cuda_expected`), not from libtorch: with a GPU a
+//! refusal fails the test; without one the test is listed as skipped, with the reason.
 //!
 //! "Within 1e-4 relative" means, for each output array `x` (ndarray, the reference) and `y`
 //! (tch) of one window: `max_i |x_i - y_i| / max_i |x_i| <= 1e-4` (an L-infinity norm
 //! ratio). The forecast is compared as the displacement of each valid joint from its last
 //! observed position, which is what the network predicts: world coordinates would add the
 //! person's position (metres) to both sides and hide errors in the prediction itself.
+
+#[path = "../../test-support/compare.rs"]
+mod compare;
 
 /// A build without libtorch has no CUDA path: it says so by name.
 #[cfg(not(feature = "tch"))]
@@ -17,12 +22,12 @@ fn cuda_needs_a_libtorch_build() {
     let e = backend_device(Backend::TchCuda).unwrap_err();
     assert_eq!(e, BackendError::NotBuilt(Backend::TchCuda));
     assert!(e.to_string().contains("--features tch"), "{e}");
-    a4mer_hw_tests::skip("cuda", &e.to_string());
+    a4mer_hw_tests::skip("cuda parity", &e.to_string());
 }
 
 #[cfg(feature = "tch")]
 mod libtorch {
-    use a4mer_hw_tests::{bundled_mocap, repo_root};
+    use a4mer_hw_tests::{bundled_mocap, cuda_expected, repo_root, skip};
     use a4mer_motion::bvh::{ImportOptions, import_bvh};
     use a4mer_runtime::PoseFrame;
     use a4mer_runtime::artifact::load_model;
@@ -33,12 +38,12 @@ mod libtorch {
     /// Frames of history per window: the 2 s of the evaluation protocol.
     const WINDOW: usize = 60;
 
-    /// `max |x - y| / max |x|` over paired values (0 when both are all zero).
-    fn rel_linf(x: &[f64], y: &[f64]) -> f64 {
-        assert_eq!(x.len(), y.len());
-        let diff = x.iter().zip(y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        let scale = x.iter().map(|a| a.abs()).fold(0.0, f64::max);
-        if diff == 0.0 { 0.0 } else { diff / scale }
+    use super::compare;
+
+    /// `max |x - y| / max |x|` over paired values (0 when both are all zero); fails on a
+    /// length mismatch or a non-finite value, naming `what`.
+    fn rel_linf(what: &str, x: &[f64], y: &[f64]) -> f64 {
+        compare::diff(what, y.iter().copied(), x.iter().copied()).rel
     }
 
     fn displacements(f: &Forecast, last: &PoseFrame) -> Vec<f64> {
@@ -84,17 +89,25 @@ mod libtorch {
                 assert_eq!(a.steps.len(), b.steps.len(), "{where_}");
                 assert_eq!(a.valid, b.valid, "{where_}");
                 let last = &window[WINDOW - 1];
-                w.displacement = w
-                    .displacement
-                    .max(rel_linf(&displacements(&a, last), &displacements(&b, last)));
+                let disp = rel_linf(
+                    &format!("{where_}: displacement"),
+                    &displacements(&a, last),
+                    &displacements(&b, last),
+                );
+                w.displacement = w.displacement.max(disp);
                 let spread = |f: &Forecast| f.steps.iter().map(|s| s.spread_m as f64).collect::<Vec<_>>();
-                w.spread = w.spread.max(rel_linf(&spread(&a), &spread(&b)));
+                w.spread = w
+                    .spread
+                    .max(rel_linf(&format!("{where_}: spread_m"), &spread(&a), &spread(&b)));
                 let next = |f: &Forecast| f.motif_next.iter().map(|&p| p as f64).collect::<Vec<_>>();
-                w.motif_next = w.motif_next.max(rel_linf(&next(&a), &next(&b)));
+                w.motif_next = w
+                    .motif_next
+                    .max(rel_linf(&format!("{where_}: motif_next"), &next(&a), &next(&b)));
                 match (a.motif_now, b.motif_now) {
                     (Some((ma, ca)), Some((mb, cb))) => {
                         assert_eq!(ma, mb, "{where_}: current motif");
-                        w.motif_now_conf = w.motif_now_conf.max(rel_linf(&[ca as f64], &[cb as f64]));
+                        let conf = rel_linf(&format!("{where_}: motif_now confidence"), &[ca as f64], &[cb as f64]);
+                        w.motif_now_conf = w.motif_now_conf.max(conf);
                     }
                     (None, None) => {}
                     (x, y) => panic!("{where_}: current motif {x:?} vs {y:?}"),
@@ -144,7 +157,8 @@ mod libtorch {
                 (x.start_frame, x.end_frame, x.motif),
                 (y.start_frame, y.end_frame, y.motif)
             );
-            worst_conf = worst_conf.max(rel_linf(&[x.confidence as f64], &[y.confidence as f64]));
+            let what = format!("motif confidence, frames {}..{}", x.start_frame, x.end_frame);
+            worst_conf = worst_conf.max(rel_linf(&what, &[x.confidence as f64], &[y.confidence as f64]));
         }
         println!(
             "tch-cpu vs ndarray motifs on {}: {} atoms, identical spans and ids; confidence max ratio {worst_conf:e}",
@@ -157,18 +171,22 @@ mod libtorch {
         );
     }
 
-    /// On a machine without a GPU (CI) this prints why it skips; with one, it is the parity
-    /// test on CUDA.
+    /// With a GPU (found without libtorch), the parity test on CUDA, and a refusal fails;
+    /// without one (CI), the refusal must name the reason and the test is listed as skipped.
     #[test]
     fn libtorch_cuda_matches_ndarray_or_skips_with_a_reason() {
+        let gpu = cuda_expected().unwrap_or_else(|e| panic!("{e}"));
         let device = match backend_device(Backend::TchCuda) {
-            Err(e @ BackendError::NoCuda(_)) => {
+            Err(e @ BackendError::NoCuda(_)) if !gpu => {
                 let msg = e.to_string();
                 assert!(msg.contains("tch-cuda") && msg.contains("CUDA"), "{msg}");
-                println!("SKIP tch-cuda parity: {msg}");
-                return;
+                return skip("tch-cuda parity", &msg);
             }
-            Err(e) => panic!("tch-cuda: unexpected error: {e}"),
+            Err(e) => panic!("tch-cuda: {e} (this machine has a GPU: {gpu})"),
+            Ok(_) if !gpu => panic!(
+                "tch-cuda: libtorch found a CUDA device where no GPU device node is; \
+                 set A4MER_EXPECT_CUDA=1 if this machine has one"
+            ),
             Ok(d) => d,
         };
         let reference = model_on(&backend_device(Backend::Ndarray).unwrap());

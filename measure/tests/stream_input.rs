@@ -3,6 +3,8 @@
 // The BVH test helpers live with the importer they exercise.
 #[path = "../../motion/tests/common/mod.rs"]
 mod common;
+#[path = "../../test-support/compare.rs"]
+mod compare;
 
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_runtime::stream::{Conditioner, ConditionerConfig};
@@ -13,16 +15,14 @@ fn real_take() -> Vec<PoseFrame> {
     import_bvh(path, &ImportOptions::default()).unwrap().frames
 }
 
-fn max_error(a: &PoseFrame, b: &PoseFrame) -> f32 {
-    (0..NUM_JOINTS)
-        .filter(|&j| a.valid[j])
-        .map(|j| {
-            (0..3)
-                .map(|c| (a.joints_in_world[j][c] - b.joints_in_world[j][c]).powi(2))
-                .sum::<f32>()
-                .sqrt()
-        })
-        .fold(0.0, f32::max)
+fn max_error(a: &PoseFrame, b: &PoseFrame) -> f64 {
+    let errors = (0..NUM_JOINTS).filter(|&j| a.valid[j]).map(|j| {
+        (0..3)
+            .map(|c| (a.joints_in_world[j][c] - b.joints_in_world[j][c]).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    });
+    compare::finite_max(&format!("joint errors at {}", a.stamp_ns), errors)
 }
 
 #[test]
@@ -50,15 +50,15 @@ fn real_15_hz_stream_is_upsampled_close_to_the_real_30_hz_frames() {
     let mut c = Conditioner::new(ConditionerConfig::default()).unwrap();
     let out: Vec<PoseFrame> = take.iter().step_by(2).flat_map(|f| c.push(f).unwrap().frames).collect();
     assert!(out.len() >= take.len() - 2, "{} of {}", out.len(), take.len());
-    let mut worst = 0.0f32;
-    let mut sum = 0.0f32;
+    let mut worst = 0.0f64;
+    let mut sum = 0.0f64;
     for (a, b) in out.iter().zip(&take) {
         assert_eq!(a.stamp_ns, b.stamp_ns);
         let e = max_error(a, b);
         worst = worst.max(e);
         sum += e;
     }
-    let mean_worst_joint = sum / out.len() as f32;
+    let mean_worst_joint = sum / out.len() as f64;
     assert!(
         mean_worst_joint < 0.02,
         "mean per-frame worst-joint error {mean_worst_joint} m (max {worst})"

@@ -2,6 +2,8 @@
 //! write them, on synthetic files with hand-derived geometry, and on malformed files.
 
 mod common;
+#[path = "../../test-support/compare.rs"]
+mod compare;
 
 use std::path::Path;
 
@@ -19,15 +21,16 @@ fn dist(a: [f32; 3], b: [f32; 3]) -> f32 {
 
 fn max_joint_error(a: &[PoseFrame], b: &[PoseFrame]) -> f32 {
     assert_eq!(a.len(), b.len(), "frame counts differ");
-    let mut worst = 0.0f32;
+    let mut worst = 0.0f64;
     for (fa, fb) in a.iter().zip(b) {
         assert_eq!(fa.valid, fb.valid);
         assert_eq!(fa.stamp_ns, fb.stamp_ns);
-        for j in (0..NUM_JOINTS).filter(|&j| fa.valid[j]) {
-            worst = worst.max(dist(fa.joints_in_world[j], fb.joints_in_world[j]));
-        }
+        let errors = (0..NUM_JOINTS)
+            .filter(|&j| fa.valid[j])
+            .map(|j| dist(fa.joints_in_world[j], fb.joints_in_world[j]));
+        worst = worst.max(compare::finite_max(&format!("joint errors at {}", fa.stamp_ns), errors));
     }
-    worst
+    worst as f32
 }
 
 fn import_text(text: &str, name: &str, options: &ImportOptions) -> Motion {
@@ -64,9 +67,7 @@ fn real_recordings_import_with_detected_units_axes_and_rigid_bones() {
                 .iter()
                 .map(|f| dist(f.joints_in_world[joint(a)], f.joints_in_world[joint(b)]))
                 .collect();
-            let (lo, hi) = lens
-                .iter()
-                .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+            let (lo, hi) = compare::finite_range(&format!("{name}: {a}-{b} lengths"), lens.iter().copied());
             assert!(hi - lo < 1e-4, "{name}: {a}-{b} varies {lo}..{hi}");
             assert!((0.2..0.6).contains(&lo), "{name}: {a}-{b} is {lo} m");
         }
@@ -83,11 +84,8 @@ fn real_recordings_import_with_detected_units_axes_and_rigid_bones() {
         let mut pelvis_z: Vec<f32> = m.frames.iter().map(|f| f.joints_in_world[0][2]).collect();
         pelvis_z.sort_by(f32::total_cmp);
         let median = pelvis_z[pelvis_z.len() / 2];
-        let floor = m
-            .frames
-            .iter()
-            .map(|f| f.joints_in_world[joint("left_foot")][2])
-            .fold(f32::MAX, f32::min);
+        let feet = m.frames.iter().map(|f| f.joints_in_world[joint("left_foot")][2]);
+        let floor = compare::finite_range(&format!("{name}: left foot heights"), feet).0 as f32;
         assert!(
             (0.7..1.2).contains(&(median - floor)),
             "{name}: pelvis {median} m above floor {floor}"

@@ -5,6 +5,8 @@
 
 #[path = "../../ros/tests/common/mod.rs"]
 mod common;
+#[path = "../../test-support/compare.rs"]
+mod compare;
 
 use std::collections::HashMap;
 
@@ -123,14 +125,21 @@ fn a_bags_tf_places_the_poses_as_the_node_would() {
         let f: a4mer_ros::msg::PoseForecast = a4mer_ros::msg::decode(&m.data).unwrap();
         assert_eq!(f.header.frame_id, "base_link");
         let want = expected[&f.header.stamp.to_ns()].as_ref().expect("a warm placed frame");
-        for (p, w) in f.points.iter().zip(want) {
-            if let Some(w) = w {
-                worst = worst
-                    .max((p.x - w[0] as f64).abs())
-                    .max((p.y - w[1] as f64).abs())
-                    .max((p.z - w[2] as f64).abs());
-            }
-        }
+        assert_eq!(
+            f.points.len(),
+            want.len(),
+            "forecast points at {}",
+            f.header.stamp.to_ns()
+        );
+        let (got, expected): (Vec<f64>, Vec<f64>) = f
+            .points
+            .iter()
+            .zip(want)
+            .filter_map(|(p, w)| w.map(|w| ([p.x, p.y, p.z], w.map(f64::from))))
+            .flat_map(|(p, w)| p.into_iter().zip(w))
+            .unzip();
+        let d = compare::diff(&format!("forecast at {}", f.header.stamp.to_ns()), got, expected);
+        worst = worst.max(d.abs);
         count += 1;
     }
     assert_eq!(count, expected.values().filter(|p| p.is_some()).count());

@@ -45,8 +45,9 @@ fn mutated_payloads_decode_or_fail_cleanly() {
         300,
     );
 
-    // The adapters get whatever decodes.
-    let payloads = [
+    // The adapters get whatever decodes. One payload per input type, checked by the
+    // compiler: a zip over lists of different lengths would quietly leave one unhammered.
+    let payloads: [Vec<u8>; InputType::ALL.len()] = [
         msg::encode(&skel).unwrap(),
         msg::encode(&PoseArray {
             poses: vec![Default::default(); 24],

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod mutate;
+#[path = "../../../test-support/skip.rs"]
+pub mod skip;
 pub mod tf_scene;
 
 use std::io::Read;
@@ -45,7 +47,8 @@ pub fn python_with(modules: &str, install: &str) -> Option<String> {
         Err(e) => format!("cannot run {python}: {e}"),
     };
     assert!(!require_peers(), "peers are required here: {reason}");
-    eprintln!("skipping: {reason}");
+    // The harness names each test's thread after the test.
+    skip::skip(std::thread::current().name().unwrap_or("a peer test"), &reason);
     None
 }
 

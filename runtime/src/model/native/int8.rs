@@ -106,9 +106,15 @@ impl Dense {
     }
 }
 
+// The NaN-safe comparison every crate's tests share.
+#[cfg(test)]
+#[path = "../../../../test-support/compare.rs"]
+mod compare;
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{Lcg, dense};
+    use super::compare;
     use super::*;
     use crate::model::quant::{QTensor, quantize_vector};
 
@@ -136,14 +142,18 @@ mod tests {
         f.forward(x, &mut yf);
         q.forward(x, &mut yq);
         let b = f.b.iter().cycle();
-        let scale = yf.iter().zip(b).fold(0.0f32, |m, (v, b)| m.max((v - b).abs()));
-        let worst = yf.iter().zip(&yq).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        worst / scale
+        let scale = compare::finite_max(
+            "f32 outputs less the bias",
+            yf.iter().zip(b).map(|(v, b)| (v - b).abs()),
+        );
+        let d = compare::diff("int8 against f32", yq.iter().copied(), yf.iter().copied());
+        (d.abs / scale) as f32
     }
 
     /// The engine's int8 layers run the kernel `A4MER_EXPECT_INT8_KERNEL` names, when set:
-    /// CI runs these tests for aarch64 under qemu on a core without dotprod (`portable`)
-    /// and on one with it (`sdot`), and a run on the other path would prove nothing.
+    /// CI sets it from /proc/cpuinfo on x86-64 and runs these tests for aarch64 under qemu on
+    /// a core without dotprod (`portable`) and on one with it (`sdot`); a run on the other
+    /// path would prove nothing.
     #[test]
     fn the_int8_layers_run_the_expected_kernel() {
         let q = int8(&dense(&mut Lcg(5), 32, 16), ActScale::Dynamic);
@@ -162,7 +172,7 @@ mod tests {
         for (n_in, n_out, rows) in [(64, 192, 5), (300, 40, 3), (1500, 600, 2)] {
             let f = dense(&mut r, n_in, n_out);
             let x: Vec<f32> = (0..rows * n_in).map(|_| r.f32() * 3.0).collect();
-            let x_max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let x_max = compare::finite_max("inputs", x.iter().map(|v| v.abs())) as f32;
             for input in [ActScale::Dynamic, ActScale::Static(x_max / 127.0)] {
                 let q = int8(&f, input);
                 let mut yq = vec![0.0; rows * n_out];
