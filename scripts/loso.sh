@@ -4,10 +4,11 @@
 # whole: the model alone and what the guard publishes, at all five horizons, with the
 # perturbation suite. Nothing in a run reads the source it leaves out, except the scoring.
 #
-#   scripts/loso.sh [--seeds "1 2 3 4"] [--epochs N] [--sources "mocap deepmimic holosoma"]
-#                   [--out DIR] [--a4mer BIN] [--stride N]
+#   scripts/loso.sh [--seeds "1 2 3 4"] [--epochs N] [--train-args "--augment-rig"]
+#                   [--sources "mocap deepmimic holosoma"] [--out DIR] [--a4mer BIN] [--stride N]
 #
-# --epochs is passed to `a4mer train` (0: no pre-training, the ablation's arm).
+# --epochs is passed to `a4mer train` (0: no pre-training, the ablation's arm), and so are
+# --train-args (one arm of an ablation per output directory).
 # Writes DIR/<source>-s<seed>.{a4m,int8.a4m,train.json,f32.json,int8.json,published.json}
 # and DIR/table.md, DIR/table.json (scripts/loso_table.py). A finished run's files are kept:
 # re-running continues where it stopped. Heavy (minutes per source): not run by CI.
@@ -16,6 +17,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seeds="1"
 epochs=""
+train_args=""
 want=""
 out="$repo/loso"
 a4mer="${CARGO_TARGET_DIR:-$repo/target}/release/a4mer"
@@ -23,12 +25,13 @@ stride=5
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --seeds) seeds="$2"; shift 2 ;;
+    --train-args) train_args="$2"; shift 2 ;;
     --epochs) epochs="$2"; shift 2 ;;
     --sources) want="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --a4mer) a4mer="$2"; shift 2 ;;
     --stride) stride="$2"; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "loso: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -64,7 +67,7 @@ for seed in $seeds; do
         if [[ ! -f "$base.a4m" ]]; then
             echo "loso: seed $seed, leaving out $s: training on ${others[*]}"
             "$a4mer" train --data "${everything[@]}" --hold-out-source "$top" --loop-wrap-to-s 6 \
-                --seed "$seed" ${epochs:+--epochs "$epochs"} --eval-stride "$stride" --json \
+                --seed "$seed" ${epochs:+--epochs "$epochs"} $train_args --eval-stride "$stride" --json \
                 --out "$base.a4m" >"$base.train.json"
         fi
         if [[ ! -f "$base.int8.a4m" ]]; then

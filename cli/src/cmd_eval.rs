@@ -108,6 +108,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(note) = damping_tau.and_then(|t| t.note()) {
         eprintln!("a4mer eval: note: {note}");
     }
+    if let Some(note) = loaded
+        .as_ref()
+        .and_then(|m| a4mer_runtime::artifact::anticipation_note(m.anticipation.as_ref()))
+    {
+        eprintln!("a4mer eval: note: {note}");
+    }
     if let (Some(m), Some(tau)) = (&loaded, damping_tau) {
         let stream = std::sync::Arc::new(
             StreamModel::new(m)
@@ -434,18 +440,26 @@ pub fn print_online(o: &a4mer_runtime::stream::OnlineReport) {
     let pct = |v: Option<f64>| opt(v, |v| format!("{:.1}%", v * 100.0));
     let num = |v: Option<f64>| opt(v, |v| format!("{v:.3}"));
     println!(
-        "motif {:.1} s ahead ({} scored): top-1 {}, top-3 {}, brier {}; the motif stays: top-1 {}, brier {}",
+        "motif {:.1} s ahead ({} scored, {} published as it stays): top-1 {}, top-3 {}, top-3 where it changed {} ({}), brier {} (skill against it stays {}; the model alone {}), ECE {}; the motif stays: top-1 {}, brier {}",
         a.horizon_s,
         a.scored,
+        a.published_stays,
         pct(a.top1),
         pct(a.top3),
+        pct(a.change_top3),
+        a.change_scored,
         num(a.brier),
+        pct(a.brier_skill),
+        pct(a.model_brier_skill),
+        num(a.ece),
         pct(a.stay_top1),
         num(a.stay_brier)
     );
     println!(
-        "time to the next motif change: mean error {} s over {} predictions ({} censored)",
+        "time to the next motif change: mean error {} s, baseline (median duration minus time spent) {} s, ratio {}, over {} predictions ({} censored)",
         num(a.transition_mae_s),
+        num(a.transition_baseline_mae_s),
+        num(a.transition_over_baseline),
         a.transition_scored,
         a.transition_censored
     );

@@ -66,7 +66,7 @@ pub struct ReplayArgs {
 fn print_table(r: &ReplayReport) {
     println!("bag      {} (sha256 {})", r.bag, &r.bag_sha256[..16]);
     println!("model    {} (sha256 {})", r.model, &r.model_sha256[..16]);
-    if let Some(note) = &r.damping_tau_note {
+    for note in r.damping_tau_note.iter().chain(&r.anticipation_note) {
         println!("note     {note}");
     }
     let set: Vec<String> = r

@@ -52,6 +52,11 @@ pub struct TrainArgs {
     /// Epochs of end-to-end fine-tuning (with --finetune-encoders-lr-scale > 0).
     #[arg(long, value_name = "N")]
     finetune_encoders_epochs: Option<usize>,
+    /// Also augment each bone's length (0.8–1.25×) and the source's frame rate (24, 60,
+    /// 120 Hz) in training: for rigs and people whose proportions and cameras differ from
+    /// the training data's. Off in the shipped recipe until leave-one-source-out decides.
+    #[arg(long)]
+    augment_rig: bool,
     /// Seed of every random choice; a run is deterministic for a seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -67,6 +72,13 @@ pub struct TrainArgs {
     /// --seed give. Minutes instead of a full training run.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs"])]
     decode_from: Option<PathBuf>,
+    /// Keep this trained model (f32 or int8) as it is and refit only its anticipation
+    /// prior (motif durations, transitions and the change model over the next-motif head)
+    /// by streaming the training recordings the same --data and --hold-out give through
+    /// its engine; written to --out. Gives a model from before the prior (artifact format
+    /// 1–2) one without retraining its network.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs", "decode_from", "encoders_from"])]
+    anticipation_from: Option<PathBuf>,
     /// Train on this model's pre-trained encoders and normalisation instead of pre-training:
     /// only the heads, the motif vocabulary and the calibrated decode are fitted on --data.
     /// For a few recordings of your own people and cell on top of the shipped model. Not
@@ -206,6 +218,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "train: no training recording is long enough for one window (3 s) to fit the damping time constant",
         )?
     };
+    if let Some(from) = &args.anticipation_from {
+        return crate::cmd_train_anticipation::refit(from, &args.out, &train_frames, damping_tau_s, args.json);
+    }
     if !args.no_eval {
         // The held-out evaluation runs after training: find out now if it cannot, rather
         // than after the minutes of training whose model it would then not write.
@@ -219,6 +234,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(e) = args.finetune_epochs {
         cfg.finetune_epochs = e;
     }
+    cfg.augment_rig = args.augment_rig;
     if !(args.finetune_encoders_lr_scale.is_finite() && args.finetune_encoders_lr_scale >= 0.0) {
         bail!(
             "train: --finetune-encoders-lr-scale must be a finite share >= 0, not {}",
@@ -253,7 +269,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let losses: Vec<String> = p.losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
         bar.set_message(format!("{} | {:.0} windows/s", losses.join(" "), p.windows_per_s));
     };
-    let (model, report, created_by) = match &args.decode_from {
+    let (mut model, report, mut created_by) = match &args.decode_from {
         Some(from) => {
             let (mut model, prov) =
                 a4mer_runtime::artifact::load_model(from, &a4mer_runtime::device::inference_device())
@@ -309,6 +325,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     };
     bar.finish_and_clear();
+    let (prior, anticipation_fit) = crate::cmd_train_anticipation::fit_for(&model, &train_frames)?;
+    model.anticipation = Some(prior);
+    if cfg.augment_rig {
+        created_by += "; bone lengths and source rates augmented (--augment-rig)";
+    }
 
     let heldout: Vec<_> = motions.iter().map(|m| Split::Heldout.frames(&m.frames)).collect();
     let motifs = motif_report(&model, &heldout)?;
@@ -357,6 +378,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "encoder_finetune_best_epoch": report.encoder_finetune_best_epoch,
         "tau": report.tau,
         "damping_tau_s": damping_tau_s,
+        "anticipation_fit": anticipation_fit,
         "motifs_heldout": motifs,
         "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,
         "eval_held_out_recordings": unseen_eval,

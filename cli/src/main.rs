@@ -26,6 +26,8 @@ mod selftest_extra;
 mod cmd_motifs;
 #[cfg(feature = "training")]
 mod cmd_train;
+#[cfg(feature = "training")]
+mod cmd_train_anticipation;
 
 #[derive(Parser)]
 #[command(

@@ -38,12 +38,14 @@ pub enum DataError {
     )]
     Sidecar { path: PathBuf },
     #[error(
-        "{path}: the rig maps {mapped} of 24 SMPL joints; at least {required} are needed (pass --joint-map to map more)"
+        "{path}: the rig maps {mapped} of 24 SMPL joints; at least {required} are needed (pass --joint-map to map more); no source joint for: {missing}"
     )]
     TooFewJoints {
         path: PathBuf,
         mapped: usize,
         required: usize,
+        /// The SMPL-24 joints the rig gives no source for, comma-separated.
+        missing: String,
     },
     #[error(
         "{path}: {frames} frames at 30 Hz ({duration_s:.2} s) is shorter than one window of {required} frames ({required_s:.2} s){hint}"
@@ -198,10 +200,16 @@ pub fn import_motion(path: &Path, options: &ImportOptions) -> Result<Motion, Dat
     let mapped = motion.info.joint_map.mapped_count();
     let required = min_mapped_joints();
     if mapped < required {
+        let map = &motion.info.joint_map;
+        let missing: Vec<&str> = (0..a4mer_runtime::NUM_JOINTS)
+            .filter(|j| map.source_of(*j).is_none())
+            .map(|j| a4mer_runtime::SMPL24[j])
+            .collect();
         return Err(DataError::TooFewJoints {
             path: path.to_path_buf(),
             mapped,
             required,
+            missing: missing.join(", "),
         });
     }
     Ok(motion)

@@ -7,6 +7,7 @@
 //! for body, speed, rate, mirror and rig conditions the recording itself changes.
 
 use a4mer_runtime::model::features::mirror_frame;
+use a4mer_runtime::skeleton::SMPL24_PARENTS;
 use a4mer_runtime::{FPS, Joints, NUM_JOINTS, PoseFrame, frame_period_ns};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -202,6 +203,39 @@ pub fn body_scale(frames: &[PoseFrame], factor: f32) -> Vec<PoseFrame> {
         .collect()
 }
 
+/// Retarget a recording to a body whose every bone is `factor[j]` times as long (the bone
+/// from joint `j`'s parent to `j`; the pelvis entry is unused): people differ in proportions,
+/// not only in size. Each frame is rebuilt from the pelvis down, so a joint moves with every
+/// bone above it. A joint whose parent is not seen keeps its displacement from the nearest
+/// seen ancestor, moved with that ancestor.
+pub fn bone_lengths(frames: &[PoseFrame], factor: &[f32; NUM_JOINTS]) -> Vec<PoseFrame> {
+    frames
+        .iter()
+        .map(|f| {
+            let mut g = *f;
+            // Where each joint moved to (its shift), for the joints below it.
+            let mut shift = [[0.0f32; 3]; NUM_JOINTS];
+            for j in 1..NUM_JOINTS {
+                let Some(parent) = SMPL24_PARENTS[j] else { continue };
+                let p = f.joints_in_world[j];
+                let q = f.joints_in_world[parent];
+                let scaled = f.valid[j] && f.valid[parent] && factor[j].is_finite() && factor[j] > 0.0;
+                shift[j] = std::array::from_fn(|c| {
+                    if scaled {
+                        shift[parent][c] + (factor[j] - 1.0) * (p[c] - q[c])
+                    } else {
+                        shift[parent][c]
+                    }
+                });
+                if f.valid[j] {
+                    g.joints_in_world[j] = std::array::from_fn(|c| p[c] + shift[j][c]);
+                }
+            }
+            g
+        })
+        .collect()
+}
+
 /// Linear-interpolation time warp to `speed` times the original speed, restamped at the
 /// model rate.
 pub fn change_speed(frames: &[PoseFrame], speed: f32) -> Vec<PoseFrame> {
@@ -317,6 +351,34 @@ mod tests {
                 PoseFrame::new(frame_period_ns(k as u64), j, [true; NUM_JOINTS])
             })
             .collect()
+    }
+
+    #[test]
+    fn bone_lengths_scale_each_bone_alone_and_keep_the_pelvis() {
+        let f = walk(5);
+        let len = |g: &PoseFrame, j: usize| {
+            let (p, q) = (g.joints_in_world[j], g.joints_in_world[SMPL24_PARENTS[j].unwrap()]);
+            (0..3).map(|c| (p[c] - q[c]).powi(2)).sum::<f32>().sqrt()
+        };
+        let factor: [f32; NUM_JOINTS] = std::array::from_fn(|j| 0.8 + 0.02 * j as f32);
+        let g = bone_lengths(&f, &factor);
+        for (a, b) in f.iter().zip(&g) {
+            assert_eq!(a.joints_in_world[0], b.joints_in_world[0], "the pelvis stays");
+            for (j, k) in factor.iter().enumerate().skip(1) {
+                let want = k * len(a, j);
+                assert!((len(b, j) - want).abs() < 1e-4, "joint {j}: {} vs {want}", len(b, j));
+            }
+        }
+        assert_eq!(bone_lengths(&f, &[1.0; NUM_JOINTS]), f);
+        // The left knee not seen: the ankle keeps its place relative to the hip, moved with it.
+        let mut h = f.clone();
+        h[0].valid[4] = false;
+        let g = bone_lengths(&h, &factor);
+        let moved =
+            |j: usize| -> [f32; 3] { std::array::from_fn(|c| g[0].joints_in_world[j][c] - h[0].joints_in_world[j][c]) };
+        let (ankle, hip) = (moved(7), moved(1));
+        assert!((0..3).all(|c| (ankle[c] - hip[c]).abs() < 1e-5), "{ankle:?} {hip:?}");
+        assert!(hip.iter().any(|d| d.abs() > 1e-3), "the hip did move: {hip:?}");
     }
 
     #[test]

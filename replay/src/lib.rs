@@ -202,6 +202,7 @@ pub fn replay(
             model_sha256: opts.model.sha256_hex.clone(),
             damping_tau_s: opts.model.stream.damping_tau().seconds(),
             damping_tau_note: opts.model.stream.damping_tau().note(),
+            anticipation_note: opts.model.stream.anticipation_note(),
             topic: topic.name.clone(),
             input_type: topic.type_name.clone(),
             settings: config.settings(&opts.params),

@@ -174,7 +174,7 @@ fn online_tables(r: &ReplayReport) -> String {
     let p = |v: Option<f64>| v.map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "–".into());
     let n = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into());
     format!(
-        "<h2>The engine's own scores (live, after warm-up)</h2>\n<table id=\"guard\"><tr><th>world MPJPE (mm)</th>{heads}</tr>\n{}{}{}{}{}{}{}</table>\n<table id=\"calibration\"><tr><th>inside the {:.0} % radius</th>{heads}</tr>\n{}</table>\n<p id=\"anticipation\">Motif {:.1} s ahead, {} scored: top-1 {}, top-3 {}, Brier {}; \"the motif stays\": top-1 {}, Brier {}. Time to the next change of motif: mean error {} s over {} predictions.</p>\n",
+        "<h2>The engine's own scores (live, after warm-up)</h2>\n<table id=\"guard\"><tr><th>world MPJPE (mm)</th>{heads}</tr>\n{}{}{}{}{}{}{}</table>\n<table id=\"calibration\"><tr><th>inside the {:.0} % radius</th>{heads}</tr>\n{}</table>\n<p id=\"anticipation\">Motif {:.1} s ahead, {} scored ({} published as \"it stays\"): top-1 {}, top-3 {}, top-3 where the motif changed {}, Brier {} (skill against \"it stays\" {}), ECE {}; \"the motif stays\": top-1 {}, Brier {}. Time to the next change of motif: mean error {} s against {} s for the median-duration baseline, over {} predictions.</p>\n",
         row("model", &g.mpjpe_mm.model, &mm),
         row("zero velocity", &g.mpjpe_mm.zero_velocity, &mm),
         row("constant velocity", &g.mpjpe_mm.constant_velocity, &mm),
@@ -190,12 +190,17 @@ fn online_tables(r: &ReplayReport) -> String {
         row("coverage", &o.calibration.coverage, &pct),
         a.horizon_s,
         a.scored,
+        a.published_stays,
         p(a.top1),
         p(a.top3),
+        p(a.change_top3),
         n(a.brier),
+        p(a.brier_skill),
+        n(a.ece),
         p(a.stay_top1),
         n(a.stay_brier),
         n(a.transition_mae_s),
+        n(a.transition_baseline_mae_s),
         a.transition_scored,
     )
 }

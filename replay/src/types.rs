@@ -103,6 +103,9 @@ pub struct ReplayReport {
     /// Set when the model predates a fitted τ and the documented default was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damping_tau_note: Option<String>,
+    /// Set when the model has no anticipation prior and its motifs went out as "it stays".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anticipation_note: Option<String>,
     pub topic: String,
     pub input_type: String,
     /// The node parameters the replay ran with, and where each was set.

@@ -7,7 +7,10 @@
 //! ```
 //! Version 2 adds `provenance.damping_tau_s`, the damped-velocity baseline's τ fitted on the
 //! model's training recordings; version 1 files still load, with the documented default τ
-//! ([`DAMPING_TAU_S`]) and [`Artifact::damping_tau`] saying so.
+//! ([`DAMPING_TAU_S`]) and [`Artifact::damping_tau`] saying so. Version 3 adds
+//! `anticipation`, the next-motif prior ([`AnticipationPrior`]) fitted on the training
+//! recordings; versions 1 and 2 still load, and their motifs are published as "it stays"
+//! ([`anticipation_note`] says so). A model without a prior is written as version 2.
 //!
 //! Loading checks, in order: readable, CBOR envelope, magic, version, hash, payload, config,
 //! skeleton, normalization, vocabulary, provenance, every tensor's dtype/length/shape against
@@ -37,7 +40,7 @@ mod quantization;
 mod tensors;
 #[cfg(feature = "burn")]
 use crate::model::{A4mer, Model};
-use crate::model::{A4merConfig, MotifVocab};
+use crate::model::{A4merConfig, AnticipationPrior, MotifVocab, PriorError};
 use crate::skeleton::Skeleton;
 use crate::stream::{DAMPING_TAU_S, damping_tau_is_valid};
 pub use quantization::{ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Quantization};
@@ -45,7 +48,9 @@ pub use tensors::{TensorRecord, TensorValues};
 
 pub const MAGIC: &str = "a4mer-model";
 /// The version this build writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// The first version that requires the anticipation prior.
+pub const ANTICIPATION_FORMAT_VERSION: u32 = 3;
 /// The oldest version this build reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -91,6 +96,8 @@ pub enum ArtifactError {
         field: &'static str,
         message: String,
     },
+    #[error("{origin}: {cause}")]
+    Anticipation { origin: String, cause: PriorError },
     #[error("{origin}: tensor `{name}`: {message}")]
     TensorData {
         origin: String,
@@ -182,6 +189,9 @@ pub struct Payload {
     pub vocab: MotifVocab,
     pub tensors: BTreeMap<String, TensorRecord>,
     pub provenance: Provenance,
+    /// The next-motif prior (format 3); absent in older files, whose motifs then stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anticipation: Option<AnticipationPrior>,
     /// Present exactly when the artifact is int8. Absent (not null) in f32 artifacts, so
     /// their bytes are what they were before int8 existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,8 +202,8 @@ pub struct Payload {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Artifact {
     pub payload: Payload,
-    /// The version it was read as ([`FORMAT_VERSION`] when built here); saving always
-    /// writes [`FORMAT_VERSION`].
+    /// The version it was read as (when built here, the one it will be written as); saving
+    /// writes [`Artifact::write_version`].
     pub format_version: u32,
 }
 
@@ -219,6 +229,27 @@ fn check_damping_tau(tau_s: Option<f32>, version: u32) -> Result<(), String> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A stored prior must fit the vocabulary; from version 3 it must be there at all.
+fn check_anticipation(prior: Option<&AnticipationPrior>, n_motifs: usize, version: u32) -> Result<(), PriorError> {
+    match prior {
+        Some(p) => p.check(n_motifs),
+        None if version >= ANTICIPATION_FORMAT_VERSION => Err(PriorError {
+            field: "anticipation",
+            message: format!(
+                "missing: format version {version} stores the next-motif prior fitted on the training recordings"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What to tell a user once about a model without an anticipation prior (formats 1–2).
+pub fn anticipation_note(prior: Option<&AnticipationPrior>) -> Option<String> {
+    prior.is_none().then(|| {
+        "the model predates the anticipation prior (artifact format 1 or 2): the next motifs are published as \"it stays\" (the current motif, probability 1) and the transition time as unknown".to_string()
+    })
 }
 
 fn hash(version: u32, payload: &[u8]) -> [u8; 32] {
@@ -263,9 +294,14 @@ impl Artifact {
                 vocab: model.vocab.clone(),
                 tensors,
                 provenance,
+                anticipation: model.anticipation.clone(),
                 quantization: None,
             },
-            format_version: FORMAT_VERSION,
+            format_version: if model.anticipation.is_some() {
+                FORMAT_VERSION
+            } else {
+                ANTICIPATION_FORMAT_VERSION - 1
+            },
         }
     }
 
@@ -274,16 +310,33 @@ impl Artifact {
         self.payload.quantization.is_some() || self.payload.tensors.values().any(TensorRecord::is_int8)
     }
 
-    /// Encode as the current format version; a provenance without a valid damping τ is
-    /// refused, so this build never writes a file it would not load.
+    /// The version this payload is written as: the current one with an anticipation
+    /// prior, 2 (which does not require one) without.
+    pub fn write_version(&self) -> u32 {
+        if self.payload.anticipation.is_some() {
+            FORMAT_VERSION
+        } else {
+            ANTICIPATION_FORMAT_VERSION - 1
+        }
+    }
+
+    /// Encode as [`Self::write_version`]; a provenance without a valid damping τ, or an
+    /// unusable prior, is refused, so this build never writes a file it would not load.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
-        check_damping_tau(self.payload.provenance.damping_tau_s, FORMAT_VERSION)
+        let version = self.write_version();
+        check_damping_tau(self.payload.provenance.damping_tau_s, version)
             .map_err(|message| ArtifactError::Encode(format!("provenance.damping_tau_s: {message}")))?;
+        check_anticipation(
+            self.payload.anticipation.as_ref(),
+            self.payload.config.n_motifs,
+            version,
+        )
+        .map_err(|e| ArtifactError::Encode(e.to_string()))?;
         let payload = codec::encode(&self.payload, "artifact payload").map_err(|e| codec_err("", e))?;
-        let sha = hash(FORMAT_VERSION, &payload);
+        let sha = hash(version, &payload);
         let env = Envelope {
             magic: MAGIC.into(),
-            format_version: FORMAT_VERSION,
+            format_version: version,
             payload,
             sha256: sha.to_vec(),
         };
@@ -355,10 +408,21 @@ impl Artifact {
                 message,
             }
         })?;
+        check_anticipation(
+            payload.anticipation.as_ref(),
+            payload.config.n_motifs,
+            env.format_version,
+        )
+        .map_err(|cause| ArtifactError::Anticipation { origin: o(), cause })?;
         Ok(Self {
             payload,
             format_version: env.format_version,
         })
+    }
+
+    /// Said once to a user when the model has no anticipation prior.
+    pub fn anticipation_note(&self) -> Option<String> {
+        anticipation_note(self.payload.anticipation.as_ref())
     }
 
     /// The damped-velocity baseline's τ this model runs with.
@@ -460,6 +524,7 @@ impl Artifact {
             skeleton: p.skeleton,
             device: device.clone(),
             quant,
+            anticipation: p.anticipation,
         })
     }
 
@@ -501,6 +566,7 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
         config,
         device: device.clone(),
         quant: None,
+        anticipation: None,
     }
 }
 

@@ -54,6 +54,9 @@ fn real_main() -> Result<()> {
             ""
         }
     );
+    if let Some(note) = setup.model.stream.anticipation_note() {
+        eprintln!("a4mer_node: note: {note}");
+    }
     if let Some(note) = setup.model.stream.damping_tau().note() {
         eprintln!("a4mer_node: note: {note}");
     }

@@ -13,6 +13,8 @@ use a4mer_runtime::stream::{
     Engine, GuardView, HORIZONS_MS, Health, HealthState, NUM_HORIZONS, Reject, SOURCES, StreamError,
 };
 
+pub use super::motif_status::MotifStatus;
+
 use crate::msg::{DiagnosticArray, DiagnosticStatus, Header, KeyValue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +74,7 @@ pub struct GuardStatus {
     pub view: GuardView,
     pub coverage: [Option<f64>; NUM_HORIZONS],
     pub active: [bool; NUM_HORIZONS],
+    pub motifs: MotifStatus,
 }
 
 impl GuardStatus {
@@ -81,6 +84,7 @@ impl GuardStatus {
             view: *engine.guard().view(),
             coverage: engine.guard_scores().coverage(),
             active: *engine.guard().active(),
+            motifs: MotifStatus::of(engine),
         }
     }
 
@@ -121,10 +125,10 @@ impl GuardStatus {
                 },
             ));
         }
+        out.extend(self.motifs.values());
         out
     }
 }
-
 /// A short, stable name for why the engine did not use a frame.
 pub fn stream_error_kind(e: &StreamError) -> &'static str {
     match e {
@@ -165,6 +169,8 @@ pub struct Identity {
     pub model_sha256: String,
     /// τ of the guard's damped-velocity source, and whether the model stated it.
     pub damping_tau: DampingTau,
+    /// Set when the model has no anticipation prior: its motifs go out as "it stays".
+    pub anticipation_note: Option<String>,
     pub max_tracks: usize,
     pub use_sim_time: bool,
 }
@@ -353,6 +359,12 @@ impl Diagnostics {
                     DampingTau::Default(t) => format!("{t} (documented default: the model predates a fitted one)"),
                 },
             ),
+            kv(
+                "motif_anticipation",
+                id.anticipation_note
+                    .as_deref()
+                    .unwrap_or("prior fitted on the model's training recordings, mixed with the head; \"it stays\" where the model loses to it live"),
+            ),
             kv("use_sim_time", id.use_sim_time),
             kv(
                 "uptime_s",
@@ -473,6 +485,7 @@ mod tests {
             model: "m.a4m".into(),
             model_sha256: "ab".repeat(32),
             damping_tau: DampingTau::Fitted(0.5),
+            anticipation_note: None,
             max_tracks: 4,
             use_sim_time: false,
         }
@@ -515,6 +528,13 @@ mod tests {
             value(&r, "damping_tau_s"),
             "0.5 (fitted on the model's training recordings)"
         );
+        assert!(value(&r, "motif_anticipation").starts_with("prior fitted"));
+        let old = Identity {
+            anticipation_note: Some("the model predates the anticipation prior".into()),
+            ..identity()
+        };
+        let r = d.report(t0 + Duration::from_secs(3), Header::default(), &old, &|_| None);
+        assert!(value(&r, "motif_anticipation").contains("predates"));
         assert!(value(&r, "last_error").contains("person 3"));
         assert_eq!(r.status[0].level, DiagnosticStatus::WARN, "bad input in the window");
 

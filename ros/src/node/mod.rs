@@ -15,6 +15,7 @@ pub mod diagnostics;
 mod inputs;
 pub mod lifecycle;
 pub mod link_diag;
+mod motif_status;
 pub mod params;
 mod publish;
 pub mod sched;
@@ -421,6 +422,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         model: model.origin.clone(),
         model_sha256: model.sha256_hex.clone(),
         damping_tau: model.stream.damping_tau(),
+        anticipation_note: model.stream.anticipation_note(),
         max_tracks: config.max_tracks,
         use_sim_time: config.use_sim_time,
     };

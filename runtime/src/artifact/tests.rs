@@ -303,3 +303,88 @@ fn an_artifact_of_the_configs_tensor_list_streams() {
     #[cfg(feature = "burn")]
     art.into_model(&inference_device(), "mem").unwrap();
 }
+
+/// A usable prior for `k` motifs: 10 % hazard per 0.1 s, uniform transitions.
+fn prior(k: usize) -> AnticipationPrior {
+    AnticipationPrior {
+        k,
+        bin_s: 0.1,
+        hazard: vec![0.1; k * 10],
+        median_duration_s: vec![0.66; k],
+        transition: (0..k * k)
+            .map(|i| if i / k == i % k { 0.0 } else { 1.0 / (k - 1) as f32 })
+            .collect(),
+        change_weights: vec![0.0, 1.0, 0.0, 0.0],
+        next_prior_exponent: 1.0,
+        next_head_exponent: 0.0,
+    }
+}
+
+#[test]
+fn a_model_with_an_anticipation_prior_is_format_3_and_round_trips() {
+    let (mut art, _) = sample();
+    assert_eq!(art.write_version(), 2, "no prior: the version before it");
+    assert!(art.anticipation_note().is_some());
+    art.payload.anticipation = Some(prior(tiny_config().n_motifs));
+    let back = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
+    assert_eq!(back.format_version, FORMAT_VERSION);
+    assert_eq!(back.payload.anticipation, art.payload.anticipation);
+    assert_eq!(back.anticipation_note(), None);
+    let stream = StreamModel::from_artifact(&back, "mem").unwrap();
+    assert!(stream.anticipation().is_some() && stream.anticipation_note().is_none());
+}
+
+#[test]
+fn a_missing_or_malformed_anticipation_prior_is_refused_naming_the_field() {
+    let (art, _) = sample();
+    let k = tiny_config().n_motifs;
+    let mut bad_hazard = prior(k);
+    bad_hazard.hazard[3] = 1.5;
+    let mut bad_rows = prior(k);
+    bad_rows.transition[1] = 0.9;
+    let mut short = prior(k);
+    short.median_duration_s.pop();
+    for (p, field) in [
+        (None, "anticipation"),
+        (Some(bad_hazard), "hazard"),
+        (Some(bad_rows), "transition"),
+        (Some(short), "median_duration_s"),
+        (Some(prior(k + 1)), "k"),
+    ] {
+        let mut bad = art.clone();
+        bad.payload.anticipation = p;
+        let bytes = written_as(&bad, FORMAT_VERSION);
+        match Artifact::from_bytes(&bytes, "mem") {
+            Err(e @ ArtifactError::Anticipation { .. }) => {
+                assert!(
+                    e.to_string().contains(&format!("anticipation.{field}")) || field == "anticipation",
+                    "{e}"
+                );
+                assert!(e.to_string().contains(field), "{e}");
+            }
+            other => panic!("{field}: expected an anticipation error, got {other:?}"),
+        }
+        assert!(
+            matches!(
+                StreamModel::from_bytes(&bytes, "mem"),
+                Err(StreamLoadError::Artifact(ArtifactError::Anticipation { .. }))
+            ),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn a_model_from_before_the_prior_loads_and_says_so() {
+    let (art, _) = sample();
+    for version in [1, 2] {
+        let old = Artifact::from_bytes(&written_as(&art, version), "old").unwrap();
+        assert_eq!(old.payload.anticipation, None);
+        assert!(
+            old.anticipation_note().is_some_and(|n| n.contains("it stays")),
+            "{version}"
+        );
+        let stream = StreamModel::from_bytes(&written_as(&art, version), "old").unwrap();
+        assert!(stream.anticipation_note().is_some());
+    }
+}

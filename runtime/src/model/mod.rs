@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod features;
+pub mod motif_prior;
 pub mod native;
 pub mod prior;
 pub mod quant;
@@ -27,6 +28,7 @@ use crate::pose::{Joints, NUM_JOINTS, PoseFrame};
 use features::{CONT_DIM, FEAT_DIM, FeatureError, POSE_DIM, world_to_heading};
 
 pub use config::A4merConfig;
+pub use motif_prior::{AnticipationPrior, PriorError};
 #[cfg(feature = "burn")]
 pub use nn::A4mer;
 #[cfg(feature = "burn")]

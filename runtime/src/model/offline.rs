@@ -26,6 +26,9 @@ pub struct Model {
     /// Set for an int8 artifact: the streaming engine then runs these layers in int8. The
     /// burn modules above hold the dequantized weights (the offline reference).
     pub quant: Option<std::sync::Arc<quant::Int8Weights>>,
+    /// The next-motif prior (artifact format 3); `None` for a model from before it, whose
+    /// motifs are then published as "it stays".
+    pub anticipation: Option<super::AnticipationPrior>,
 }
 
 /// Surprise of each frame under the frame predictor (0 for the first two frames).

@@ -72,10 +72,12 @@ pub(crate) fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact 
                 damping_tau_s: Some(crate::stream::DAMPING_TAU_S),
                 ..Default::default()
             },
+            anticipation: None,
             quantization: None,
             config,
         },
-        format_version: crate::artifact::FORMAT_VERSION,
+        // Without an anticipation prior it is written as the version before the prior.
+        format_version: crate::artifact::ANTICIPATION_FORMAT_VERSION - 1,
     }
 }
 

@@ -30,6 +30,33 @@ pub struct MotifNow {
     pub confidence: f32,
 }
 
+/// What the next-motif distribution was made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MotifBasis {
+    /// No motif is current yet: the head's distribution as it is (not scored).
+    Head,
+    /// The model's prior mixed with the head: `(1 − h)` on the current motif, `h` spread
+    /// over the others.
+    Model,
+    /// "It stays" (the current motif, probability 1): the model has no anticipation prior
+    /// (artifact format 1 or 2).
+    StaysNoPrior,
+    /// "It stays": on this track the model's distribution is losing to "it stays", live.
+    StaysLosing,
+}
+
+impl MotifBasis {
+    /// What a user reads about it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MotifBasis::Head => "head only (no current motif)",
+            MotifBasis::Model => "model",
+            MotifBasis::StaysNoPrior => "it stays (the model has no anticipation prior)",
+            MotifBasis::StaysLosing => "it stays (the model is losing to it live)",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct MotifNext {
     /// The distribution over the motif the person will be in `horizon_s` from now, the
@@ -38,10 +65,12 @@ pub struct MotifNext {
     pub top: heapless::Vec<(u16, f32), MAX_TOP_K>,
     /// How far ahead the distribution looks.
     pub horizon_s: f32,
-    /// Expected time until the current motif ends, reading the head's probability of
-    /// still being in it after `horizon_s` as a constant hazard; `None` without a current
-    /// motif or when staying is (numerically) certain.
+    /// Median time until the current motif ends: where the survival curve (the duration
+    /// prior for the time already spent, scaled to the change probability published)
+    /// falls below one half. `Some(f32::INFINITY)` when it does not within the prior's
+    /// range ("beyond the horizon"); `None` without a current motif or a prior.
     pub transition_in_s: Option<f32>,
+    pub basis: MotifBasis,
 }
 
 /// What the engine says after a frame.

@@ -14,18 +14,21 @@ use std::sync::Arc;
 
 pub use crate::model::ForecastStep;
 use crate::model::config::head_input_dim;
-use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, POSE_DIM, frame_features};
+use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, KIN_DIM, POSE_DIM, frame_features};
 use crate::model::native::NetState;
-use crate::model::prior::{Kinematics, PRIOR_FRAMES};
+use crate::model::prior::Kinematics;
 use crate::model::segment::Segmenter;
 use crate::model::surprise_mask;
 use crate::pose::{FPS, NUM_JOINTS, PoseFrame};
 
-pub use super::anticipation::{Anticipation, AtomRecord, Health, HealthState, MotifNext, MotifNow};
+pub use super::anticipation::{Anticipation, AtomRecord, Health, HealthState, MotifBasis, MotifNext, MotifNow};
 use super::conditioner::{Conditioner, ConditionerConfig, ConfigError, Reject};
 use super::guard::{Guard, GuardConfig, GuardScores, GuardView};
-use super::motif_score::{MotifScorer, MotifScores};
+use super::motif_next::{MotifInputs, anticipate, top_k};
+use super::motif_score::{MotifScorer, MotifScores, Published};
 pub use super::stream_model::StreamModel;
+pub use super::window::AtomBuffer;
+use super::window::{FrameWindow, push_newest};
 
 /// Longest segment the engine's frame window holds (the model's `l_max` must fit).
 pub const MAX_SEGMENT: usize = 32;
@@ -52,6 +55,8 @@ pub enum EngineError {
     MaxSpeed(f32),
     #[error("int8 model: {0}")]
     Int8(String),
+    #[error("anticipation prior: {0}")]
+    Anticipation(String),
 }
 
 impl From<ConfigError> for EngineError {
@@ -117,82 +122,6 @@ impl Default for EngineConfig {
 /// f32 positions also lose millimetres out there.
 const MAX_DISTANCE_M: f32 = 100_000.0;
 
-/// The frames the per-frame work needs: the open segment's normalized inputs and the two
-/// frames before the newest (surprise, velocities).
-#[derive(Clone, Debug)]
-struct FrameWindow {
-    open: heapless::Vec<[f32; FEAT_DIM], MAX_SEGMENT>,
-    open_start_ns: i64,
-    /// Normalized inputs of the last two frames, newest first.
-    recent: heapless::Deque<[f32; FEAT_DIM], 2>,
-    /// The newest frame; its features are `raw`'s front.
-    last: Option<PoseFrame>,
-    /// Raw features of the last frames, newest first: the next frame's velocities and the
-    /// decode's.
-    raw: heapless::Deque<FrameFeatures, PRIOR_FRAMES>,
-}
-
-impl FrameWindow {
-    fn new() -> Self {
-        Self {
-            open: heapless::Vec::new(),
-            open_start_ns: 0,
-            recent: heapless::Deque::new(),
-            last: None,
-            raw: heapless::Deque::new(),
-        }
-    }
-
-    fn clear(&mut self) {
-        self.open.clear();
-        self.recent.clear();
-        self.last = None;
-        self.raw.clear();
-    }
-}
-
-/// `v` as the newest of a newest-first window, the oldest dropped when it is full.
-fn push_newest<T, const N: usize>(window: &mut heapless::Deque<T, N>, v: T) {
-    if window.is_full() {
-        window.pop_back();
-    }
-    // Not full after the pop.
-    let _ = window.push_front(v);
-}
-
-/// The last closed atoms with their stamps, oldest first.
-#[derive(Clone, Debug, Default)]
-pub struct AtomBuffer {
-    atoms: heapless::Deque<AtomRecord, MAX_ATOMS>,
-    capacity: usize,
-}
-
-impl AtomBuffer {
-    fn push(&mut self, a: AtomRecord) {
-        if self.atoms.len() >= self.capacity.max(1) {
-            self.atoms.pop_front();
-        }
-        // Capacity is at most MAX_ATOMS and one slot was just made.
-        let _ = self.atoms.push_back(a);
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &AtomRecord> {
-        self.atoms.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.atoms.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.atoms.is_empty()
-    }
-
-    pub fn newest(&self) -> Option<&AtomRecord> {
-        self.atoms.back()
-    }
-}
-
 /// One person's streaming state. Cloning a fresh engine is how a track table makes one per
 /// person without re-validating its configuration.
 #[derive(Clone)]
@@ -213,8 +142,14 @@ pub struct Engine {
     head_in: Vec<f32>,
     mean: Vec<f32>,
     log_spread: Vec<f32>,
+    /// The next-motif head's distribution, and the model's (prior and head) made from it.
     probs: Vec<f32>,
+    model_probs: Vec<f32>,
     motif_now: Option<MotifNow>,
+    /// Stamp of the frame at which the current motif became current.
+    motif_since_ns: i64,
+    /// RMS joint speed the heads last saw (m/s).
+    speed_mps: f32,
     atoms_closed: u64,
     frames_since_reset: u64,
     frames_since_drop: u64,
@@ -261,7 +196,10 @@ impl Engine {
             mean: vec![0.0; c.horizon * POSE_DIM],
             log_spread: vec![0.0; c.horizon],
             probs: vec![0.0; c.n_motifs],
+            model_probs: vec![0.0; c.n_motifs],
             motif_now: None,
+            motif_since_ns: 0,
+            speed_mps: 0.0,
             atoms_closed: 0,
             frames_since_reset: 0,
             frames_since_drop: u64::MAX,
@@ -280,6 +218,7 @@ impl Engine {
                     top: heapless::Vec::new(),
                     horizon_s: c.motif_lookahead_frames as f32 / FPS as f32,
                     transition_in_s: None,
+                    basis: MotifBasis::Head,
                 },
                 health,
                 body_scale: 1.0,
@@ -321,6 +260,21 @@ impl Engine {
     /// The next-motif distributions' scores since the engine was built.
     pub fn motif_scores(&self) -> &MotifScores {
         self.motif_scores.scores()
+    }
+
+    /// Whether the model's next-motif distribution is losing to "it stays" on this track
+    /// (then "it stays" is published), and the live Brier scores of both.
+    pub fn motif_live(&self) -> (bool, Option<(f64, f64)>) {
+        (self.motif_scores.losing(), self.motif_scores.live_brier())
+    }
+
+    /// What the next-motif output was made from on the last frame: the current motif, the
+    /// time spent in it (s), the speed (m/s) and the head's distribution (fitting the
+    /// anticipation prior reads these).
+    pub fn motif_inputs(&self) -> (Option<u16>, f32, f32, &[f32]) {
+        let now = self.motif_now.map(|m| m.id);
+        let age_s = (self.out.stamp_ns - self.motif_since_ns) as f32 / 1e9;
+        (now, age_s.max(0.0), self.speed_mps, &self.probs)
     }
 
     /// The newest anticipation (also what the last successful `push` returned).
@@ -488,6 +442,9 @@ impl Engine {
             }
         }
         let (id, confidence) = model.vocab.assign(&self.token);
+        if self.motif_now.map(|m| m.id as usize) != Some(id) {
+            self.motif_since_ns = next_start_ns;
+        }
         let now = MotifNow {
             id: id as u16,
             confidence,
@@ -531,6 +488,7 @@ impl Engine {
         let scale = model.norm.body_scale(raw);
         out.body_scale = scale;
         let kin = Kinematics::observe(self.window.raw.iter(), scale);
+        self.speed_mps = kin.speed_mps;
         let regime = model.norm.regime(&kin);
         for s in 0..cfg.horizon {
             let joints = model.norm.decode_forecast_step(
@@ -564,63 +522,37 @@ impl Engine {
             return Err(StreamError::NonFiniteOutput { stamp_ns: f.stamp_ns });
         }
         out.motif_now = self.motif_now;
-        top_k(&self.probs, self.config.top_k, &mut out.motif_next.top);
-        out.motif_next.transition_in_s = self.motif_now.and_then(|m| {
-            let stay = self.probs.get(m.id as usize).copied().unwrap_or(0.0);
-            transition_in_s(stay, out.motif_next.horizon_s)
-        });
-        self.motif_scores
-            .publish(&self.probs, self.motif_now, out.motif_next.transition_in_s);
-        Ok(())
-    }
-}
-
-/// Expected time to leave the current motif if the probability of still being in it
-/// after `horizon_s` comes from a constant hazard: `p = exp(-λ h)`, so `1/λ = h / -ln p`.
-fn transition_in_s(stay: f32, horizon_s: f32) -> Option<f32> {
-    let stay = stay.clamp(0.0, 1.0);
-    if stay >= 1.0 - 1e-6 {
-        return None;
-    }
-    if stay <= 0.0 {
-        return Some(0.0);
-    }
-    Some(horizon_s / -stay.ln())
-}
-
-fn top_k(probs: &[f32], k: usize, out: &mut heapless::Vec<(u16, f32), MAX_TOP_K>) {
-    out.clear();
-    for (i, &p) in probs.iter().enumerate() {
-        let pos = out.iter().position(|&(_, q)| p > q).unwrap_or(out.len());
-        if pos < k {
-            if out.len() == k {
-                out.pop();
+        let now = self.motif_now.map(|m| m.id);
+        let made = anticipate(
+            model.anticipation.as_ref(),
+            MotifInputs {
+                now,
+                age_s: ((f.stamp_ns - self.motif_since_ns) as f32 / 1e9).max(0.0),
+                speed_mps: self.speed_mps,
+                head: &self.probs,
+                horizon_s: out.motif_next.horizon_s,
+            },
+            &mut self.model_probs,
+        );
+        let losing = made.basis == MotifBasis::Model && self.motif_scores.losing();
+        out.motif_next.basis = if losing { MotifBasis::StaysLosing } else { made.basis };
+        out.motif_next.transition_in_s = made.transition_in_s;
+        let stays = matches!(out.motif_next.basis, MotifBasis::StaysLosing | MotifBasis::StaysNoPrior);
+        match now {
+            // "It stays" is one entry: the motifs at 0 behind it would say nothing.
+            Some(id) if stays => {
+                out.motif_next.top.clear();
+                // Capacity MAX_TOP_K >= 1.
+                let _ = out.motif_next.top.push((id, 1.0));
             }
-            // len < k <= MAX_TOP_K after the pop.
-            let _ = out.insert(pos, (i as u16, p));
+            _ => top_k(&self.model_probs, self.config.top_k, &mut out.motif_next.top),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_is_sorted_and_bounded() {
-        let mut out = heapless::Vec::new();
-        top_k(&[0.1, 0.4, 0.05, 0.3, 0.15], 3, &mut out);
-        assert_eq!(out.as_slice(), &[(1, 0.4), (3, 0.3), (4, 0.15)]);
-        top_k(&[0.5, 0.5], 3, &mut out);
-        assert_eq!(out.as_slice(), &[(0, 0.5), (1, 0.5)]);
-    }
-
-    #[test]
-    fn transition_time_follows_the_stay_probability() {
-        assert_eq!(transition_in_s(1.0, 0.5), None);
-        assert_eq!(transition_in_s(0.0, 0.5), Some(0.0));
-        let t = transition_in_s((-1.0f32).exp(), 0.5).unwrap();
-        assert!((t - 0.5).abs() < 1e-5, "{t}");
-        assert!(transition_in_s(0.9, 0.5).unwrap() > transition_in_s(0.5, 0.5).unwrap());
+        self.motif_scores.publish(Published {
+            model: &self.model_probs,
+            stays,
+            motif_now: self.motif_now,
+            transition_s: made.transition_scored_s,
+        });
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! - [`guard`]: every published forecast scored against what followed, beside the
 //!   zero-, constant- and damped-velocity baselines; the blend and the calibrated radius it
 //!   drives.
+//! - [`motif_next`]: the next-motif output made from the anticipation prior and the head.
 //! - [`motif_score`]: next-motif distributions and transition times, scored the same way.
 //! - [`tracks`]: a bounded table of per-person streams with idle eviction.
 
@@ -14,15 +15,17 @@ pub mod anticipation;
 pub mod conditioner;
 pub mod engine;
 pub mod guard;
+pub mod motif_next;
 pub mod motif_score;
 pub mod report;
 mod stream_model;
 pub mod tracks;
+mod window;
 
 pub use conditioner::{Conditioned, Conditioner, ConditionerConfig, ConfigError, Reject};
 pub use engine::{
     Anticipation, AtomBuffer, AtomRecord, Engine, EngineConfig, EngineError, ForecastStep, Health, HealthState,
-    MotifNext, MotifNow, StreamError, StreamModel,
+    MotifBasis, MotifNext, MotifNow, StreamError, StreamModel,
 };
 pub use guard::{
     DAMPING_TAU_S, GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, NUM_SOURCES, SOURCES, damped_frames,

@@ -26,20 +26,38 @@ pub struct CalibrationReport {
     pub joints_scored: Vec<u64>,
 }
 
-/// The next-motif distribution against the motif assigned `horizon_s` later.
+/// The published next-motif distribution against the motif assigned `horizon_s` later.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AnticipationReport {
     pub horizon_s: f32,
     pub top1: Option<f64>,
     pub top3: Option<f64>,
+    /// Top-3 over the distributions whose motif did change by the time they were due.
+    pub change_top3: Option<f64>,
+    pub change_scored: u64,
     /// "The motif stays": the current motif predicted `horizon_s` ahead.
     pub stay_top1: Option<f64>,
     pub brier: Option<f64>,
     pub stay_brier: Option<f64>,
+    /// `1 − brier / stay_brier`: above 0 beats "it stays".
+    pub brier_skill: Option<f64>,
+    /// The model's own distribution, also where "it stays" was published.
+    pub model_brier: Option<f64>,
+    pub model_brier_skill: Option<f64>,
+    /// Expected calibration error of the published top probability (10 bins).
+    pub ece: Option<f64>,
+    /// Scored distributions published as "it stays" (no prior, or losing live).
+    pub published_stays: u64,
     pub scored: u64,
     pub unscored: u64,
-    /// Mean |transition_in_s − actual time to the next change of motif|.
+    /// Mean |transition_in_s − actual time to the next change of motif| ("beyond the
+    /// horizon" scored as the prior's range).
     pub transition_mae_s: Option<f64>,
+    /// The same for the baseline: the motif's median training duration minus the time
+    /// already spent in it.
+    pub transition_baseline_mae_s: Option<f64>,
+    /// `transition_mae_s / transition_baseline_mae_s` (below 1 beats the baseline).
+    pub transition_over_baseline: Option<f64>,
     pub transition_scored: u64,
     pub transition_censored: u64,
 }
@@ -135,12 +153,26 @@ impl OnlineReport {
                 horizon_s: motif_horizon_s,
                 top1: m.top1_rate(),
                 top3: m.top3_rate(),
+                change_top3: m.change_top3_rate(),
+                change_scored: m.change_scored,
                 stay_top1: m.stay_top1_rate(),
                 brier: m.brier(),
                 stay_brier: m.stay_brier(),
+                brier_skill: m.brier_skill(),
+                model_brier: m.model_brier(),
+                model_brier_skill: m.model_brier_skill(),
+                ece: m.ece(),
+                published_stays: m.published_stays,
                 scored: m.scored,
                 unscored: m.unscored,
                 transition_mae_s: m.transition_abs_err_s.mean(),
+                transition_baseline_mae_s: m.transition_baseline_abs_err_s.mean(),
+                transition_over_baseline: m
+                    .transition_abs_err_s
+                    .mean()
+                    .zip(m.transition_baseline_abs_err_s.mean())
+                    .filter(|(_, b)| *b > 0.0)
+                    .map(|(e, b)| e / b),
                 transition_scored: m.transition_abs_err_s.count,
                 transition_censored: m.transition_censored,
             },

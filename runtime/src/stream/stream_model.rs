@@ -7,11 +7,11 @@ use std::path::Path;
 #[cfg(feature = "burn")]
 use std::sync::Arc;
 
-use crate::artifact::{Artifact, ArtifactError, DampingTau};
-use crate::model::MotifVocab;
+use crate::artifact::{Artifact, ArtifactError, DampingTau, anticipation_note};
 use crate::model::config::A4merConfig;
 use crate::model::features::NormStats;
 use crate::model::native::NativeNet;
+use crate::model::{AnticipationPrior, MotifVocab};
 use crate::pose::NUM_JOINTS;
 
 use super::engine::{EngineError, MAX_ATOMS, MAX_HORIZON, MAX_SEGMENT};
@@ -30,6 +30,8 @@ pub struct StreamModel {
     pub(super) sources: [usize; NUM_JOINTS],
     /// τ of the guard's damped-velocity source, and whether the model stated it.
     pub(super) damping_tau: DampingTau,
+    /// The next-motif prior; without one the engine publishes "it stays".
+    pub(super) anticipation: Option<AnticipationPrior>,
 }
 
 /// Why an artifact did not become a [`StreamModel`]: the file (every check the loader
@@ -61,7 +63,29 @@ impl StreamModel {
             norm,
             vocab,
             damping_tau: DampingTau::Default(super::DAMPING_TAU_S),
+            anticipation: None,
         })
+    }
+
+    /// The next-motif prior the engine mixes with the head (checked against the vocabulary
+    /// here too, so a prior from elsewhere cannot index past it).
+    pub fn with_anticipation(mut self, prior: Option<AnticipationPrior>) -> Result<Self, EngineError> {
+        if let Some(p) = &prior {
+            p.check(self.config.n_motifs)
+                .map_err(|e| EngineError::Anticipation(e.to_string()))?;
+        }
+        self.anticipation = prior;
+        Ok(self)
+    }
+
+    pub fn anticipation(&self) -> Option<&AnticipationPrior> {
+        self.anticipation.as_ref()
+    }
+
+    /// What to tell a user once when the motifs are published as "it stays" for want of a
+    /// prior.
+    pub fn anticipation_note(&self) -> Option<String> {
+        anticipation_note(self.anticipation.as_ref())
     }
 
     /// The damped-velocity τ a model's provenance gives (checked at load); built from parts
@@ -95,9 +119,11 @@ impl StreamModel {
                 })
             })?;
         }
-        Ok(Self::from_parts(net, p.config.clone(), p.norm.clone(), p.vocab.clone())
+        Self::from_parts(net, p.config.clone(), p.norm.clone(), p.vocab.clone())
             .map_err(StreamLoadError::Engine)?
-            .with_damping_tau(art.damping_tau()))
+            .with_damping_tau(art.damping_tau())
+            .with_anticipation(p.anticipation.clone())
+            .map_err(StreamLoadError::Engine)
     }
 
     /// An artifact's bytes (`origin` names them in errors).
@@ -148,7 +174,8 @@ impl StreamModel {
             model.config.clone(),
             model.norm.clone(),
             model.vocab.clone(),
-        )
+        )?
+        .with_anticipation(model.anticipation.clone())
     }
 
     /// Whether any layer runs in int8.
@@ -200,6 +227,57 @@ mod tests {
             let mut e = Engine::new(m, EngineConfig::default()).unwrap();
             let forecasts = crate::model::test_support::stream_walking(&mut e, 120);
             assert!(forecasts > 60, "{name}: {forecasts}");
+        }
+    }
+
+    #[test]
+    fn without_a_prior_the_motifs_stay_and_with_one_they_move() {
+        use crate::stream::{Engine, EngineConfig, MotifBasis};
+        let base = StreamModel::load(&shipped("a4mer-small.a4m")).unwrap();
+        let k = base.config().n_motifs;
+        let prior = AnticipationPrior {
+            k,
+            bin_s: 0.1,
+            // 1 % per 0.1 s over 10 s: a change within 0.5 s at 5 %, close enough to the
+            // walk's "it stays" not to lose to it live; the median (6.9 s) within range.
+            hazard: vec![0.01; k * 100],
+            median_duration_s: vec![6.9; k],
+            transition: (0..k * k)
+                .map(|i| if i / k == i % k { 0.0 } else { 1.0 / (k - 1) as f32 })
+                .collect(),
+            change_weights: vec![0.0, 1.0, 0.0, 0.0],
+            next_prior_exponent: 1.0,
+            next_head_exponent: 0.0,
+        };
+        let mut wrong = prior.clone();
+        wrong.k += 1;
+        assert!(matches!(
+            StreamModel::load(&shipped("a4mer-small.a4m"))
+                .unwrap()
+                .with_anticipation(Some(wrong)),
+            Err(EngineError::Anticipation(_))
+        ));
+        for (p, basis) in [(None, MotifBasis::StaysNoPrior), (Some(prior), MotifBasis::Model)] {
+            let m = StreamModel::load(&shipped("a4mer-small.a4m"))
+                .unwrap()
+                .with_anticipation(p)
+                .unwrap();
+            assert_eq!(m.anticipation_note().is_some(), basis == MotifBasis::StaysNoPrior);
+            let mut e = Engine::new(std::sync::Arc::new(m), EngineConfig::default()).unwrap();
+            crate::model::test_support::stream_walking(&mut e, 120);
+            let a = e.latest().unwrap();
+            assert!(a.motif_now.is_some());
+            assert_eq!(a.motif_next.basis, basis);
+            match basis {
+                MotifBasis::StaysNoPrior => {
+                    assert_eq!(a.motif_next.top.as_slice(), &[(a.motif_now.unwrap().id, 1.0)]);
+                    assert_eq!(a.motif_next.transition_in_s, None);
+                }
+                _ => {
+                    assert!(a.motif_next.top.len() > 1);
+                    assert!(a.motif_next.transition_in_s.is_some_and(f32::is_finite));
+                }
+            }
         }
     }
 

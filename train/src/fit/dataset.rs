@@ -37,10 +37,14 @@ pub const RANDOM_VARIANTS: usize = 3;
 /// one actor on one rig: as recorded and mirrored, each also in [`RANDOM_VARIANTS`] random
 /// variants combining a body scale (0.6–1.3×, retargeted), a speed (0.25–2×, log-uniform,
 /// so near-stillness is seen), and with some probability camera jitter (0.5–3 cm), a rig
-/// that lacks a joint set, and joints dropped per frame. Every variant is turned by a
-/// random yaw about the vertical axis.
-pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> {
-    use a4mer_motion::perturb::{RigSet, body_scale, drop_joints, jitter};
+/// that lacks a joint set, and joints dropped per frame. With `rig`, each variant also gets
+/// its own bone lengths (each 0.8–1.25×, log-uniform: proportions differ between people and
+/// between rigs' joint placements) and, half the time, a source rate (as a 24, 60 or 120 Hz
+/// camera would deliver it); without it the random stream is what it always was, so a
+/// recipe without `rig` reproduces its model. Every variant is turned by a random yaw about
+/// the vertical axis.
+pub fn augment(frames: &[PoseFrame], rig: bool, rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> {
+    use a4mer_motion::perturb::{RigSet, body_scale, bone_lengths, drop_joints, jitter, source_rate};
     let mirrored: Vec<PoseFrame> = frames.iter().map(features::mirror_frame).collect();
     let mut out = Vec::new();
     for base in [frames.to_vec(), mirrored] {
@@ -50,6 +54,14 @@ pub fn augment(frames: &[PoseFrame], rng: &mut impl Rng) -> Vec<Vec<PoseFrame>> 
                 let speed = (rng.random_range(0.25f32.ln()..2.0f32.ln())).exp();
                 v = change_speed(&v, speed);
                 v = body_scale(&v, rng.random_range(0.6f32..1.3));
+                if rig {
+                    let bones: [f32; a4mer_runtime::NUM_JOINTS] =
+                        std::array::from_fn(|_| rng.random_range(0.8f32.ln()..1.25f32.ln()).exp());
+                    v = bone_lengths(&v, &bones);
+                    if rng.random_bool(0.5) {
+                        v = source_rate(&v, [24, 60, 120][rng.random_range(0..3usize)]);
+                    }
+                }
                 if rng.random_bool(0.4) {
                     v = jitter(&v, rng.random_range(0.005f32..0.03), rng.random());
                 }

@@ -74,6 +74,9 @@ pub struct TrainConfig {
     pub joint_dropout: f64,
     /// Augment with mirrored, rotated and speed-changed copies.
     pub augment: bool,
+    /// Also augment each bone's length and the source's frame rate (`dataset::augment`).
+    #[serde(default)]
+    pub augment_rig: bool,
     /// Regimes of the calibrated decode (`model::prior`).
     pub decode_edges: DecodeEdges,
     /// End-to-end fine-tuning: the encoders' learning rate as a share of the heads' in
@@ -108,6 +111,7 @@ impl TrainConfig {
             val_fraction: 0.1,
             joint_dropout: 0.05,
             augment: true,
+            augment_rig: false,
             decode_edges: DecodeEdges::default(),
             finetune_encoders_lr_scale: 0.0,
             finetune_encoders_epochs: 3,
@@ -225,7 +229,7 @@ fn training_clips(recordings: &[Vec<PoseFrame>], cfg: &TrainConfig) -> Result<Tr
     let mut clips = Vec::new();
     for r in &train_recs {
         let variants = if cfg.augment {
-            dataset::augment(r, &mut rng)
+            dataset::augment(r, cfg.augment_rig, &mut rng)
         } else {
             vec![r.clone()]
         };
@@ -466,6 +470,7 @@ pub fn train_from(
         skeleton: a4mer_runtime::Skeleton::smpl24(),
         device: inner.clone(),
         quant: None,
+        anticipation: None,
     };
     model.vocab = build_vocab(&model, &train_recs, cfg.seed)?;
 

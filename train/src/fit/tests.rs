@@ -50,6 +50,7 @@ fn tiny(seed: u64, pretrain_epochs: usize, finetune_epochs: usize) -> TrainConfi
         val_fraction: 0.1,
         joint_dropout: 0.05,
         augment: false,
+        augment_rig: false,
         decode_edges: DecodeEdges {
             speed_mps: vec![0.2, 0.6],
             roughness: vec![0.5],
@@ -57,6 +58,47 @@ fn tiny(seed: u64, pretrain_epochs: usize, finetune_epochs: usize) -> TrainConfi
         finetune_encoders_lr_scale: 0.0,
         finetune_encoders_epochs: 0,
     }
+}
+
+/// Augmenting the rig changes each variant's proportions, and leaving it off keeps the
+/// random stream, so a recipe without it reproduces its model.
+#[test]
+fn rig_augmentation_changes_proportions_and_leaves_the_default_stream_alone() {
+    let take = &fixture()[0][..200];
+    let bone = |f: &PoseFrame, j: usize| {
+        let p = a4mer_runtime::skeleton::SMPL24_PARENTS[j].unwrap();
+        let (a, b) = (f.joints_in_world[j], f.joints_in_world[p]);
+        (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f32>().sqrt()
+    };
+    // Left knee to ankle against left hip to knee, over the frames that see all three: a
+    // ratio body scale, speed and yaw keep, and camera jitter only blurs.
+    let ratio = |v: &[PoseFrame]| {
+        let r: Vec<f32> = v
+            .iter()
+            .filter(|f| f.valid[1] && f.valid[4] && f.valid[7])
+            .map(|f| bone(f, 7) / bone(f, 4))
+            .collect();
+        // A variant whose rig lacks the legs has no ratio.
+        (!r.is_empty()).then(|| r.iter().sum::<f32>() / r.len() as f32)
+    };
+    let plain = dataset::augment(take, false, &mut rng_for(5, 0, 0));
+    let again = dataset::augment(take, false, &mut rng_for(5, 0, 0));
+    let rig = dataset::augment(take, true, &mut rng_for(5, 0, 0));
+    assert_eq!(plain, again, "deterministic for a seed");
+    assert_eq!(plain.len(), rig.len());
+    let (r0, k) = (ratio(&plain[0]).unwrap(), dataset::RANDOM_VARIANTS + 1);
+    for r in plain.iter().take(k).filter_map(|v| ratio(v)) {
+        assert!(
+            (r / r0 - 1.0).abs() < 0.01,
+            "without rig the proportions stay: {r} vs {r0}"
+        );
+    }
+    let ratios: Vec<f32> = rig.iter().take(k).skip(1).filter_map(|v| ratio(v)).collect();
+    let changed = ratios.iter().filter(|r| (**r / r0 - 1.0).abs() > 0.03).count();
+    assert!(
+        !ratios.is_empty() && changed * 3 >= ratios.len() * 2,
+        "{ratios:?} against {r0}"
+    );
 }
 
 fn mean(v: &[f32]) -> f32 {

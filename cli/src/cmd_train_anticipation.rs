@@ -1,0 +1,62 @@
+//! The anticipation prior of `a4mer train`: fitted after training on the training
+//! recordings, or refitted alone onto a trained model (`--anticipation-from`), which gives a
+//! model from before the prior one without retraining its network.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use a4mer_runtime::PoseFrame;
+use a4mer_runtime::artifact::Artifact;
+use a4mer_runtime::model::{AnticipationPrior, Model};
+use a4mer_runtime::stream::StreamModel;
+use a4mer_train::anticipation::{AnticipationFitReport, fit_anticipation};
+
+use crate::print_json;
+
+fn fit(stream: StreamModel, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
+    let streams: Vec<&[PoseFrame]> = train_frames.iter().map(Vec::as_slice).collect();
+    fit_anticipation(&Arc::new(stream), &streams).context("fitting the anticipation prior on the training recordings")
+}
+
+/// The prior of a freshly trained model.
+pub fn fit_for(model: &Model, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
+    fit(
+        StreamModel::new(model).context("preparing the model for the streaming engine")?,
+        train_frames,
+    )
+}
+
+/// Refit the prior of the model at `from` (f32 or int8) and write it to `out`; the network,
+/// vocabulary, normalisation and everything else are kept as they are. A model from before
+/// the fitted damping τ (format 1) is given `damping_tau_s`, fitted on the same recordings,
+/// since the format that stores a prior requires one.
+pub fn refit(from: &Path, out: &Path, train_frames: &[Vec<PoseFrame>], damping_tau_s: f32, json: bool) -> Result<()> {
+    let origin = from.display().to_string();
+    let mut art = Artifact::load(from).with_context(|| format!("loading {origin}"))?;
+    let stream = StreamModel::from_artifact(&art, &origin).with_context(|| format!("loading {origin}"))?;
+    let (prior, report) = fit(stream, train_frames)?;
+    art.payload.anticipation = Some(prior);
+    let tau_fitted = art.payload.provenance.damping_tau_s.is_none();
+    if tau_fitted {
+        art.payload.provenance.damping_tau_s = Some(damping_tau_s);
+        art.payload.provenance.created_by += "; damping tau fitted on the training recordings";
+    }
+    art.payload.provenance.created_by += &format!(
+        "; anticipation prior refitted from {origin} on {} training recordings",
+        train_frames.len()
+    );
+    art.save(out).with_context(|| format!("writing {}", out.display()))?;
+    let summary = serde_json::json!({
+        "out": out.display().to_string(),
+        "anticipation_from": origin,
+        "anticipation_fit": report,
+        "damping_tau_s_fitted": tau_fitted.then_some(damping_tau_s),
+    });
+    if json {
+        return print_json(&summary);
+    }
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
