@@ -210,6 +210,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .map(|m| Split::Train.frames(&m.frames).to_vec())
         .collect();
 
+    if !args.no_eval {
+        // The held-out evaluation runs after training: find out now if it cannot, rather
+        // than after the minutes of training whose model it would then not write.
+        evaluate(&motions, Split::Heldout, args.eval_stride, None)
+            .context("train: the held-out evaluation that follows training would fail (--no-eval skips it)")?;
+    }
     // The damped-velocity baseline's τ, on the training part of the training recordings
     // only: the guard's fourth source and the protocol's third baseline for this model.
     let damping_tau_s = {
@@ -220,12 +226,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     if let Some(from) = &args.anticipation_from {
         return crate::cmd_train_anticipation::refit(from, &args.out, &train_frames, damping_tau_s, args.json);
-    }
-    if !args.no_eval {
-        // The held-out evaluation runs after training: find out now if it cannot, rather
-        // than after the minutes of training whose model it would then not write.
-        evaluate(&motions, Split::Heldout, args.eval_stride, None)
-            .context("train: the held-out evaluation that follows training would fail (--no-eval skips it)")?;
     }
     let mut cfg = TrainConfig::small(args.seed);
     if let Some(e) = args.epochs {
