@@ -205,8 +205,9 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
 
     // The same engine, in this process, on the same frames.
     let model = LoadedModel::load(None).unwrap();
-    // (person, stamp) -> (forecast joints, None where unobserved; motif now; health)
-    type Expected = (Vec<Option<[f32; 3]>>, Option<i32>, u8);
+    // (person, stamp) -> (forecast joints, None where unobserved; motif now; health; the
+    // next-motif ids published)
+    type Expected = (Vec<Option<[f32; 3]>>, Option<i32>, u8, Vec<i64>);
     let mut expected: HashMap<(u32, i64), Expected> = HashMap::new();
     for (id, frames) in [(3u32, &a), (8, &b)] {
         let mut engine = Engine::new(Arc::clone(&model.stream), EngineConfig::default()).unwrap();
@@ -222,14 +223,21 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
                 HealthState::Warming => 1,
                 HealthState::Degraded => 2,
             };
-            expected.insert((id, f.stamp_ns), (points, an.motif_now.map(|m| m.id as i32), health));
+            let next: Vec<i64> = an.motif_next.top.iter().map(|(m, _)| i64::from(*m)).collect();
+            expected.insert(
+                (id, f.stamp_ns),
+                (points, an.motif_now.map(|m| m.id as i32), health, next),
+            );
         }
     }
 
     let forecasts = out["forecasts"].as_array().unwrap();
     let motifs = out["motifs"].as_array().unwrap();
     assert_eq!(motifs.len(), 2 * n, "a MotifAnticipation per person per frame");
-    let warm = expected.values().filter(|(p, _, h)| *h != 1 && !p.is_empty()).count();
+    let warm = expected
+        .values()
+        .filter(|(p, _, h, _)| *h != 1 && !p.is_empty())
+        .count();
     assert!(warm >= 2 * (n - 31), "{warm} warm frames");
     assert_eq!(
         forecasts.len(),
@@ -261,7 +269,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
         for h in weights.chunks(4) {
             assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-5, "guard weights {h:?}");
         }
-        let (want, _, _) = &expected[&(id, stamp)];
+        let (want, _, _, _) = &expected[&(id, stamp)];
         let got = f["points"].as_array().unwrap();
         assert_eq!(got.len(), 30 * 24);
         assert_eq!(want.len(), got.len());
@@ -285,10 +293,18 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     assert!(worst < 1e-6, "node vs in-process engine: {worst} m");
     for m in motifs {
         let id = m["person_id"].as_u64().unwrap() as u32;
-        let (_, motif, health) = &expected[&(id, m["stamp_ns"].as_i64().unwrap())];
+        let (_, motif, health, next) = &expected[&(id, m["stamp_ns"].as_i64().unwrap())];
         assert_eq!(m["motif_now"].as_i64().unwrap() as i32, motif.unwrap_or(-1));
         assert_eq!(m["health"].as_u64().unwrap() as u8, *health);
-        assert_eq!(m["next_motif_ids"].as_array().unwrap().len(), 3, "top-3");
+        // The published candidates, in order: the engine's top-k, or the one "it stays"
+        // entry a model without an anticipation prior publishes.
+        let ids: Vec<i64> = m["next_motif_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(&ids, next, "next motif ids");
     }
 }
 
