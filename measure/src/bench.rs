@@ -136,6 +136,13 @@ pub struct DampedSourceCost {
     pub median_cost_us: f64,
 }
 
+/// The round whose p99 is the median of `rounds` (a default round when there is none):
+/// one round's statistics, not a mix of rounds'.
+pub fn median_round(mut rounds: Vec<Stats>) -> Stats {
+    rounds.sort_by(|a, b| a.p99.total_cmp(&b.p99));
+    rounds.get(rounds.len() / 2).copied().unwrap_or_default()
+}
+
 /// Measure [`DampedSourceCost`] over `rounds` alternating rounds of `frames` frames.
 pub fn damped_source_cost(
     model: Arc<StreamModel>,
@@ -153,11 +160,7 @@ pub fn damped_source_cost(
         three.push(bench_engine_with(model.clone(), config(false), takes, frames)?.push_us);
         four.push(bench_engine_with(model.clone(), config(true), takes, frames)?.push_us);
     }
-    let median = |mut v: Vec<Stats>| {
-        v.sort_by(|a, b| a.p99.total_cmp(&b.p99));
-        v[v.len() / 2]
-    };
-    let (three, four) = (median(three), median(four));
+    let (three, four) = (median_round(three), median_round(four));
     Ok(DampedSourceCost {
         rounds: rounds.max(1),
         frames_per_round: frames,

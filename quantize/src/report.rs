@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use a4mer_measure::bench::{Stats, bench_engine};
+use a4mer_measure::bench::{Stats, bench_engine, median_round};
 use a4mer_measure::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::perturb::Perturbation;
@@ -159,11 +159,6 @@ fn motif_agreement(
         }
     }
     Ok((same, total))
-}
-
-fn median_round(mut rounds: Vec<Stats>) -> Stats {
-    rounds.sort_by(|a, b| a.p99.total_cmp(&b.p99));
-    rounds.get(rounds.len() / 2).copied().unwrap_or_default()
 }
 
 pub fn measure(

@@ -306,18 +306,7 @@ fn an_artifact_of_the_configs_tensor_list_streams() {
 
 /// A usable prior for `k` motifs: 10 % hazard per 0.1 s, uniform transitions.
 fn prior(k: usize) -> AnticipationPrior {
-    AnticipationPrior {
-        k,
-        bin_s: 0.1,
-        hazard: vec![0.1; k * 10],
-        median_duration_s: vec![0.66; k],
-        transition: (0..k * k)
-            .map(|i| if i / k == i % k { 0.0 } else { 1.0 / (k - 1) as f32 })
-            .collect(),
-        change_weights: vec![0.0, 1.0, 0.0, 0.0],
-        next_prior_exponent: 1.0,
-        next_head_exponent: 0.0,
-    }
+    AnticipationPrior::uniform(k, 0.1, 10, 0.66)
 }
 
 #[test]

@@ -77,6 +77,24 @@ pub fn change_features(prior_change: f32, head_change: f32, speed_mps: f32) -> [
 }
 
 impl AnticipationPrior {
+    /// A prior for tests: every motif ends at `hazard_per_bin` per 0.1 s over `bins` bins,
+    /// with median duration `median_s`, and moves to each other motif alike.
+    #[cfg(test)]
+    pub(crate) fn uniform(k: usize, hazard_per_bin: f32, bins: usize, median_s: f32) -> Self {
+        Self {
+            k,
+            bin_s: 0.1,
+            hazard: vec![hazard_per_bin; k * bins],
+            median_duration_s: vec![median_s; k],
+            transition: (0..k * k)
+                .map(|i| if i / k == i % k { 0.0 } else { 1.0 / (k - 1) as f32 })
+                .collect(),
+            change_weights: vec![0.0, 1.0, 0.0, 0.0],
+            next_prior_exponent: 1.0,
+            next_head_exponent: 0.0,
+        }
+    }
+
     pub fn n_bins(&self) -> usize {
         self.hazard.len().checked_div(self.k).unwrap_or(0)
     }

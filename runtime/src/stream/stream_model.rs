@@ -235,20 +235,9 @@ mod tests {
         use crate::stream::{Engine, EngineConfig, MotifBasis};
         let base = StreamModel::load(&shipped("a4mer-small.a4m")).unwrap();
         let k = base.config().n_motifs;
-        let prior = AnticipationPrior {
-            k,
-            bin_s: 0.1,
-            // 1 % per 0.1 s over 10 s: a change within 0.5 s at 5 %, close enough to the
-            // walk's "it stays" not to lose to it live; the median (6.9 s) within range.
-            hazard: vec![0.01; k * 100],
-            median_duration_s: vec![6.9; k],
-            transition: (0..k * k)
-                .map(|i| if i / k == i % k { 0.0 } else { 1.0 / (k - 1) as f32 })
-                .collect(),
-            change_weights: vec![0.0, 1.0, 0.0, 0.0],
-            next_prior_exponent: 1.0,
-            next_head_exponent: 0.0,
-        };
+        // 1 % per 0.1 s over 10 s: a change within 0.5 s at 5 %, close enough to the walk's
+        // "it stays" not to lose to it live; the median (6.9 s) within range.
+        let prior = AnticipationPrior::uniform(k, 0.01, 100, 6.9);
         let mut wrong = prior.clone();
         wrong.k += 1;
         assert!(matches!(
