@@ -9,7 +9,8 @@
 #
 # --epochs is passed to `a4mer train` (0: no pre-training, the ablation's arm), and so are
 # --train-args (one arm of an ablation per output directory).
-# Writes DIR/<source>-s<seed>.{a4m,int8.a4m,train.json,f32.json,int8.json,published.json}
+# Writes DIR/<source>-s<seed>.{a4m,int8.a4m,train.json,f32.json,int8.json,int8-adapted.json,
+# published.json,interp.json}
 # and DIR/table.md, DIR/table.json (scripts/loso_table.py). A finished run's files are kept:
 # re-running continues where it stopped. Heavy (minutes per source): not run by CI.
 set -euo pipefail
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift 2 ;;
     --a4mer) a4mer="$2"; shift 2 ;;
     --stride) stride="$2"; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "loso: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -83,7 +84,13 @@ for seed in $seeds; do
         }
         [[ -f "$base.f32.json" ]] || score --model "$base.a4m" --engine --model-only >"$base.f32.json"
         [[ -f "$base.int8.json" ]] || score --model "$base.int8.a4m" --engine --model-only >"$base.int8.json"
+        # The model alone again, adapted to each person online as the node does by default.
+        [[ -f "$base.int8-adapted.json" ]] ||
+            score --model "$base.int8.a4m" --engine --model-only --adapt true >"$base.int8-adapted.json"
         [[ -f "$base.published.json" ]] || score --model "$base.int8.a4m" >"$base.published.json"
+        # The interpolation head (offline, f32) against a straight line on the same source.
+        [[ -f "$base.interp.json" ]] || "$a4mer" eval --data "${left_out[@]}" --loop-wrap-to-s 10 \
+            --split all --stride "$stride" --model "$base.a4m" --interpolation --json >"$base.interp.json"
     done
 done
 python3 "$repo/scripts/loso_table.py" "$out"

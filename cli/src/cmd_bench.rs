@@ -31,8 +31,9 @@ pub struct BenchArgs {
     /// 2 s window per frame, as a runtime without a streaming cache would).
     #[arg(long)]
     compare_burn: bool,
-    /// Also time the guard's damped-velocity source: `push` with the three-source guard
-    /// against the four-source one, in this many alternating rounds of --frames each.
+    /// Also time the guard's damped-velocity source and its adaptation to the person: `push`
+    /// with the three-source guard, the four-source one, and the four-source one adapting,
+    /// in this many alternating rounds of --frames each.
     #[arg(long, value_name = "ROUNDS")]
     guard_cost: Option<usize>,
     /// ndarray: the streaming engine (what the node runs). tch-cpu, tch-cuda: the model on
@@ -170,6 +171,10 @@ fn print_table(out: &Output) {
             d.median_cost_us,
             d.rounds,
             d.frames_per_round
+        );
+        println!(
+            "adapting to the person  push p99 {:.1} us with it, {:.1} us without: {:+.1} us at p99, {:+.1} us at the median",
+            d.adapted_us.p99, d.four_sources_us.p99, d.adapt_p99_cost_us, d.adapt_median_cost_us
         );
     }
     if let Some(b) = &out.burn {

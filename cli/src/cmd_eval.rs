@@ -11,7 +11,7 @@ use a4mer_motion::perturb::Perturbation;
 
 use a4mer_measure::forecaster::{EngineForecaster, ModelForecaster};
 use a4mer_measure::interp_eval::evaluate_interpolation;
-use a4mer_measure::online::Online;
+use a4mer_measure::online::{Online, SpanScores};
 use a4mer_runtime::artifact::load_model;
 use a4mer_runtime::device::{Backend, backend_device};
 use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
@@ -57,6 +57,12 @@ pub struct EvalArgs {
     /// once on the shipped model's training recordings.
     #[arg(long)]
     fit_damping_tau: bool,
+    /// Adapt the decode's gains to each person online from the guard's scores, as the node
+    /// does (`guard.adapt`). Default: true, except with `--model-only` (the model as shipped).
+    /// `online_by_time` then shows the live errors in a recording's first 10 s, 10 to 30 s
+    /// and after 30 s.
+    #[arg(long, value_name = "BOOL")]
+    adapt: Option<bool>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -94,10 +100,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let int8 = loaded.as_ref().is_some_and(|m| m.quant.is_some());
     let use_engine = args.engine || int8;
     let engine_config = EngineConfig {
-        guard: if args.model_only {
-            GuardConfig::MODEL_ONLY
-        } else {
-            GuardConfig::default()
+        guard: GuardConfig {
+            adapt: args.adapt.unwrap_or(!args.model_only),
+            ..if args.model_only {
+                GuardConfig::MODEL_ONLY
+            } else {
+                GuardConfig::default()
+            }
         },
         ..EngineConfig::default()
     };
@@ -134,10 +143,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let mut forecaster = forecaster;
     let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
-    report.online = online.as_ref().map(|o| {
-        let streams: Vec<_> = motions.iter().map(|m| args.split.frames(&m.frames)).collect();
-        o.score(&streams)
-    });
+    let streams: Vec<_> = motions.iter().map(|m| args.split.frames(&m.frames)).collect();
+    report.online = online.as_ref().map(|o| o.score(&streams));
+    let by_time = online.as_ref().map(|o| o.score_by_time(&streams));
     if args.interpolation {
         let m = loaded.as_ref().context("--interpolation needs --model")?;
         report.interpolation = Some(evaluate_interpolation(m, &motions, args.split, args.stride));
@@ -177,7 +185,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         );
     }
     if args.json {
-        return print_json(&report);
+        #[derive(serde::Serialize)]
+        struct WithSpans<'a> {
+            #[serde(flatten)]
+            report: &'a a4mer_measure::eval::EvalReport,
+            online_by_time: &'a Option<Vec<SpanScores>>,
+        }
+        return print_json(&WithSpans {
+            report: &report,
+            online_by_time: &by_time,
+        });
     }
     println!(
         "a4mer eval: {} recording(s), split {:?}, {} windows (stride {}), {} joints, {} Hz",
@@ -207,6 +224,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
     print_table(&report);
     if let Some(o) = &report.online {
         print_online(o);
+    }
+    if let Some(spans) = &by_time {
+        print_spans(spans, engine_config.guard.adapt);
     }
     if let Some(i) = &report.interpolation {
         println!();
@@ -463,4 +483,32 @@ pub fn print_online(o: &a4mer_runtime::stream::OnlineReport) {
         a.transition_scored,
         a.transition_censored
     );
+}
+
+/// The live errors by time in the recording: a person just met against one watched a while.
+fn print_spans(spans: &[SpanScores], adapt: bool) {
+    println!();
+    println!(
+        "live error by time in the recording (mm; model {}; 100 / 200 / 400 / 600 / 1000 ms):",
+        if adapt { "adapted to the person" } else { "as shipped" }
+    );
+    let row = |v: &[Option<f64>]| {
+        v.iter()
+            .map(|x| x.map_or("-".into(), |x| format!("{x:.1}")))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    for s in spans {
+        let span = match s.to_s {
+            Some(to) => format!("{:.0}-{to:.0} s", s.from_s),
+            None => format!("after {:.0} s", s.from_s),
+        };
+        println!(
+            "  {span:<10} model {}; damped velocity {}; published {} ({} scored at 1 s)",
+            row(&s.model_mm),
+            row(&s.damped_velocity_mm),
+            row(&s.published_mm),
+            s.scored.last().copied().unwrap_or(0)
+        );
+    }
 }

@@ -6,7 +6,7 @@
 //! certified behaviour on them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::ModelHealth;
 use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
@@ -26,6 +26,8 @@ struct Crossed {
     losing: Vec<bool>,
     healthy: Vec<bool>,
     received: Vec<(u32, ModelHealth)>,
+    /// Frames the writer wrote (the rest it replaced by newer ones, unsent).
+    sent: u64,
     monitor_fell_back_on_health: usize,
 }
 
@@ -74,9 +76,24 @@ fn run(frames: &[PoseFrame], guard: GuardConfig) -> Crossed {
         let person = link_person(i as u32, &f, a).unwrap();
         let out = outgoing(&[person], &base, &Monitored::default(), 0, false).unwrap();
         sender.offer(out);
-        // One frame at a time through the one-slot writer: none is replaced unsent.
+        // One frame at a time through the one-slot writer: on time, none is replaced unsent
+        // (a late writer may replace some, as designed).
         std::thread::sleep(Duration::from_millis(6));
     }
+    // Until every offer is written or replaced (liveness: 30 s is a writer that stopped),
+    // then a moment for the far end to read the last bytes.
+    let waiting = Instant::now();
+    let sent = loop {
+        let s = sender.stats();
+        if s.frames_sent + s.frames_superseded >= frames.len() as u64 {
+            break s.frames_sent;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "offers unaccounted for: {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
     std::thread::sleep(Duration::from_millis(300));
     drop(sender);
     let (_, frames, _) = reader.finish().unwrap();
@@ -95,14 +112,18 @@ fn run(frames: &[PoseFrame], guard: GuardConfig) -> Crossed {
         losing,
         healthy,
         received,
+        sent,
         monitor_fell_back_on_health: fell_back,
     }
 }
 
 #[test]
 fn host_twin_a_published_forecast_losing_to_every_baseline_degrades_the_link_and_the_mcu_falls_back() {
+    // Published as it is: neither blended nor adapted to the person (adapting would learn to
+    // turn the prior back around, which is its job but not what this test is about).
     let unblended = GuardConfig {
         blend: false,
+        adapt: false,
         ..GuardConfig::default()
     };
     let c = run(&take().unwrap()[..450], unblended);
@@ -120,7 +141,13 @@ fn host_twin_a_published_forecast_losing_to_every_baseline_degrades_the_link_and
         losing_healthy > c.losing.len() / 2,
         "a wrong model published as it is must be seen losing most of the time"
     );
-    assert!(c.received.len() >= c.losing.len() * 9 / 10, "frames lost on the line");
+    // Every frame written arrives (the last may still be on its way).
+    assert!(
+        c.sent >= 1 && c.received.len() as u64 + 1 >= c.sent,
+        "frames lost on the line: {} of {} written",
+        c.received.len(),
+        c.sent
+    );
     for (i, health) in &c.received {
         let i = *i as usize;
         if c.losing[i] {
@@ -159,13 +186,17 @@ fn host_twin_a_losing_model_outvoted_by_the_blend_keeps_the_link_nominal() {
         losing * 20 < c.losing.len(),
         "the blend must keep the published forecast from losing to every baseline ({losing} frames)"
     );
-    let nominal = c
+    // Of the healthy frames that crossed (how many did is the host's timing), Nominal.
+    let healthy_received: Vec<ModelHealth> = c
         .received
         .iter()
-        .filter(|(i, h)| c.healthy[*i as usize] && *h == ModelHealth::Nominal)
-        .count();
+        .filter(|(i, _)| c.healthy[*i as usize])
+        .map(|(_, h)| *h)
+        .collect();
+    let nominal = healthy_received.iter().filter(|h| **h == ModelHealth::Nominal).count();
     assert!(
-        nominal > healthy * 9 / 10,
-        "{nominal} of {healthy} healthy frames sent Nominal"
+        !healthy_received.is_empty() && nominal > healthy_received.len() * 9 / 10,
+        "{nominal} of {} healthy frames received sent Nominal",
+        healthy_received.len()
     );
 }

@@ -122,8 +122,9 @@ pub struct BenchReport {
     pub dropped: u64,
 }
 
-/// The guard's damped-velocity source, old against new in one run: `push` with the
-/// three-source guard and with the four-source guard, alternating rounds on the same frames.
+/// What the guard's sources and adaptation cost, old against new in one run: `push` with the
+/// three-source guard, the four-source guard, and the four-source guard adapting to the
+/// person, alternating rounds on the same frames.
 #[derive(Clone, Debug, Serialize)]
 pub struct DampedSourceCost {
     pub rounds: usize,
@@ -131,9 +132,13 @@ pub struct DampedSourceCost {
     /// The median round's `push` statistics (by p99), each guard.
     pub three_sources_us: Stats,
     pub four_sources_us: Stats,
+    pub adapted_us: Stats,
     /// Four minus three at p99 and at the median (µs).
     pub p99_cost_us: f64,
     pub median_cost_us: f64,
+    /// Adapted minus four at p99 and at the median (µs).
+    pub adapt_p99_cost_us: f64,
+    pub adapt_median_cost_us: f64,
 }
 
 /// The round whose p99 is the median of `rounds` (a default round when there is none):
@@ -150,24 +155,29 @@ pub fn damped_source_cost(
     frames: usize,
     rounds: usize,
 ) -> Result<DampedSourceCost, BenchError> {
-    let config = |damped_source| {
+    let config = |damped_source, adapt| {
         let mut c = EngineConfig::default();
         c.guard.damped_source = damped_source;
+        c.guard.adapt = adapt;
         c
     };
-    let (mut three, mut four) = (Vec::new(), Vec::new());
+    let (mut three, mut four, mut adapted) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds.max(1) {
-        three.push(bench_engine_with(model.clone(), config(false), takes, frames)?.push_us);
-        four.push(bench_engine_with(model.clone(), config(true), takes, frames)?.push_us);
+        three.push(bench_engine_with(model.clone(), config(false, false), takes, frames)?.push_us);
+        four.push(bench_engine_with(model.clone(), config(true, false), takes, frames)?.push_us);
+        adapted.push(bench_engine_with(model.clone(), config(true, true), takes, frames)?.push_us);
     }
-    let (three, four) = (median_round(three), median_round(four));
+    let (three, four, adapted) = (median_round(three), median_round(four), median_round(adapted));
     Ok(DampedSourceCost {
         rounds: rounds.max(1),
         frames_per_round: frames,
         p99_cost_us: four.p99 - three.p99,
         median_cost_us: four.median - three.median,
+        adapt_p99_cost_us: adapted.p99 - four.p99,
+        adapt_median_cost_us: adapted.median - four.median,
         three_sources_us: three,
         four_sources_us: four,
+        adapted_us: adapted,
     })
 }
 

@@ -19,6 +19,7 @@ pub const PARAMETERS: &[&str] = &[
     "input.queue_depth",
     "tracks.max",
     "tracks.gap_limit_s",
+    "guard.adapt",
     "output.frame_id",
     "output.queue_depth",
     "tf.max_age_s",
@@ -60,6 +61,8 @@ pub struct NodeConfig {
     pub max_tracks: usize,
     /// A track with no frame for this long is reset.
     pub gap_limit_s: f64,
+    /// Adapt the model's decode to each person from the guard's live scores.
+    pub guard_adapt: bool,
     /// Frame of forecasts, markers and link frames, looked up in TF from each input's
     /// `header.frame_id`; empty: the input's own frame, no TF.
     pub output_frame_id: String,
@@ -258,7 +261,7 @@ impl NodeConfig {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let link = self.link.as_ref();
         let lp = &self.link_placement;
-        let values: [(&'static str, String); 26] = [
+        let values: [(&'static str, String); 27] = [
             ("use_sim_time", self.use_sim_time.to_string()),
             ("model", path(&self.model)),
             ("input.type", self.input_type.param_value().to_string()),
@@ -268,6 +271,7 @@ impl NodeConfig {
             ("input.queue_depth", self.input_queue_depth.to_string()),
             ("tracks.max", self.max_tracks.to_string()),
             ("tracks.gap_limit_s", self.gap_limit_s.to_string()),
+            ("guard.adapt", self.guard_adapt.to_string()),
             ("output.frame_id", self.output_frame_id.clone()),
             ("output.queue_depth", self.output_queue_depth.to_string()),
             ("tf.max_age_s", self.tf_max_age_s.to_string()),
@@ -361,6 +365,7 @@ impl NodeConfig {
             input_queue_depth: in_range_i64(p, "input.queue_depth", 5, 1, 1000)? as u32,
             max_tracks: in_range_i64(p, "tracks.max", 4, 1, 64)? as usize,
             gap_limit_s: gap_limit_s(p)?,
+            guard_adapt: p.bool_or("guard.adapt", true)?,
             output_frame_id,
             output_queue_depth: in_range_i64(p, "output.queue_depth", 10, 1, 1000)? as u32,
             tf_max_age_s: seconds_within(p, "tf.max_age_s", 0.1, TF_MAX_AGE_S)?,

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::PositionError;
 use a4mer_runtime::stream::{
-    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, HealthState, Reject, StreamError,
-    Tracks, TracksConfig,
+    Anticipation, ConditionerConfig, Engine, EngineConfig, EngineError, Eviction, GuardConfig, HealthState, Reject,
+    StreamError, Tracks, TracksConfig,
 };
 
 use crate::adapters::{AdapterError, InputAdapter, InputMessage, MapFile, Person};
@@ -44,6 +44,10 @@ pub fn engine_config(config: &NodeConfig) -> EngineConfig {
         conditioner: ConditionerConfig {
             gap_limit_ns: (config.gap_limit_s * 1e9).round() as i64,
             ..ConditionerConfig::default()
+        },
+        guard: GuardConfig {
+            adapt: config.guard_adapt,
+            ..GuardConfig::default()
         },
         ..EngineConfig::default()
     }

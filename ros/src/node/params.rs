@@ -129,6 +129,14 @@ pub fn specs() -> Vec<Spec> {
             false,
         ),
         spec(
+            "guard.adapt",
+            || ParameterValue::Boolean(true),
+            "Adapt the model's forecast to each person from how its forecasts fared (two gains per horizon, bounded, from the shipped ones at every new or reset track). The guard still scores it beside the baselines. false: the model as shipped.",
+            "",
+            Range::None,
+            false,
+        ),
+        spec(
             "output.frame_id",
             || s(""),
             "Frame of ~/forecast, the markers and the safety link's frames (e.g. base_link). Each input is moved into it through /tf and /tf_static, looked up at the input's header stamp from its header.frame_id; a missing or stale transform drops that input's people (counted in /diagnostics, link frame Degraded). Empty: the input's own frame, no TF.",

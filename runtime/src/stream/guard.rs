@@ -40,6 +40,13 @@ use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
 /// Run totals and the weighted means behind the blend.
 mod scores;
 use scores::Ew;
+/// The calibrated radius's histogram.
+mod radius;
+use radius::{BIN_LOG10_MIN, BINS, BINS_PER_DECADE, bin, quantile};
+/// The decode's gains, adapted to the person.
+mod adapt;
+use adapt::Adapt;
+pub use adapt::{ADAPT_TIME_CONSTANT_FORECASTS, SHIPPED_GAINS};
 pub use scores::{GuardScores, Sum};
 
 /// The horizons every report uses, in milliseconds.
@@ -99,12 +106,6 @@ pub const LOSING_ENTER: f64 = 1.10;
 /// published blend already follows the better source; it stops losing below half of it.
 pub const LOSING_MIN_EXCESS_M: f64 = 0.01;
 
-/// Normalised errors are binned on a log scale from 1e-3 to 1e3, 16 bins per decade (a
-/// 15 % step, which bounds how finely the radius can be placed).
-const BINS: usize = 96;
-const BIN_LOG10_MIN: f32 = -3.0;
-const BINS_PER_DECADE: f32 = 16.0;
-
 /// What the guard does with its scores.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GuardConfig {
@@ -116,6 +117,10 @@ pub struct GuardConfig {
     /// Weigh the damped-velocity source; `false` is the three-source guard (its cost and
     /// its scores, old against new).
     pub damped_source: bool,
+    /// Adapt the model's decode gains to the person, per track, from the scored forecasts
+    /// (`adapt.rs`); what is scored and blended as the model is then the adapted forecast.
+    /// `false`: the model as shipped, for parity checks and the with/without comparison.
+    pub adapt: bool,
 }
 
 impl GuardConfig {
@@ -125,6 +130,7 @@ impl GuardConfig {
         blend: false,
         calibrate: false,
         damped_source: true,
+        adapt: false,
     };
 }
 
@@ -134,6 +140,7 @@ impl Default for GuardConfig {
             blend: true,
             calibrate: true,
             damped_source: true,
+            adapt: true,
         }
     }
 }
@@ -195,7 +202,10 @@ struct Pending {
     last: Joints,
     /// Per-frame displacement of each joint (zero where the previous frame lacked it).
     velocity: Joints,
+    /// What was scored as the model's: adapted, with adaptation on.
     model: [Joints; NUM_HORIZONS],
+    /// The model's own forecast, which adaptation learns from.
+    raw: [Joints; NUM_HORIZONS],
     spread_m: [f32; NUM_HORIZONS],
     view: GuardView,
     scored: [bool; NUM_HORIZONS],
@@ -225,6 +235,7 @@ pub struct Guard {
     hist: [[f32; BINS]; NUM_HORIZONS],
     view: GuardView,
     scores: GuardScores,
+    adapt: Adapt,
 }
 
 impl Guard {
@@ -247,6 +258,7 @@ impl Guard {
             last: [[0.0; 3]; NUM_JOINTS],
             velocity: [[0.0; 3]; NUM_JOINTS],
             model: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
+            raw: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
             spread_m: [0.0; NUM_HORIZONS],
             view: GuardView::default(),
             scored: [true; NUM_HORIZONS],
@@ -270,6 +282,7 @@ impl Guard {
             hist: [[0.0; BINS]; NUM_HORIZONS],
             view: GuardView::default(),
             scores: GuardScores::default(),
+            adapt: Adapt::default(),
         }
     }
 
@@ -291,9 +304,17 @@ impl Guard {
         std::array::from_fn(|h| std::array::from_fn(|s| self.ew[h][s].get()))
     }
 
+    /// The adapted gains per horizon, on the model's displacement and on the damped
+    /// velocity's ([`SHIPPED_GAINS`] until adaptation has learnt, or with it off).
+    pub fn adapt_gains(&self) -> [[f32; 2]; NUM_HORIZONS] {
+        self.adapt.gains()
+    }
+
     /// The stream restarted: what is pending belongs to the old timeline. What was learnt
-    /// about this person's errors is kept.
+    /// about this person's errors is kept; the adapted gains start again from the shipped
+    /// ones, since whoever the stream resumes on may be someone else.
     pub fn restart(&mut self) {
+        self.adapt.restart();
         for i in 0..self.len {
             let p = &self.ring[(self.head + i) % self.ring.len()];
             self.scores.discarded += p.scored.iter().filter(|s| !**s).count() as u64;
@@ -341,6 +362,10 @@ impl Guard {
         } else {
             0.0
         };
+        if self.config.adapt {
+            let d = self.damped_by_step[self.steps[h] - 1];
+            self.adapt.learn(h, &p.raw[h], &p.last, &p.velocity, &p.valid, d, truth);
+        }
         let w = p.view.weights[h];
         let radius_m = p.view.radius_scale[h] * p.spread_m[h];
         let mut err = [0.0f64; NUM_SOURCES + 1];
@@ -451,11 +476,23 @@ impl Guard {
             last: cur.joints_in_world,
             velocity,
             model: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
+            raw: [[[0.0; 3]; NUM_JOINTS]; NUM_HORIZONS],
             spread_m: [0.0; NUM_HORIZONS],
             view,
             scored: std::array::from_fn(|h| !self.active[h]),
             counted,
         };
+        for h in 0..NUM_HORIZONS {
+            if self.active[h]
+                && let Some(s) = steps.get(self.steps[h] - 1)
+            {
+                pending.raw[h] = s.joints_in_world;
+            }
+        }
+        if self.config.adapt {
+            self.adapt
+                .apply(steps, &cur, &velocity, &self.steps, &self.damped_by_step);
+        }
         for h in 0..NUM_HORIZONS {
             if self.active[h]
                 && let Some(s) = steps.get(self.steps[h] - 1)
@@ -551,33 +588,6 @@ fn losing(was: bool, e: f64, baseline: f64) -> bool {
 
 fn dist(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-fn bin(score: f32) -> usize {
-    // NaN and non-positive scores land in the lowest bin.
-    if score.is_nan() || score <= 0.0 {
-        return 0;
-    }
-    let b = ((score.log10() - BIN_LOG10_MIN) * BINS_PER_DECADE).floor();
-    b.clamp(0.0, (BINS - 1) as f32) as usize
-}
-
-/// The `q` quantile of a log-binned histogram, log-linear within the bin; `None` when empty.
-fn quantile(hist: &[f32; BINS], q: f32) -> Option<f32> {
-    let total: f32 = hist.iter().sum();
-    if total <= 1e-6 {
-        return None;
-    }
-    let target = q.clamp(0.0, 1.0) * total;
-    let mut acc = 0.0;
-    for (i, &c) in hist.iter().enumerate() {
-        if c > 0.0 && acc + c >= target {
-            let frac = ((target - acc) / c).clamp(0.0, 1.0);
-            return Some(10f32.powf(BIN_LOG10_MIN + (i as f32 + frac) / BINS_PER_DECADE));
-        }
-        acc += c;
-    }
-    Some(10f32.powf(BIN_LOG10_MIN + BINS as f32 / BINS_PER_DECADE))
 }
 
 #[cfg(test)]

@@ -51,6 +51,15 @@ fn stream(g: &mut Guard, from: u64, to: u64, bias_m: f32, noise_m: f32, spread_m
     }
 }
 
+/// The guard's blend and radius alone: these tests feed deliberately wrong models, which
+/// adaptation would partly correct (it has its own tests, and the last one here).
+fn unadapted() -> GuardConfig {
+    GuardConfig {
+        adapt: false,
+        ..GuardConfig::default()
+    }
+}
+
 fn run(config: GuardConfig, frames: u64, bias_m: f32, noise_m: f32, spread_m: f32) -> Guard {
     let mut g = Guard::new(config, HORIZON, DAMPING_TAU_S);
     stream(&mut g, 0, frames, bias_m, noise_m, spread_m);
@@ -78,7 +87,7 @@ fn mean(s: &Sum) -> f64 {
 #[test]
 fn a_wrong_model_is_outvoted_and_reported_as_losing() {
     // One second of warm-up (what the engine flags as Warming), then what counts.
-    let mut g = run(GuardConfig::default(), 30, 0.5, 0.0, 0.1);
+    let mut g = run(unadapted(), 30, 0.5, 0.0, 0.1);
     let warm = *g.scores();
     stream(&mut g, 30, 600, 0.5, 0.0, 0.1);
     let s = &since(g.scores(), &warm);
@@ -103,7 +112,7 @@ fn a_wrong_model_is_outvoted_and_reported_as_losing() {
 
 #[test]
 fn a_good_model_is_followed() {
-    let g = run(GuardConfig::default(), 600, 0.0, 0.002, 0.01);
+    let g = run(unadapted(), 600, 0.0, 0.002, 0.01);
     for h in 0..NUM_HORIZONS {
         assert!(g.view().weights[h][0] > 0.99, "h{h}: {:?}", g.view().weights[h]);
         assert!(!g.view().model_losing[h]);
@@ -122,6 +131,7 @@ fn without_blending_the_model_is_published_but_still_scored() {
             blend: false,
             calibrate: false,
             damped_source: true,
+            adapt: false,
         },
         200,
         0.5,
@@ -142,7 +152,7 @@ fn without_blending_the_model_is_published_but_still_scored() {
 fn the_radius_reaches_nominal_coverage_whatever_the_stated_spread() {
     // Spreads 30x too wide and 6x too narrow for 3 cm of noise, as on unseen people.
     for spread_m in [1.0f32, 0.005] {
-        let mut g = run(GuardConfig::default(), 900, 0.0, 0.03, spread_m);
+        let mut g = run(unadapted(), 900, 0.0, 0.03, spread_m);
         let warm = *g.scores();
         stream(&mut g, 900, 2700, 0.0, 0.03, spread_m);
         let late = since(g.scores(), &warm).coverage();
@@ -155,7 +165,7 @@ fn the_radius_reaches_nominal_coverage_whatever_the_stated_spread() {
 
 #[test]
 fn a_restart_discards_what_is_pending_and_counts_it() {
-    let mut g = run(GuardConfig::default(), 10, 0.0, 0.0, 0.1);
+    let mut g = run(unadapted(), 10, 0.0, 0.0, 0.1);
     let scored_before: u64 = g.scores().covered.iter().map(|c| c.count).sum();
     g.restart();
     // 10 forecasts pending: 100 ms scored for frames 0..=6, the rest discarded.
@@ -191,7 +201,7 @@ fn histogram_quantiles() {
 
 #[test]
 fn steps_between_horizons_interpolate() {
-    let g = Guard::new(GuardConfig::default(), HORIZON, DAMPING_TAU_S);
+    let g = Guard::new(unadapted(), HORIZON, DAMPING_TAU_S);
     let mut v = GuardView::default();
     v.weights[0] = [1.0, 0.0, 0.0, 0.0];
     v.weights[1] = [0.0, 1.0, 0.0, 0.0];
@@ -207,8 +217,7 @@ fn steps_between_horizons_interpolate() {
 
 /// x(t) = A (1 − e^(−t/τ)) with the guard's own τ: the damped velocity is exact (up to the
 /// last frame's velocity), so a model no better than constant velocity is outvoted by it.
-#[test]
-fn an_exponential_approach_is_published_from_the_damped_baseline() {
+fn exponential_approach(config: GuardConfig) -> Guard {
     let tau = DAMPING_TAU_S;
     let at = |frame: u64| -> PoseFrame {
         // Each joint starts its approach at its own time, so it never stops for all.
@@ -223,7 +232,7 @@ fn an_exponential_approach_is_published_from_the_damped_baseline() {
             valid: [true; NUM_JOINTS],
         }
     };
-    let mut g = Guard::new(GuardConfig::default(), HORIZON, DAMPING_TAU_S);
+    let mut g = Guard::new(config, HORIZON, DAMPING_TAU_S);
     let mut prev = at(0);
     for t in 0..900u64 {
         let f = at(t);
@@ -243,6 +252,12 @@ fn an_exponential_approach_is_published_from_the_damped_baseline() {
         g.publish(&mut steps, true);
         prev = f;
     }
+    g
+}
+
+#[test]
+fn an_exponential_approach_is_published_from_the_damped_baseline() {
+    let g = exponential_approach(unadapted());
     let errors = g.live_errors_m();
     let h = NUM_HORIZONS - 1;
     let [m, _, c, d] = errors[h].map(|e| e.expect("scored"));
@@ -251,13 +266,29 @@ fn an_exponential_approach_is_published_from_the_damped_baseline() {
     assert!(w[3] > w[0] && w[3] > w[2], "{w:?}");
 }
 
+/// The same approach with adaptation: the constant-velocity "model" learns to damp its
+/// displacement, and is then about as good as the damped baseline built for this motion.
+#[test]
+fn adaptation_learns_an_exponential_approach() {
+    let g = exponential_approach(GuardConfig::default());
+    let h = NUM_HORIZONS - 1;
+    let [m, _, c, d] = g.live_errors_m()[h].map(|e| e.expect("scored"));
+    assert!(
+        m < 0.8 * c && m < 1.05 * d,
+        "1 s: adapted model {m}, damped {d}, constant {c}"
+    );
+    // The model is constant velocity, so its displacement and the damped one are parallel:
+    // only their sum is learnt, and it must be shorter than the model's.
+    assert_ne!(g.adapt_gains()[h], SHIPPED_GAINS);
+}
+
 /// The three-source guard (the bench's "old"): the damped source gets no weight and no
 /// score, and the blend still outvotes a wrong model with the other two.
 #[test]
 fn without_the_damped_source_the_guard_weighs_three() {
     let three = GuardConfig {
         damped_source: false,
-        ..GuardConfig::default()
+        ..unadapted()
     };
     let g = run(three, 600, 0.5, 0.0, 0.1);
     for h in 0..NUM_HORIZONS {

@@ -28,8 +28,8 @@ pub use engine::{
     MotifBasis, MotifNext, MotifNow, StreamError, StreamModel,
 };
 pub use guard::{
-    DAMPING_TAU_S, GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS, NUM_SOURCES, SOURCES, damped_frames,
-    damping_tau_is_valid, horizon_step,
+    ADAPT_TIME_CONSTANT_FORECASTS, DAMPING_TAU_S, GuardConfig, GuardScores, GuardView, HORIZONS_MS, NUM_HORIZONS,
+    NUM_SOURCES, SHIPPED_GAINS, SOURCES, Sum, damped_frames, damping_tau_is_valid, horizon_step,
 };
 pub use motif_score::MotifScores;
 pub use report::OnlineReport;
