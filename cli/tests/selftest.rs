@@ -11,7 +11,17 @@ use common::a4mer_in_repo as a4mer;
 fn selftest_passes_on_the_bundled_model_and_fails_when_the_error_differs() {
     let tmp = tempfile::tempdir().unwrap();
     let report = tmp.path().join("selftest.json");
-    let out = a4mer(&["selftest", "--frames", "1000", "--report", report.to_str().unwrap()]);
+    // A debug build on a shared host: the push time is measured and reported, not held to the
+    // device's 10 ms (that is the release bench's); 1 s fails only a push that hangs.
+    let out = a4mer(&[
+        "selftest",
+        "--frames",
+        "1000",
+        "--push-p99-limit-us",
+        "1000000",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
@@ -23,13 +33,25 @@ fn selftest_passes_on_the_bundled_model_and_fails_when_the_error_differs() {
         8,
         "model, 5 horizons, engine, latency"
     );
+    let p99_us = r["push_p99_us"].as_f64().unwrap();
+    eprintln!("push p99 {p99_us} µs (debug build)");
+    assert!(p99_us.is_finite() && p99_us > 0.0, "{r}");
 
-    // One clip only: the held-out error is not what the model recorded.
-    let out = a4mer(&["selftest", "--frames", "200", "--data", "data/mocap/bvhtools_test.bvh"]);
+    // One clip only: the held-out error is not what the model recorded. And a push limit
+    // no push can meet: the latency check fails on its own, whatever the host.
+    let out = a4mer(&[
+        "selftest",
+        "--frames",
+        "200",
+        "--push-p99-limit-us",
+        "0.001",
+        "--data",
+        "data/mocap/bvhtools_test.bvh",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
-        stdout.contains("FAIL  MPJPE") && stdout.trim_end().ends_with("FAIL"),
+        stdout.contains("FAIL  MPJPE") && stdout.contains("FAIL  latency") && stdout.trim_end().ends_with("FAIL"),
         "{stdout}"
     );
 

@@ -106,9 +106,19 @@ fn unit_env(root: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(env)
 }
 
+/// How the selftest's latency gates apply.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    /// The device's own budgets: a quiet Jetson must meet them.
+    DeviceBudgets,
+    /// Recorded, not gated: a debug build on a host shared with builds and other tests,
+    /// where a missed budget says nothing about the bundle.
+    Recorded,
+}
+
 /// Verify, selftest, and start the node as its systemd unit does (READY, watchdog pings,
 /// clean stop on SIGTERM), all from the bundle under `root`.
-pub fn check(root: &Path, domain_id: u32) -> Result<Checked, String> {
+pub fn check(root: &Path, domain_id: u32, latency: Latency) -> Result<Checked, String> {
     let bin = |name: &str| root.join("bin").join(name);
     let verify = run(Command::new(bin("a4mer")).arg("verify").arg(root), "a4mer verify")?;
     let manifest_path = root.join("MANIFEST.json");
@@ -128,15 +138,15 @@ pub fn check(root: &Path, domain_id: u32) -> Result<Checked, String> {
     let report = scratch.path().join("selftest.json");
     // From a directory without `data/`: the selftest must find the bundle's own clips.
     // `--node`: the bundle's a4mer_node between a publisher and a subscriber on loopback DDS.
+    let mut selftest = Command::new(bin("a4mer"));
+    selftest.current_dir(scratch.path()).arg("selftest").arg("--node");
+    if latency == Latency::Recorded {
+        // Wide enough that only a stalled node or engine fails; the figures are still in
+        // the report.
+        selftest.args(["--node-p99-ms", "10000", "--push-p99-limit-us", "1000000"]);
+    }
     run(
-        Command::new(bin("a4mer"))
-            .current_dir(scratch.path())
-            .arg("selftest")
-            .arg("--node")
-            // The device's 10 ms budget is a figure for a quiet device, measured by `a4mer
-            // bench` and the demo; here the test shares two cores with parallel builds
-            // and tests, so the gate only catches a stalled node.
-            .args(["--node-p99-ms", "100"])
+        selftest
             .arg("--model")
             .arg(root.join(model_rel))
             .arg("--report")

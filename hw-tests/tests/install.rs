@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use a4mer_hw_tests::install::{Checked, check, unpack};
+use a4mer_hw_tests::install::{Checked, Latency, check, unpack};
 use a4mer_hw_tests::{BIN_DIR_VAR, BUNDLE_VAR, build_dir, env_var, jetson_release, repo_root, skip};
 
 fn domain_id() -> u32 {
@@ -50,7 +50,7 @@ fn on_a_jetson_the_installed_bundle_verifies_selftests_and_starts() {
     };
     let root = PathBuf::from(env_var(BUNDLE_VAR).unwrap_or_else(|| "/opt/a4mer".into()));
     println!("L4T: {release}; bundle at {}", root.display());
-    let c = check(&root, domain_id()).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    let c = check(&root, domain_id(), Latency::DeviceBudgets).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
     report("jetson", &c);
     assert_checked(&c);
 }
@@ -94,7 +94,7 @@ fn host_twin_a_bundle_unpacked_here_verifies_selftests_and_starts() {
     let root = scratch.path().join("opt-a4mer");
     std::fs::create_dir(&root).unwrap();
     unpack(&bundle, &root).unwrap();
-    let c = check(&root, domain_id()).unwrap_or_else(|e| panic!("{e}"));
+    let c = check(&root, domain_id(), Latency::Recorded).unwrap_or_else(|e| panic!("{e}"));
     report("host twin", &c);
     assert_eq!(c.model_path, "models/a4mer-small-int8.a4m");
     assert_checked(&c);

@@ -41,5 +41,16 @@ fn host_twin_a_pty_pair_carries_every_link_frame() {
     let (device, master, _slave) = pty_pair().unwrap();
     let r = run(&device, 921_600, Box::new(master), 3.0).unwrap();
     report("pty pair", &r);
-    assert_intact(&r);
+    // `assert_intact` but for its share of offers written: on a shared host that measures
+    // the scheduler (a late writer replaces a frame with a newer one, as designed). Every
+    // offer is accounted for instead.
+    let s = &r.sender;
+    assert!(
+        s.frames_sent + s.frames_superseded + 1 >= r.offered && s.frames_sent >= 1,
+        "{r:#?}"
+    );
+    assert_eq!(s.write_errors, 0, "{r:#?}");
+    assert_eq!(r.receiver.dropped(), 0, "frames dropped on the line: {r:#?}");
+    assert!(u64::from(r.receiver.accepted) + 1 >= s.frames_sent, "{r:#?}");
+    assert_eq!(r.matched as u32, r.receiver.accepted, "{r:#?}");
 }

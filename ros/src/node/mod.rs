@@ -2,14 +2,13 @@
 //!
 //! One thread runs the frame loop: a mio poll on the input subscription (ros2-client
 //! subscriptions are mio event sources), so a message is handled as soon as it arrives,
-//! with a timeout that drives `/diagnostics`. ros2-client's spinner (ROS graph, `/clock`
-//! for `use_sim_time`, rosout) runs on a second thread, the `/diagnostics` publisher on a
-//! third, the safety link's writer on a fourth; the frame loop runs at the `sched.*`
-//! policy (see [`sched`]). Each message goes through the [`Pipeline`] replay also runs.
+//! with a timeout that drives `/diagnostics` and the watchdog. ros2-client's spinner (ROS
+//! graph, `/clock` for `use_sim_time`, rosout), the `/diagnostics` publisher and the safety
+//! link's writer run on three more threads; the frame loop runs at the `sched.*` policy
+//! ([`sched`]). Each message goes through the [`Pipeline`] replay also runs.
 //!
-//! Start-up validates everything (arguments, names, parameters, the model, the joint map)
-//! before any DDS entity exists, so a bad parameter fails with its name and nothing else
-//! on the network sees a half-started node.
+//! Start-up validates everything (arguments, names, parameters, model, joint map) before
+//! any DDS entity exists: a bad parameter fails with its name, never half-started.
 
 pub mod diagnostics;
 mod inputs;
@@ -515,7 +514,9 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
             frames.diag.published(0, diagnostics_out.take_failures());
             next_report = (next_report + period).max(now);
         }
-        let timeout = next_report.saturating_duration_since(now).min(STOP_CHECK);
+        // Wake for the next report, the next watchdog ping (systemd will not wait) or a stop.
+        let ping_in = watchdog.map_or(STOP_CHECK, |_| next_watchdog.saturating_duration_since(now));
+        let timeout = next_report.saturating_duration_since(now).min(STOP_CHECK).min(ping_in);
         if let Err(e) = poll.poll(&mut events, Some(timeout))
             && e.kind() != std::io::ErrorKind::Interrupted
         {

@@ -264,7 +264,9 @@ pub struct McuTwin {
     child: Child,
     /// The pty to give the node as `link.device`.
     pub device: String,
-    lines: Option<std::thread::JoinHandle<Vec<String>>>,
+    /// Every line it has printed so far.
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl McuTwin {
@@ -280,11 +282,20 @@ impl McuTwin {
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
         let device = first["device"].as_str().unwrap().to_string();
-        let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reader = {
+            let seen = std::sync::Arc::clone(&seen);
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    seen.lock().unwrap().push(line);
+                }
+            })
+        };
         Self {
             child,
             device,
-            lines: Some(reader),
+            lines: seen,
+            reader: Some(reader),
         }
     }
 
@@ -292,11 +303,19 @@ impl McuTwin {
         self.child.id()
     }
 
+    /// The lines printed so far, growing while it runs: to act on what the MCU decided.
+    pub fn lines(&self) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+        std::sync::Arc::clone(&self.lines)
+    }
+
     /// Kill it (if a test has not already) and return one JSON value per line it printed.
     pub fn decisions(mut self) -> Vec<Value> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let lines = self.lines.take().map(|r| r.join().unwrap()).unwrap_or_default();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        let lines = self.lines.lock().unwrap();
         lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 }

@@ -13,6 +13,9 @@ volatile), each sent before the pose whose stamp is `lead_ns` older than its own
 node has them when the pose arrives; none after "stop_after_ns" (then they go stale).
 Poses carry "frame_id" (default "world").
 
+With "expect_forecasts" and "expect_motifs" in FRAMES_JSON, it waits for that many after
+the last pose (up to 30 s) rather than a fixed 2 s.
+
 usage: cyclone_peer.py FRAMES_JSON NODE_FQN DOMAIN_ID
 Loopback only: run with CYCLONEDDS_URI restricting Cyclone to 127.0.0.1.
 """
@@ -234,7 +237,17 @@ def main():
         while time.monotonic() < next_t:
             drain()
             time.sleep(0.002)
-    end = time.monotonic() + 2.0
+    # Until what the test expects has come (a loaded host may take long; 30 s is a node
+    # that sends nothing more), then a little longer for anything beyond it.
+    want_forecasts, want_motifs = frames.get("expect_forecasts"), frames.get("expect_motifs")
+    if want_forecasts is not None and want_motifs is not None:
+        end = time.monotonic() + 30.0
+        while (len(got_forecasts) < want_forecasts or len(got_motifs) < want_motifs) and time.monotonic() < end:
+            drain()
+            time.sleep(0.01)
+        end = time.monotonic() + 0.5
+    else:
+        end = time.monotonic() + 2.0
     while time.monotonic() < end:
         drain()
         time.sleep(0.01)

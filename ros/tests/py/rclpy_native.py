@@ -57,7 +57,7 @@ class Peer:
         self.t0 = time.monotonic()
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(PoseArray, node_fqn + "/poses", qos)
-        self.markers = []  # (t, markers in the array)
+        self.markers = []  # (t, markers in the array, stamp of the forecast's input frame)
         self.clients = {}
         self.diagnostics = []  # (t, values)
         self.param_events = []
@@ -71,7 +71,9 @@ class Peer:
         return time.monotonic() - self.t0
 
     def on_markers(self, msg):
-        self.markers.append((self.now(), len(msg.markers)))
+        stamp = msg.markers[0].header.stamp if msg.markers else None
+        ns = stamp.sec * 1_000_000_000 + stamp.nanosec if stamp is not None else None
+        self.markers.append((self.now(), len(msg.markers), ns))
 
     def on_diag(self, msg):
         for s in msg.status:
@@ -92,15 +94,18 @@ class Peer:
         while time.monotonic() < end:
             rclpy.spin_once(self.node, timeout_sec=0.005)
 
+    def stamp(self, k):
+        """The stamp of the k-th frame streamed: the take again and again, always later."""
+        lap, i = divmod(k, len(self.stamps))
+        return self.stamps[i] + lap * (self.stamps[-1] - self.stamps[0] + 33_333_333)
+
     def stream(self, seconds):
         """Real mocap at 30 Hz, continuing the take (stamps keep increasing)."""
         next_t = time.monotonic()
         end = next_t + seconds
         while time.monotonic() < end:
             i = self.k % len(self.stamps)
-            lap = self.k // len(self.stamps)
-            span = self.stamps[-1] - self.stamps[0] + 33_333_333
-            self.pub.publish(pose_array(self.stamps[i] + lap * span, self.joints[i]))
+            self.pub.publish(pose_array(self.stamp(self.k), self.joints[i]))
             self.k += 1
             next_t += PERIOD_S
             self.spin_for(max(0.0, next_t - time.monotonic()))
@@ -189,7 +194,7 @@ def params_phase(p):
     # machine can take longer than the 1 s warm-up to deliver the first ones).
     p.stream(2.5)
     waited = 2.5
-    while len([t for t, _ in p.markers if t > p.now() - 1.0]) < 20 and waited < 20.0:
+    while len([m for m in p.markers if m[0] > p.now() - 1.0]) < 20 and waited < 20.0:
         p.stream(0.5)
         waited += 0.5
     out["stride_set"] = p.set("markers.stride", integer(3))
@@ -215,9 +220,12 @@ def lifecycle_phase(p):
     phases = []
 
     def phase(name, seconds):
-        start = p.now()
+        # Stamps from..to (exclusive) were sent in this phase, after the transition before
+        # it had been answered and before the next one was asked for.
+        start, first = p.now(), p.k
         p.stream(seconds)
-        phases.append({"name": name, "from": start, "to": p.now()})
+        phases.append({"name": name, "from": start, "to": p.now(),
+                       "stamp_from": p.stamp(first), "stamp_to": p.stamp(p.k)})
 
     phase("unconfigured", 1.5)
     out["configure"] = p.change(Transition.TRANSITION_CONFIGURE)

@@ -65,12 +65,17 @@ def main():
     diagnostics = []
 
     first_marker_at = {}
+    # The input stamp each forecast answers, in the order they came.
+    marker_stamps = []
 
     def on_markers(msg):
         markers[phase[0]] = markers.get(phase[0], 0) + 1
         first_marker_at.setdefault(phase[0], time.monotonic())
         for m in msg.markers:
             marker_namespaces.add(m.ns)
+        if msg.markers:
+            s = msg.markers[0].header.stamp
+            marker_stamps.append(s.sec * 1_000_000_000 + s.nanosec)
 
     # Last seen in the normal phase, per namespace: (marker type, number of points, text).
     person_markers = {}
@@ -155,7 +160,9 @@ def main():
     spin_for(1.5)
 
     recovery_s = first_marker_at["returned"] - returned_at if "returned" in first_marker_at else None
-    print(json.dumps({"recovery_s": recovery_s, "markers": markers, "marker_namespaces": sorted(marker_namespaces), "person_markers": person_markers, "diagnostics": diagnostics}))
+    print(json.dumps({"recovery_s": recovery_s, "markers": markers, "marker_stamps": marker_stamps,
+                      "marker_namespaces": sorted(marker_namespaces), "person_markers": person_markers,
+                      "diagnostics": diagnostics}))
     node.destroy_node()
     rclpy.shutdown()
 
