@@ -144,8 +144,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut forecaster = forecaster;
     let mut report = evaluate(&motions, args.split, args.stride, forecaster.as_deref_mut())?;
     let streams: Vec<_> = motions.iter().map(|m| args.split.frames(&m.frames)).collect();
-    report.online = online.as_ref().map(|o| o.score(&streams));
-    let by_time = online.as_ref().map(|o| o.score_by_time(&streams));
+    let (live, by_time) = online.as_ref().map(|o| o.score_with_spans(&streams)).unzip();
+    report.online = live;
     if args.interpolation {
         let m = loaded.as_ref().context("--interpolation needs --model")?;
         report.interpolation = Some(evaluate_interpolation(m, &motions, args.split, args.stride));

@@ -29,21 +29,7 @@ impl Online {
     /// Stream every recording through a fresh engine; frames the engine refuses are
     /// skipped, as the node skips them.
     pub fn score(&self, streams: &[&[PoseFrame]]) -> OnlineReport {
-        let mut guard = GuardScores::default();
-        let mut motifs = MotifScores::default();
-        for s in streams {
-            // Validated in `new`.
-            let Ok(mut e) = Engine::new(Arc::clone(&self.model), self.config.clone()) else {
-                continue;
-            };
-            for f in *s {
-                let _ = e.push_ref(f);
-            }
-            guard.merge(e.guard_scores());
-            motifs.merge(e.motif_scores());
-        }
-        let horizon_s = self.model.config().motif_lookahead_frames as f32 / FPS as f32;
-        OnlineReport::new(&guard, &motifs, horizon_s)
+        self.score_with_spans(streams).0
     }
 }
 
@@ -69,11 +55,14 @@ pub struct SpanScores {
 }
 
 impl Online {
-    /// The guard's scores of every recording split by [`TIME_SPANS_S`], each recording
-    /// through a fresh engine from its first frame.
-    pub fn score_by_time(&self, streams: &[&[PoseFrame]]) -> Vec<SpanScores> {
+    /// [`Online::score`], and the guard's scores split by [`TIME_SPANS_S`], from the same
+    /// pass.
+    pub fn score_with_spans(&self, streams: &[&[PoseFrame]]) -> (OnlineReport, Vec<SpanScores>) {
+        let mut guard = GuardScores::default();
+        let mut motifs = MotifScores::default();
         let mut spans = [GuardScores::default(); TIME_SPANS_S.len()];
         for s in streams {
+            // Validated in `new`; an empty stream adds nothing.
             let (Some(first), Ok(mut e)) = (s.first(), Engine::new(Arc::clone(&self.model), self.config.clone()))
             else {
                 continue;
@@ -90,12 +79,15 @@ impl Online {
                 let _ = e.push_ref(f);
             }
             let end = *e.guard_scores();
+            guard.merge(&end);
+            motifs.merge(e.motif_scores());
             for k in 0..=span {
                 let next = if k < span { at_start[k + 1] } else { end };
                 spans[k].merge(&difference(&next, &at_start[k]));
             }
         }
-        TIME_SPANS_S
+        let horizon_s = self.model.config().motif_lookahead_frames as f32 / FPS as f32;
+        let spans = TIME_SPANS_S
             .iter()
             .zip(&spans)
             .map(|(&(from_s, to_s), g)| {
@@ -115,7 +107,8 @@ impl Online {
                     scored: (0..NUM_HORIZONS).map(|h| g.error_m[h][0].count).collect(),
                 }
             })
-            .collect()
+            .collect();
+        (OnlineReport::new(&guard, &motifs, horizon_s), spans)
     }
 }
 

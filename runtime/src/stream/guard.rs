@@ -43,6 +43,9 @@ use scores::Ew;
 /// The calibrated radius's histogram.
 mod radius;
 use radius::{BIN_LOG10_MIN, BINS, BINS_PER_DECADE, bin, quantile};
+/// Forecast steps between the reported horizons.
+mod between;
+use between::{Between, between_horizons};
 /// The decode's gains, adapted to the person.
 mod adapt;
 use adapt::Adapt;
@@ -560,19 +563,13 @@ impl Guard {
     /// Weights and radius factor at forecast step `k` (1-based): the nearest horizon's
     /// outside the reported ones, linear between them.
     fn at_step(&self, v: &GuardView, k: usize) -> (SourceWeights, f32) {
-        let first = self.steps[0];
-        if k <= first {
-            return (v.weights[0], v.radius_scale[0]);
+        match between_horizons(&self.steps, k) {
+            Between::At(h) => (v.weights[h], v.radius_scale[h]),
+            Between::Lerp(lo, t) => (
+                std::array::from_fn(|s| v.weights[lo][s] * (1.0 - t) + v.weights[lo + 1][s] * t),
+                v.radius_scale[lo] * (1.0 - t) + v.radius_scale[lo + 1] * t,
+            ),
         }
-        for h in 1..NUM_HORIZONS {
-            if k <= self.steps[h] {
-                let t = (k - self.steps[h - 1]) as f32 / (self.steps[h] - self.steps[h - 1]) as f32;
-                let w = std::array::from_fn(|s| v.weights[h - 1][s] * (1.0 - t) + v.weights[h][s] * t);
-                let c = v.radius_scale[h - 1] * (1.0 - t) + v.radius_scale[h] * t;
-                return (w, c);
-            }
-        }
-        (v.weights[NUM_HORIZONS - 1], v.radius_scale[NUM_HORIZONS - 1])
     }
 }
 

@@ -17,6 +17,7 @@
 use crate::pose::{Joints, NUM_JOINTS, PoseFrame};
 
 use super::NUM_HORIZONS;
+use super::between::{Between, between_horizons};
 
 /// Gains of a track that has learnt nothing yet: the model as shipped.
 pub const SHIPPED_GAINS: [f32; 2] = [1.0, 0.0];
@@ -170,17 +171,13 @@ impl Adapt {
     /// The gains at forecast step `k` (1-based): the nearest horizon's outside the reported
     /// ones, linear between them.
     fn gains_at(&self, steps: &[usize; NUM_HORIZONS], k: usize) -> [f32; 2] {
-        if k <= steps[0] {
-            return self.fits[0].gains;
-        }
-        for h in 1..NUM_HORIZONS {
-            if k <= steps[h] {
-                let t = (k - steps[h - 1]) as f32 / (steps[h] - steps[h - 1]) as f32;
-                let (lo, hi) = (self.fits[h - 1].gains, self.fits[h].gains);
-                return std::array::from_fn(|g| lo[g] * (1.0 - t) + hi[g] * t);
+        match between_horizons(steps, k) {
+            Between::At(h) => self.fits[h].gains,
+            Between::Lerp(lo, t) => {
+                let (a, b) = (self.fits[lo].gains, self.fits[lo + 1].gains);
+                std::array::from_fn(|g| a[g] * (1.0 - t) + b[g] * t)
             }
         }
-        self.fits[NUM_HORIZONS - 1].gains
     }
 }
 
