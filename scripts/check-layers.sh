@@ -5,8 +5,10 @@
 #
 # - a4mer-kernels depends on no workspace crate: Miri and ASan test its unsafe code
 #   without building the rest (scripts/ci-unsafe.sh);
-# - a4mer-runtime reaches no workspace crate but a4mer-kernels: every other crate speaks its
-#   types, so anything it pulled in would be pulled into all of them;
+# - a4mer-runtime reaches no workspace crate but a4mer-kernels, and no burn crate: every other
+#   crate speaks its types, so anything it pulled in would be pulled into all of them, and it
+#   is the engine that ships;
+# - a4mer-burn-model (the burn modules) reaches no workspace crate but runtime and kernels;
 # - a4mer-firmware declares no workspace crate: it builds for the MCU, no_std and no alloc
 #   (that half is proven by `cargo build -p a4mer-firmware --target thumbv7em-none-eabihf`);
 # - a4mer-ros, which builds the shipped a4mer_node, reaches no workspace crate but runtime,
@@ -18,15 +20,15 @@
 # - a4mer-bag reaches no workspace crate but a4mer-ros and what it reaches; a4mer-replay
 #   only those and a4mer-bag: bag I/O and the audit need no training or measurement code;
 # - a4mer-motion (import) reaches only runtime and kernels, and no burn crate; a4mer-measure
-#   reaches only those and motion; a4mer-quantize and a4mer-train reach no training or
-#   measurement code they do not need (quantize: no a4mer-train; train: no a4mer-measure);
+#   reaches only those, motion and burn-model; a4mer-quantize and a4mer-train reach no training
+#   or measurement code they do not need (quantize: no a4mer-train; train: no a4mer-measure);
 # - the device build of the CLI (`a4mer-cli` without default features) reaches no
 #   a4mer-train: the `a4mer` that ships links no training code;
 # - a4mer-ros reaches no burn crate: the node runs the engine's own kernels and loads the
-#   model without burn (a4mer-runtime without its `burn` feature). This one follows features:
-#   `cargo metadata` unifies them over the whole workspace, where train turns runtime's
-#   `burn` on, so a member's optional dependencies count only when the features a build of
-#   a4mer-ros alone turns on enable them (what `cargo tree -p a4mer-ros -e normal` shows).
+#   model without burn (a4mer-runtime, not a4mer-burn-model). This one follows features:
+#   `cargo metadata` unifies them over the whole workspace, so a member's optional
+#   dependencies count only when the features a build of a4mer-ros alone turns on enable
+#   them (what `cargo tree -p a4mer-ros -e normal` shows).
 #
 # Only normal dependencies count, followed transitively (a dev- or build-dependency is not
 # linked into what ships). Reads `cargo metadata`, so nothing is built; needs python3.
@@ -193,6 +195,8 @@ forbid("a4mer-kernels", set(), set(),
        "the kernels depend on no workspace crate, so Miri and ASan test them alone")
 forbid("a4mer-runtime", {"a4mer-kernels"}, set(),
        "the runtime depends on no workspace crate but a4mer-kernels")
+forbid("a4mer-burn-model", {"a4mer-runtime", "a4mer-kernels"}, set(),
+       "the burn modules speak the runtime's types and nothing above them")
 forbid_declared_members("a4mer-firmware",
        "the firmware builds for the MCU alone and depends on no workspace crate")
 forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
@@ -204,24 +208,28 @@ forbid("a4mer-replay", {"a4mer-bag", "a4mer-ros", "a4mer-runtime", "a4mer-kernel
 
 forbid("a4mer-motion", {"a4mer-runtime", "a4mer-kernels"}, set(),
        "motion import depends on the runtime's types alone")
-forbid("a4mer-measure", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion"}, set(),
+forbid("a4mer-measure", {"a4mer-runtime", "a4mer-burn-model", "a4mer-kernels", "a4mer-motion"}, set(),
        "measurement needs no training code")
-forbid("a4mer-quantize", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion", "a4mer-measure"}, set(),
+forbid("a4mer-quantize", {"a4mer-runtime", "a4mer-burn-model", "a4mer-kernels", "a4mer-motion", "a4mer-measure"},
+       set(),
        "quantization measures with a4mer-measure and needs no training code")
-forbid("a4mer-train", {"a4mer-runtime", "a4mer-kernels", "a4mer-motion"}, set(),
+forbid("a4mer-train", {"a4mer-runtime", "a4mer-burn-model", "a4mer-kernels", "a4mer-motion"}, set(),
        "training needs motion import, not the measurement crate")
 
 for crate, why in [
-    ("a4mer-ros", "the node loads models without burn (a4mer-runtime without `burn`)"),
-    ("a4mer-motion", "motion import needs no tensors (a4mer-runtime without `burn`)"),
+    ("a4mer-runtime", "the engine that ships runs its own kernels; burn lives in a4mer-burn-model"),
+    ("a4mer-ros", "the node loads models without burn (a4mer-runtime, not a4mer-burn-model)"),
+    ("a4mer-bag", "bag I/O needs the message types alone"),
+    ("a4mer-replay", "replay runs the node's pipeline, which needs no burn"),
+    ("a4mer-motion", "motion import needs no tensors"),
 ]:
     for dep, path in sorted(reach_built_alone(crate).items(), key=lambda kv: kv[1]):
         if name[dep] == "burn" or name[dep].startswith("burn-"):
             failures.append(f"{crate} reaches {name[dep]} ({' -> '.join(path)}): {why}")
             break
 
-# With the features a build of a4mer-ros alone turns on: unified over the workspace, runtime's
-# `burn` reaches zstd through burn-tch's zip.
+# With the features a build of a4mer-ros alone turns on: unified over the workspace, burn-tch
+# reaches zstd through its zip.
 for dep, path in sorted(reach_built_alone("a4mer-ros").items(), key=lambda kv: kv[1]):
     if name[dep] in {"mcap", "rusqlite", "libsqlite3-sys", "zstd", "zstd-sys", "plotters"}:
         failures.append(f"a4mer-ros reaches {name[dep]} ({' -> '.join(path)}): the node's crate carries no "
@@ -238,7 +246,7 @@ if failures:
     for f in failures:
         print(f"  {f}", file=sys.stderr)
     sys.exit(1)
-print("layers: every crate depends only where ARCHITECTURE.md allows; the node's crate and motion import "
-      "reach no burn crate; the node's crate reaches no bag storage or plotting; the device CLI reaches "
+print("layers: every crate depends only where ARCHITECTURE.md allows; the runtime, the node's crate, bag, "
+      "replay and motion import reach no burn crate; the node's crate reaches no bag storage or plotting; the device CLI reaches "
       "no training code")
 PY

@@ -8,7 +8,7 @@
 # PyTorch's CPU-only wheel index (https://download.pytorch.org/whl/cpu): PyPI's x86_64 torch is
 # the CUDA build, 4.1 GB of wheels and 6.6 GB installed. Either works here: with no GPU, libtorch
 # reports no CUDA device and the tch-cuda tests print why they skip. A4MER_TORCH_KEEP=1 uses the
-# torch already installed, whatever its version (a Jetson's JetPack PyTorch; runtime/README.md).
+# torch already installed, whatever its version (a Jetson's JetPack PyTorch; burn-model/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +43,8 @@ export LIBTORCH_USE_PYTORCH=1
 export LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # One cargo invocation, one feature set: every tch test has `libtorch` in its name.
-features=a4mer-runtime/tch,a4mer-measure/tch,a4mer-cli/tch,a4mer-hw-tests/tch
-packages=(-p a4mer-runtime -p a4mer-measure -p a4mer-cli -p a4mer-hw-tests)
+features=a4mer-burn-model/tch,a4mer-measure/tch,a4mer-cli/tch,a4mer-hw-tests/tch
+packages=(-p a4mer-burn-model -p a4mer-measure -p a4mer-cli -p a4mer-hw-tests)
 step "build (tch)"
 cargo test --locked "${packages[@]}" --features "$features" --no-run
 step "tests (tch): parity with ndarray on mocap (hw-tests: CUDA and its CPU twin), CLI backends and bench, tch-cuda skip reason"

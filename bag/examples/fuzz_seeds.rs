@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 use a4mer_bag::{QosProfile, write_pose_frames};
+use a4mer_burn_model::BurnArtifact;
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::fresh_model;
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
 use a4mer_ros::adapters::{ZedAdapter, skeleton_array};
 use a4mer_ros::msg::zed::{Keypoint3D, Object};
 use a4mer_ros::msg::{self, Header, ObjectsStamped, Point, Pose, PoseArray, RosMessage, Time};
-use a4mer_runtime::artifact::{Artifact, Provenance, fresh_model};
-use a4mer_runtime::device::inference_device;
+use a4mer_runtime::artifact::{Artifact, Provenance};
 use a4mer_runtime::model::A4merConfig;
 use a4mer_runtime::model::segment::SegmenterConfig;
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};

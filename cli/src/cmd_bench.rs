@@ -5,14 +5,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_burn_model::device::{Backend, BackendError, backend_device, inference_device};
+use a4mer_burn_model::load_model;
 use a4mer_measure::bench::{
     BenchReport, BurnComparison, DampedSourceCost, WindowBench, bench_engine, bench_windows, compare_burn,
     damped_source_cost,
 };
 use a4mer_motion::load_motions;
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::{Backend, BackendError, backend_device, inference_device};
-use a4mer_runtime::stream::StreamModel;
 
 use crate::{SourceArgs, print_json};
 
@@ -65,7 +64,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let (model, prov) = load_model(&args.model, &inference_device())
         .with_context(|| format!("loading model {}", args.model.display()))?;
     let stream = Arc::new(
-        StreamModel::new(&model)
+        a4mer_burn_model::stream_model(&model)
             .with_context(|| format!("model {}", args.model.display()))?
             .with_damping_tau(prov.damping_tau()),
     );

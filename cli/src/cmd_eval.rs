@@ -9,12 +9,12 @@ use a4mer_measure::eval::{
 use a4mer_motion::load_motions;
 use a4mer_motion::perturb::Perturbation;
 
+use a4mer_burn_model::device::{Backend, backend_device};
+use a4mer_burn_model::load_model;
 use a4mer_measure::forecaster::{EngineForecaster, ModelForecaster};
 use a4mer_measure::interp_eval::evaluate_interpolation;
 use a4mer_measure::online::{Online, SpanScores};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::{Backend, backend_device};
-use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
+use a4mer_runtime::stream::{EngineConfig, GuardConfig};
 
 use crate::{SourceArgs, print_json};
 
@@ -125,7 +125,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     if let (Some(m), Some(tau)) = (&loaded, damping_tau) {
         let stream = std::sync::Arc::new(
-            StreamModel::new(m)
+            a4mer_burn_model::stream_model(m)
                 .context("preparing the model for the streaming engine")?
                 .with_damping_tau(tau),
         );

@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_motion::import_motion;
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
 use a4mer_runtime::{FPS, NUM_JOINTS, PoseFrame};
 
 use crate::{SourceArgs, print_json};

@@ -200,8 +200,8 @@ fn fill_gaps(args: &ImportArgs) -> Result<()> {
     }
     let bag =
         crate::bag_input::read_bag_people(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let device = a4mer_runtime::device::inference_device();
-    let (model, _) = a4mer_runtime::artifact::load_model(model_path, &device)
+    let device = a4mer_burn_model::device::inference_device();
+    let (model, _) = a4mer_burn_model::load_model(model_path, &device)
         .with_context(|| format!("loading model {}", model_path.display()))?;
     let mut report = Vec::new();
     let mut repaired = Vec::new();

@@ -6,10 +6,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_burn_model::device::{Backend, backend_device};
+use a4mer_burn_model::load_model;
 use a4mer_motion::import_motion;
 use a4mer_runtime::FPS;
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::{Backend, backend_device};
 
 use crate::{SourceArgs, print_json};
 

@@ -9,14 +9,15 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use a4mer_burn_model::BurnArtifact;
+use a4mer_burn_model::device::inference_device;
 use a4mer_measure::bench::bench_engine;
 use a4mer_measure::eval::{Split, evaluate};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::load_motions;
 use a4mer_ros::node::model_bytes;
 use a4mer_runtime::artifact::Artifact;
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::{EngineConfig, GuardConfig, StreamModel};
+use a4mer_runtime::stream::{EngineConfig, GuardConfig};
 
 use crate::selftest_extra::{
     ForecastsHeader, compare_forecasts, engine_forecasts, read_forecasts, run_node, write_forecasts,
@@ -194,7 +195,7 @@ pub fn run(args: SelftestArgs) -> Result<()> {
         .into_model(&inference_device(), &origin)
         .with_context(|| format!("model {origin}"))?;
     let stream = Arc::new(
-        StreamModel::new(&model)
+        a4mer_burn_model::stream_model(&model)
             .context("preparing the engine")?
             .with_damping_tau(damping_tau),
     );

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_measure::soak::soak;
 use a4mer_motion::load_motions;
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::StreamModel;
 
 use crate::{SourceArgs, print_json};
 
@@ -39,7 +38,7 @@ pub fn run(args: SoakArgs) -> Result<()> {
     let (model, prov) = load_model(&args.model, &inference_device())
         .with_context(|| format!("loading model {}", args.model.display()))?;
     let stream = Arc::new(
-        StreamModel::new(&model)
+        a4mer_burn_model::stream_model(&model)
             .with_context(|| format!("model {}", args.model.display()))?
             .with_damping_tau(prov.damping_tau()),
     );

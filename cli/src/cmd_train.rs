@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use a4mer_burn_model::BurnArtifact;
 use a4mer_measure::eval::{Scored, Split, evaluate, fit_damping_tau};
 use a4mer_measure::forecaster::ModelForecaster;
 use a4mer_motion::{collect_motion_files, import_motion};
@@ -271,9 +272,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let (mut model, report, mut created_by) = match &args.decode_from {
         Some(from) => {
-            let (mut model, prov) =
-                a4mer_runtime::artifact::load_model(from, &a4mer_runtime::device::inference_device())
-                    .with_context(|| format!("loading {}", from.display()))?;
+            let (mut model, prov) = a4mer_burn_model::load_model(from, &a4mer_burn_model::device::inference_device())
+                .with_context(|| format!("loading {}", from.display()))?;
             if prov.seed != args.seed {
                 bail!(
                     "train --decode-from {}: the model was trained with --seed {}, not {}; the decode must be fitted on the same augmented clips",
@@ -294,7 +294,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => {
             let base = match &args.encoders_from {
                 Some(from) => Some(
-                    a4mer_runtime::artifact::load_model(from, &a4mer_runtime::device::inference_device())
+                    a4mer_burn_model::load_model(from, &a4mer_burn_model::device::inference_device())
                         .with_context(|| format!("loading {}", from.display()))?
                         .0,
                 ),

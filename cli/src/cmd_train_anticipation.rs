@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
+use a4mer_burn_model::Model;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::artifact::Artifact;
-use a4mer_runtime::model::{AnticipationPrior, Model};
+use a4mer_runtime::model::AnticipationPrior;
 use a4mer_runtime::stream::StreamModel;
 use a4mer_train::anticipation::{AnticipationFitReport, fit_anticipation};
 
@@ -23,7 +24,7 @@ fn fit(stream: StreamModel, train_frames: &[Vec<PoseFrame>]) -> Result<(Anticipa
 /// The prior of a freshly trained model.
 pub fn fit_for(model: &Model, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
     fit(
-        StreamModel::new(model).context("preparing the model for the streaming engine")?,
+        a4mer_burn_model::stream_model(model).context("preparing the model for the streaming engine")?,
         train_frames,
     )
 }

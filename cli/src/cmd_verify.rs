@@ -2,8 +2,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
+use a4mer_burn_model::BurnArtifact;
+use a4mer_burn_model::device::inference_device;
 use a4mer_runtime::artifact::Artifact;
-use a4mer_runtime::device::inference_device;
 use clap::Args;
 
 use crate::bundle::{precision, read_bundle, verify};

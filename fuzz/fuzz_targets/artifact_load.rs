@@ -3,8 +3,9 @@
 //! behind it. Loading must return an error or a model, never panic or allocate without bound.
 #![no_main]
 
+use a4mer_burn_model::BurnArtifact;
 use a4mer_runtime::artifact::Artifact;
-use a4mer_runtime::device::inference_device;
+use a4mer_burn_model::device::inference_device;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,9 @@
 //! and tensor checks. A model that loads must also run: one forecast on a moving body.
 #![no_main]
 
+use a4mer_burn_model::BurnArtifact;
 use a4mer_runtime::artifact::{Artifact, FORMAT_VERSION, MAGIC};
-use a4mer_runtime::device::inference_device;
+use a4mer_burn_model::device::inference_device;
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};

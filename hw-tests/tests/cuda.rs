@@ -18,7 +18,7 @@ mod compare;
 #[cfg(not(feature = "tch"))]
 #[test]
 fn cuda_needs_a_libtorch_build() {
-    use a4mer_runtime::device::{Backend, BackendError, backend_device};
+    use a4mer_burn_model::device::{Backend, BackendError, backend_device};
     let e = backend_device(Backend::TchCuda).unwrap_err();
     assert_eq!(e, BackendError::NotBuilt(Backend::TchCuda));
     assert!(e.to_string().contains("--features tch"), "{e}");
@@ -27,12 +27,13 @@ fn cuda_needs_a_libtorch_build() {
 
 #[cfg(feature = "tch")]
 mod libtorch {
+    use a4mer_burn_model::Model;
+    use a4mer_burn_model::device::{Backend, BackendError, backend_device};
+    use a4mer_burn_model::load_model;
     use a4mer_hw_tests::{bundled_mocap, cuda_expected, repo_root, skip};
     use a4mer_motion::bvh::{ImportOptions, import_bvh};
     use a4mer_runtime::PoseFrame;
-    use a4mer_runtime::artifact::load_model;
-    use a4mer_runtime::device::{Backend, BackendError, backend_device};
-    use a4mer_runtime::model::{Forecast, Model};
+    use a4mer_runtime::model::Forecast;
 
     const REL_TOL: f64 = 1e-4;
     /// Frames of history per window: the 2 s of the evaluation protocol.

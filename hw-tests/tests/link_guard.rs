@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_firmware::link::ModelHealth;
 use a4mer_firmware::monitor::{Mode, Monitor, MonitorConfig, Reason};
 use a4mer_hw_tests::repo_root;
 use a4mer_hw_tests::serial::{LinkReader, pty_pair, take};
 use a4mer_ros::link::{LINK_REACH_STEPS, LinkConfig, LinkSender, Monitored, RigidTransform, link_person, outgoing};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, HealthState, StreamModel};
+use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, HealthState};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use serialport::SerialPort;
 
@@ -47,7 +47,7 @@ fn run(frames: &[PoseFrame], guard: GuardConfig) -> Crossed {
         guard,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(Arc::new(StreamModel::new(&model).unwrap()), config).unwrap();
+    let mut engine = Engine::new(Arc::new(a4mer_burn_model::stream_model(&model).unwrap()), config).unwrap();
     let (device, mut master, _slave) = pty_pair().unwrap();
     master.set_timeout(Duration::from_millis(20)).unwrap();
     let reader = LinkReader::spawn(Box::new(master));

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_measure::bench::MocapLoop;
 use a4mer_motion::{ImportOptions, load_motions};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
+use a4mer_runtime::stream::{Engine, EngineConfig};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,7 +39,7 @@ fn timed(engine: &mut Engine, source: &mut MocapLoop, iters: u64, want_close: Op
 
 fn engine(c: &mut Criterion) {
     let (model, _) = load_model(&repo().join("models/a4mer-small.a4m"), &inference_device()).expect("bundled model");
-    let stream = Arc::new(StreamModel::new(&model).expect("stream model"));
+    let stream = Arc::new(a4mer_burn_model::stream_model(&model).expect("stream model"));
     let motions = load_motions(&[repo().join("data/mocap")], &ImportOptions::default()).expect("bundled mocap");
     let takes: Vec<_> = motions.iter().map(|m| m.frames.as_slice()).collect();
     let mut g = c.benchmark_group("engine_push");

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use a4mer_runtime::model::nn::head_input_dim;
-use a4mer_runtime::model::{Model, ModelError, host};
+use a4mer_burn_model::nn::head_input_dim;
+use a4mer_burn_model::{Model, host};
+use a4mer_runtime::model::ModelError;
 use a4mer_runtime::stream::{Engine, EngineConfig, EngineError, StreamError, StreamModel};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 

@@ -18,14 +18,8 @@ use crate::online::Online;
 use a4mer_motion::Motion;
 use a4mer_motion::perturb::Perturbation;
 
-/// Forecast length in frames (1 s at 30 Hz).
-pub const HORIZON_STEPS: usize = 30;
-/// Most past frames a forecaster is shown (2 s).
-pub const OBSERVE_FRAMES: usize = 60;
-/// Horizons reported, in milliseconds: the engine's own, which its guard scores live.
-pub use a4mer_runtime::stream::HORIZONS_MS;
-/// Share of each recording, at its end, held out from training.
-pub const HOLDOUT_FRACTION: f64 = 0.2;
+use crate::protocol::mean_error;
+pub use crate::protocol::{HOLDOUT_FRACTION, HORIZON_STEPS, HORIZONS_MS, OBSERVE_FRAMES, Split};
 
 /// A forecast of `HORIZON_STEPS` poses, step `k` at origin + (k+1)/30 s.
 pub type Forecast = [Joints; HORIZON_STEPS];
@@ -142,40 +136,6 @@ pub fn fit_damping_tau(streams: &[Scored<'_>], stride: usize) -> Option<f32> {
     }
     let best = (0..grid.len()).min_by(|a, b| sums[*a].total_cmp(&sums[*b]))?;
     Some(grid[best])
-}
-
-/// Which part of each recording to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Split {
-    All,
-    /// The first 80 % of each recording.
-    Train,
-    /// The last 20 % of each recording.
-    Heldout,
-}
-
-impl std::str::FromStr for Split {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "all" => Ok(Split::All),
-            "train" => Ok(Split::Train),
-            "heldout" | "held-out" | "test" => Ok(Split::Heldout),
-            _ => Err(format!("unknown split {s:?} (expected all, train or heldout)")),
-        }
-    }
-}
-
-impl Split {
-    pub fn frames<'a>(&self, frames: &'a [PoseFrame]) -> &'a [PoseFrame] {
-        let cut = ((frames.len() as f64) * (1.0 - HOLDOUT_FRACTION)).round() as usize;
-        match self {
-            Split::All => frames,
-            Split::Train => &frames[..cut],
-            Split::Heldout => &frames[cut..],
-        }
-    }
 }
 
 /// Window origins of a recording of `len` frames: every `stride` frames, with a full
@@ -298,12 +258,6 @@ impl Accumulator {
 /// Index into a forecast of the step at `ms` after the origin.
 pub fn horizon_step(ms: u32) -> usize {
     (ms as usize * FPS as usize).div_ceil(1000) - 1
-}
-
-/// Mean joint distance in metres over `scored` joints (0 when none), in the world frame or
-/// relative to each pose's own pelvis.
-pub(crate) fn mean_error(pred: &Joints, gt: &Joints, scored: &[bool; NUM_JOINTS], pelvis_relative: bool) -> f64 {
-    a4mer_runtime::stats::mpjpe_m(pred, gt, scored, pelvis_relative).unwrap_or(0.0)
 }
 
 /// Run the protocol over `motions` with the baselines and, if given, a model.

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use a4mer_burn_model::Model;
 use a4mer_runtime::PoseFrame;
-use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 
 use crate::eval::{Forecast, Forecaster, HORIZON_STEPS, ZeroVelocity};

@@ -5,7 +5,8 @@
 //! ones −0.4 %, +3.5 %, +6.8 %, +7.1 %). Gaps longer than the head takes are listed, not
 //! filled: inventing a second of motion is not a repair.
 
-use a4mer_runtime::model::{Model, interp_base};
+use a4mer_burn_model::Model;
+use a4mer_runtime::model::interp_base;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 use serde::Serialize;
 
@@ -111,8 +112,8 @@ pub fn fill_gaps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use a4mer_runtime::artifact::load_model;
-    use a4mer_runtime::device::inference_device;
+    use a4mer_burn_model::device::inference_device;
+    use a4mer_burn_model::load_model;
 
     use a4mer_motion::bvh::{ImportOptions, import_bvh};
 

@@ -6,11 +6,12 @@
 //! both methods see the history and the frame after the gap and fill the hidden frames,
 //! which are then scored (world MPJPE, mm) on the joints valid at both ends and in truth.
 
-use a4mer_runtime::model::{Model, interp_base};
+use a4mer_burn_model::Model;
+use a4mer_runtime::model::interp_base;
 use a4mer_runtime::{FPS, NUM_JOINTS};
 use serde::Serialize;
 
-use crate::eval::{OBSERVE_FRAMES, Split, mean_error};
+use crate::protocol::{OBSERVE_FRAMES, Split, mean_error};
 use a4mer_motion::Motion;
 
 /// The gaps scored, in milliseconds. The head fills at most `horizon - 1` frames, so the

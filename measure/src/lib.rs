@@ -10,4 +10,5 @@ pub mod forecaster;
 pub mod gaps;
 pub mod interp_eval;
 pub mod online;
+pub mod protocol;
 pub mod soak;

@@ -9,9 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
 use a4mer_runtime::stream::{Engine, EngineConfig, StreamModel};
 
 #[test]
@@ -24,7 +24,7 @@ fn the_burn_free_engine_forecasts_the_same_bits_as_the_burn_built_one() {
     for name in ["a4mer-small.a4m", "a4mer-small-int8.a4m"] {
         let path = root.join("models").join(name);
         let (model, _) = load_model(&path, &inference_device()).unwrap();
-        let from_burn = Arc::new(StreamModel::new(&model).unwrap());
+        let from_burn = Arc::new(a4mer_burn_model::stream_model(&model).unwrap());
         let from_tensors = Arc::new(StreamModel::load(&path).unwrap());
         assert_eq!(from_tensors.is_int8(), name.contains("int8"), "{name}");
         assert_eq!(

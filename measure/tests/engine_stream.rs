@@ -11,10 +11,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
+use a4mer_burn_model::Model;
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{
     Anticipation, Engine, EngineConfig, GuardConfig, HORIZONS_MS, HealthState, Reject, StreamError, StreamModel,
     Tracks, TracksConfig, horizon_step,
@@ -51,7 +51,7 @@ fn model() -> &'static (Model, Arc<StreamModel>) {
     M.get_or_init(|| {
         let path = common::repo_root().join("models/a4mer-small.a4m");
         let (model, _) = load_model(&path, &inference_device()).unwrap();
-        let stream = Arc::new(StreamModel::new(&model).unwrap());
+        let stream = Arc::new(a4mer_burn_model::stream_model(&model).unwrap());
         (model, stream)
     })
 }
@@ -190,7 +190,7 @@ fn push_allocates_nothing_once_running() {
 fn int8_push_allocates_nothing_once_running() {
     let path = common::repo_root().join("models/a4mer-small-int8.a4m");
     let (model, _) = load_model(&path, &inference_device()).unwrap();
-    let stream = Arc::new(StreamModel::new(&model).unwrap());
+    let stream = Arc::new(a4mer_burn_model::stream_model(&model).unwrap());
     assert!(stream.is_int8());
     allocates_nothing(Engine::new(stream, EngineConfig::default()).unwrap());
 }
@@ -386,7 +386,7 @@ fn the_guard_keeps_a_wrong_model_from_the_published_forecast() {
         ("wrong", &wrong, unadapted),
         ("wrong, adapted", &wrong, EngineConfig::default()),
     ] {
-        let mut e = Engine::new(Arc::new(StreamModel::new(m).unwrap()), config).unwrap();
+        let mut e = Engine::new(Arc::new(a4mer_burn_model::stream_model(m).unwrap()), config).unwrap();
         for (k, f) in held_out.iter().enumerate() {
             let f = PoseFrame {
                 stamp_ns: frame_period_ns(k as u64),

@@ -6,9 +6,9 @@
 #[path = "../../motion/tests/common/mod.rs"]
 mod common;
 
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
 use a4mer_motion::bvh::{ImportOptions, import_bvh};
-use a4mer_runtime::artifact::load_model;
-use a4mer_runtime::device::inference_device;
 use a4mer_runtime::{PoseFrame, SMPL24};
 
 fn joint(name: &str) -> usize {

@@ -9,8 +9,8 @@ use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
+use a4mer_burn_model::host;
 use a4mer_measure::bench::Stats;
-use a4mer_runtime::model::host;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BurnInt8Row {

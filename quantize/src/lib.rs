@@ -22,14 +22,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use a4mer_burn_model::Model;
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::{BurnArtifact, fresh_model};
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::artifact::{
-    ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Artifact, ArtifactError, DataFile, Quantization, fresh_model,
+    ACTIVATIONS_DYNAMIC, ACTIVATIONS_STATIC, Artifact, ArtifactError, DataFile, Quantization,
 };
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::model::Model;
 use a4mer_runtime::model::quant::QMAX;
-use a4mer_runtime::stream::{Engine, EngineConfig, EngineError, StreamModel};
+use a4mer_runtime::stream::{Engine, EngineConfig, EngineError};
 
 pub use report::{Report, ReportOptions};
 
@@ -181,7 +182,7 @@ pub fn calibrate(model: &Model, recordings: &[Recording], method: Method) -> Res
     {
         return Err(QuantError::Percentile(p));
     }
-    let (stream, observers) = StreamModel::observed(model)?;
+    let (stream, observers) = a4mer_burn_model::observed_stream_model(model)?;
     let stream = Arc::new(stream);
     let (mut frames, mut atoms, mut dropped) = (0u64, 0u64, 0u64);
     for rec in recordings {
@@ -270,12 +271,13 @@ pub fn run(req: &Request) -> Result<Outcome, QuantError> {
     let device = inference_device();
     // The engine's layer names from the config alone: the tensors are checked against the
     // scheme before the loader can reject one as merely "unexpected".
-    let engine_layers: Vec<String> = StreamModel::new(&fresh_model(f32_art.payload.config.clone(), 0, &device))?
-        .net()
-        .layers()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let engine_layers: Vec<String> =
+        a4mer_burn_model::stream_model(&fresh_model(f32_art.payload.config.clone(), 0, &device))?
+            .net()
+            .layers()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
     for (name, rec) in &f32_art.payload.tensors {
         scheme::classify(name, &rec.shape, &engine_layers, &req.keep_f32)?;
     }

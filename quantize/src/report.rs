@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use a4mer_burn_model::Model;
 use a4mer_measure::bench::{Stats, bench_engine, median_round};
 use a4mer_measure::eval::{HORIZONS_MS, Split, evaluate, evaluate_perturbations};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::perturb::Perturbation;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::artifact::DampingTau;
-use a4mer_runtime::model::Model;
 use a4mer_runtime::stream::{Engine, EngineConfig, GuardConfig, StreamModel};
 
 use crate::burn_int8::{self, BurnInt8Row};
@@ -169,8 +169,8 @@ pub fn measure(
     int8_size: u64,
     opts: &ReportOptions,
 ) -> Result<Report, QuantError> {
-    let f32_stream = Arc::new(StreamModel::new(f32_model)?.with_damping_tau(damping_tau));
-    let int8_stream = Arc::new(StreamModel::new(int8_model)?.with_damping_tau(damping_tau));
+    let f32_stream = Arc::new(a4mer_burn_model::stream_model(f32_model)?.with_damping_tau(damping_tau));
+    let int8_stream = Arc::new(a4mer_burn_model::stream_model(int8_model)?.with_damping_tau(damping_tau));
     let motions: Vec<a4mer_motion::Motion> = opts.data.iter().map(to_motion).collect();
     // The models' own forecasts: the guard would hide drift behind the baselines.
     let raw = EngineConfig {

@@ -3,15 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use a4mer_burn_model::BurnArtifact;
+use a4mer_burn_model::device::inference_device;
+use a4mer_burn_model::load_model;
+use a4mer_burn_model::params::NamedTensor;
 use a4mer_measure::eval::Split;
 use a4mer_motion::bvh::ImportOptions;
 use a4mer_motion::import_bvh;
 use a4mer_quantize::{Activations, QuantError, Recording, ReportOptions, Request, run};
-use a4mer_runtime::artifact::{ACTIVATIONS_DYNAMIC, Artifact, ArtifactError, TensorRecord, load_model};
-use a4mer_runtime::device::inference_device;
-use a4mer_runtime::model::params::NamedTensor;
+use a4mer_runtime::artifact::{ACTIVATIONS_DYNAMIC, Artifact, ArtifactError, TensorRecord};
 use a4mer_runtime::model::quant::ActScale;
-use a4mer_runtime::stream::StreamModel;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -140,7 +141,7 @@ fn int8_artifact_round_trip_streams_in_int8_and_tracks_f32() {
     // One load API: the int8 artifact gives a model whose engine runs int8.
     let (m, _) = load_model(&out, &inference_device()).unwrap();
     assert!(m.quant.is_some());
-    assert!(StreamModel::new(&m).unwrap().is_int8());
+    assert!(a4mer_burn_model::stream_model(&m).unwrap().is_int8());
     let art = Artifact::load(&out).unwrap();
     let q = art.payload.quantization.clone().unwrap();
     assert_eq!(q.activations, ACTIVATIONS_DYNAMIC);
@@ -215,7 +216,7 @@ fn int8_artifact_round_trip_streams_in_int8_and_tracks_f32() {
         .unwrap()
         .into_model(&inference_device(), "mem")
         .unwrap();
-    assert!(StreamModel::new(&m).unwrap().is_int8());
+    assert!(a4mer_burn_model::stream_model(&m).unwrap().is_int8());
     stat.payload
         .quantization
         .as_mut()

@@ -20,17 +20,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[cfg(feature = "burn")]
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, CodecError};
 use crate::model::features::NormStats;
-#[cfg(feature = "burn")]
-use crate::model::native::NativeNet;
-#[cfg(feature = "burn")]
-use crate::model::params;
 use crate::model::quant::{Int8Layer, Int8Weights};
 use crate::model::tensors::{FillError, TensorMap};
 
@@ -38,8 +32,6 @@ use crate::model::tensors::{FillError, TensorMap};
 mod quantization;
 /// One tensor's stored form (f32 or int8).
 mod tensors;
-#[cfg(feature = "burn")]
-use crate::model::{A4mer, Model};
 use crate::model::{A4merConfig, AnticipationPrior, MotifVocab, PriorError};
 use crate::skeleton::Skeleton;
 use crate::stream::{DAMPING_TAU_S, damping_tau_is_valid};
@@ -279,32 +271,6 @@ fn codec_err(origin: &str, e: CodecError) -> ArtifactError {
 }
 
 impl Artifact {
-    /// Package a model.
-    #[cfg(feature = "burn")]
-    pub fn from_model(model: &Model, provenance: Provenance) -> Self {
-        let tensors = params::named_tensors(&model.net)
-            .iter()
-            .map(|(k, v)| (k.clone(), TensorRecord::from_f32(v)))
-            .collect();
-        Self {
-            payload: Payload {
-                config: model.config.clone(),
-                skeleton: model.skeleton.clone(),
-                norm: model.norm.clone(),
-                vocab: model.vocab.clone(),
-                tensors,
-                provenance,
-                anticipation: model.anticipation.clone(),
-                quantization: None,
-            },
-            format_version: if model.anticipation.is_some() {
-                FORMAT_VERSION
-            } else {
-                ANTICIPATION_FORMAT_VERSION - 1
-            },
-        }
-    }
-
     /// True for an int8 artifact (a quantization section or any int8 tensor).
     pub fn is_int8(&self) -> bool {
         self.payload.quantization.is_some() || self.payload.tensors.values().any(TensorRecord::is_int8)
@@ -486,87 +452,12 @@ impl Artifact {
         Ok((tensors, p.quantization.is_some().then_some(int8)))
     }
 
-    /// Build the modules from the config and fill them by tensor name; every shape is checked.
-    #[cfg(feature = "burn")]
-    pub fn into_model(self, device: &Device, origin: &str) -> Result<Model, ArtifactError> {
-        if self.is_int8() && crate::device::is_libtorch(device) {
-            return Err(ArtifactError::Int8OnLibtorch { origin: origin.into() });
-        }
-        let (tensors, int8) = self.weights(origin)?;
-        let p = self.payload;
-        // Cheap for any config that passed `validate` (bounded parameters and layers): burn
-        // initializes parameters lazily, so nothing large is allocated before `fill` has
-        // checked that the file carries every tensor with its exact shape.
-        let net = A4mer::new(&p.config, device);
-        let net = params::fill(net, &tensors, device).map_err(|cause| ArtifactError::Tensors {
-            origin: origin.into(),
-            cause,
-        })?;
-        let quant = match int8 {
-            Some(int8) => {
-                // The engine's layers must take every int8 layer; checked now, so a loaded
-                // model always streams.
-                NativeNet::from_burn(&net, &p.config)
-                    .set_int8(&int8)
-                    .map_err(|message| ArtifactError::Quant {
-                        origin: origin.into(),
-                        message,
-                    })?;
-                Some(std::sync::Arc::new(int8))
-            }
-            None => None,
-        };
-        Ok(Model {
-            net,
-            config: p.config,
-            norm: p.norm,
-            vocab: p.vocab,
-            skeleton: p.skeleton,
-            device: device.clone(),
-            quant,
-            anticipation: p.anticipation,
-        })
-    }
-
     pub fn load(path: &Path) -> Result<Self, ArtifactError> {
         let bytes = std::fs::read(path).map_err(|cause| ArtifactError::Io {
             path: path.display().to_string(),
             cause,
         })?;
         Self::from_bytes(&bytes, &path.display().to_string())
-    }
-}
-
-/// Load a model from an `.a4m` file: all checks, then the modules.
-#[cfg(feature = "burn")]
-pub fn load_model(path: &Path, device: &Device) -> Result<(Model, Provenance), ArtifactError> {
-    let art = Artifact::load(path)?;
-    let prov = art.payload.provenance.clone();
-    let model = art.into_model(device, &path.display().to_string())?;
-    Ok((model, prov))
-}
-
-/// A fresh, untrained model (deterministic for a seed). Used by training and tests.
-#[cfg(feature = "burn")]
-pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
-    let net = params::init_params(A4mer::new(&config, device), seed, device);
-    let k = config.n_motifs;
-    let d = config.d_model;
-    Model {
-        net,
-        norm: NormStats::identity(config.horizon),
-        vocab: MotifVocab {
-            k,
-            d,
-            centroids: vec![0.0; k * d],
-            temperature: 1.0,
-            mirror_of: (0..k as u32).collect(),
-        },
-        skeleton: Skeleton::smpl24(),
-        config,
-        device: device.clone(),
-        quant: None,
-        anticipation: None,
     }
 }
 

@@ -1,18 +1,16 @@
 //! a4mer-runtime: the canonical pose types, skeletons and joint maps that every other
-//! crate speaks, the A4Mer model (the `.a4m` artifact, the per-frame kernels, and with the
-//! `burn` feature the burn modules) and the streaming engine.
+//! crate speaks, the A4Mer model as it ships (the `.a4m` artifact and the per-frame
+//! kernels) and the streaming engine.
 //!
-//! Without the `burn` feature (what the node builds) the crate still loads an artifact into
-//! a `stream::StreamModel` and streams it: the engine runs its own kernels, so burn is only
-//! needed to train, export, run the offline batch model and test parity.
+//! It links no burn: an artifact loads into a `stream::StreamModel` and streams on the
+//! engine's own kernels. The burn modules that train, export, run the offline batch model
+//! and hold the kernels to parity live in `a4mer-burn-model`.
 //!
 //! Canonical conventions: SMPL-24 joints, metres, REP-103 axes (x forward, y left, z up),
 //! timestamps in nanoseconds.
 
 pub mod artifact;
 pub mod codec;
-#[cfg(feature = "burn")]
-pub mod device;
 pub mod digest;
 pub mod joint_map;
 pub mod model;

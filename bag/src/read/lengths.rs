@@ -5,8 +5,16 @@ use std::path::{Path, PathBuf};
 
 use mcap::records::Record;
 
-use super::mcap_store::mcap_err;
 use crate::BagError;
+
+/// An `mcap` error at `offset` of `path`, as the reader reports it.
+pub(super) fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + '_ {
+    move |cause| BagError::Mcap {
+        path: path.to_path_buf(),
+        offset,
+        cause: Box::new(cause),
+    }
+}
 
 /// A record whose nested length prefixes do not fit inside it.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use mcap::records::Record;
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
 
 use super::Raw;
-use super::lengths::{check_record_lengths, parse_record};
+use super::lengths::{check_record_lengths, mcap_err, parse_record};
 use crate::qos::parse_qos_profiles;
 use crate::{BagError, TopicInfo};
 
@@ -24,14 +24,6 @@ fn reader_options() -> LinearReaderOptions {
     LinearReaderOptions::default()
         .with_prevalidate_chunk_crcs(true)
         .with_record_length_limit(RECORD_LENGTH_LIMIT)
-}
-
-pub(super) fn mcap_err(path: &Path, offset: u64) -> impl Fn(mcap::McapError) -> BagError + '_ {
-    move |cause| BagError::Mcap {
-        path: path.to_path_buf(),
-        offset,
-        cause: Box::new(cause),
-    }
 }
 
 struct McapChannel {

@@ -1,6 +1,6 @@
 //! The model's shape: [`A4merConfig`], its checks, and every tensor it has by name and
 //! shape. Plain data, so the engine can be built from an artifact without burn; the burn
-//! modules (`nn`, with the `burn` feature) are built from the same config, and a test checks
+//! modules (`a4mer-burn-model`'s `nn`) are built from the same config, and a test there checks
 //! that they have exactly the tensors [`A4merConfig::tensor_shapes`] lists.
 
 use serde::{Deserialize, Serialize};

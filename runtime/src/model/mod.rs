@@ -1,7 +1,6 @@
 //! The A4Mer model: its config and tensors by name, per-frame features, segmentation, the
-//! network the streaming engine runs (`native`, built from an artifact's tensors), and with
-//! the `burn` feature the burn modules (`nn`) and the offline (batch) inference API that
-//! training, evaluation, `a4mer motifs` and the streaming engine's parity tests use.
+//! network the streaming engine runs (`native`, built from tensors by name). The burn
+//! modules and the offline (batch) inference API live in `a4mer-burn-model`.
 
 pub mod config;
 pub mod features;
@@ -12,16 +11,6 @@ pub mod quant;
 pub mod segment;
 pub mod tensors;
 
-#[cfg(feature = "burn")]
-pub mod batch;
-#[cfg(feature = "burn")]
-pub mod nn;
-/// The burn model: `Model`, its batch forecasts, motifs and interpolation.
-#[cfg(feature = "burn")]
-mod offline;
-#[cfg(feature = "burn")]
-pub mod params;
-
 use serde::{Deserialize, Serialize};
 
 use crate::pose::{Joints, NUM_JOINTS, PoseFrame};
@@ -29,10 +18,6 @@ use features::{CONT_DIM, FEAT_DIM, FeatureError, POSE_DIM, world_to_heading};
 
 pub use config::A4merConfig;
 pub use motif_prior::{AnticipationPrior, PriorError};
-#[cfg(feature = "burn")]
-pub use nn::A4mer;
-#[cfg(feature = "burn")]
-pub use offline::{Model, Prepared, host, prepare, surprise};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
@@ -196,8 +181,7 @@ pub fn interp_extra(
     out
 }
 
-/// What the tests share with or without burn: a tiny config and an artifact of it.
-#[cfg(test)]
-pub(crate) mod test_support;
-#[cfg(all(test, feature = "burn"))]
-pub(crate) mod tests;
+/// What the tests here and in the burn model's crate share: a tiny config and an artifact
+/// of it, made without burn.
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;

@@ -7,11 +7,10 @@
 //! budget goes to overhead (measured in `a4mer bench --backend burn`). These kernels do
 //! the arithmetic only, allocate nothing after construction, and use AVX2/NEON through
 //! run-time dispatch (`multiversion`). The burn modules stay the definition: training,
-//! offline batch inference and the parity tests use them. `NativeNet` is built either from
-//! them by field (`from_burn`, with the `burn` feature: a changed module that this code does
-//! not follow fails to build or fails parity) or from an artifact's tensors by name
-//! (`from_tensors`: no burn, so the node does not link it); a test holds the two to the
-//! same bits.
+//! offline batch inference and the parity tests use them (`a4mer-burn-model`). `NativeNet`
+//! is built from tensors by name (`from_tensors`), from an artifact or from the burn
+//! modules' named tensors, so this crate links no burn; a changed module that this code does
+//! not follow fails the parity tests there.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,9 +23,6 @@ mod int8;
 
 mod block;
 mod dense;
-/// Built from the burn modules, field by field (the parity reference).
-#[cfg(feature = "burn")]
-mod from_burn;
 /// Built from an artifact's tensors by name, without burn (what the node runs).
 mod from_tensors;
 
@@ -324,75 +320,5 @@ mod tests {
             q: None,
             observer: None,
         }
-    }
-
-    #[cfg(feature = "burn")]
-    #[test]
-    fn every_engine_layer_is_named_like_its_tensors() {
-        let device = crate::device::inference_device();
-        let cfg = crate::model::tests::tiny_config();
-        let m = crate::artifact::fresh_model(cfg.clone(), 1, &device);
-        let net = NativeNet::from_burn(&m.net, &m.config);
-        let tensors = crate::model::params::named_tensors(&m.net);
-        for d in net.layers() {
-            let w = tensors
-                .get(&format!("{}.weight", d.name))
-                .unwrap_or_else(|| panic!("no tensor {}.weight", d.name));
-            assert_eq!(w.shape, vec![d.n_in, d.n_out], "{}", d.name);
-        }
-        let blocks = cfg.atom_layers + cfg.motif_layers;
-        assert_eq!(net.layers().len(), 2 + 4 * blocks + 5 + 2);
-    }
-
-    #[cfg(feature = "burn")]
-    #[test]
-    fn the_config_lists_exactly_the_burn_modules_tensors() {
-        let device = crate::device::inference_device();
-        for cfg in [crate::model::tests::tiny_config(), crate::model::A4merConfig::small()] {
-            let net = crate::model::A4mer::new(&cfg, &device);
-            let mut burn = crate::model::params::param_shapes(&net);
-            let mut listed = cfg.tensor_shapes();
-            burn.sort();
-            listed.sort();
-            assert_eq!(listed, burn);
-            let count: usize = listed.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
-            assert_eq!(Some(count), cfg.param_count());
-        }
-    }
-
-    #[cfg(feature = "burn")]
-    #[test]
-    fn from_tensors_copies_the_weights_from_burn_copies() {
-        use crate::model::tensors::FillError;
-        let device = crate::device::inference_device();
-        let cfg = crate::model::tests::tiny_config();
-        let m = crate::artifact::fresh_model(cfg.clone(), 7, &device);
-        let mut tensors = crate::model::params::named_tensors(&m.net);
-        let net = NativeNet::from_tensors(&tensors, &cfg).unwrap();
-        assert_eq!(format!("{net:?}"), format!("{:?}", NativeNet::from_burn(&m.net, &cfg)));
-        // What the burn loader refuses, this refuses with the same error.
-        let burn_fill = |t: &crate::model::tensors::TensorMap| {
-            crate::model::params::fill(crate::model::A4mer::new(&cfg, &device), t, &device).err()
-        };
-        let extra = crate::model::tensors::NamedTensor {
-            shape: vec![1],
-            values: vec![0.0],
-        };
-        tensors.insert("extra".into(), extra);
-        let e = NativeNet::from_tensors(&tensors, &cfg).err();
-        assert_eq!(e, Some(FillError::Unexpected("extra".into())));
-        assert_eq!(e, burn_fill(&tensors));
-        tensors.remove("extra");
-        let interp = tensors.remove("interp.l2.bias");
-        let e = NativeNet::from_tensors(&tensors, &cfg).err();
-        assert_eq!(e, Some(FillError::Missing("interp.l2.bias".into())));
-        assert_eq!(e, burn_fill(&tensors));
-        if let Some(mut t) = interp {
-            t.shape = vec![t.values.len(), 1];
-            tensors.insert("interp.l2.bias".into(), t);
-        }
-        let e = NativeNet::from_tensors(&tensors, &cfg).err();
-        assert!(matches!(e, Some(FillError::Shape { .. })), "{e:?}");
-        assert_eq!(e, burn_fill(&tensors));
     }
 }

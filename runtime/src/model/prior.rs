@@ -11,6 +11,9 @@
 //! training data. In a smooth regime at ordinary speed it is the damped-velocity prior plus
 //! the residual; near stillness the residual shrinks; under jitter the velocities are
 //! averaged and the anchor pulled back towards the recent frames.
+//!
+//! This module and `features` use each other on purpose: the normalisation (`NormStats`,
+//! there) carries this calibration, and the kinematics here are read from its frames.
 
 use serde::{Deserialize, Serialize};
 

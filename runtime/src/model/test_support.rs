@@ -12,7 +12,7 @@ use crate::artifact::{Artifact, Payload, Provenance, TensorRecord};
 use crate::model::tensors::NamedTensor;
 use crate::skeleton::Skeleton;
 
-pub(crate) fn tiny_config() -> A4merConfig {
+pub fn tiny_config() -> A4merConfig {
     A4merConfig {
         d_model: 16,
         n_heads: 2,
@@ -37,7 +37,7 @@ pub(crate) fn tiny_config() -> A4merConfig {
 /// An f32 artifact of `config` with every tensor the config lists (values in ±0.1 from a
 /// 64-bit LCG seeded by `seed`), the identity normalisation and a zero vocabulary, as
 /// `artifact::fresh_model` packs an untrained model, but without burn.
-pub(crate) fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact {
+pub fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact {
     let mut state = seed;
     let mut next = move || {
         state = state
@@ -83,7 +83,7 @@ pub(crate) fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact 
 
 /// Stream `frames` frames of a synthetic person walking along x at 0.5 m/s through `engine`,
 /// checking that every forecast is finite; returns how many frames gave one.
-pub(crate) fn stream_walking(engine: &mut crate::stream::Engine, frames: i64) -> usize {
+pub fn stream_walking(engine: &mut crate::stream::Engine, frames: i64) -> usize {
     let mut forecasts = 0;
     for t in 0..frames {
         let s = t as f32 / 30.0;

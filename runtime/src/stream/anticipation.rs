@@ -4,8 +4,38 @@
 use crate::model::ForecastStep;
 use crate::pose::NUM_JOINTS;
 
-use super::engine::{MAX_HORIZON, MAX_TOP_K, StreamError};
+use super::conditioner::Reject;
 use super::guard::GuardView;
+use crate::model::features::FeatureError;
+
+/// Longest forecast an anticipation carries (the model's `horizon` must fit).
+pub const MAX_HORIZON: usize = 60;
+/// Most next-motif candidates an anticipation carries.
+pub const MAX_TOP_K: usize = 8;
+
+/// Why a frame produced no new anticipation. Every one is counted in [`Health`].
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Rejected(#[from] Reject),
+    #[error("frame at stamp_ns {stamp_ns}: the pelvis is missing or not finite")]
+    NoPelvis { stamp_ns: i64 },
+    #[error("frame at stamp_ns {stamp_ns}: joint {joint} is {distance_m:.0} m from the origin (limit {limit_m} m)")]
+    OutOfRange {
+        stamp_ns: i64,
+        joint: usize,
+        distance_m: f32,
+        limit_m: f32,
+    },
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    #[error(
+        "frame at stamp_ns {stamp_ns}: the pelvis moved at {speed_mps:.0} m/s; stream reset (not the same person, or a tracking error)"
+    )]
+    Teleport { stamp_ns: i64, speed_mps: f32 },
+    #[error("frame at stamp_ns {stamp_ns}: the model produced a non-finite output; stream reset")]
+    NonFiniteOutput { stamp_ns: i64 },
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HealthState {

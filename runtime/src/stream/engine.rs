@@ -14,15 +14,17 @@ use std::sync::Arc;
 
 pub use crate::model::ForecastStep;
 use crate::model::config::head_input_dim;
-use crate::model::features::{CONT_DIM, FEAT_DIM, FeatureError, KIN_DIM, POSE_DIM, frame_features};
+use crate::model::features::{CONT_DIM, FEAT_DIM, KIN_DIM, POSE_DIM, frame_features};
 use crate::model::native::NetState;
 use crate::model::prior::Kinematics;
 use crate::model::segment::Segmenter;
 use crate::model::surprise_mask;
 use crate::pose::{FPS, NUM_JOINTS, PoseFrame};
 
-pub use super::anticipation::{Anticipation, AtomRecord, Health, HealthState, MotifBasis, MotifNext, MotifNow};
-use super::conditioner::{Conditioner, ConditionerConfig, ConfigError, Reject};
+pub use super::anticipation::{
+    Anticipation, AtomRecord, Health, HealthState, MAX_HORIZON, MAX_TOP_K, MotifBasis, MotifNext, MotifNow, StreamError,
+};
+use super::conditioner::{Conditioner, ConditionerConfig, ConfigError};
 use super::guard::{Guard, GuardConfig, GuardScores, GuardView};
 use super::motif_next::{MotifInputs, anticipate, top_k};
 use super::motif_score::{MotifScorer, MotifScores, Published};
@@ -34,10 +36,6 @@ use super::window::{FrameWindow, push_newest};
 pub const MAX_SEGMENT: usize = 32;
 /// Most atoms the atom buffer holds (the model's `n_atoms` must fit).
 pub const MAX_ATOMS: usize = 64;
-/// Longest forecast an anticipation carries (the model's `horizon` must fit).
-pub const MAX_HORIZON: usize = 60;
-/// Most next-motif candidates an anticipation carries.
-pub const MAX_TOP_K: usize = 8;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EngineError {
@@ -55,6 +53,8 @@ pub enum EngineError {
     MaxSpeed(f32),
     #[error("int8 model: {0}")]
     Int8(String),
+    #[error("model weights: {0}")]
+    Weights(crate::model::tensors::FillError),
     #[error("anticipation prior: {0}")]
     Anticipation(String),
 }
@@ -63,30 +63,6 @@ impl From<ConfigError> for EngineError {
     fn from(e: ConfigError) -> Self {
         Self::Conditioner(e)
     }
-}
-
-/// Why a frame produced no new anticipation. Every one is counted in [`Health`].
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-pub enum StreamError {
-    #[error(transparent)]
-    Rejected(#[from] Reject),
-    #[error("frame at stamp_ns {stamp_ns}: the pelvis is missing or not finite")]
-    NoPelvis { stamp_ns: i64 },
-    #[error("frame at stamp_ns {stamp_ns}: joint {joint} is {distance_m:.0} m from the origin (limit {limit_m} m)")]
-    OutOfRange {
-        stamp_ns: i64,
-        joint: usize,
-        distance_m: f32,
-        limit_m: f32,
-    },
-    #[error(transparent)]
-    Feature(#[from] FeatureError),
-    #[error(
-        "frame at stamp_ns {stamp_ns}: the pelvis moved at {speed_mps:.0} m/s; stream reset (not the same person, or a tracking error)"
-    )]
-    Teleport { stamp_ns: i64, speed_mps: f32 },
-    #[error("frame at stamp_ns {stamp_ns}: the model produced a non-finite output; stream reset")]
-    NonFiniteOutput { stamp_ns: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq)]

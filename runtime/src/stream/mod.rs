@@ -33,5 +33,5 @@ pub use guard::{
 };
 pub use motif_score::MotifScores;
 pub use report::OnlineReport;
-pub use stream_model::StreamLoadError;
+pub use stream_model::{StreamLoadError, check_capacity};
 pub use tracks::{Eviction, PersonId, Tracks, TracksConfig};

@@ -8,7 +8,7 @@
 //! stays" per track: where the model is losing, the engine publishes "it stays" (the
 //! guard's rule, applied to the motifs).
 
-use super::engine::MotifNow;
+use super::anticipation::MotifNow;
 use super::guard::Sum;
 
 /// Most frames a transition prediction waits for its motif to change (10 s at 30 Hz);

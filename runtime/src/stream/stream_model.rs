@@ -1,11 +1,9 @@
 //! A loaded model prepared for streaming: the engine's kernels, the normalisation and the
-//! motif vocabulary, shared by every track. Built from an artifact without burn (what the
-//! node does), or with the `burn` feature from a loaded burn [`Model`](crate::model::Model)
+//! motif vocabulary, shared by every track. Built from an artifact (what the node does), or
+//! by `a4mer-burn-model` from a loaded burn model through [`StreamModel::from_parts`]
 //! (training, evaluation, calibration and the parity tests).
 
 use std::path::Path;
-#[cfg(feature = "burn")]
-use std::sync::Arc;
 
 use crate::artifact::{Artifact, ArtifactError, DampingTau, anticipation_note};
 use crate::model::config::A4merConfig;
@@ -138,46 +136,6 @@ impl StreamModel {
         Self::from_artifact(&art, &path.display().to_string())
     }
 
-    /// The engine's view of a loaded model: int8 kernels for the layers an int8 artifact
-    /// quantized, f32 for everything else.
-    #[cfg(feature = "burn")]
-    pub fn new(model: &crate::model::Model) -> Result<Self, EngineError> {
-        let mut s = Self::new_f32(model)?;
-        if let Some(q) = &model.quant {
-            s.net.set_int8(q).map_err(EngineError::Int8)?;
-        }
-        Ok(s)
-    }
-
-    /// Calibration: the f32 engine with an observer on every layer's input (by layer name).
-    #[cfg(feature = "burn")]
-    pub fn observed(
-        model: &crate::model::Model,
-    ) -> Result<
-        (
-            Self,
-            std::collections::BTreeMap<String, Arc<crate::model::quant::ActObserver>>,
-        ),
-        EngineError,
-    > {
-        let mut s = Self::new_f32(model)?;
-        let obs = s.net.observe();
-        Ok((s, obs))
-    }
-
-    #[cfg(feature = "burn")]
-    fn new_f32(model: &crate::model::Model) -> Result<Self, EngineError> {
-        // Checked before the weights are copied out of the modules, as always.
-        check_capacity(&model.config)?;
-        Self::from_parts(
-            NativeNet::from_burn(&model.net, &model.config),
-            model.config.clone(),
-            model.norm.clone(),
-            model.vocab.clone(),
-        )?
-        .with_anticipation(model.anticipation.clone())
-    }
-
     /// Whether any layer runs in int8.
     pub fn is_int8(&self) -> bool {
         self.net.int8_layers() > 0
@@ -193,7 +151,7 @@ impl StreamModel {
 }
 
 /// The engine's buffers are fixed-size (`heapless`): a config beyond them cannot stream.
-fn check_capacity(c: &A4merConfig) -> Result<(), EngineError> {
+pub fn check_capacity(c: &A4merConfig) -> Result<(), EngineError> {
     for (field, value, max) in [
         ("segmenter.l_max", c.segmenter.l_max, MAX_SEGMENT),
         ("n_atoms", c.n_atoms, MAX_ATOMS),
@@ -217,7 +175,6 @@ mod tests {
             .join(name)
     }
 
-    /// Also what `cargo test -p a4mer-runtime --no-default-features` proves without burn.
     #[test]
     fn the_shipped_models_load_and_stream_without_burn() {
         use crate::stream::{Engine, EngineConfig};

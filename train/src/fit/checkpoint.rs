@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use a4mer_burn_model::nn::A4mer;
+use a4mer_burn_model::params::{NamedTensor, named_tensors};
 use a4mer_runtime::artifact::TensorRecord;
 use a4mer_runtime::codec;
-use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::params::{NamedTensor, named_tensors};
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 

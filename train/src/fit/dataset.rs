@@ -1,11 +1,12 @@
 //! Training clips: augmented variants of the training recordings, their features, and
 //! window sampling.
 
+use a4mer_burn_model::batch::WindowInput;
+use a4mer_runtime::model::A4merConfig;
 use a4mer_runtime::model::features::{
     self, CONT_DIM, FEAT_DIM, FeatureError, FrameFeatures, KIN_DIM, NormStats, POSE_DIM, ROOT_DIM, world_to_heading,
 };
 use a4mer_runtime::model::segment;
-use a4mer_runtime::model::{A4merConfig, batch::WindowInput};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use rand::Rng;
 

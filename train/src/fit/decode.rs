@@ -17,10 +17,10 @@
 //! and held its gains at the jitter-damped pooled ones (about half of constant velocity's
 //! at 100 ms, where its own windows want nearly all of it).
 
+use a4mer_burn_model::{Model, host};
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::features::POSE_DIM;
 use a4mer_runtime::model::prior::{DECODE_TERMS, DecodeCalibration, Kinematics, PRIOR_FRAMES};
-use a4mer_runtime::model::{Model, host};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 

@@ -5,10 +5,10 @@
 //! vocabulary was clustered on, so the caller rebuilds it from the moved encoders and
 //! `refit_next_motif` refits the next-motif head on the new codes, everything else frozen.
 
+use a4mer_burn_model::Model;
+use a4mer_burn_model::batch::{Batch, WindowInput};
+use a4mer_burn_model::nn::A4mer;
 use a4mer_runtime::NUM_JOINTS;
-use a4mer_runtime::model::Model;
-use a4mer_runtime::model::batch::{Batch, WindowInput};
-use a4mer_runtime::model::nn::A4mer;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;

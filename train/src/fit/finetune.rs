@@ -1,11 +1,12 @@
 //! Head fine-tuning on frozen encoders: the forecast, next-motif and interpolation
 //! losses, and the validation MPJPE that picks the best epoch.
 
+use a4mer_burn_model::batch::{Batch, WindowInput};
+use a4mer_burn_model::nn::A4mer;
+use a4mer_burn_model::{Model, host};
 use a4mer_runtime::NUM_JOINTS;
-use a4mer_runtime::model::batch::{Batch, WindowInput};
 use a4mer_runtime::model::features::{NormStats, POSE_DIM};
-use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{A4merConfig, Model, host, interp_base, interp_extra, motif_embeddings};
+use a4mer_runtime::model::{A4merConfig, interp_base, interp_extra, motif_embeddings};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::Rng;

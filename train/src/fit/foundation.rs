@@ -3,10 +3,10 @@
 //! a model pre-trained on a larger corpus, and trains only the heads, the motif vocabulary
 //! and the calibrated decode on their data. No pre-training runs.
 
-use a4mer_runtime::artifact::fresh_model;
+use a4mer_burn_model::fresh_model;
+use a4mer_burn_model::nn::A4mer;
+use a4mer_burn_model::{Model, params};
 use a4mer_runtime::model::features::NormStats;
-use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{Model, params};
 use burn::tensor::Device;
 
 use super::{TrainConfig, TrainError};

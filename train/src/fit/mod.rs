@@ -32,11 +32,12 @@ pub use foundation::Foundation;
 use std::path::Path;
 use std::time::Instant;
 
-use a4mer_runtime::artifact::fresh_model;
-use a4mer_runtime::device::{inference_device, training_device};
-use a4mer_runtime::model::batch::WindowInput;
-use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{A4merConfig, Model, MotifVocab, host, params};
+use a4mer_burn_model::batch::WindowInput;
+use a4mer_burn_model::device::{inference_device, training_device};
+use a4mer_burn_model::fresh_model;
+use a4mer_burn_model::nn::A4mer;
+use a4mer_burn_model::{Model, host, params};
+use a4mer_runtime::model::{A4merConfig, MotifVocab};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;

@@ -1,11 +1,12 @@
 //! Pre-training: the masked atom and motif losses against the EMA target, the atom
 //! decoder's reconstruction, the frame predictor, and the surprise threshold it sets.
 
+use a4mer_burn_model::batch::{Batch, WindowInput};
+use a4mer_burn_model::host;
+use a4mer_burn_model::nn::A4mer;
 use a4mer_runtime::NUM_JOINTS;
-use a4mer_runtime::model::batch::{Batch, WindowInput};
 use a4mer_runtime::model::features::{CONT_DIM, FEAT_DIM, NormStats, POSE_DIM};
-use a4mer_runtime::model::nn::A4mer;
-use a4mer_runtime::model::{self, A4merConfig, host};
+use a4mer_runtime::model::{self, A4merConfig};
 use burn::tensor::{Device, Tensor};
 use rand::Rng;
 
@@ -27,7 +28,7 @@ pub(super) fn refresh_surprise(net: &A4mer, clips: &mut [Clip], norm: &NormStats
         for (f, o) in c.raw.iter().zip(feats.iter_mut()) {
             norm.normalize_feat(f, o);
         }
-        c.surprise = model::surprise(net, &feats, device);
+        c.surprise = a4mer_burn_model::surprise(net, &feats, device);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Motif measurements: codes in use, usage entropy, and invariance of the motif sequence
 //! under rotation and mirroring.
 
+use a4mer_burn_model::Model;
 use a4mer_runtime::PoseFrame;
-use a4mer_runtime::model::Model;
 use a4mer_runtime::model::features::{mirror_frame, rotate_frame};
 use serde::Serialize;
 

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use a4mer_burn_model::params::named_tensors;
 use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::A4merConfig;
-use a4mer_runtime::model::params::named_tensors;
 use a4mer_runtime::model::segment::SegmenterConfig;
 
 use super::*;
@@ -173,7 +173,7 @@ fn the_calibrated_decode_fits_its_training_windows_at_least_as_well_as_the_plain
     // Squared error over the training part's windows, as the fit measured it.
     let frames = &data[0][..540];
     let (obs, h) = (cfg.model.obs_frames, cfg.model.horizon);
-    let sq = |m: &a4mer_runtime::model::Model| -> f64 {
+    let sq = |m: &a4mer_burn_model::Model| -> f64 {
         let mut sum = 0.0f64;
         for origin in (obs..frames.len() - h - 1).step_by(2) {
             let f = m.forecast(&frames[origin + 1 - obs..=origin]).unwrap();
@@ -251,7 +251,7 @@ fn end_to_end_fine_tuning_moves_only_what_it_keeps_and_is_deterministic() {
     .unwrap();
     assert_eq!(ra.encoder_finetune_val_mpjpe_mm.len(), 2);
     assert!(ra.encoder_finetune_val_mpjpe_mm.iter().all(|v| v.is_finite()));
-    let enc = |m: &a4mer_runtime::model::Model| {
+    let enc = |m: &a4mer_burn_model::Model| {
         named_tensors(&m.net)
             .into_iter()
             .filter(|(k, _)| k.starts_with("atom.") || k.starts_with("motif."))
@@ -299,7 +299,7 @@ fn a_run_on_a_foundation_keeps_its_encoders_and_normalisation_and_trains_the_hea
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/mocap/bvhtools_test2.bvh");
     let theirs = vec![import_bvh(&p, &ImportOptions::default()).unwrap().frames[1200..1800].to_vec()];
     let cfg = tiny(10, 0, 2);
-    let split = |m: &a4mer_runtime::model::Model| {
+    let split = |m: &a4mer_burn_model::Model| {
         named_tensors(&m.net)
             .into_iter()
             .partition::<Vec<_>, _>(|(k, _)| ["forecast.", "next_motif.", "interp."].iter().any(|h| k.starts_with(h)))

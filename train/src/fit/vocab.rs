@@ -1,7 +1,8 @@
 //! The motif vocabulary: k-means over the trained encoder's motif embeddings.
 
+use a4mer_burn_model::Model;
 use a4mer_runtime::PoseFrame;
-use a4mer_runtime::model::{Model, MotifVocab};
+use a4mer_runtime::model::MotifVocab;
 
 use super::kmeans;
 use super::{TrainError, report, rng_for};

@@ -2,8 +2,6 @@
 //! motif encoder attends over one atom at a time.
 
 use super::dense::{Dense, Norm, gelu, softmax};
-#[cfg(feature = "burn")]
-use crate::model::nn::Block;
 
 #[derive(Clone, Debug)]
 pub(super) struct NBlock {
@@ -77,19 +75,6 @@ fn attend_row(
 }
 
 impl NBlock {
-    #[cfg(feature = "burn")]
-    pub(super) fn from_burn(b: &Block, prefix: &str) -> Self {
-        Self {
-            ln1: Norm::from_burn(&b.ln1),
-            qkv: Dense::from_burn(&b.attn.qkv, format!("{prefix}.attn.qkv")),
-            out: Dense::from_burn(&b.attn.out, format!("{prefix}.attn.out")),
-            ln2: Norm::from_burn(&b.ln2),
-            ff1: Dense::from_burn(&b.ff1, format!("{prefix}.ff1")),
-            ff2: Dense::from_burn(&b.ff2, format!("{prefix}.ff2")),
-            heads: b.attn.n_heads,
-        }
-    }
-
     pub(super) fn macs(&self) -> usize {
         self.qkv.macs() + self.out.macs() + self.ff1.macs() + self.ff2.macs()
     }

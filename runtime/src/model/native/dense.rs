@@ -3,13 +3,9 @@
 
 use std::sync::Arc;
 
-#[cfg(feature = "burn")]
-use burn::nn::{LayerNorm, Linear};
 use multiversion::multiversion;
 
 use super::int8::QDense;
-#[cfg(feature = "burn")]
-use crate::model::host;
 use crate::model::quant::ActObserver;
 
 /// `y = x W + b` with `W` stored `[n_in, n_out]` row-major (burn's `Linear` layout); in
@@ -37,24 +33,6 @@ impl Dense {
             n_in,
             n_out,
             w,
-            b,
-            q: None,
-            observer: None,
-        }
-    }
-
-    #[cfg(feature = "burn")]
-    pub(super) fn from_burn(l: &Linear, name: impl Into<String>) -> Self {
-        let [n_in, n_out] = l.weight.dims();
-        let b = match &l.bias {
-            Some(b) => host(b.val()),
-            None => vec![0.0; n_out],
-        };
-        Self {
-            name: name.into(),
-            n_in,
-            n_out,
-            w: host(l.weight.val()),
             b,
             q: None,
             observer: None,
@@ -121,16 +99,6 @@ const LN_EPS: f32 = 1e-5;
 
 impl Norm {
     pub(super) fn from_parts(gamma: Vec<f32>, beta: Vec<f32>) -> Self {
-        Self { gamma, beta }
-    }
-
-    #[cfg(feature = "burn")]
-    pub(super) fn from_burn(l: &LayerNorm) -> Self {
-        let gamma = host(l.gamma.val());
-        let beta = match &l.beta {
-            Some(b) => host(b.val()),
-            None => vec![0.0; gamma.len()],
-        };
         Self { gamma, beta }
     }
 

@@ -9,7 +9,7 @@ impl NativeNet {
     /// `tensors` must be exactly the model's tensors for `cfg` (the check the burn loader
     /// makes, against [`A4merConfig::tensor_shapes`]), including those only training and
     /// the offline heads use: a file either loads both ways or neither. Values are copied
-    /// as they are, so this gives the bits [`NativeNet::from_burn`] gives.
+    /// as they are, bit for bit.
     pub fn from_tensors(tensors: &TensorMap, cfg: &A4merConfig) -> Result<Self, FillError> {
         check_shapes(&cfg.tensor_shapes(), tensors)?;
         let t = Take(tensors);

@@ -2,15 +2,19 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::batch::{Batch, WindowInput};
-use super::features::{FEAT_DIM, KIN_DIM, POSE_DIM};
-use super::nn::{A4merConfig, LayerCache, head_input_dim};
-use super::params;
-use super::*;
-use crate::artifact::fresh_model;
-use crate::device::inference_device;
+use a4mer_runtime::model::features::{FEAT_DIM, KIN_DIM, POSE_DIM};
+use a4mer_runtime::model::*;
+use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 
-pub(crate) use super::test_support::tiny_config;
+use crate::batch::{Batch, WindowInput};
+use crate::device::inference_device;
+use crate::nn::{LayerCache, head_input_dim};
+use crate::{A4mer, Model, fresh_model, host, params};
+
+pub(crate) use a4mer_runtime::model::test_support::tiny_config;
+
+/// The artifact and the engine's kernels filled from the burn modules.
+mod loaders;
 
 /// A body swaying and walking forward along x.
 pub(crate) fn synthetic_frames(n: usize, phase: f32) -> Vec<PoseFrame> {

@@ -1,13 +1,13 @@
 //! The A4Mer network as plain burn modules. One definition serves training (on an
 //! autodiff device), offline batch inference and the streaming engine's cached steps.
 
-use super::features::{CONT_DIM, FEAT_DIM, POSE_DIM};
+use a4mer_runtime::model::features::{CONT_DIM, FEAT_DIM, POSE_DIM};
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 // The config is plain data (the engine reads it without burn); these paths stay for callers.
-pub use super::config::{A4merConfig, MAX_LAYERS, MAX_PARAMS, head_input_dim, interp_input_dim};
+pub use a4mer_runtime::model::config::{A4merConfig, MAX_LAYERS, MAX_PARAMS, head_input_dim, interp_input_dim};
 
 /// Additive attention bias for disallowed keys. Large enough that `exp` underflows to
 /// exactly zero, so a masked key contributes nothing (not merely little).

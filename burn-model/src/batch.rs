@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::features::{FEAT_DIM, KIN_DIM};
-use super::nn::{A4mer, head_input_dim};
+use crate::nn::{A4mer, head_input_dim};
+use a4mer_runtime::model::features::{FEAT_DIM, KIN_DIM};
 
 /// One window: normalized frame features and its segmentation.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 // Burn-free (the engine loads from them without burn); re-exported where callers look.
-pub use super::tensors::{FillError, NamedTensor, TensorMap, check_shapes};
+pub use a4mer_runtime::model::tensors::{FillError, NamedTensor, TensorMap, check_shapes};
 
 struct Lister {
     path: Vec<String>,

@@ -3,16 +3,16 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::batch::{self, Batch, WindowInput};
-use super::features::{self, CONT_DIM, FEAT_DIM, FrameFeatures, KIN_DIM, NormStats, POSE_DIM};
-use super::nn::{A4mer, A4merConfig};
-use super::prior::Kinematics;
-use super::{
+use crate::batch::{self, Batch, WindowInput};
+use crate::nn::{A4mer, A4merConfig};
+use a4mer_runtime::model::features::{self, CONT_DIM, FEAT_DIM, FrameFeatures, KIN_DIM, NormStats, POSE_DIM};
+use a4mer_runtime::model::prior::Kinematics;
+use a4mer_runtime::model::{
     AtomSpan, Forecast, ForecastStep, ModelError, MotifVocab, interp_base, interp_extra, motif_embeddings, quant,
     segment, surprise_mask,
 };
-use crate::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
-use crate::skeleton::Skeleton;
+use a4mer_runtime::pose::{FPS, Joints, NUM_JOINTS, PoseFrame};
+use a4mer_runtime::skeleton::Skeleton;
 
 /// A loaded model: network, configuration and everything the artifact carries.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub struct Model {
     pub quant: Option<std::sync::Arc<quant::Int8Weights>>,
     /// The next-motif prior (artifact format 3); `None` for a model from before it, whose
     /// motifs are then published as "it stays".
-    pub anticipation: Option<super::AnticipationPrior>,
+    pub anticipation: Option<a4mer_runtime::model::AnticipationPrior>,
 }
 
 /// Surprise of each frame under the frame predictor (0 for the first two frames).
