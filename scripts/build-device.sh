@@ -34,9 +34,9 @@ cargo-zigbuild --version
 printf 'zig %s\n' "$(python3 -m ziglang version)"
 
 step "device build: a4mer_node and a4mer for $triple, glibc $glibc (dist profile: release, stripped)"
-# The node on its own: cargo unifies features within one invocation, and the CLI turns on the
-# runtime's burn feature, so building both at once would link burn into the node.
-cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-ros --bin a4mer_node
+# The node on its own package: what `-p a4mer-node` links is what ships, whatever features
+# another package in the same invocation would turn on.
+cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-node --bin a4mer_node
 # The device `a4mer` (verify, selftest, bench, replay, ...) without the `training` feature:
 # no `a4mer train`, no a4mer-train linked.
 cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-cli --bin a4mer --no-default-features

@@ -11,24 +11,27 @@
 # - a4mer-burn-model (the burn modules) reaches no workspace crate but runtime and kernels;
 # - a4mer-firmware declares no workspace crate: it builds for the MCU, no_std and no alloc
 #   (that half is proven by `cargo build -p a4mer-firmware --target thumbv7em-none-eabihf`);
-# - a4mer-ros, which builds the shipped a4mer_node, reaches no workspace crate but runtime,
-#   kernels and firmware: training code (a4mer-train, and a4mer-quantize above it) has no
+# - a4mer-ros (messages, adapters, the pipeline: what the node and replay share) reaches no
+#   workspace crate but runtime, kernels and firmware, and no DDS (rustdds, ros2-client);
+# - a4mer-node, which builds the shipped a4mer_node, reaches no workspace crate but a4mer-ros
+#   and what it reaches: training code (a4mer-train, and a4mer-quantize above it) has no
 #   place on the robot;
-# - a4mer-ros reaches none of mcap, rusqlite, zstd or plotters: rosbag2 I/O (a4mer-bag) and
-#   replay with its report (a4mer-replay) sit above the node's crate, not in it (with the
-#   features a build of a4mer-ros alone turns on, as for burn below);
+# - a4mer-node reaches none of mcap, rusqlite, zstd or plotters: rosbag2 I/O (a4mer-bag) and
+#   replay with its report (a4mer-replay) sit beside the node, not in it (with the features
+#   a build of a4mer-node alone turns on, as for burn below);
 # - a4mer-bag reaches no workspace crate but a4mer-ros and what it reaches; a4mer-replay
-#   only those and a4mer-bag: bag I/O and the audit need no training or measurement code;
+#   only those and a4mer-bag: bag I/O and the audit need no node, DDS, training or
+#   measurement code;
 # - a4mer-motion (import) reaches only runtime and kernels, and no burn crate; a4mer-measure
 #   reaches only those, motion and burn-model; a4mer-quantize and a4mer-train reach no training
 #   or measurement code they do not need (quantize: no a4mer-train; train: no a4mer-measure);
 # - the device build of the CLI (`a4mer-cli` without default features) reaches no
 #   a4mer-train: the `a4mer` that ships links no training code;
-# - a4mer-ros reaches no burn crate: the node runs the engine's own kernels and loads the
+# - a4mer-node reaches no burn crate: the node runs the engine's own kernels and loads the
 #   model without burn (a4mer-runtime, not a4mer-burn-model). This one follows features:
 #   `cargo metadata` unifies them over the whole workspace, so a member's optional
-#   dependencies count only when the features a build of a4mer-ros alone turns on enable
-#   them (what `cargo tree -p a4mer-ros -e normal` shows).
+#   dependencies count only when the features a build of a4mer-node alone turns on enable
+#   them (what `cargo tree -p a4mer-node -e normal` shows).
 #
 # Only normal dependencies count, followed transitively (a dev- or build-dependency is not
 # linked into what ships). Reads `cargo metadata`, so nothing is built; needs python3.
@@ -199,12 +202,15 @@ forbid("a4mer-burn-model", {"a4mer-runtime", "a4mer-kernels"}, set(),
        "the burn modules speak the runtime's types and nothing above them")
 forbid_declared_members("a4mer-firmware",
        "the firmware builds for the MCU alone and depends on no workspace crate")
-forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
-       "a4mer-ros builds the shipped a4mer_node, which carries no training code")
-forbid("a4mer-bag", {"a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
+forbid("a4mer-ros", {"a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, {"rustdds", "ros2-client"},
+       "a4mer-ros is what the node, replay and the bag tools share: no DDS, no training code")
+forbid("a4mer-node", {"a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
+       "a4mer-node builds the shipped a4mer_node, which carries no training code")
+forbid("a4mer-bag", {"a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, {"rustdds", "ros2-client"},
        "rosbag2 I/O needs the message types alone")
-forbid("a4mer-replay", {"a4mer-bag", "a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"}, set(),
-       "replay runs the node's pipeline on bags and needs no training or measurement code")
+forbid("a4mer-replay", {"a4mer-bag", "a4mer-ros", "a4mer-runtime", "a4mer-kernels", "a4mer-firmware"},
+       {"rustdds", "ros2-client"},
+       "replay runs the node's pipeline on bags and needs no DDS, training or measurement code")
 
 forbid("a4mer-motion", {"a4mer-runtime", "a4mer-kernels"}, set(),
        "motion import depends on the runtime's types alone")
@@ -218,7 +224,8 @@ forbid("a4mer-train", {"a4mer-runtime", "a4mer-burn-model", "a4mer-kernels", "a4
 
 for crate, why in [
     ("a4mer-runtime", "the engine that ships runs its own kernels; burn lives in a4mer-burn-model"),
-    ("a4mer-ros", "the node loads models without burn (a4mer-runtime, not a4mer-burn-model)"),
+    ("a4mer-ros", "the node's pipeline loads models without burn (a4mer-runtime, not a4mer-burn-model)"),
+    ("a4mer-node", "the node loads models without burn (a4mer-runtime, not a4mer-burn-model)"),
     ("a4mer-bag", "bag I/O needs the message types alone"),
     ("a4mer-replay", "replay runs the node's pipeline, which needs no burn"),
     ("a4mer-motion", "motion import needs no tensors"),
@@ -228,11 +235,11 @@ for crate, why in [
             failures.append(f"{crate} reaches {name[dep]} ({' -> '.join(path)}): {why}")
             break
 
-# With the features a build of a4mer-ros alone turns on: unified over the workspace, burn-tch
+# With the features a build of a4mer-node alone turns on: unified over the workspace, burn-tch
 # reaches zstd through its zip.
-for dep, path in sorted(reach_built_alone("a4mer-ros").items(), key=lambda kv: kv[1]):
+for dep, path in sorted(reach_built_alone("a4mer-node").items(), key=lambda kv: kv[1]):
     if name[dep] in {"mcap", "rusqlite", "libsqlite3-sys", "zstd", "zstd-sys", "plotters"}:
-        failures.append(f"a4mer-ros reaches {name[dep]} ({' -> '.join(path)}): the node's crate carries no "
+        failures.append(f"a4mer-node reaches {name[dep]} ({' -> '.join(path)}): the node carries no "
                         "bag storage or report plotting (a4mer-bag, a4mer-replay)")
 
 for dep, path in sorted(reach_built_alone("a4mer-cli", ()).items(), key=lambda kv: kv[1]):
@@ -246,7 +253,7 @@ if failures:
     for f in failures:
         print(f"  {f}", file=sys.stderr)
     sys.exit(1)
-print("layers: every crate depends only where ARCHITECTURE.md allows; the runtime, the node's crate, bag, "
-      "replay and motion import reach no burn crate; the node's crate reaches no bag storage or plotting; the device CLI reaches "
-      "no training code")
+print("layers: every crate depends only where ARCHITECTURE.md allows; the runtime, a4mer-ros, the node, bag, "
+      "replay and motion import reach no burn crate; a4mer-ros, bag and replay reach no DDS; the node reaches no "
+      "bag storage or plotting; the device CLI reaches no training code")
 PY

@@ -3,7 +3,7 @@
 //!
 //! Deterministic (a fixed-seed xorshift), so a failure reproduces.
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! it they print why and check nothing, except under `CI=true`, where .ci/run installs it
 //! and its absence is a failure.
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

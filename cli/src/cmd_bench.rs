@@ -13,7 +13,7 @@ use a4mer_measure::bench::{
 };
 use a4mer_motion::load_motions;
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct BenchArgs {

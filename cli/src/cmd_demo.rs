@@ -10,13 +10,13 @@ use clap::Args;
 
 use a4mer_measure::bench::MocapLoop;
 use a4mer_motion::load_motions;
-use a4mer_ros::demo::{DemoCamera, DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
-use a4mer_ros::node::NodeSetup;
-use a4mer_ros::node::sched::{SchedConfig, apply_to_current_thread};
+use a4mer_node::NodeSetup;
+use a4mer_node::demo::{DemoCamera, DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
+use a4mer_node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -301,7 +301,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             eprintln!("a4mer demo: warning: {problem}");
         }
     }
-    let summary = a4mer_ros::demo::run(
+    let summary = a4mer_node::demo::run(
         DemoConfig {
             people,
             node,

@@ -16,7 +16,7 @@ use a4mer_measure::interp_eval::evaluate_interpolation;
 use a4mer_measure::online::{Online, SpanScores};
 use a4mer_runtime::stream::{EngineConfig, GuardConfig};
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct EvalArgs {

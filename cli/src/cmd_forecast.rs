@@ -1,5 +1,5 @@
 //! `a4mer forecast`: the offline (batch) model on one window of a recording. Its JSON is the
-//! reference the Python peers (`bench/peers/`) are checked against, so it carries the input
+//! reference the Python peers (`peers/`) are checked against, so it carries the input
 //! window exactly as the model saw it, the outputs, and the intermediate values that locate
 //! a disagreement (features, surprise, segments).
 
@@ -14,7 +14,7 @@ use a4mer_burn_model::load_model;
 use a4mer_motion::import_motion;
 use a4mer_runtime::{FPS, NUM_JOINTS, PoseFrame};
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct ForecastArgs {

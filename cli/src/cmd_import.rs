@@ -8,7 +8,7 @@ use a4mer_motion::{Format, detect_format, import_bvh, import_deepmimic, import_n
 use a4mer_runtime::SMPL24;
 use a4mer_runtime::joint_map::MappedBy;
 
-use crate::SourceArgs;
+use crate::args::SourceArgs;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -220,7 +220,7 @@ fn fill_gaps(args: &ImportArgs) -> Result<()> {
     let summary = a4mer_bag::write_people_frames(out, &bag.topic, &args.frame_id, &people)
         .with_context(|| format!("writing {}", out.display()))?;
     if args.json {
-        return crate::print_json(&serde_json::json!({
+        return crate::args::print_json(&serde_json::json!({
             "input": args.file.display().to_string(),
             "output": summary.mcap_file.display().to_string(),
             "people": report,

@@ -11,7 +11,7 @@ use a4mer_burn_model::load_model;
 use a4mer_motion::import_motion;
 use a4mer_runtime::FPS;
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct MotifsArgs {

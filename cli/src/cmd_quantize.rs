@@ -11,8 +11,8 @@ use a4mer_measure::eval::Split;
 use a4mer_motion::{collect_motion_files, import_motion};
 use a4mer_quantize::{Activations, Method, Recording, ReportOptions, Request, sha256_file};
 
+use crate::args::{SourceArgs, print_json};
 use crate::bag_input::{is_bag, read_bag_people};
-use crate::{SourceArgs, print_json};
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum ActivationsArg {

@@ -11,10 +11,11 @@ use a4mer_firmware::ssm::RobotState;
 use a4mer_replay::{HORIZONS_MS, ReplayOptions, ReplayReport, SafetySetup, replay, report};
 use a4mer_ros::config::NodeConfig;
 use a4mer_ros::link::RigidTransform;
-use a4mer_ros::node::{LoadedModel, parameters_from_args};
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::ros_args::Parameters;
+use a4mer_ros::startup::parameters_from_args;
 
-use crate::print_json;
+use crate::args::print_json;
 
 #[derive(Args)]
 pub struct ReplayArgs {

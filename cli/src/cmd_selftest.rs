@@ -15,14 +15,15 @@ use a4mer_measure::bench::bench_engine;
 use a4mer_measure::eval::{Split, evaluate};
 use a4mer_measure::forecaster::EngineForecaster;
 use a4mer_motion::load_motions;
-use a4mer_ros::node::model_bytes;
+use a4mer_ros::model::model_bytes;
 use a4mer_runtime::artifact::Artifact;
 use a4mer_runtime::stream::{EngineConfig, GuardConfig};
 
-use crate::selftest_extra::{
-    ForecastsHeader, compare_forecasts, engine_forecasts, read_forecasts, run_node, write_forecasts,
+use crate::args::{SourceArgs, print_json};
+use crate::selftest_forecasts::{
+    ForecastsHeader, compare_forecasts, engine_forecasts, read_forecasts, write_forecasts,
 };
-use crate::{SourceArgs, print_json};
+use crate::selftest_node::run_node;
 
 /// A frame must be done well inside the 33 ms a 30 Hz producer leaves.
 const MAX_P99_US: f64 = 10_000.0;

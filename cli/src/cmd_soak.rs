@@ -11,7 +11,7 @@ use a4mer_burn_model::load_model;
 use a4mer_measure::soak::soak;
 use a4mer_motion::load_motions;
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct SoakArgs {

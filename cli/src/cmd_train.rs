@@ -17,7 +17,7 @@ use a4mer_train::fit::{
     Foundation, Progress, TrainConfig, TrainReport, refit_decode, report::motif_report, train_from,
 };
 
-use crate::{SourceArgs, print_json};
+use crate::args::{SourceArgs, print_json};
 
 #[derive(Args)]
 pub struct TrainArgs {

@@ -14,7 +14,7 @@ use a4mer_runtime::model::AnticipationPrior;
 use a4mer_runtime::stream::StreamModel;
 use a4mer_train::anticipation::{AnticipationFitReport, fit_anticipation};
 
-use crate::print_json;
+use crate::args::print_json;
 
 fn fit(stream: StreamModel, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
     let streams: Vec<&[PoseFrame]> = train_frames.iter().map(Vec::as_slice).collect();

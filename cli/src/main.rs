@@ -1,13 +1,9 @@
 //! `a4mer`: the command-line tool for integrators, field engineers, safety teams and ML
 //! engineers.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-
-use a4mer_motion::bvh::{ImportOptions, Units, UpAxis};
-
+mod args;
 mod bag_input;
 mod bundle;
 mod cmd_bench;
@@ -21,7 +17,8 @@ mod cmd_replay;
 mod cmd_selftest;
 mod cmd_soak;
 mod cmd_verify;
-mod selftest_extra;
+mod selftest_forecasts;
+mod selftest_node;
 // Training and motif inspection: what an ML engineer runs on a workstation.
 mod cmd_motifs;
 #[cfg(feature = "training")]
@@ -74,41 +71,6 @@ enum Command {
     /// int8 post-training quantization: calibrate through the engine, write an int8 .a4m, report
     /// size, held-out MPJPE, motif agreement and per-frame latency against f32.
     Quantize(cmd_quantize::QuantizeArgs),
-}
-
-/// How source recordings are read; everything here is detected when not given.
-#[derive(Args, Clone, Debug, Default)]
-pub struct SourceArgs {
-    /// Length unit of the source (m, cm, mm, in). Detected from skeleton height if absent.
-    #[arg(long, value_name = "UNIT")]
-    pub units: Option<Units>,
-    /// Up axis of the source (y, z, x, optionally signed: -y). Detected if absent.
-    #[arg(long, value_name = "AXIS", allow_hyphen_values = true)]
-    pub up: Option<UpAxis>,
-    /// Explicit joint map (TOML: [joints] smpl_name = "source name"). Name heuristics if absent.
-    #[arg(long, value_name = "FILE")]
-    pub joint_map: Option<PathBuf>,
-    /// Repeat cyclic DeepMimic clips ("Loop": "wrap") to at least this many seconds,
-    /// carrying the root's displacement and heading from pass to pass.
-    #[arg(long, value_name = "SECONDS")]
-    pub loop_wrap_to_s: Option<f64>,
-    /// Frame rate of sources that do not state one: a .npy joint-position array whose
-    /// sidecar has no "fps_hz" (10..=1000 Hz). A stated rate that differs is an error; BVH
-    /// and DeepMimic files state their own.
-    #[arg(long, value_name = "HZ")]
-    pub fps: Option<f64>,
-}
-
-impl SourceArgs {
-    pub fn import_options(&self) -> ImportOptions {
-        ImportOptions {
-            units: self.units,
-            up_axis: self.up,
-            joint_map: self.joint_map.clone(),
-            loop_wrap_to_s: self.loop_wrap_to_s,
-            fps: self.fps,
-        }
-    }
 }
 
 fn main() {
@@ -167,13 +129,6 @@ fn is_closed_stdout(message: &str) -> bool {
         .and_then(|c| c.rsplit_once("(os error "))
         .and_then(|(_, code)| code.parse::<i32>().ok())
         .is_some_and(|code| std::io::Error::from_raw_os_error(code).kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-/// Print exactly one JSON object on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string(value).context("serialising JSON output")?;
-    println!("{text}");
-    Ok(())
 }
 
 #[cfg(test)]

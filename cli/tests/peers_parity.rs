@@ -1,7 +1,7 @@
-//! The Python peers (`bench/peers/`: PyTorch eager and its ONNX export in onnxruntime) give
+//! The Python peers (`peers/`: PyTorch eager and its ONNX export in onnxruntime) give
 //! our batch model's outputs to 1e-4 relative on windows of real mocap.
 //!
-//! Needs `python3` with torch, onnx, onnxruntime, cbor2 and numpy (`bench/peers/install.sh`).
+//! Needs `python3` with torch, onnx, onnxruntime, cbor2 and numpy (`peers/install.sh`).
 //! Without them the test says why and passes, unless `A4MER_REQUIRE_PEERS=1` (set it in CI
 //! after the install step) makes a missing package a failure. `A4MER_PEERS_PYTHON` picks the
 //! interpreter.
@@ -28,7 +28,7 @@ fn peers_missing() -> Option<String> {
     match out {
         Err(e) => Some(format!("cannot run {}: {e}", python())),
         Ok(o) if !o.status.success() => Some(format!(
-            "{} cannot import the peers' packages (run bench/peers/install.sh): {}",
+            "{} cannot import the peers' packages (run peers/install.sh): {}",
             python(),
             String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
         )),
@@ -201,10 +201,7 @@ fn pytorch_and_onnxruntime_peers_match_the_batch_model_on_real_mocap() {
         (&take1, 2000, Some(2)),
         (&take2, 900, Some(20)),
     ];
-    let mut args: Vec<String> = vec![
-        repo().join("bench/peers/peers.py").display().to_string(),
-        "parity".into(),
-    ];
+    let mut args: Vec<String> = vec![repo().join("peers/peers.py").display().to_string(), "parity".into()];
     for (i, (data, start, frames)) in windows.iter().enumerate() {
         let out = dir.path().join(format!("fixture{i}.json"));
         let v = fixture(data, *start, *frames, &out);
@@ -260,7 +257,7 @@ fn peers_reject_a_tampered_artifact() {
     let fx = dir.path().join("f.json");
     fixture(&repo().join("data/mocap/bvhtools_test2.bvh"), 0, Some(20), &fx);
     let o = Command::new(python())
-        .arg(repo().join("bench/peers/peers.py"))
+        .arg(repo().join("peers/peers.py"))
         .args(["parity", "--model"])
         .arg(&bad)
         .arg("--fixture")

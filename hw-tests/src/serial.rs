@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use a4mer_firmware::link::{LinkCounters, LinkFrame, LinkReceiver, ModelHealth};
 use a4mer_motion::bvh::{ImportOptions, import_bvh_str};
+use a4mer_node::link_sender::LinkSender;
 use a4mer_ros::link::{
-    LinkConfig, LinkPerson, LinkSender, LinkSource, LinkStats, Monitored, Outgoing, RigidTransform, people_for_link,
+    LinkConfig, LinkPerson, LinkSource, LinkStats, Monitored, Outgoing, RigidTransform, people_for_link,
 };
 use a4mer_runtime::PoseFrame;
 use serialport::{SerialPort, TTYPort};

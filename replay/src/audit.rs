@@ -14,7 +14,7 @@ use a4mer_bag::{BagWriter, TopicId};
 use a4mer_ros::adapters::{AdapterError, Person};
 use a4mer_ros::link::{HoldEvent, LinkSource, Outgoing};
 use a4mer_ros::msg::{MarkerArray, MotifAnticipation, PoseForecast};
-use a4mer_ros::node::diagnostics::stream_error_kind;
+use a4mer_ros::pipeline::stream_error_kind;
 use a4mer_ros::pipeline::{Pushed, Sink};
 use a4mer_ros::tf::TfError;
 

@@ -33,7 +33,7 @@ use a4mer_bag::{BagError, BagReader};
 use a4mer_ros::adapters::{InputMessage, InputType};
 use a4mer_ros::config::NodeConfig;
 use a4mer_ros::link::RigidTransform;
-use a4mer_ros::node::LoadedModel;
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::pipeline::{Pipeline, PipelineError, engine_config};
 use a4mer_ros::ros_args::Parameters;
 use a4mer_ros::tf::TfBuffer;

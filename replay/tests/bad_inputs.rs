@@ -2,16 +2,16 @@
 //! replay`: every case must be listed as the event the corpus names and the replay finish
 //! (the engine path and the node over DDS: a4mer-ros's `bad_inputs`).
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
-#[path = "../../ros/tests/bad_inputs/corpus.rs"]
+#[path = "../../node/tests/bad_inputs/corpus.rs"]
 mod corpus;
 
 use a4mer_bag::{BagWriter, QosProfile};
 use a4mer_replay::{ReplayOptions, replay};
 use a4mer_ros::config::NodeConfig;
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::msg::Skeleton3DArray;
-use a4mer_ros::node::LoadedModel;
 use a4mer_ros::ros_args::Parameters;
 
 use corpus::{corpus, messages};

@@ -2,7 +2,7 @@
 //! output bag reads back in `rosbags`, replays are byte-identical, corrupt bags stop with
 //! a clear error and a partial report, and the report renders in headless Chromium.
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -12,9 +12,10 @@ use a4mer_bag::{BagWriter, QosProfile};
 use a4mer_replay::{ReplayError, ReplayOptions, ReplayReport, replay, report};
 use a4mer_ros::adapters::skeleton_array;
 use a4mer_ros::config::NodeConfig;
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::msg::Skeleton3DArray;
-use a4mer_ros::node::{LoadedModel, parameters_from_args};
 use a4mer_ros::ros_args::Parameters;
+use a4mer_ros::startup::parameters_from_args;
 use a4mer_runtime::PoseFrame;
 use serde_json::Value;
 use sha2::Digest;

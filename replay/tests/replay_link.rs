@@ -3,14 +3,14 @@
 //! one of those moments is an event in the audit, held people show on the SSM timeline and
 //! in its plot, and the person is on the link throughout.
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
 
 use a4mer_replay::{ReplayOptions, replay, report};
 use a4mer_ros::config::NodeConfig;
-use a4mer_ros::node::LoadedModel;
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::ros_args::Parameters;
 
 use common::{mocap_frames_from, python_with_rosbags, run_py, workspace};

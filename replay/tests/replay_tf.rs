@@ -3,7 +3,7 @@
 //! base_link as the engine gives it on the take placed there in closed form (1e-6 m), and
 //! the poses after the moving transform stops are reported as not placed.
 
-#[path = "../../ros/tests/common/mod.rs"]
+#[path = "../../node/tests/common/mod.rs"]
 mod common;
 #[path = "../../test-support/compare.rs"]
 mod compare;
@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use a4mer_bag::{BagReader, BagWriter, QosProfile};
 use a4mer_replay::{ReplayOptions, replay};
 use a4mer_ros::adapters::skeleton_array;
+use a4mer_ros::model::LoadedModel;
 use a4mer_ros::msg::{Header, Quaternion, Skeleton3DArray, TFMessage, Time, Transform, TransformStamped, Vector3};
-use a4mer_ros::node::{LoadedModel, parameters_from_args};
+use a4mer_ros::startup::parameters_from_args;
 
 use common::mocap_frames_from;
 use common::tf_scene::{Points, expected_forecasts, place, tf_json};

@@ -25,8 +25,8 @@ use crate::link::{
     Hold, HoldEvent, LinkPerson, LinkSource, Monitored, Outgoing, Placed, RigidTransform, link_person, observed_person,
     outgoing, unplaced,
 };
+use crate::model::LoadedModel;
 use crate::msg::{Header, MarkerArray, MotifAnticipation, PoseForecast, Time};
-use crate::node::LoadedModel;
 use crate::outputs::{MarkerStyle, anticipation_forecast, baseline_forecast, forecast_markers, motif_anticipation};
 use crate::tf::{TfBuffer, TfError};
 
@@ -350,5 +350,19 @@ fn person_outputs(
         motifs: motif_anticipation(header, person_id, a),
         forecast,
         markers,
+    }
+}
+
+/// A short, stable name for why the engine did not use a frame.
+pub fn stream_error_kind(e: &StreamError) -> &'static str {
+    match e {
+        StreamError::Rejected(Reject::Duplicate { .. }) => "duplicate_stamp",
+        StreamError::Rejected(Reject::OutOfOrder { .. }) => "stamp_backwards",
+        StreamError::Rejected(Reject::TooFewValidJoints { .. }) => "too_few_valid_joints",
+        StreamError::NoPelvis { .. } => "no_pelvis",
+        StreamError::OutOfRange { .. } => "joint_out_of_range",
+        StreamError::Feature(_) => "feature_error",
+        StreamError::Teleport { .. } => "teleport_reset",
+        StreamError::NonFiniteOutput { .. } => "non_finite_output",
     }
 }

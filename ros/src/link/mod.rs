@@ -3,13 +3,12 @@
 //!
 //! Every person in a message reaches the link, forecast or not (`person`); people who drop
 //! out of view are held for `link.hold_s` (`hold`); the two nearest the points the MCU
-//! monitors go out, and a frame that leaves anyone out says so (`select`). The writer
-//! thread (`sender`) sends the newest frame, aged when it is encoded.
+//! monitors go out, and a frame that leaves anyone out says so (`select`). The node's writer
+//! thread (`a4mer-node`'s `link_sender`) sends the newest frame, aged when it is encoded.
 
 mod hold;
 mod person;
 mod select;
-mod sender;
 
 use std::path::PathBuf;
 
@@ -18,7 +17,6 @@ use a4mer_firmware::link::{MAX_PEOPLE, MAX_STEPS, ModelHealth, PersonForecast};
 pub use hold::{HOLD_CAPACITY, Hold, HoldConfig, HoldEvent, REACQUIRE_TOLERANCE_M, ReleaseWhy};
 pub use person::{LinkPerson, LinkSource, MAX_BONE_M, fill_from_nearest_observed, link_person, observed_person};
 pub use select::{Monitored, Selected, outgoing, people_for_link, unplaced};
-pub use sender::{LinkSender, REOPEN_INTERVAL, WRITE_TIMEOUT};
 
 /// A rigid transform `p_base = R p + t`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -12,7 +12,6 @@ use byteorder::{BigEndian, LittleEndian};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub mod a4mer;
-pub mod lifecycle;
 pub mod std_msgs;
 pub mod zed;
 

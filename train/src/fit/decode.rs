@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{Clip, clips_with_a_window, for_each_future, slowed_for_decode};
 use super::finetune::HeadSample;
-use super::{TrainConfig, TrainError, heads_samples, t2};
+use super::finetune::heads_samples;
+use super::tensors::t2;
+use super::{TrainConfig, TrainError};
 
 /// Pseudo-observations (coordinates; a window holds about 66 per step) that pull a
 /// regime's gains towards its speed band's, and a band's towards the pooled ones. Chosen

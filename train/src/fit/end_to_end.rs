@@ -17,7 +17,9 @@ use std::time::Instant;
 
 use super::dataset::{Clip, WindowRef, window_input, window_refs};
 use super::finetune::{HeadData, HeadSample, encode_windows, finetune_loss, head_loss, validate};
-use super::{Progress, TrainConfig, TrainReport, adamw, cosine_lr, rng_for, scalar};
+use super::optim::{adamw, cosine_lr, rng_for};
+use super::tensors::scalar;
+use super::{Progress, TrainConfig, TrainReport};
 
 /// The heads' learning rate in the end-to-end epochs, as a share of `finetune_lr`: the
 /// heads start there already fitted, so they are moved more gently than from scratch.

@@ -11,8 +11,10 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::Rng;
 
-use super::dataset::{Clip, WindowRef, forecast_target, window_input};
-use super::{ints, scalar, t2, t3};
+use super::TrainConfig;
+use super::dataset::{Clip, WindowRef, forecast_target, window_input, window_refs};
+use super::pretrain::refresh_surprise;
+use super::tensors::{ints, scalar, t2, t3};
 
 /// Everything the heads need for one fine-tuning window, precomputed with frozen encoders.
 pub(super) struct HeadSample {
@@ -235,4 +237,17 @@ pub(super) fn validate(
         n += b * h;
     }
     (sum / n.max(1) as f64 * 1000.0) as f32
+}
+
+/// The fine-tuning windows of `clips` with the heads' inputs from `model`'s encoders, the
+/// clips' surprise first recomputed with its frame predictor (segments depend on it).
+pub(super) fn heads_samples(model: &Model, clips: &mut [Clip], cfg: &TrainConfig, device: &Device) -> Vec<HeadSample> {
+    refresh_surprise(&model.net, clips, &model.norm, device);
+    let refs = window_refs(
+        clips,
+        model.config.obs_frames,
+        model.config.horizon + 1,
+        cfg.finetune_stride,
+    );
+    encode_windows(model, clips, &refs)
 }

@@ -23,7 +23,9 @@ mod decode;
 mod end_to_end;
 mod finetune;
 mod foundation;
+mod optim;
 mod pretrain;
+mod tensors;
 mod vocab;
 
 pub use decode::DecodeEdges;
@@ -36,21 +38,20 @@ use a4mer_burn_model::batch::WindowInput;
 use a4mer_burn_model::device::{inference_device, training_device};
 use a4mer_burn_model::fresh_model;
 use a4mer_burn_model::nn::A4mer;
-use a4mer_burn_model::{Model, host, params};
+use a4mer_burn_model::{Model, params};
 use a4mer_runtime::model::{A4merConfig, MotifVocab};
 use a4mer_runtime::{NUM_JOINTS, PoseFrame};
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
+use burn::optim::GradientsParams;
 use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use dataset::{Clip, window_input, window_refs};
+use finetune::heads_samples;
 use finetune::{HeadData, encode_windows, finetune_loss, validate};
+use optim::{adamw, cosine_lr, rng_for};
 use pretrain::{calibrate_tau, dropout_mask, pretrain_loss, refresh_surprise};
+use tensors::{scalar, t3};
 use vocab::build_vocab;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,40 +168,6 @@ pub struct TrainReport {
     pub wall_s: f64,
 }
 
-fn rng_for(seed: u64, stage: u64, epoch: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ (stage << 56) ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-fn t2(v: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
-fn t3(v: Vec<f32>, shape: [usize; 3], device: &Device) -> Tensor<3> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
-fn ints(v: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = v.len();
-    Tensor::from_data(TensorData::new(v, [n]), device)
-}
-
-fn scalar(t: Tensor<1>) -> f32 {
-    host(t).first().copied().unwrap_or(f32::NAN)
-}
-
-/// The optimizer every training stage uses: AdamW with light weight decay and gradients
-/// clipped to norm 1.
-fn adamw() -> AdamWConfig {
-    AdamWConfig::new()
-        .with_weight_decay(1e-4)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-}
-
-/// Learning rate `lr` decayed along a half cosine over `epochs`, at `epoch`.
-fn cosine_lr(lr: f64, epoch: usize, epochs: usize) -> f64 {
-    lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
-}
-
 /// Split recordings into training and validation frames.
 fn split_train_val(recordings: &[Vec<PoseFrame>], val_fraction: f64) -> (Vec<Vec<PoseFrame>>, Vec<Vec<PoseFrame>>) {
     let mut tr = Vec::new();
@@ -266,19 +233,6 @@ pub fn refit_decode(
     let inner = inference_device();
     let samples = heads_samples(model, &mut clips, cfg, &inner);
     decode::fit_decode_with_slowed(model, clips, samples, &train_recs, cfg, &inner)
-}
-
-/// The fine-tuning windows of `clips` with the heads' inputs from `model`'s encoders, the
-/// clips' surprise first recomputed with its frame predictor (segments depend on it).
-fn heads_samples(model: &Model, clips: &mut [Clip], cfg: &TrainConfig, device: &Device) -> Vec<finetune::HeadSample> {
-    refresh_surprise(&model.net, clips, &model.norm, device);
-    let refs = window_refs(
-        clips,
-        model.config.obs_frames,
-        model.config.horizon + 1,
-        cfg.finetune_stride,
-    );
-    encode_windows(model, clips, &refs)
 }
 
 /// For each sample, the motif code of the window `motif_lookahead_frames` later on the

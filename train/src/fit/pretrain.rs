@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use rand::Rng;
 
 use super::dataset::Clip;
-use super::{ints, t2, t3};
+use super::tensors::{ints, t2, t3};
 
 /// Standardize each row (a parameter-free layer norm) for latent targets.
 fn standardize(x: Tensor<2>) -> Tensor<2> {

@@ -5,7 +5,8 @@ use a4mer_runtime::PoseFrame;
 use a4mer_runtime::model::MotifVocab;
 
 use super::kmeans;
-use super::{TrainError, report, rng_for};
+use super::optim::rng_for;
+use super::{TrainError, report};
 
 /// k-means over the motif embeddings of the training recordings (and their mirror
 /// images), and the code map mirrored clips induce.
