@@ -46,6 +46,9 @@ pub struct Diagnostics {
     /// Person-frames not followed: `tracks.max` people were already in view.
     pub people_not_followed: u64,
     pub last_error: Option<String>,
+    /// Parameter changes accepted while running, and the latest (`name:=value`, ...).
+    pub live_parameter_changes: u64,
+    pub last_live_change: Option<String>,
     window_messages: u64,
     window_forecasts: u64,
     window_bad: u64,
@@ -176,6 +179,8 @@ impl Diagnostics {
             tracks_evicted: 0,
             people_not_followed: 0,
             last_error: None,
+            live_parameter_changes: 0,
+            last_live_change: None,
             window_messages: 0,
             window_forecasts: 0,
             window_bad: 0,
@@ -198,6 +203,15 @@ impl Diagnostics {
         {
             self.transport_us.push(t.as_micros().min(u32::MAX as u128) as u32);
         }
+    }
+
+    /// An accepted parameter change (one `set_parameters` call), also said on stderr for
+    /// the journal.
+    pub fn live_change(&mut self, changes: &[String]) {
+        self.live_parameter_changes += 1;
+        let said = changes.join(", ");
+        eprintln!("a4mer_node: parameters changed while running: {said}");
+        self.last_live_change = Some(said);
     }
 
     pub fn malformed(&mut self, e: String) {
@@ -335,6 +349,8 @@ impl Diagnostics {
             kv("forecasts_from_baselines", self.forecasts_from_baselines),
             kv("publish_failures", self.publish_failures),
             kv("last_error", self.last_error.as_deref().unwrap_or("")),
+            kv("live_parameter_changes", self.live_parameter_changes),
+            kv("last_live_change", self.last_live_change.as_deref().unwrap_or("")),
             kv("model", &id.model),
             kv("model_sha256", &id.model_sha256),
             kv(

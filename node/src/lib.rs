@@ -477,7 +477,8 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         }
         loop {
             match control.try_recv() {
-                Ok(Control::Config(c)) => {
+                Ok(Control::Config { config: c, changes }) => {
+                    frames.diag.live_change(&changes);
                     let new_period = Duration::from_secs_f64(c.diagnostics_period_s);
                     if new_period != period {
                         period = new_period;

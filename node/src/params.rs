@@ -8,14 +8,16 @@
 //!
 //! A change is checked by running [`NodeConfig::from_parameters`] on the parameters with the
 //! new value in place: a value start-up would refuse is refused live too, with the same
-//! words naming the parameter. Only [`Spec::live`] parameters can change after start-up; the
-//! frame loop applies them from the new [`NodeConfig`].
+//! words naming the parameter. Only [`Spec::live`] parameters can change after start-up, and
+//! of those the ones that change what reaches the safety MCU (`SAFETY_PARAMETERS`) only
+//! when the node was started with `safety.live_changes:=true`; the frame loop applies them
+//! from the new [`NodeConfig`] and counts each accepted change in `/diagnostics`.
 
 use ros2_client::parameters::{NumericRange, ParameterDescriptor, ParameterType};
 use ros2_client::rcl_interfaces::ListParametersResult;
 use ros2_client::{Parameter, ParameterValue};
 
-use a4mer_ros::config::{DIAGNOSTICS_PERIOD_S, NodeConfig, TF_BUFFER_S, TF_MAX_AGE_S};
+use a4mer_ros::config::{DIAGNOSTICS_PERIOD_S, NodeConfig, SAFETY_PARAMETERS, TF_BUFFER_S, TF_MAX_AGE_S};
 use a4mer_ros::ros_args::params::{ParamValue, Parameters};
 
 /// The limits a descriptor advertises (inclusive, as ROS 2 ranges are).
@@ -280,6 +282,14 @@ pub fn specs() -> Vec<Spec> {
             Range::None,
             false,
         ),
+        spec(
+            "safety.live_changes",
+            || ParameterValue::Boolean(false),
+            "true: parameters that change what reaches the safety MCU may change while running.",
+            "",
+            Range::None,
+            false,
+        ),
     ]
 }
 
@@ -369,6 +379,17 @@ impl ParamStore {
         }
     }
 
+    /// Whether `spec` may change while the node runs: it takes effect live, and it is not a
+    /// safety parameter or the node was started with `safety.live_changes:=true`.
+    fn changeable(&self, spec: &Spec) -> bool {
+        spec.live && (self.config.safety_live_changes || !SAFETY_PARAMETERS.contains(&spec.name))
+    }
+
+    /// The parameters as given, changes included.
+    pub fn params(&self) -> &Parameters {
+        &self.params
+    }
+
     fn index(&self, name: &str) -> Option<usize> {
         self.specs.iter().position(|s| s.name == name)
     }
@@ -404,10 +425,12 @@ impl ParamStore {
                 step: 0.0,
             },
         };
-        let fixed = if spec.live {
-            ""
-        } else {
-            "fixed at start-up (restart the node to change it)"
+        let fixed = match (spec.live, self.changeable(spec)) {
+            (true, true) => "",
+            (true, false) => {
+                "read-only while running: it changes what reaches the safety MCU (start with safety.live_changes:=true to change it live)"
+            }
+            (false, _) => "fixed at start-up (restart the node to change it)",
         };
         ParameterDescriptor {
             name: name.to_string(),
@@ -419,7 +442,7 @@ impl ParamStore {
                 .copied()
                 .collect::<Vec<_>>()
                 .join("; "),
-            read_only: !spec.live,
+            read_only: !self.changeable(spec),
             dynamic_typing: false,
             range,
         }
@@ -469,6 +492,12 @@ impl ParamStore {
                     "parameter `{name}`: wrong type: expected {}, got {}",
                     type_name(want),
                     type_name(value.to_parameter_type())
+                ));
+            }
+            if spec.live && !self.changeable(spec) {
+                return Err(format!(
+                    "parameter `{name}` is read-only while the node runs: it changes what reaches \
+                     the safety MCU; start the node with safety.live_changes:=true to allow live changes"
                 ));
             }
             if !spec.live {

@@ -33,8 +33,12 @@ use a4mer_ros::config::NodeConfig;
 
 /// What the service thread asks of the frame loop.
 pub enum Control {
-    /// The configuration after an accepted parameter change.
-    Config(Box<NodeConfig>),
+    /// The configuration after an accepted parameter change, and the change (`name:=value`
+    /// each) for `/diagnostics`.
+    Config {
+        config: Box<NodeConfig>,
+        changes: Vec<String>,
+    },
     /// Carry out a lifecycle step and say whether it succeeded (and why not).
     Transition {
         step: Step,
@@ -264,7 +268,18 @@ impl Services {
     /// `/parameter_events` the change.
     fn set(&mut self, changes: Vec<Parameter>) -> Result<(), String> {
         let config = self.store.set_atomically(&changes)?;
-        self.tell_frame_loop(Control::Config(Box::new(config)))?;
+        let now = config.settings(self.store.params());
+        let said = changes
+            .iter()
+            .map(|p| {
+                let value = now.iter().find(|s| s.name == p.name).map_or("", |s| s.value.as_str());
+                format!("{}:={value}", p.name)
+            })
+            .collect();
+        self.tell_frame_loop(Control::Config {
+            config: Box::new(config),
+            changes: said,
+        })?;
         let event = raw::ParameterEvent {
             stamp: ros2_client::builtin_interfaces::Time::now(),
             node: self.node_fqn.clone(),

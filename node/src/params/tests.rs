@@ -100,7 +100,8 @@ fn live_changes_apply_and_every_refusal_names_the_parameter_and_why() {
         ("link.device", s_("/dev/ttyS0"), "read-only"),
         ("markers.stride", ParameterValue::Integer(0), "outside 1..=1000"),
         ("markers.stride", ParameterValue::Double(2.0), "wrong type"),
-        ("input.min_confidence", ParameterValue::Double(1.0), "outside"),
+        ("input.min_confidence", ParameterValue::Double(0.5), "safety MCU"),
+        ("tf.max_age_s", ParameterValue::Double(0.2), "safety.live_changes:=true"),
         ("diagnostics.period_s", ParameterValue::Double(-1.0), "positive"),
         ("diagnostics.period_s", ParameterValue::NotSet, "wrong type"),
         ("tracks.maxx", ParameterValue::Integer(1), "not declared"),
@@ -125,6 +126,42 @@ fn live_changes_apply_and_every_refusal_names_the_parameter_and_why() {
     ];
     assert!(s.set_atomically(&both).is_err());
     assert_eq!(s.get("markers.stride"), ParameterValue::Integer(2));
+}
+
+/// What decides who reaches the safety MCU stays as started, whoever asks, unless the node
+/// was started to allow it; then a change is checked like any other.
+#[test]
+fn safety_parameters_change_live_only_when_started_to_allow_it() {
+    let closed = store(&[]);
+    let open = store(&["-p", "safety.live_changes:=true"]);
+    for name in SAFETY_PARAMETERS {
+        assert!(closed.describe(name).read_only, "{name}");
+    }
+    for name in ["input.min_confidence", "tf.max_age_s"] {
+        assert!(!open.describe(name).read_only, "{name}");
+        assert!(
+            closed
+                .describe(name)
+                .additional_constraints
+                .contains("safety.live_changes:=true")
+        );
+    }
+    assert!(!closed.describe("markers.stride").read_only, "not a safety parameter");
+    assert!(open.describe("safety.live_changes").read_only, "fixed at start-up");
+
+    let mut open = open;
+    let c = set(&mut open, "input.min_confidence", ParameterValue::Double(0.5)).unwrap();
+    assert_eq!(c.input_min_confidence, 0.5);
+    let e = set(&mut open, "input.min_confidence", ParameterValue::Double(1.0)).unwrap_err();
+    assert!(e.contains("`input.min_confidence`") && e.contains("outside"), "{e}");
+    let e = set(&mut open, "safety.live_changes", ParameterValue::Boolean(false)).unwrap_err();
+    assert!(e.contains("read-only"), "{e}");
+    for name in SAFETY_PARAMETERS
+        .iter()
+        .filter(|n| !["input.min_confidence", "tf.max_age_s"].contains(n))
+    {
+        assert!(open.describe(name).read_only, "{name} never changes live");
+    }
 }
 
 fn s_(v: &str) -> ParameterValue {

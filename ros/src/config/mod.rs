@@ -39,6 +39,34 @@ pub const PARAMETERS: &[&str] = &[
     "sched.priority",
     "sched.cpus",
     "lifecycle.autostart",
+    "safety.live_changes",
+];
+
+/// The parameters that change what reaches the safety MCU: who is seen (confidence, joint
+/// maps, input type), who is followed (tracks), where people are placed (TF, frames, the
+/// link's geometry), what the forecast is (model, adaptation) and how the link holds people.
+/// Any of them that could change while running is read-only then unless the node was started
+/// with `safety.live_changes:=true`: a participant on the network must not be able to make
+/// a person vanish from the link.
+pub const SAFETY_PARAMETERS: &[&str] = &[
+    "model",
+    "input.type",
+    "input.joint_order",
+    "input.joint_map",
+    "input.min_confidence",
+    "tracks.max",
+    "tracks.gap_limit_s",
+    "guard.adapt",
+    "output.frame_id",
+    "tf.max_age_s",
+    "tf.buffer_s",
+    "link.device",
+    "link.baud",
+    "link.base_from_forecast_xyz_rpy",
+    "link.monitored_points",
+    "link.monitored_radius_m",
+    "link.hold_s",
+    "link.human_speed_mps",
 ];
 
 pub const DEFAULT_NODE_NAME: &str = "a4mer_node";
@@ -87,6 +115,8 @@ pub struct NodeConfig {
     pub sched: sched::SchedConfig,
     /// Configure and activate at start-up; `false`: wait unconfigured for a lifecycle manager.
     pub lifecycle_autostart: bool,
+    /// Whether [`SAFETY_PARAMETERS`] may change while the node runs (fixed at start-up).
+    pub safety_live_changes: bool,
 }
 
 /// What the MCU monitors and how people who vanish are held.
@@ -263,7 +293,7 @@ impl NodeConfig {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let link = self.link.as_ref();
         let lp = &self.link_placement;
-        let values: [(&'static str, String); 27] = [
+        let values: [(&'static str, String); 28] = [
             ("use_sim_time", self.use_sim_time.to_string()),
             ("model", path(&self.model)),
             ("input.type", self.input_type.param_value().to_string()),
@@ -297,6 +327,7 @@ impl NodeConfig {
             ("sched.priority", self.sched.priority.to_string()),
             ("sched.cpus", format!("{:?}", self.sched.cpus)),
             ("lifecycle.autostart", self.lifecycle_autostart.to_string()),
+            ("safety.live_changes", self.safety_live_changes.to_string()),
         ];
         values
             .into_iter()
@@ -378,6 +409,7 @@ impl NodeConfig {
             link_placement: link_placement(p)?,
             sched: sched::SchedConfig::from_parameters(p)?,
             lifecycle_autostart: p.bool_or("lifecycle.autostart", true)?,
+            safety_live_changes: p.bool_or("safety.live_changes", false)?,
         })
     }
 }
