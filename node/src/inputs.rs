@@ -6,7 +6,7 @@ use ros2_client::{MessageInfo, Node, QosProfile, Subscription};
 
 use crate::dds::{subscription, tf_qos, tf_static_qos};
 use a4mer_ros::adapters::{InputMessage, InputType};
-use a4mer_ros::msg::{ObjectsStamped, PoseArray, Skeleton3DArray, TFMessage};
+use a4mer_ros::msg::{Exact, ObjectsStamped, PoseArray, Skeleton3DArray, TFMessage};
 use a4mer_ros::tf::TfBuffer;
 
 use super::tf_diag::TfDiagnostics;
@@ -31,11 +31,17 @@ impl InputSubscription {
         })
     }
 
+    /// One sample, refused unless it is exactly one message of this build's layout
+    /// ([`Exact`]): bytes left over mean a peer built from another revision of the type.
     pub(super) fn take(&self) -> ros2_client::ReadResult<Option<(InputMessage, MessageInfo)>> {
         Ok(match self {
-            Self::Skeletons(s) => s.take()?.map(|(m, i)| (InputMessage::Skeleton3DArray(m), i)),
-            Self::Poses(s) => s.take()?.map(|(m, i)| (InputMessage::PoseArray(m), i)),
-            Self::Zed(s) => s.take()?.map(|(m, i)| (InputMessage::ZedObjects(Box::new(m)), i)),
+            Self::Skeletons(s) => s
+                .take_seed(Exact::new())?
+                .map(|(m, i)| (InputMessage::Skeleton3DArray(m), i)),
+            Self::Poses(s) => s.take_seed(Exact::new())?.map(|(m, i)| (InputMessage::PoseArray(m), i)),
+            Self::Zed(s) => s
+                .take_seed(Exact::new())?
+                .map(|(m, i)| (InputMessage::ZedObjects(Box::new(m)), i)),
         })
     }
 

@@ -12,10 +12,12 @@ use byteorder::{BigEndian, LittleEndian};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub mod a4mer;
+pub mod exact;
 pub mod std_msgs;
 pub mod zed;
 
 pub use a4mer::{MotifAnticipation, PoseForecast, Skeleton3D, Skeleton3DArray};
+pub use exact::Exact;
 pub use std_msgs::{
     Clock, ColorRGBA, DiagnosticArray, DiagnosticStatus, Duration, Header, KeyValue, Marker, MarkerArray, Point, Pose,
     PoseArray, Quaternion, TFMessage, Time, Transform, TransformStamped, Vector3,
