@@ -81,7 +81,7 @@ impl MonitorConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Run,
     Fallback,
@@ -89,7 +89,7 @@ pub enum Mode {
 }
 
 /// Why the monitor is in its mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// No frame accepted since start.
     Startup,
