@@ -43,26 +43,59 @@ if ! "$qemu" -M help | grep -q '^mps2-an386 '; then
     exit 0
 fi
 
-step "build: the board image (thumbv7em-none-eabihf) and the host bench"
+work="$(mktemp -d -t a4mer-mcu.XXXXXX)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "build: the board image, its stall-test variant (thumbv7em-none-eabihf) and the host bench"
+image="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386"
+cargo build --locked -q -p a4mer-mcu-mps2-an386 --release --target thumbv7em-none-eabihf --features stall-test
+cp "$image" "$work/stall-test.elf"
 cargo build --locked -q -p a4mer-mcu-mps2-an386 --release --target thumbv7em-none-eabihf
 cargo build --locked -q -p a4mer-mcu-mps2-an386 --release --example emulate
-image="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386"
 bench="$CARGO_TARGET_DIR/release/examples/emulate"
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-log="$(mktemp -t a4mer-qemu.XXXXXX)"
-step "run: $("$qemu" --version | head -1), -icount ${icount:-off}, UART0 on 127.0.0.1:$port"
-"$qemu" -M mps2-an386 -nographic -monitor none ${icount:+-icount "$icount"} \
-    -chardev "socket,id=link,host=127.0.0.1,port=$port,server=on,wait=off" -serial chardev:link \
-    -kernel "$image" >"$log" 2>&1 &
-qemu_pid=$!
-trap 'kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# One board: its ELF, its UART0 port, its log.
+board() {
+    "$qemu" -M mps2-an386 -nographic -monitor none ${icount:+-icount "$icount"} \
+        -chardev "socket,id=link,host=127.0.0.1,port=$2,server=on,wait=off" -serial chardev:link \
+        -kernel "$1" >"$3" 2>&1 &
+    pids+=($!)
+}
 
+port="$(free_port)"
+step "run: $("$qemu" --version | head -1), -icount ${icount:-off}, UART0 on 127.0.0.1:$port"
+board "$image" "$port" "$work/qemu.log"
 status=0
-"$bench" "$port" || status=$?
-if ! kill -0 "$qemu_pid" 2>/dev/null; then
-    echo "qemu exited early:" >&2
-    cat "$log" >&2
-    status=1
-fi
+"$bench" "$port" >"$work/main.json" || status=$?
+
+stall_port="$(free_port)"
+step "run: the stall-test image, UART0 on 127.0.0.1:$stall_port"
+board "$work/stall-test.elf" "$stall_port" "$work/qemu-stall.log"
+"$bench" --stall "$stall_port" >"$work/stall.json" || status=$?
+
+for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "qemu exited early:" >&2
+        cat "$work"/qemu*.log >&2
+        status=1
+    fi
+done
+# One JSON line: the bench's, with the watchdog scenario appended.
+python3 - "$work/main.json" "$work/stall.json" <<'PY'
+import json, sys
+def last_json(path):
+    lines = [l for l in open(path).read().splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+main, stall = last_json(sys.argv[1]), last_json(sys.argv[2])
+out = main or {"board": "mps2-an386", "pass": False, "scenarios": [], "error": "the bench printed no result"}
+out["scenarios"].append(stall or {"name": "stalled_loop_watchdog_reset", "pass": False, "error": "no result"})
+out["pass"] = all(s.get("pass") is True for s in out["scenarios"])
+print(json.dumps(out))
+PY
 exit "$status"

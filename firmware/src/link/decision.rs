@@ -40,6 +40,10 @@ pub enum Trigger {
     Change,
     /// Nothing happened for a while: the line stays readable as alive.
     Heartbeat,
+    /// The safety loop stalled: the hardware watchdog's first timeout stops the robot, and
+    /// its second resets the MCU. Sent from the watchdog's interrupt, which cannot read the
+    /// loop's state: `frame` is `None` and the counters are zero.
+    Watchdog,
 }
 
 /// Which link frame a decision rests on.

@@ -37,3 +37,6 @@ pub const ROBOT: RobotState = RobotState {
     position_in_base_m: [0.4, 0.0, 0.8],
     programmed_speed_mps: 1.0,
 };
+
+/// With the `stall-test` feature, when the safety loop stalls (emulation bench only).
+pub const STALL_AT_MS: u64 = 1_000;

@@ -26,7 +26,8 @@ mod image {
     use core::sync::atomic::{AtomicU32, Ordering};
 
     use a4mer_firmware::link::decision::{Decision, FrameId, MAX_DECISION_WIRE_LEN, Trigger, encode_decision};
-    use a4mer_firmware::link::{LinkReceiver, MAX_WIRE_LEN};
+    use a4mer_firmware::link::{LinkCounters, LinkReceiver, MAX_WIRE_LEN};
+    use a4mer_firmware::monitor::{Mode, Reason};
     use a4mer_firmware::watchdog::{Report, Watchdog};
     use a4mer_mcu_mps2_an386::{HEARTBEAT_MS, HW_WATCHDOG_MS, LINK_BAUD, ROBOT, SYSCLK_HZ, monitor_config};
     use cortex_m_rt::{entry, exception};
@@ -72,12 +73,30 @@ mod image {
     }
 
     /// The hardware watchdog's first timeout: the safety loop has not run for
-    /// `HW_WATCHDOG_MS`. Stop the robot now; the watchdog resets the MCU at its second timeout.
-    // SAFETY (cortex-m-rt asks for `unsafe`): the handler touches one atomic and never returns,
-    // so it cannot break the invariants of the code it interrupts.
+    /// `HW_WATCHDOG_MS`. Stop the robot now and say so on the line; the watchdog resets the
+    /// MCU at its second timeout.
+    // SAFETY (cortex-m-rt asks for `unsafe`): the handler touches atomics and the UART's
+    // registers only, and never returns, so it cannot break the invariants of the code it
+    // interrupts.
     #[exception]
     unsafe fn NonMaskableInt() {
         SCALE_OUT.store(0, Ordering::SeqCst);
+        let decision = Decision {
+            seq: DECISION_SEQ.fetch_add(1, Ordering::SeqCst),
+            at_us: Instant::now().as_micros(),
+            trigger: Trigger::Watchdog,
+            mode: Mode::ProtectiveStop,
+            reason: Reason::Deadline,
+            scale: 0.0,
+            pose_age_us: None,
+            frame: None,
+            link: LinkCounters::default(),
+        };
+        let mut out = [0u8; MAX_DECISION_WIRE_LEN + 1];
+        if let Ok(n) = encode_decision(&decision, &mut out[1..]) {
+            // The leading delimiter ends a decision the stalled loop may have been sending.
+            Uart0::steal().write_all(&out[..=n], TX_SPINS);
+        }
         loop {
             cortex_m::asm::nop();
         }
@@ -97,9 +116,11 @@ mod image {
 
     // ---- decisions on the line ---------------------------------------------------------------
 
+    /// Sequence number of the next decision, shared with the watchdog's interrupt.
+    static DECISION_SEQ: AtomicU32 = AtomicU32::new(0);
+
     struct DecisionTx {
         uart: Uart0,
-        seq: u32,
         last_at: Instant,
     }
 
@@ -113,7 +134,7 @@ mod image {
             rx: &LinkReceiver,
         ) {
             let decision = Decision {
-                seq: self.seq,
+                seq: DECISION_SEQ.fetch_add(1, Ordering::SeqCst),
                 at_us: report.at_us,
                 trigger,
                 mode: wd.mode(),
@@ -123,7 +144,6 @@ mod image {
                 frame,
                 link: *rx.counters(),
             };
-            self.seq = self.seq.wrapping_add(1);
             self.last_at = Instant::from_micros(report.at_us);
             let mut out = [0u8; MAX_DECISION_WIRE_LEN];
             // The buffer is sized for the widest decision, so encoding cannot fail; if it ever
@@ -147,13 +167,19 @@ mod image {
         let mut rx = LinkReceiver::new();
         let mut tx = DecisionTx {
             uart,
-            seq: 0,
             last_at: Instant::now(),
         };
         let mut frame = None;
         let report = wd.report(&ROBOT);
         tx.send(Trigger::Boot, &wd, &report, frame, &rx);
         loop {
+            #[cfg(feature = "stall-test")]
+            if Instant::now() >= Instant::from_millis(a4mer_mcu_mps2_an386::STALL_AT_MS) {
+                // A hung loop, for the bench: interrupts still run, nothing feeds the watchdog.
+                loop {
+                    cortex_m::asm::nop();
+                }
+            }
             hw_wdog.feed();
             // Bounded, so a flooded line cannot keep the loop from its deadline checks.
             for _ in 0..RX_QUEUE {

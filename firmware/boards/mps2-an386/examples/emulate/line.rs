@@ -1,6 +1,6 @@
 //! The serial line as the bench sees it: a TCP connection to QEMU's chardev socket (UART0).
 //! A reader thread splits the byte stream at delimiters and decodes each `Decision`; every
-//! decision is logged with the host time it arrived.
+//! decision is logged in the order it arrived.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -5,6 +5,9 @@
 //! own clock, i.e. emulated time). Started by `scripts/mcu-emulated.sh`, which starts QEMU.
 //!
 //! `cargo run -p a4mer-mcu-mps2-an386 --example emulate -- PORT`
+//! `cargo run -p a4mer-mcu-mps2-an386 --example emulate -- --stall PORT` (the board there runs
+//! the `stall-test` image, whose safety loop hangs 1 s after boot: prints the one scenario
+//! that checks the hardware watchdog resets it)
 
 mod line;
 mod scenarios;
@@ -15,11 +18,24 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 fn main() -> Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .context("usage: emulate PORT (QEMU's UART0 socket)")?
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let stall = args.first().is_some_and(|a| a == "--stall");
+    if stall {
+        args.remove(0);
+    }
+    let port: u16 = args
+        .first()
+        .context("usage: emulate [--stall] PORT (QEMU's UART0 socket)")?
         .parse()
         .context("PORT must be a TCP port number")?;
+    if stall {
+        let result = scenarios::watchdog_reset(port)?;
+        println!("{result}");
+        if result["pass"] != json!(true) {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let mut line = line::Line::open(port)?;
     // The board boots before the bench connects; its heartbeat (every 100 ms) says it runs.
     let Some(first) = line.wait_for(0, Duration::from_secs(20), |_| true) else {

@@ -10,7 +10,7 @@ use a4mer_firmware::link::{
     encode_frame,
 };
 use a4mer_firmware::monitor::{Mode, Monitor, Reason};
-use a4mer_mcu_mps2_an386::{ROBOT, monitor_config};
+use a4mer_mcu_mps2_an386::{HW_WATCHDOG_MS, ROBOT, STALL_AT_MS, monitor_config};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
@@ -368,5 +368,37 @@ pub fn cut_and_restore(line: &mut Line, sender: &mut Sender) -> Result<Value> {
         "frames_lost_sent": lost_frames,
         "decisions_lost_during_cut": first_after.map(|s| s.wrapping_sub(last_seq_before).saturating_sub(1)),
         "session_changes": after.session_changes - before.session_changes,
+    }))
+}
+
+/// (f) The `stall-test` image hangs its safety loop `STALL_AT_MS` after boot: the CMSDK
+/// watchdog's first timeout must stop the robot (a Watchdog decision, from its NMI) within
+/// its timeout plus a tick of the hang, on the board's clock, and its second must reset the
+/// MCU (a Boot decision follows).
+pub fn watchdog_reset(port: u16) -> Result<Value> {
+    let line = Line::open(port)?;
+    let nmi = line.wait_for(0, Duration::from_secs(5), |d| d.trigger == Trigger::Watchdog);
+    // The Boot decision that follows the Watchdog one (the bench may also see the first boot).
+    let after_nmi = line
+        .since(0)
+        .iter()
+        .position(|d| d.trigger == Trigger::Watchdog)
+        .map_or(usize::MAX, |i| i + 1);
+    let boot = line.wait_for(after_nmi, Duration::from_secs(5), |d| d.trigger == Trigger::Boot);
+    let stall_us = STALL_AT_MS * 1000;
+    let timeout_us = u64::from(HW_WATCHDOG_MS) * 1000;
+    let bound_us = timeout_us + 1000;
+    let stop_after = nmi.map(|d| d.at_us.saturating_sub(stall_us));
+    Ok(json!({
+        "name": "stalled_loop_watchdog_reset",
+        "pass": stop_after.is_some_and(|s| s <= bound_us) && nmi.is_some_and(|d| d.mode == Mode::ProtectiveStop) && boot.is_some(),
+        "stall_at_us": stall_us,
+        "watchdog_stop_at_us": nmi.map(|d| d.at_us),
+        "stop_after_stall_us": stop_after,
+        "bound_us": bound_us,
+        "bound": "watchdog timeout + one 1 ms tick (the loop's last feed is at most a tick before the hang)",
+        "reset_seen": boot.is_some(),
+        "reset_after": "the watchdog's second timeout (2 x timeout after the last feed)",
+        "watchdog_timeout_ms": HW_WATCHDOG_MS,
     }))
 }
