@@ -3,7 +3,7 @@
 #   $CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/dist/{a4mer,a4mer_node}
 #       linked by zig against glibc 2.31 symbol versions, so one binary runs on
 #       JetPack 5 (Ubuntu 20.04, glibc 2.31) and JetPack 6 (Ubuntu 22.04, glibc 2.35);
-#   $CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu   (the safety MCU image).
+#   $CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386   (the safety MCU image).
 # Then checks every device binary's newest GLIBC_ symbol version with objdump -T.
 #
 # Installs what it needs: the rustup targets, and cargo-zigbuild with zig from PyPI (no
@@ -41,8 +41,8 @@ cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-node -
 # no `a4mer train`, no a4mer-train linked.
 cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-cli --bin a4mer --no-default-features
 
-step "device build: the safety MCU image (thumbv7em-none-eabihf)"
-cargo build --locked --release -p a4mer-firmware --target thumbv7em-none-eabihf --example mcu --features mcu-example
+step "device build: the safety MCU image (thumbv7em-none-eabihf, MPS2 AN386)"
+cargo build --locked --release -p a4mer-mcu-mps2-an386 --target thumbv7em-none-eabihf
 
 step "device build: what each binary needs"
 objdump=""
@@ -73,6 +73,6 @@ if grep -aq 'train/src/fit' "$dist/a4mer"; then
     exit 1
 fi
 echo "a4mer       links no training code"
-mcu="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu"
+mcu="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386"
 stat -c %s "$mcu" | awk '{ printf "mcu image   %5.1f kB (ELF with symbols)\n", $1 / 1e3 }'
 echo "next: a4mer bundle --target $triple --model models/a4mer-small-int8.a4m"

@@ -206,6 +206,47 @@ pub fn binary_arch(bytes: &[u8]) -> Option<&'static str> {
     })
 }
 
+/// Checks that the MCU image loads into the board's memory (MPS2 AN386: code and read-only
+/// data in SSRAM1 at 0, RAM in SSRAM2/3 at 0x2000_0000) and starts in its code region: an image
+/// linked for another board (e.g. the STM32-class stub example) would run nowhere. Returns
+/// what was checked, or which segment lies outside.
+pub fn mcu_memory_map(bytes: &[u8]) -> Result<String, String> {
+    use a4mer_mcu_mps2_an386::{CODE, DATA};
+    use object::{Object, ObjectSegment};
+    let file = object::File::parse(bytes).map_err(|e| format!("not an ELF image: {e}"))?;
+    let (mut code, mut data, mut segments) = (0u64, 0u64, 0usize);
+    for seg in file.segments() {
+        let (start, size) = (seg.address(), seg.size());
+        if size == 0 {
+            continue;
+        }
+        let end = start
+            .checked_add(size)
+            .ok_or_else(|| format!("segment at {start:#010x} wraps the address space"))?;
+        if CODE.contains(&start) && end <= CODE.end {
+            code += size;
+        } else if DATA.contains(&start) && end <= DATA.end {
+            data += size;
+        } else {
+            return Err(format!(
+                "segment {start:#010x}..{end:#010x} is outside the MPS2 AN386's code ({:#010x}..{:#010x}) and data ({:#010x}..{:#010x}) regions: built for another board",
+                CODE.start, CODE.end, DATA.start, DATA.end
+            ));
+        }
+        segments += 1;
+    }
+    if segments == 0 {
+        return Err("no loadable segment".into());
+    }
+    let entry = file.entry();
+    if !CODE.contains(&entry) {
+        return Err(format!("entry point {entry:#010x} is outside the code region"));
+    }
+    Ok(format!(
+        "MPS2 AN386: {segments} segments, {code} B in code (SSRAM1 at 0), {data} B in data (SSRAM2/3 at 0x20000000), entry {entry:#x}"
+    ))
+}
+
 /// The newest `GLIBC_x.y` symbol version a dynamically linked executable asks for (its
 /// version-needs strings), e.g. (2, 35): the device's glibc must be at least that.
 pub fn needed_glibc(bytes: &[u8]) -> Option<(u32, u32)> {
@@ -365,6 +406,11 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
                         format!("{} architecture", entry.path),
                         format!("built for {arch}; the safety MCU is arm (Cortex-M4F)"),
                     );
+                    let (ok, detail) = match mcu_memory_map(bytes) {
+                        Ok(d) => (true, d),
+                        Err(e) => (false, e),
+                    };
+                    check(ok, format!("{} memory map", entry.path), detail);
                 }
             }
         }
@@ -448,5 +494,53 @@ mod tests {
         let bytes = b"\0GLIBC_2.17\0GLIBC_2.31\0GLIBC_2.28\0GLIBC_2.4x\0GLIBC_PRIVATE\0";
         assert_eq!(needed_glibc(bytes), Some((2, 31)));
         assert_eq!(needed_glibc(b"no versions here"), None);
+    }
+
+    /// A minimal ELF32 ARM executable: entry point and (address, size) load segments.
+    fn arm_elf(entry: u32, segments: &[(u32, u32)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0");
+        b.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        b.extend_from_slice(&40u16.to_le_bytes()); // EM_ARM
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&entry.to_le_bytes());
+        b.extend_from_slice(&52u32.to_le_bytes()); // e_phoff
+        b.extend_from_slice(&0u32.to_le_bytes()); // e_shoff
+        b.extend_from_slice(&0x0500_0400u32.to_le_bytes()); // EABI5, hard float
+        for v in [52u16, 32, segments.len() as u16, 40, 0, 0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for &(addr, size) in segments {
+            for v in [1u32, 0, addr, addr, 0, size, 6, 4] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn the_mcu_image_must_load_into_the_boards_memory() {
+        let board = arm_elf(0x401, &[(0, 0x400), (0x400, 0x1_0000), (0x2000_0000, 0x2000)]);
+        assert_eq!(binary_arch(&board), Some("arm"));
+        let ok = mcu_memory_map(&board).expect("the MPS2 AN386 map");
+        assert!(ok.contains("3 segments") && ok.contains("8192 B in data"), "{ok}");
+
+        // The STM32-class stub example: flash at 0x0800_0000.
+        let stub = arm_elf(0x0800_0401, &[(0x0800_0000, 0x1_0000), (0x2000_0000, 0x2000)]);
+        let err = mcu_memory_map(&stub).expect_err("another board's map");
+        assert!(
+            err.contains("0x08000000..0x08010000") && err.contains("another board"),
+            "{err}"
+        );
+
+        let over = arm_elf(0x401, &[(0, 0x400), (0x2000_0000, 0x50_0000)]);
+        assert!(mcu_memory_map(&over).is_err(), "RAM past SSRAM2/3");
+        let entry = arm_elf(0x2000_0001, &[(0, 0x400)]);
+        assert!(
+            mcu_memory_map(&entry)
+                .expect_err("entry in RAM")
+                .contains("entry point")
+        );
+        assert!(mcu_memory_map(b"not an elf").is_err());
     }
 }

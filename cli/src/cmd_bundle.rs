@@ -6,15 +6,15 @@ use clap::Args;
 use a4mer_runtime::artifact::Artifact;
 
 use crate::bundle::{
-    Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, precision, sha256_hex, triple_arch,
-    write_bundle,
+    Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, mcu_memory_map, precision,
+    sha256_hex, triple_arch, write_bundle,
 };
 
 /// Binaries a device bundle carries: the node, and the CLI for selftest and verify.
 const BINARIES: &[&str] = &["a4mer_node", "a4mer"];
-/// Where `cargo build --release --target thumbv7em-none-eabihf --example mcu` leaves the
-/// safety MCU's image, under the target dir.
-const FIRMWARE_BUILD: &str = "thumbv7em-none-eabihf/release/examples/mcu";
+/// Where `cargo build --release -p a4mer-mcu-mps2-an386 --target thumbv7em-none-eabihf` leaves
+/// the safety MCU's image (MPS2 AN386), under the target dir.
+const FIRMWARE_BUILD: &str = "thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386";
 /// Read by the systemd unit (`EnvironmentFile=`): the node runs the bundle's model, not the
 /// one built into the binary.
 const UNIT_ENV: &str = "launch/systemd/a4mer-node.env";
@@ -44,8 +44,8 @@ pub struct BundleArgs {
     /// at `data/mocap/`.
     #[arg(long, value_name = "DIR", default_value = "data/mocap")]
     clips: PathBuf,
-    /// Safety MCU firmware image (ELF) to include; default the example image under
-    /// `$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/examples/mcu`.
+    /// Safety MCU firmware image (ELF) to include, linked for the MPS2 AN386's memory map;
+    /// default `$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/a4mer-mcu-mps2-an386`.
     #[arg(long, value_name = "FILE")]
     firmware: Option<PathBuf>,
     /// Ship without a firmware image (robots without the safety MCU link).
@@ -134,7 +134,7 @@ pub fn run(args: BundleArgs) -> Result<()> {
             .unwrap_or_else(|| cargo_target_dir().join(FIRMWARE_BUILD));
         if !fw.exists() {
             bail!(
-                "{} not found; build the MCU image first (cargo build --release -p a4mer-firmware --target thumbv7em-none-eabihf --example mcu --features mcu-example), pass --firmware FILE, or --no-firmware",
+                "{} not found; build the MCU image first (cargo build --release -p a4mer-mcu-mps2-an386 --target thumbv7em-none-eabihf), pass --firmware FILE, or --no-firmware",
                 fw.display()
             );
         }
@@ -145,6 +145,9 @@ pub fn run(args: BundleArgs) -> Result<()> {
                 "{}: firmware built for {arch}, the safety MCU is arm (thumbv7em)",
                 fw.display()
             );
+        }
+        if let Err(e) = mcu_memory_map(&contents.files["firmware/a4mer-mcu.elf"].0) {
+            bail!("{}: {e}", fw.display());
         }
     }
 

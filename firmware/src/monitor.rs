@@ -81,7 +81,7 @@ impl MonitorConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Run,
     Fallback,
@@ -89,7 +89,7 @@ pub enum Mode {
 }
 
 /// Why the monitor is in its mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// No frame accepted since start.
     Startup,
@@ -196,7 +196,9 @@ impl Monitor {
         self.poll(now_us)
     }
 
-    fn pose_age_us(&self, now_us: u64) -> Option<u64> {
+    /// Age of the pose data at `now_us`: the latest frame's `pose_age_us` + link latency +
+    /// time since its reception. `None` before any frame.
+    pub fn pose_age_us(&self, now_us: u64) -> Option<u64> {
         self.latest.as_ref().map(|l| {
             u64::from(l.frame.header.pose_age_us)
                 .saturating_add(self.cfg.link_latency_us)

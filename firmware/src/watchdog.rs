@@ -10,6 +10,15 @@ use crate::link::LinkFrame;
 use crate::monitor::{Command, Mode, Monitor, MonitorConfig, MonitorConfigError, Transition};
 use crate::ssm::RobotState;
 
+/// What the monitor decides at one instant, and the age of the pose data it rests on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Report {
+    pub at_us: u64,
+    pub command: Command,
+    pub transition: Option<Transition>,
+    pub pose_age_us: Option<u64>,
+}
+
 /// `Monitor` driven by `embassy_time::Instant::now()`.
 #[derive(Debug)]
 pub struct Watchdog {
@@ -48,6 +57,19 @@ impl Watchdog {
     /// Mode + SSM for the robot's current state, now.
     pub fn command(&mut self, robot: &RobotState) -> (Command, Option<Transition>) {
         self.monitor.command(robot, now_us())
+    }
+
+    /// `command` with the instant it was taken at and the pose data's age then, read once so
+    /// that a report of the decision (e.g. a `Decision` frame) is consistent with it.
+    pub fn report(&mut self, robot: &RobotState) -> Report {
+        let at_us = now_us();
+        let (command, transition) = self.monitor.command(robot, at_us);
+        Report {
+            at_us,
+            command,
+            transition,
+            pose_age_us: self.monitor.pose_age_us(at_us),
+        }
     }
 
     /// When the mode changes next if no frame arrives; `None` in `ProtectiveStop`.

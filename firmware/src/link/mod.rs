@@ -14,6 +14,7 @@
 //! and the receiver (`LinkReceiver`, the MCU). Nothing here allocates or needs a clock.
 
 mod codec;
+pub mod decision;
 
 use crc::{CRC_32_ISO_HDLC, Crc};
 use heapless::Vec;
@@ -251,19 +252,43 @@ pub fn encode_frame(frame: &LinkFrame, out: &mut [u8]) -> Result<usize, EncodeEr
     let mut raw = [0u8; MAX_RAW_LEN];
     raw[0] = PROTOCOL_VERSION;
     let cbor_len = codec::encode(frame, &mut raw[1..MAX_RAW_LEN - 4])?;
-    let body_end = 1 + cbor_len;
-    let crc = CRC32.checksum(&raw[..body_end]);
-    raw[body_end..body_end + 4].copy_from_slice(&crc.to_le_bytes());
-    let raw = &raw[..body_end + 4];
+    seal(&mut raw, 1 + cbor_len, out).ok_or(EncodeError::OutputTooSmall { capacity: out.len() })
+}
 
-    let capacity = out.len();
-    let too_small = EncodeError::OutputTooSmall { capacity };
-    let Some(cobs_room) = capacity.checked_sub(1) else {
-        return Err(too_small);
-    };
-    let n = cobs::try_encode(raw, &mut out[..cobs_room]).map_err(|_| too_small)?;
+/// Appends the CRC-32 to `raw[..body_end]` (version | body; `raw` has 4 bytes of room after
+/// it) and writes `COBS(raw) 0x00` into `out`. Shared by both directions of the link, so a
+/// decision frame is framed and checked exactly like a link frame. `None`: `out` is too small.
+fn seal(raw: &mut [u8], body_end: usize, out: &mut [u8]) -> Option<usize> {
+    let crc = CRC32.checksum(raw.get(..body_end)?);
+    raw.get_mut(body_end..body_end + 4)?.copy_from_slice(&crc.to_le_bytes());
+    let raw = &raw[..body_end + 4];
+    let cobs_room = out.len().checked_sub(1)?;
+    let n = cobs::try_encode(raw, &mut out[..cobs_room]).ok()?;
     out[n] = 0;
-    Ok(n + 1)
+    Some(n + 1)
+}
+
+/// Why the bytes between two delimiters are not a frame, before its body is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsealed {
+    Cobs,
+    Truncated,
+    Crc,
+}
+
+/// Undoes `seal` in place: COBS, length, CRC. Returns the version byte and the CBOR body.
+fn unseal(cobs_bytes: &mut [u8]) -> Result<(u8, &[u8]), Unsealed> {
+    let raw_len = cobs::decode_in_place(cobs_bytes).map_err(|_| Unsealed::Cobs)?;
+    let raw = cobs_bytes.get(..raw_len).ok_or(Unsealed::Cobs)?;
+    if raw.len() < 1 + 4 {
+        return Err(Unsealed::Truncated);
+    }
+    let (body, crc_bytes) = raw.split_at(raw.len() - 4);
+    let sent_crc = u32::from_le_bytes([crc_bytes[0], crc_bytes[1], crc_bytes[2], crc_bytes[3]]);
+    if CRC32.checksum(body) != sent_crc {
+        return Err(Unsealed::Crc);
+    }
+    Ok((body[0], &body[1..]))
 }
 
 /// Why a received frame was dropped.
@@ -294,27 +319,23 @@ pub enum DropReason {
 /// Decodes one frame: the bytes between two delimiters, without the delimiter. Stateless (no
 /// sequence check); `LinkReceiver` adds that. The buffer is decoded in place.
 pub fn decode_frame(cobs_bytes: &mut [u8]) -> Result<LinkFrame, DropReason> {
-    let raw_len = cobs::decode_in_place(cobs_bytes).map_err(|_| DropReason::Cobs)?;
-    let raw = cobs_bytes.get(..raw_len).ok_or(DropReason::Cobs)?;
-    if raw.len() < 1 + 4 {
-        return Err(DropReason::Truncated);
+    let (version, body) = unseal(cobs_bytes).map_err(|e| match e {
+        Unsealed::Cobs => DropReason::Cobs,
+        Unsealed::Truncated => DropReason::Truncated,
+        Unsealed::Crc => DropReason::Crc,
+    })?;
+    if version != PROTOCOL_VERSION {
+        return Err(DropReason::Version { got: version });
     }
-    let (body, crc_bytes) = raw.split_at(raw.len() - 4);
-    let sent_crc = u32::from_le_bytes([crc_bytes[0], crc_bytes[1], crc_bytes[2], crc_bytes[3]]);
-    if CRC32.checksum(body) != sent_crc {
-        return Err(DropReason::Crc);
-    }
-    if body[0] != PROTOCOL_VERSION {
-        return Err(DropReason::Version { got: body[0] });
-    }
-    let frame = codec::decode(&body[1..]).map_err(DropReason::Cbor)?;
+    let frame: LinkFrame = codec::decode(body).map_err(DropReason::Cbor)?;
     frame.validate().map_err(DropReason::Invalid)?;
     Ok(frame)
 }
 
 /// Dropped frames per reason, plus accepted frames. Saturating: a counter never wraps back to
-/// a reassuring zero.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// a reassuring zero. The MCU reports them in every `Decision` (field order is wire order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkCounters {
     pub accepted: u32,
     /// Frames missing between two accepted ones (sequence gaps); not drops.
