@@ -55,7 +55,7 @@ pub enum BackendError {
     #[error("unknown backend `{0}`: expected ndarray, tch-cpu or tch-cuda")]
     Unknown(String),
     #[error(
-        "backend `{0}` needs libtorch, and this build has none: rebuild with `--features tch` (see runtime/README.md)"
+        "backend `{0}` needs libtorch, and this build has none: rebuild with `--features tch` (see burn-model/README.md)"
     )]
     NotBuilt(Backend),
     #[error("backend `tch-cuda`: no CUDA device: {0}")]
