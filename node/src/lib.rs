@@ -35,8 +35,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-use a4mer_runtime::artifact::ArtifactError;
-use a4mer_runtime::stream::{EngineError, StreamLoadError};
 use ros2_client::{NodeName, NodeOptions, Subscription};
 
 use crate::dds::{DdsError, context, input_qos, output_qos, publisher, subscription};
@@ -81,10 +79,6 @@ pub enum NodeError {
     Startup(#[from] StartupError),
     #[error(transparent)]
     ModelLoad(#[from] ModelLoadError),
-    #[error("parameter `model`: {0}")]
-    Model(ArtifactError),
-    #[error("parameter `model`: {0}")]
-    ModelEngine(EngineError),
     #[error("parameter `input.joint_map` / `input.joint_order`: {0}")]
     Input(AdapterError),
     #[error(transparent)]
@@ -93,32 +87,11 @@ pub enum NodeError {
     Ros { what: String, reason: String },
 }
 
-impl From<ArtifactError> for NodeError {
-    fn from(e: ArtifactError) -> Self {
-        Self::Model(e)
-    }
-}
-
-impl From<EngineError> for NodeError {
-    fn from(e: EngineError) -> Self {
-        Self::ModelEngine(e)
-    }
-}
-
-impl From<StreamLoadError> for NodeError {
-    fn from(e: StreamLoadError) -> Self {
-        match e {
-            StreamLoadError::Artifact(e) => Self::Model(e),
-            StreamLoadError::Engine(e) => Self::ModelEngine(e),
-        }
-    }
-}
-
 impl From<PipelineError> for NodeError {
     fn from(e: PipelineError) -> Self {
         match e {
             PipelineError::Input(e) => Self::Input(e),
-            PipelineError::Engine(e) => Self::ModelEngine(e),
+            PipelineError::Engine(e) => Self::ModelLoad(ModelLoadError::Engine(e)),
         }
     }
 }
