@@ -24,12 +24,13 @@ use a4mer_ros::msg::{self, Header, MotifAnticipation, Point, PoseForecast, Skele
 use a4mer_ros::pipeline::{Pipeline, Pushed, Sink};
 use a4mer_ros::startup::parameters_from_args;
 use a4mer_ros::tf::{TfBuffer, TfError};
+use a4mer_runtime::PoseFrame;
 use a4mer_runtime::stream::Eviction;
-use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 use common::{
-    CYCLONE_LOOPBACK, FASTDDS_LOOPBACK, NodeProcess, joints_json, mocap_frames_from, python_with, require_peers, skip,
+    CYCLONE_LOOPBACK, FASTDDS_LOOPBACK, NodeProcess, mocap_frames_from, people_frames_json, python_with, require_peers,
+    skip, two_people,
 };
 
 /// The variable naming the colcon workspace `scripts/build-msgs.sh` built.
@@ -258,45 +259,10 @@ fn node_counts(stderr: &str) -> (u64, u64) {
     (numbers[0], numbers[1])
 }
 
-/// Two people from the bundled take: it from `start`, a later part of it 2 m to the left.
-fn two_people(n: usize) -> (Vec<PoseFrame>, Vec<PoseFrame>) {
-    let a = mocap_frames_from(0, n);
-    let b = mocap_frames_from(300, n)
-        .into_iter()
-        .zip(&a)
-        .map(|(mut f, fa)| {
-            f.stamp_ns = fa.stamp_ns;
-            for p in &mut f.joints_in_world {
-                p[1] += 2.0;
-            }
-            f
-        })
-        .collect();
-    (a, b)
-}
-
 /// The people's frames as the peers read them; the stamps are the first person's.
 fn write_frames(dir: &Path, people: &[(u32, &[PoseFrame])]) -> PathBuf {
     let path = dir.join("frames.json");
-    let tracks: serde_json::Map<String, Value> = people
-        .iter()
-        .map(|(id, frames)| {
-            (
-                id.to_string(),
-                json!(frames.iter().map(joints_json).collect::<Vec<_>>()),
-            )
-        })
-        .collect();
-    std::fs::write(
-        &path,
-        json!({
-            "stamps_ns": people[0].1.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
-            "joint_names": SMPL24,
-            "people": tracks,
-        })
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&path, Value::Object(people_frames_json(people)).to_string()).unwrap();
     path
 }
 
@@ -308,7 +274,7 @@ fn rclpy_on_the_generated_types_gets_every_field_the_node_pipeline_makes() {
     let dir = tempfile::tempdir().unwrap();
     // Ten seconds at 30 Hz.
     let n = 300;
-    let (a, b) = two_people(n);
+    let (a, b) = two_people(300, n);
     let frames = write_frames(dir.path(), &[(3, &a), (8, &b)]);
     let profile = dir.path().join("fastdds.xml");
     std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
@@ -405,7 +371,7 @@ fn an_older_skeleton_layout_is_counted_malformed_and_never_read() {
     };
     let dir = tempfile::tempdir().unwrap();
     let n = 90;
-    let (a, b) = two_people(n);
+    let (a, b) = two_people(300, n);
     let c = mocap_frames_from(150, n);
     let frames = write_frames(dir.path(), &[(3, &a), (8, &b), (11, &c)]);
     let domain = domain(1);

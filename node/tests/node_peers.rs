@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use a4mer_ros::model::LoadedModel;
+use a4mer_runtime::SMPL24;
 use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
-use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 use common::{
-    FASTDDS_LOOPBACK, NodeProcess, joints_json, manifest, mocap_frames_from, python_with, run_cyclone_peer, run_peer,
-    write_peer_frames,
+    FASTDDS_LOOPBACK, NodeProcess, manifest, mocap_frames_from, people_frames_json, python_with, run_cyclone_peer,
+    run_peer, two_people, write_peer_frames,
 };
 
 /// A DDS domain no other test on this host uses at the same time.
@@ -214,18 +214,7 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let n = 90;
     // Two people: the take from its start, and a later part of it shifted 2 m to the left.
-    let a = mocap_frames_from(0, n);
-    let b: Vec<PoseFrame> = mocap_frames_from(400, n)
-        .into_iter()
-        .zip(&a)
-        .map(|(mut f, fa)| {
-            f.stamp_ns = fa.stamp_ns;
-            for p in &mut f.joints_in_world {
-                p[1] += 2.0;
-            }
-            f
-        })
-        .collect();
+    let (a, b) = two_people(400, n);
     // The same engine, in this process, on the same frames.
     let model = LoadedModel::load(None).unwrap();
     // (person, stamp) -> (forecast joints, None where unobserved; motif now; health; the
@@ -260,21 +249,10 @@ fn cyclone_skeletons_in_forecasts_and_motifs_out_match_the_engine() {
         .count();
     assert!(warm >= 2 * (n - 31), "{warm} warm frames");
     let frames_path = dir.path().join("frames.json");
-    std::fs::write(
-        &frames_path,
-        json!({
-            "stamps_ns": a.iter().map(|f| f.stamp_ns).collect::<Vec<_>>(),
-            "joint_names": SMPL24,
-            "people": {
-                "3": a.iter().map(joints_json).collect::<Vec<_>>(),
-                "8": b.iter().map(joints_json).collect::<Vec<_>>(),
-            },
-            "expect_forecasts": warm,
-            "expect_motifs": 2 * n,
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let mut frames = people_frames_json(&[(3, &a), (8, &b)]);
+    frames.insert("expect_forecasts".into(), json!(warm));
+    frames.insert("expect_motifs".into(), json!(2 * n));
+    std::fs::write(&frames_path, Value::Object(frames).to_string()).unwrap();
     let domain = domain(1);
     // A deep input queue: a loaded host may stall the node for longer than the default five
     // frames, and a frame lost on the best-effort input would part it from the engine here.

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests of the ROS-side crates (a4mer-ros, a4mer-bag,
+//! Helpers shared by the integration tests of the ROS-side crates (a4mer-node, a4mer-bag,
 //! a4mer-replay; the other two include this file by path): Python peers, real mocap,
 //! byte mutations.
 #![allow(dead_code)]
@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use a4mer_ros::ros_args::RosEnv;
-use a4mer_runtime::PoseFrame;
+use a4mer_runtime::{PoseFrame, SMPL24};
 use serde_json::{Value, json};
 
 pub fn manifest() -> PathBuf {
@@ -134,6 +134,46 @@ pub fn write_peer_frames(dir: &Path, frames: &[PoseFrame]) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// Two people from the bundled take: it from its start, and a later part of it (from frame
+/// `second_from`) 2 m to the left, on the first one's stamps.
+pub fn two_people(second_from: usize, n: usize) -> (Vec<PoseFrame>, Vec<PoseFrame>) {
+    let a = mocap_frames_from(0, n);
+    let b = mocap_frames_from(second_from, n)
+        .into_iter()
+        .zip(&a)
+        .map(|(mut f, fa)| {
+            f.stamp_ns = fa.stamp_ns;
+            for p in &mut f.joints_in_world {
+                p[1] += 2.0;
+            }
+            f
+        })
+        .collect();
+    (a, b)
+}
+
+/// Several people's frames as the multi-person peers read them (`stamps_ns`, the first
+/// person's; `joint_names`; `people` by id); callers may add keys before writing it.
+pub fn people_frames_json(people: &[(u32, &[PoseFrame])]) -> serde_json::Map<String, Value> {
+    let tracks: serde_json::Map<String, Value> = people
+        .iter()
+        .map(|(id, frames)| {
+            (
+                id.to_string(),
+                json!(frames.iter().map(joints_json).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "stamps_ns".into(),
+        json!(people[0].1.iter().map(|f| f.stamp_ns).collect::<Vec<_>>()),
+    );
+    out.insert("joint_names".into(), json!(SMPL24));
+    out.insert("people".into(), Value::Object(tracks));
+    out
 }
 
 /// Joints as JSON; an unobserved joint is `null` (the peers send NaN).

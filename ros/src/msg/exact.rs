@@ -190,13 +190,30 @@ mod tests {
         }
     }
 
+    /// Each grid case's sample (from `encode`) refused by [`Exact`] naming the type and the
+    /// layout; how many were refused, and how many the reader's usual decode would have read.
+    fn refused_on_the_grid(mut encode: impl FnMut(usize, u32, usize, bool) -> Vec<u8>) -> (usize, usize) {
+        let (mut refused, mut read_without_check) = (0, 0);
+        grid(|bodies, first_id, joints, named| {
+            let bytes = encode(bodies, first_id, joints, named);
+            let case = format!("{bodies} bodies from id {first_id}, {joints} joints, named {named}");
+            let e = exact(&bytes).map(|_| ()).expect_err(&case).to_string();
+            assert!(
+                e.contains("a4mer_msgs/msg/Skeleton3DArray") && e.contains("layout"),
+                "{case}: {e}"
+            );
+            refused += 1;
+            read_without_check += usize::from(lenient(&bytes).is_some());
+        });
+        (refused, read_without_check)
+    }
+
     /// Every older-layout sample (no `confidences`) is refused naming the type. The reader's
     /// usual decode fails on them too (the last body ends before its `confidences` length),
     /// so what the check adds for this layout is a reason that names it.
     #[test]
     fn every_older_layout_sample_is_refused_naming_the_type() {
-        let (mut refused, mut read_without_check) = (0, 0);
-        grid(|bodies, first_id, joints, named| {
+        let (refused, read_without_check) = refused_on_the_grid(|bodies, first_id, joints, named| {
             let msg = OlderSkeleton3DArray {
                 header: header(),
                 bodies: (0..bodies)
@@ -208,15 +225,7 @@ mod tests {
                     })
                     .collect(),
             };
-            let bytes = cdr_encoding::to_vec::<_, LittleEndian>(&msg).unwrap();
-            let case = format!("{bodies} bodies from id {first_id}, {joints} joints, named {named}");
-            let e = exact(&bytes).map(|_| ()).expect_err(&case).to_string();
-            assert!(
-                e.contains("a4mer_msgs/msg/Skeleton3DArray") && e.contains("layout"),
-                "{case}: {e}"
-            );
-            refused += 1;
-            read_without_check += usize::from(lenient(&bytes).is_some());
+            cdr_encoding::to_vec::<_, LittleEndian>(&msg).unwrap()
         });
         eprintln!("older layout: {refused} samples refused; {read_without_check} read without the check");
         assert_eq!(refused, 4 * 6 * 5 * 2);
@@ -245,8 +254,7 @@ mod tests {
     /// is why the check exists; every one is refused with it.
     #[test]
     fn a_layout_longer_than_ours_is_refused_where_the_plain_decode_reads_it() {
-        let (mut refused, mut read_without_check) = (0, 0);
-        grid(|bodies, first_id, joints, named| {
+        let (refused, read_without_check) = refused_on_the_grid(|bodies, first_id, joints, named| {
             let msg = LongerSkeleton3DArray {
                 header: header(),
                 bodies: (0..bodies)
@@ -260,15 +268,7 @@ mod tests {
                     })
                     .collect(),
             };
-            let bytes = cdr_encoding::to_vec::<_, LittleEndian>(&msg).unwrap();
-            let case = format!("{bodies} bodies from id {first_id}, {joints} joints, named {named}");
-            let e = exact(&bytes).map(|_| ()).expect_err(&case).to_string();
-            assert!(
-                e.contains("a4mer_msgs/msg/Skeleton3DArray") && e.contains("layout"),
-                "{case}: {e}"
-            );
-            refused += 1;
-            read_without_check += usize::from(lenient(&bytes).is_some());
+            cdr_encoding::to_vec::<_, LittleEndian>(&msg).unwrap()
         });
         eprintln!("longer layout: {refused} samples refused; {read_without_check} read without the check");
         assert_eq!(refused, 4 * 6 * 5 * 2);
