@@ -39,6 +39,7 @@ impl BurnArtifact for Artifact {
                 tensors,
                 provenance,
                 anticipation: model.anticipation.clone(),
+                interpolation: model.interpolation.clone(),
                 quantization: None,
             },
             format_version: if model.anticipation.is_some() {
@@ -89,6 +90,7 @@ impl BurnArtifact for Artifact {
             device: device.clone(),
             quant,
             anticipation: p.anticipation,
+            interpolation: p.interpolation,
         })
     }
 }
@@ -121,5 +123,6 @@ pub fn fresh_model(config: A4merConfig, seed: u64, device: &Device) -> Model {
         device: device.clone(),
         quant: None,
         anticipation: None,
+        interpolation: None,
     }
 }

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::batch::{self, Batch, WindowInput};
 use crate::nn::{A4mer, A4merConfig};
 use a4mer_runtime::model::features::{self, CONT_DIM, FEAT_DIM, FrameFeatures, KIN_DIM, NormStats, POSE_DIM};
+use a4mer_runtime::model::interp::{FillChoice, add_residual, hermite_fill, line_did_better};
 use a4mer_runtime::model::prior::Kinematics;
 use a4mer_runtime::model::{
     AtomSpan, Forecast, ForecastStep, ModelError, MotifVocab, interp_base, interp_extra, motif_embeddings, quant,
@@ -29,6 +30,9 @@ pub struct Model {
     /// The next-motif prior (artifact format 3); `None` for a model from before it, whose
     /// motifs are then published as "it stays".
     pub anticipation: Option<a4mer_runtime::model::AnticipationPrior>,
+    /// How gaps are filled at each length; `None` for a model from before it, which fills
+    /// with the head as trained.
+    pub interpolation: Option<a4mer_runtime::model::interp::InterpCalibration>,
 }
 
 /// Surprise of each frame under the frame predictor (0 for the first two frames).
@@ -268,6 +272,39 @@ impl Model {
         Ok((0..gap)
             .map(|s| self.norm.decode_step(&base[s], &own, &mean, s, yaw))
             .collect())
+    }
+
+    /// Fill the `gap` frames between `before`'s last frame and `after` as the model's
+    /// calibration says for that length: the Hermite curve (velocities from `before`'s last
+    /// two frames and from `after` to `after_next`) plus its share of the head's residual;
+    /// the head as trained for a model without a calibration. A curve that would have done
+    /// worse than the line on the same gap in `before` gives way to the line. Returns the
+    /// fill and the choice made; an error only when the head is needed and refuses the window.
+    pub fn fill_gap(
+        &self,
+        before: &[PoseFrame],
+        after: &PoseFrame,
+        after_next: Option<&PoseFrame>,
+        gap: usize,
+    ) -> Result<(Vec<Joints>, FillChoice), ModelError> {
+        let choice = self
+            .interpolation
+            .as_ref()
+            .map_or(FillChoice::HEAD_AS_TRAINED, |c| c.choice(gap));
+        let Some(last) = before.last() else {
+            return Err(ModelError::TooFewFrames { need: 2, got: 0 });
+        };
+        if line_did_better(before, gap, choice.tangent_scale) {
+            return Ok((interp_base(last, after, gap), FillChoice::LINEAR));
+        }
+        let prev = before.len().checked_sub(2).map(|i| &before[i]);
+        let curve = hermite_fill(prev, last, after, after_next, gap, choice.tangent_scale);
+        if choice.head_scale == 0.0 {
+            return Ok((curve, choice));
+        }
+        let head = self.interpolate(before, after, gap)?;
+        let linear = interp_base(last, after, gap);
+        Ok((add_residual(&curve, &head, &linear, choice.head_scale), choice))
     }
 }
 

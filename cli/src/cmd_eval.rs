@@ -48,8 +48,9 @@ pub struct EvalArgs {
     /// blend and calibration (the guard still scores): an A/B comparison of the guard.
     #[arg(long)]
     model_only: bool,
-    /// Also score the model's interpolation head against linear interpolation on gaps of
-    /// 0.2, 0.5 and 1.0 s cut out of the recordings (adds the `interpolation` key).
+    /// Also score gap filling against linear interpolation on gaps of 0.2 to 1.0 s cut out
+    /// of the recordings: the model's fill per its calibration, the Hermite curve and the
+    /// head as trained (adds the `interpolation` key).
     #[arg(long)]
     interpolation: bool,
     /// Print the damped-velocity baseline's time constant fitted on these recordings (their
@@ -230,26 +231,55 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     if let Some(i) = &report.interpolation {
         println!();
+        println!("interpolation: fill per gap length from {}", i.calibration);
         println!(
-            "{:<22} {:>9} {:>12} {:>12} {:>9}",
-            "interpolation (mm)", "windows", "linear", "model", "gain"
+            "{:<22} {:>7} {:>8} {:>8} {:>10} {:>8} {:>8} {:>12}",
+            "gap (mm)", "windows", "linear", "curve", "head", "model", "gain", "tangent/head"
         );
         for g in &i.gaps {
             println!(
-                "{:<22} {:>9} {:>12} {:>12} {:>9}",
-                format!("gap {} ms ({} frames)", g.gap_ms, g.gap_frames),
+                "{:<22} {:>7} {:>8} {:>8} {:>10} {:>8} {:>8} {:>12}",
+                format!("{} ms ({} frames)", g.gap_ms, g.gap_frames),
                 g.windows,
                 opt(g.linear_mm, |v| format!("{v:.1}")),
+                opt(g.curve_mm, |v| format!("{v:.1}")),
+                opt(g.head_as_trained_mm, |v| format!("{v:.1}")),
                 opt(g.model_mm, |v| format!("{v:.1}")),
-                opt(g.model_gain_pct, |v| format!("{v:+.1}%"))
+                opt(g.model_gain_pct, |v| format!("{v:+.1}%")),
+                format!("{:.2}/{:.2}", g.tangent_scale, g.head_scale)
             );
         }
+        println!(
+            "(curve: Hermite at the chosen tangent scale; head: the head as trained, its whole residual on linear)"
+        );
+        let losing: Vec<String> = i
+            .by_recording
+            .iter()
+            .flat_map(|r| {
+                r.gaps
+                    .iter()
+                    .filter(|g| g.model_gain_pct.is_some_and(|p| p < 0.0))
+                    .map(|g| {
+                        format!(
+                            "{} at {} ms ({:+.1}%)",
+                            r.recording,
+                            g.gap_ms,
+                            g.model_gain_pct.unwrap_or(0.0)
+                        )
+                    })
+            })
+            .collect();
+        if losing.is_empty() {
+            println!(
+                "on each of the {} recordings the model's fill is no worse than linear at every gap",
+                i.by_recording.len()
+            );
+        } else {
+            println!("where the model's fill loses to linear: {}", losing.join("; "));
+        }
         match i.head_wins_from_ms {
-            Some(ms) => println!(
-                "the interpolation head beats linear interpolation from {ms} ms gaps on; `a4mer import --fill-gaps` uses it from {} frames",
-                a4mer_measure::gaps::HEAD_MIN_GAP_FRAMES
-            ),
-            None => println!("the interpolation head does not beat linear interpolation on the longest gap"),
+            Some(ms) => println!("the model's fill beats linear interpolation from {ms} ms gaps on"),
+            None => println!("the model's fill does not beat linear interpolation on the longest gap"),
         }
     }
     if !report.perturbations.is_empty() {

@@ -80,6 +80,12 @@ pub struct TrainArgs {
     /// 1–2) one without retraining its network.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs", "decode_from", "encoders_from"])]
     anticipation_from: Option<PathBuf>,
+    /// Keep this trained model (f32 or int8) as it is and refit only how it fills gaps:
+    /// per gap length, the Hermite curve's share of the end velocities and the head's share
+    /// of its residual, chosen on the last 20 % of the training recordings the same --data
+    /// and --hold-out give (the part the heads did not train on); written to --out.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "epochs", "finetune_epochs", "finetune_encoders_epochs", "decode_from", "encoders_from", "anticipation_from"])]
+    interpolation_from: Option<PathBuf>,
     /// Train on this model's pre-trained encoders and normalisation instead of pre-training:
     /// only the heads, the motif vocabulary and the calibrated decode are fitted on --data.
     /// For a few recordings of your own people and cell on top of the shipped model. Not
@@ -225,6 +231,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "train: no training recording is long enough for one window (3 s) to fit the damping time constant",
         )?
     };
+    if let Some(from) = &args.interpolation_from {
+        return crate::cmd_train_interpolation::refit(
+            from,
+            &args.out,
+            &motions,
+            args.eval_stride,
+            damping_tau_s,
+            args.json,
+        );
+    }
     if let Some(from) = &args.anticipation_from {
         return crate::cmd_train_anticipation::refit(from, &args.out, &train_frames, damping_tau_s, args.json);
     }
@@ -327,6 +343,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     bar.finish_and_clear();
     let (prior, anticipation_fit) = crate::cmd_train_anticipation::fit_for(&model, &train_frames)?;
     model.anticipation = Some(prior);
+    model.interpolation = crate::cmd_train_interpolation::fit_for(&model, &motions, args.eval_stride);
     if cfg.augment_rig {
         created_by += "; bone lengths and source rates augmented (--augment-rig)";
     }
@@ -379,6 +396,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "tau": report.tau,
         "damping_tau_s": damping_tau_s,
         "anticipation_fit": anticipation_fit,
+        "interpolation": model.interpolation,
         "motifs_heldout": motifs,
         "eval_heldout": eval_json.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose()?,
         "eval_held_out_recordings": unseen_eval,

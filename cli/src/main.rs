@@ -25,6 +25,8 @@ mod cmd_motifs;
 mod cmd_train;
 #[cfg(feature = "training")]
 mod cmd_train_anticipation;
+#[cfg(feature = "training")]
+mod cmd_train_interpolation;
 
 #[derive(Parser)]
 #[command(

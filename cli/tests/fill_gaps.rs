@@ -97,3 +97,76 @@ fn a_bag_with_dropped_frames_is_repaired_and_every_gap_listed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bvhtools_test2.bvh") && err.contains("bag"), "{err}");
 }
+
+/// `a4mer train --interpolation-from` calibrates a trained model's gap filling on its
+/// training recordings; `eval --interpolation` then scores the calibrated fill, per
+/// recording too, and never worse than the line on the recordings it was chosen on.
+#[cfg(feature = "training")]
+#[test]
+fn a_model_calibrated_for_gaps_fills_no_worse_than_the_line_where_it_was_fitted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let calibrated = tmp.path().join("calibrated.a4m");
+    let a4mer = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_a4mer"))
+            .current_dir(repo_root())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let out = calibrated.to_str().unwrap();
+    let fit = a4mer(&[
+        "train",
+        "--data",
+        "data/mocap",
+        "--hold-out",
+        "bvhtools_test2",
+        "--interpolation-from",
+        "models/a4mer-small.a4m",
+        "--out",
+        out,
+        "--json",
+    ]);
+    let gaps = fit["interpolation"]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 5, "{fit}");
+    for g in gaps {
+        for key in ["tangent_scale", "head_scale"] {
+            let v = g[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{key} {v} in {g}");
+        }
+    }
+    // Scored on the part it was chosen on, the calibrated fill cannot lose to the line,
+    // which was one of its choices.
+    let eval = a4mer(&[
+        "eval",
+        "--data",
+        "data/mocap/bvhtools_test.bvh",
+        "--split",
+        "heldout",
+        "--stride",
+        "5",
+        "--model",
+        out,
+        "--interpolation",
+        "--json",
+    ]);
+    let report = &eval["interpolation"];
+    assert!(
+        report["calibration"].as_str().unwrap().starts_with("the model's"),
+        "{report}"
+    );
+    assert_eq!(report["by_recording"].as_array().unwrap().len(), 1);
+    for g in report["gaps"].as_array().unwrap() {
+        let (line, model) = (g["linear_mm"].as_f64().unwrap(), g["model_mm"].as_f64().unwrap());
+        assert!(
+            model <= line * (1.0 + 1e-9),
+            "gap {}: model {model} mm, line {line} mm",
+            g["gap_ms"]
+        );
+    }
+}

@@ -1,16 +1,19 @@
-//! Repairing a recording's gaps (frames a camera dropped): linear interpolation for short
-//! gaps, the model's interpolation head from [`HEAD_MIN_GAP_FRAMES`] on, where it beats
-//! linear interpolation (`a4mer eval --interpolation`: on the training recordings the head
-//! loses 5.9 % at 6 frames and wins 7.6 % at 9, 15.8 % at 12 and 23 % at 29; on the held-out
-//! ones −0.4 %, +3.5 %, +6.8 %, +7.1 %). Gaps longer than the head takes are listed, not
+//! Repairing a recording's gaps (frames a camera dropped), per gap length as the model's
+//! interpolation calibration says (`a4mer train` fits it on the training recordings'
+//! validation part, `interp_eval::fit_interpolation`): linear interpolation, a Hermite curve
+//! through the end velocities, or that curve plus a share of the interpolation head's
+//! residual. A model from before the calibration uses its head from [`HEAD_MIN_GAP_FRAMES`]
+//! on and linear interpolation below. Gaps longer than the head takes are listed, not
 //! filled: inventing a second of motion is not a repair.
 
 use a4mer_burn_model::Model;
+use a4mer_runtime::model::interp::{FillChoice, hermite_fill};
 use a4mer_runtime::model::interp_base;
-use a4mer_runtime::{PoseFrame, frame_period_ns};
+use a4mer_runtime::{Joints, PoseFrame, frame_period_ns};
 use serde::Serialize;
 
-/// Shortest gap (missing frames) the interpolation head fills; shorter ones are linear.
+/// For a model without an interpolation calibration: the shortest gap (missing frames) its
+/// head fills; shorter ones are linear.
 pub const HEAD_MIN_GAP_FRAMES: usize = 9;
 /// History the head is given before a gap (2 s, as in evaluation), when the recording has it.
 const HISTORY_FRAMES: usize = 60;
@@ -18,7 +21,10 @@ const HISTORY_FRAMES: usize = 60;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FillMethod {
+    /// The head's residual (whole, or the calibrated share) on the interpolant.
     InterpolationHead,
+    /// The Hermite curve through the end velocities, without the head.
+    Curve,
     Linear,
     /// Longer than the head takes: left as a gap.
     NotFilled,
@@ -70,21 +76,16 @@ pub fn fill_gaps(
     let max_head = model.config.horizon.saturating_sub(1);
     let mut out: Vec<PoseFrame> = Vec::with_capacity(frames.len());
     let mut gaps = Vec::new();
-    for f in frames {
+    for (i, f) in frames.iter().enumerate() {
         if let Some(last) = out.last().copied() {
             let dt = f.stamp_ns - last.stamp_ns;
             let missing = ((dt as f64 / period as f64).round() as usize).saturating_sub(1);
             if missing > 0 {
                 let history = &out[out.len().saturating_sub(HISTORY_FRAMES)..];
-                let head = (missing >= HEAD_MIN_GAP_FRAMES && missing <= max_head)
-                    .then(|| model.interpolate(history, f, missing).ok())
-                    .flatten();
-                // A head that refuses the window (too little history, a frame it cannot
-                // read) leaves the gap to linear interpolation, and the list says so.
-                let (method, filled) = match head {
-                    _ if missing > max_head => (FillMethod::NotFilled, Vec::new()),
-                    Some(h) => (FillMethod::InterpolationHead, h),
-                    None => (FillMethod::Linear, interp_base(&last, f, missing)),
+                let (method, filled) = if missing > max_head {
+                    (FillMethod::NotFilled, Vec::new())
+                } else {
+                    fill_one(model, history, f, frames.get(i + 1), missing)
                 };
                 let valid = std::array::from_fn(|j| last.valid[j] && f.valid[j]);
                 for (k, joints) in filled.into_iter().enumerate() {
@@ -107,6 +108,40 @@ pub fn fill_gaps(
         out.push(*f);
     }
     Ok((out, gaps))
+}
+
+/// One gap of `missing` frames after `history` and before `after`. A head that refuses
+/// the window (too little history, a frame it cannot read) leaves the gap to the curve, or
+/// to linear interpolation, and the list says which.
+fn fill_one(
+    model: &Model,
+    history: &[PoseFrame],
+    after: &PoseFrame,
+    after_next: Option<&PoseFrame>,
+    missing: usize,
+) -> (FillMethod, Vec<Joints>) {
+    let Some(last) = history.last() else {
+        return (FillMethod::Linear, Vec::new());
+    };
+    let linear = || (FillMethod::Linear, interp_base(last, after, missing));
+    if model.interpolation.is_none() && missing < HEAD_MIN_GAP_FRAMES {
+        return linear();
+    }
+    match model.fill_gap(history, after, after_next, missing) {
+        Ok((filled, choice)) if choice.head_scale > 0.0 => (FillMethod::InterpolationHead, filled),
+        Ok((filled, choice)) if choice.tangent_scale > 0.0 => (FillMethod::Curve, filled),
+        Ok((filled, _)) => (FillMethod::Linear, filled),
+        Err(_) => match model.interpolation.as_ref().map(|c| c.choice(missing)) {
+            Some(FillChoice { tangent_scale, .. }) if tangent_scale > 0.0 => {
+                let prev = history.len().checked_sub(2).map(|i| &history[i]);
+                (
+                    FillMethod::Curve,
+                    hermite_fill(prev, last, after, after_next, missing, tangent_scale),
+                )
+            }
+            _ => linear(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +193,70 @@ mod tests {
                 .sqrt();
             assert!(err < 0.3, "frame {i}: pelvis {err} m off");
         }
+    }
+
+    #[test]
+    fn a_calibrated_model_fills_each_length_as_its_calibration_says() {
+        use a4mer_runtime::model::interp::{GapFit, InterpCalibration};
+        let (mut model, _) = load_model(&repo().join("models/a4mer-small.a4m"), &inference_device()).unwrap();
+        let fit = |gap_frames, tangent_scale, head_scale| GapFit {
+            gap_frames,
+            tangent_scale,
+            head_scale,
+            windows: 1,
+        };
+        // A steady turn: every joint on a parabola, 30 Hz, with a gap of 4 and one of 15.
+        let at = |k: i64| {
+            let t = k as f32 / 30.0;
+            let mut joints = [[0.0f32; 3]; 24];
+            for (j, p) in joints.iter_mut().enumerate() {
+                *p = [
+                    0.8 * t + 0.3 * t * t,
+                    0.05 * j as f32 - 0.2 * t * t,
+                    0.9 + 0.01 * j as f32,
+                ];
+            }
+            PoseFrame::new(1_000_000_000 + k * frame_period_ns(1), joints, [true; 24])
+        };
+        let take: Vec<PoseFrame> = (0..200).map(at).collect();
+        let kept: Vec<PoseFrame> = take
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !((101..105).contains(i) || (151..166).contains(i)))
+            .map(|(_, f)| *f)
+            .collect();
+        let methods = |model: &Model| {
+            let (filled, gaps) = fill_gaps(model, &kept, "turn").unwrap();
+            (gaps.iter().map(|g| (g.frames, g.method)).collect::<Vec<_>>(), filled)
+        };
+        model.interpolation = Some(InterpCalibration {
+            gaps: vec![fit(4, 1.0, 0.0), fit(15, 0.0, 1.0)],
+        });
+        let (m, _) = methods(&model);
+        assert_eq!(m, vec![(4, FillMethod::Curve), (15, FillMethod::InterpolationHead)]);
+        model.interpolation = Some(InterpCalibration {
+            gaps: vec![fit(4, 0.0, 0.0), fit(15, 1.0, 0.0)],
+        });
+        let (m, filled) = methods(&model);
+        assert_eq!(m, vec![(4, FillMethod::Linear), (15, FillMethod::Curve)]);
+        // On a parabola the curve lands nearer the truth than the line through the gap.
+        let mid = filled
+            .iter()
+            .find(|f| f.stamp_ns == take[158].stamp_ns)
+            .expect("on the grid");
+        let line = interp_base(&take[150], &take[166], 15);
+        let off = |p: &[f32; 3]| {
+            (0..3)
+                .map(|c| (p[c] - take[158].joints_in_world[0][c]).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        };
+        assert!(
+            off(&mid.joints_in_world[0]) < 0.5 * off(&line[7][0]),
+            "curve {} vs line {}",
+            off(&mid.joints_in_world[0]),
+            off(&line[7][0])
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! `anticipation`, the next-motif prior ([`AnticipationPrior`]) fitted on the training
 //! recordings; versions 1 and 2 still load, and their motifs are published as "it stays"
 //! ([`anticipation_note`] says so). A model without a prior is written as version 2.
+//! `interpolation` ([`InterpCalibration`]), optional in every version, says how the
+//! interpolation head fills a gap of each length; a model without it fills with the head as
+//! it was trained.
 //!
 //! Loading checks, in order: readable, CBOR envelope, magic, version, hash, payload, config,
 //! skeleton, normalization, vocabulary, provenance, every tensor's dtype/length/shape against
@@ -32,6 +35,7 @@ use crate::model::tensors::{FillError, TensorMap};
 mod quantization;
 /// One tensor's stored form (f32 or int8).
 mod tensors;
+use crate::model::interp::InterpCalibration;
 use crate::model::{A4merConfig, AnticipationPrior, MotifVocab, PriorError};
 use crate::skeleton::Skeleton;
 use crate::stream::{DAMPING_TAU_S, damping_tau_is_valid};
@@ -90,6 +94,8 @@ pub enum ArtifactError {
     },
     #[error("{origin}: {cause}")]
     Anticipation { origin: String, cause: PriorError },
+    #[error("{origin}: `interpolation`: {message}")]
+    Interpolation { origin: String, message: String },
     #[error("{origin}: tensor `{name}`: {message}")]
     TensorData {
         origin: String,
@@ -184,6 +190,10 @@ pub struct Payload {
     /// The next-motif prior (format 3); absent in older files, whose motifs then stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anticipation: Option<AnticipationPrior>,
+    /// How gaps are filled at each length, fitted on the training recordings; absent in
+    /// models from before it, which fill with the interpolation head as trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpolation: Option<InterpCalibration>,
     /// Present exactly when the artifact is int8. Absent (not null) in f32 artifacts, so
     /// their bytes are what they were before int8 existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,6 +308,10 @@ impl Artifact {
             version,
         )
         .map_err(|e| ArtifactError::Encode(e.to_string()))?;
+        if let Some(cal) = &self.payload.interpolation {
+            cal.check()
+                .map_err(|message| ArtifactError::Encode(format!("interpolation: {message}")))?;
+        }
         let payload = codec::encode(&self.payload, "artifact payload").map_err(|e| codec_err("", e))?;
         let sha = hash(version, &payload);
         let env = Envelope {
@@ -380,6 +394,10 @@ impl Artifact {
             env.format_version,
         )
         .map_err(|cause| ArtifactError::Anticipation { origin: o(), cause })?;
+        if let Some(cal) = &payload.interpolation {
+            cal.check()
+                .map_err(|message| ArtifactError::Interpolation { origin: o(), message })?;
+        }
         Ok(Self {
             payload,
             format_version: env.format_version,

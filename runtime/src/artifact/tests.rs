@@ -316,3 +316,34 @@ fn a_model_from_before_the_prior_loads_and_says_so() {
         assert!(stream.anticipation_note().is_some());
     }
 }
+
+#[test]
+fn an_interpolation_calibration_round_trips_and_a_malformed_one_is_refused_naming_the_field() {
+    use crate::model::interp::{GapFit, InterpCalibration};
+    let (mut art, _) = sample();
+    let fit = |gap_frames, tangent_scale| GapFit {
+        gap_frames,
+        tangent_scale,
+        head_scale: 0.25,
+        windows: 7,
+    };
+    art.payload.interpolation = Some(InterpCalibration {
+        gaps: vec![fit(6, 1.0), fit(29, 0.5)],
+    });
+    let back = Artifact::from_bytes(&art.to_bytes().unwrap(), "mem").unwrap();
+    assert_eq!(back.payload.interpolation, art.payload.interpolation);
+    for gaps in [
+        vec![],
+        vec![fit(6, f32::NAN)],
+        vec![fit(6, 1.5)],
+        vec![fit(9, 1.0), fit(6, 1.0)],
+    ] {
+        let mut bad = art.clone();
+        bad.payload.interpolation = Some(InterpCalibration { gaps: gaps.clone() });
+        match Artifact::from_bytes(&written_as(&bad, bad.write_version()), "mem") {
+            Err(e @ ArtifactError::Interpolation { .. }) => assert!(e.to_string().contains("`interpolation`"), "{e}"),
+            other => panic!("{gaps:?}: expected an interpolation error, got {other:?}"),
+        }
+        assert!(bad.to_bytes().unwrap_err().to_string().contains("interpolation"));
+    }
+}

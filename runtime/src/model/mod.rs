@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod features;
+pub mod interp;
 pub mod motif_prior;
 pub mod native;
 pub mod prior;

@@ -73,6 +73,7 @@ pub fn artifact_without_burn(config: A4merConfig, seed: u64) -> Artifact {
                 ..Default::default()
             },
             anticipation: None,
+            interpolation: None,
             quantization: None,
             config,
         },

@@ -426,6 +426,7 @@ pub fn train_from(
         device: inner.clone(),
         quant: None,
         anticipation: None,
+        interpolation: None,
     };
     model.vocab = build_vocab(&model, &train_recs, cfg.seed)?;
 
