@@ -216,6 +216,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .iter()
         .map(|m| Split::Train.frames(&m.frames).to_vec())
         .collect();
+    let calibration_frames: Vec<_> = motions
+        .iter()
+        .map(|m| Split::Heldout.frames(&m.frames).to_vec())
+        .collect();
 
     if !args.no_eval {
         // The held-out evaluation runs after training: find out now if it cannot, rather
@@ -242,7 +246,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
     if let Some(from) = &args.anticipation_from {
-        return crate::cmd_train_anticipation::refit(from, &args.out, &train_frames, damping_tau_s, args.json);
+        return crate::cmd_train_anticipation::refit(
+            from,
+            &args.out,
+            &train_frames,
+            &calibration_frames,
+            damping_tau_s,
+            args.json,
+        );
     }
     let mut cfg = TrainConfig::small(args.seed);
     if let Some(e) = args.epochs {
@@ -341,7 +352,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     };
     bar.finish_and_clear();
-    let (prior, anticipation_fit) = crate::cmd_train_anticipation::fit_for(&model, &train_frames)?;
+    let (prior, anticipation_fit) = crate::cmd_train_anticipation::fit_for(&model, &train_frames, &calibration_frames)?;
     model.anticipation = Some(prior);
     model.interpolation = crate::cmd_train_interpolation::fit_for(&model, &motions, args.eval_stride);
     if cfg.augment_rig {

@@ -16,16 +16,28 @@ use a4mer_train::anticipation::{AnticipationFitReport, fit_anticipation};
 
 use crate::args::print_json;
 
-fn fit(stream: StreamModel, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
+fn fit(
+    stream: StreamModel,
+    train_frames: &[Vec<PoseFrame>],
+    calibration_frames: &[Vec<PoseFrame>],
+) -> Result<(AnticipationPrior, AnticipationFitReport)> {
     let streams: Vec<&[PoseFrame]> = train_frames.iter().map(Vec::as_slice).collect();
-    fit_anticipation(&Arc::new(stream), &streams).context("fitting the anticipation prior on the training recordings")
+    let calibration: Vec<&[PoseFrame]> = calibration_frames.iter().map(Vec::as_slice).collect();
+    fit_anticipation(&Arc::new(stream), &streams, &calibration)
+        .context("fitting the anticipation prior on the training recordings")
 }
 
-/// The prior of a freshly trained model.
-pub fn fit_for(model: &Model, train_frames: &[Vec<PoseFrame>]) -> Result<(AnticipationPrior, AnticipationFitReport)> {
+/// The prior of a freshly trained model: durations and transitions from `train_frames`,
+/// the change model from `calibration_frames` (the training recordings' last 20 %).
+pub fn fit_for(
+    model: &Model,
+    train_frames: &[Vec<PoseFrame>],
+    calibration_frames: &[Vec<PoseFrame>],
+) -> Result<(AnticipationPrior, AnticipationFitReport)> {
     fit(
         a4mer_burn_model::stream_model(model).context("preparing the model for the streaming engine")?,
         train_frames,
+        calibration_frames,
     )
 }
 
@@ -33,11 +45,18 @@ pub fn fit_for(model: &Model, train_frames: &[Vec<PoseFrame>]) -> Result<(Antici
 /// vocabulary, normalisation and everything else are kept as they are. A model from before
 /// the fitted damping τ (format 1) is given `damping_tau_s`, fitted on the same recordings,
 /// since the format that stores a prior requires one.
-pub fn refit(from: &Path, out: &Path, train_frames: &[Vec<PoseFrame>], damping_tau_s: f32, json: bool) -> Result<()> {
+pub fn refit(
+    from: &Path,
+    out: &Path,
+    train_frames: &[Vec<PoseFrame>],
+    calibration_frames: &[Vec<PoseFrame>],
+    damping_tau_s: f32,
+    json: bool,
+) -> Result<()> {
     let origin = from.display().to_string();
     let mut art = Artifact::load(from).with_context(|| format!("loading {origin}"))?;
     let stream = StreamModel::from_artifact(&art, &origin).with_context(|| format!("loading {origin}"))?;
-    let (prior, report) = fit(stream, train_frames)?;
+    let (prior, report) = fit(stream, train_frames, calibration_frames)?;
     art.payload.anticipation = Some(prior);
     let tau_fitted = art.payload.provenance.damping_tau_s.is_none();
     if tau_fitted {

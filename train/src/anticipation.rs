@@ -12,7 +12,10 @@
 //! - The change model: logistic regression of "the motif 0.5 s later differs" on the
 //!   prior's probability, the head's and the speed (its weights are the per-output
 //!   temperatures); `q`'s two exponents by likelihood on the frames where the motif
-//!   changed.
+//!   changed. Both are fitted on calibration recordings the heads did not train on (the
+//!   training recordings' last 20 %): on the frames the next-motif head was trained on it
+//!   is far more often right than on new ones, and a change model fitted there trusts it
+//!   too much.
 
 use std::sync::Arc;
 
@@ -61,10 +64,14 @@ pub struct AnticipationFitReport {
     pub change_weights: Vec<(String, f32)>,
     pub next_prior_exponent: f32,
     pub next_head_exponent: f32,
-    /// On the training samples (in-sample): Brier skill against "it stays", and top-1.
-    pub train_brier_skill: f64,
-    pub train_top1: f64,
-    pub train_stay_top1: f64,
+    /// Samples the change model and `q`'s exponents were fitted on, and whether they came
+    /// from the calibration recordings (false: too few there, the training ones instead).
+    pub calibration_samples: u64,
+    pub calibrated_on_unseen_frames: bool,
+    /// On the calibration samples: Brier skill against "it stays", and top-1.
+    pub fit_brier_skill: f64,
+    pub fit_top1: f64,
+    pub fit_stay_top1: f64,
 }
 
 struct Record {
@@ -309,10 +316,40 @@ struct Sample<'a> {
     head: &'a [f32],
 }
 
-/// Fit the prior on `streams` (the training recordings' frames, never held-out ones).
+/// Samples of "which motif 0.5 s later" over `seqs`: the change model's features and the head.
+fn samples<'a>(seqs: &'a [Vec<Record>], prior: &AnticipationPrior, lookahead: u64, horizon_s: f32) -> Vec<Sample<'a>> {
+    let mut out = Vec::new();
+    for seq in seqs {
+        for r in seq {
+            let Some(now) = r.now.map(usize::from) else { continue };
+            let Ok(at) = seq.binary_search_by_key(&(r.index + lookahead), |q| q.index) else {
+                continue;
+            };
+            let Some(truth) = seq[at].now.map(usize::from) else {
+                continue;
+            };
+            let head_change = 1.0 - r.head.get(now).copied().unwrap_or(0.0);
+            out.push(Sample {
+                now,
+                truth,
+                x: change_features(prior.prior_change(now, r.age_s, horizon_s), head_change, r.speed_mps),
+                head: &r.head,
+            });
+        }
+    }
+    out
+}
+
+/// Calibration samples fewer than this fall back to the training ones.
+const MIN_CALIBRATION_SAMPLES: usize = 200;
+
+/// Fit the prior: durations and transitions on `streams` (the training recordings'
+/// frames), the change model and `q`'s exponents on `calibration` (frames of the training
+/// recordings the heads did not train on); never on held-out recordings.
 pub fn fit_anticipation(
     model: &Arc<StreamModel>,
     streams: &[&[PoseFrame]],
+    calibration: &[&[PoseFrame]],
 ) -> Result<(AnticipationPrior, AnticipationFitReport), AnticipationFitError> {
     let k = model.config().n_motifs;
     let lookahead = model.config().motif_lookahead_frames as u64;
@@ -333,24 +370,11 @@ pub fn fit_anticipation(
         next_prior_exponent: 1.0,
         next_head_exponent: 0.0,
     };
-    let mut samples = Vec::new();
-    for seq in &seqs {
-        for r in seq {
-            let Some(now) = r.now.map(usize::from) else { continue };
-            let Ok(at) = seq.binary_search_by_key(&(r.index + lookahead), |q| q.index) else {
-                continue;
-            };
-            let Some(truth) = seq[at].now.map(usize::from) else {
-                continue;
-            };
-            let head_change = 1.0 - r.head.get(now).copied().unwrap_or(0.0);
-            samples.push(Sample {
-                now,
-                truth,
-                x: change_features(prior.prior_change(now, r.age_s, horizon_s), head_change, r.speed_mps),
-                head: &r.head,
-            });
-        }
+    let calibration_seqs = records(model, calibration)?;
+    let mut samples = samples(&calibration_seqs, &prior, lookahead, horizon_s);
+    let calibrated_on_unseen_frames = samples.len() >= MIN_CALIBRATION_SAMPLES;
+    if !calibrated_on_unseen_frames {
+        samples = self::samples(&seqs, &prior, lookahead, horizon_s);
     }
     if samples.is_empty() {
         return Err(AnticipationFitError::NoSamples(horizon_s));
@@ -409,13 +433,15 @@ pub fn fit_anticipation(
             .collect(),
         next_prior_exponent: prior.next_prior_exponent,
         next_head_exponent: prior.next_head_exponent,
-        train_brier_skill: if stay_brier > 0.0 {
+        calibration_samples: samples.len() as u64,
+        calibrated_on_unseen_frames,
+        fit_brier_skill: if stay_brier > 0.0 {
             1.0 - brier / stay_brier
         } else {
             0.0
         },
-        train_top1: top1 as f64 / n,
-        train_stay_top1: stay_top1 as f64 / n,
+        fit_top1: top1 as f64 / n,
+        fit_stay_top1: stay_top1 as f64 / n,
     };
     Ok((prior, report))
 }
