@@ -44,6 +44,16 @@ fn demo_streams_real_mocap_through_the_node_process_and_scores_the_forecasts() {
     assert!(at("zero_velocity", 0) > at("constant_velocity", 0), "{b}");
     assert!(at("damped_velocity", 2) < at("constant_velocity", 2), "{b}");
     assert!(b["damping_tau_s"].as_f64().unwrap() > 0.0);
+    // The motifs received are scored when they fall due. The bundled model predates the
+    // anticipation prior, so every one is "it stays" and scores exactly as "it stays" does.
+    let m = &s["motifs"];
+    let scored = m["scored"].as_u64().unwrap();
+    assert!(scored > 0, "{m}");
+    assert_eq!(m["published_stays"].as_u64(), Some(scored), "{m}");
+    assert_eq!(m["top1"], m["stay_top1"], "{m}");
+    if let Some(skill) = m["brier_skill"].as_f64() {
+        assert!(skill.abs() < 1e-12, "{m}");
+    }
     assert!(s["node_peak_rss_mb"].as_f64().unwrap() > 1.0);
     assert!(s["first_forecast_s"].as_f64().unwrap() >= 1.0, "after the 1 s warm-up");
     assert!(stderr.contains("t=  1s"), "a live line per second: {stderr}");

@@ -159,6 +159,8 @@ pub struct DemoSummary {
     /// Peak resident memory of the node process (`NodeLaunch::Process` only).
     pub node_peak_rss_mb: Option<f64>,
     pub node: Option<RunSummaryView>,
+    /// The motifs received, each distribution scored when it fell due.
+    pub motifs: crate::demo_motifs::MotifSummary,
 }
 
 /// Per [`HORIZONS_S`], mm.
@@ -451,6 +453,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
         ..DemoSummary::default()
     };
     let mut last_motif: Option<MotifAnticipation> = None;
+    let mut motif_scorer = crate::demo_motifs::MotifScorer::default();
     let mut window_forecasts = 0u64;
     let take_s = len as f64 / 30.0;
     let mut next_line = t0 + Duration::from_secs(1);
@@ -478,6 +481,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
         }
         while let Ok(Some((m, _))) = motifs.take() {
             summary.motif_messages_received += 1;
+            motif_scorer.on_message(&m);
             if m.person_id == 1 {
                 last_motif = Some(m);
             }
@@ -519,6 +523,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
     summary.end_to_end_latency_ms = LatencyMs::of(all_latency_us);
     summary.mpjpe_mm = scorer.mpjpe_mm();
     summary.baselines_mpjpe_mm = scorer.baselines();
+    summary.motifs = (&motif_scorer.scores).into();
     match node {
         RunningNode::Thread(h) => {
             let run = h.join().map_err(|_| setup_err("node thread")("panicked".into()))??;

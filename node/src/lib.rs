@@ -16,6 +16,7 @@
 
 pub mod dds;
 pub mod demo;
+pub mod demo_motifs;
 pub mod diagnostics;
 mod inputs;
 pub mod lifecycle;

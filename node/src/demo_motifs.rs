@@ -1,0 +1,163 @@
+//! The demo's score of the motifs it received: each published next-motif distribution
+//! against the motif the same person is in when it falls due, with the scores the engine
+//! keeps (`runtime::stream::MotifScores`), computed from the messages as a subscriber sees
+//! them. A message carries the top few motifs only; the probability it leaves out is
+//! counted as on none of them, so the Brier score here is the engine's minus that mass's
+//! squares (at most the left-out mass squared per distribution).
+
+use std::collections::{HashMap, VecDeque};
+
+use a4mer_ros::msg::MotifAnticipation;
+use a4mer_runtime::stream::MotifScores;
+use a4mer_runtime::stream::motif_score::ECE_BINS;
+
+/// How far past its due stamp a distribution may still be scored (a frame and a bit): the
+/// person's next message after it is the one that says where they were.
+const DUE_SLACK_NS: i64 = 40_000_000;
+
+struct Pending {
+    due_ns: i64,
+    now: i32,
+    ids: Vec<i32>,
+    probabilities: Vec<f32>,
+}
+
+#[derive(Default)]
+pub struct MotifScorer {
+    pending: HashMap<u32, VecDeque<Pending>>,
+    pub scores: MotifScores,
+}
+
+impl MotifScorer {
+    pub fn on_message(&mut self, m: &MotifAnticipation) {
+        let stamp_ns = m.header.stamp.to_ns();
+        let queue = self.pending.entry(m.person_id).or_default();
+        while queue.front().is_some_and(|p| p.due_ns <= stamp_ns) {
+            let Some(p) = queue.pop_front() else { break };
+            if m.motif_now >= 0 && stamp_ns - p.due_ns <= DUE_SLACK_NS {
+                score(&mut self.scores, &p, m.motif_now);
+            } else {
+                self.scores.unscored += 1;
+            }
+        }
+        let horizon_ns = (f64::from(m.next_motif_horizon_s) * 1e9) as i64;
+        if m.motif_now >= 0 && horizon_ns > 0 && !m.next_motif_ids.is_empty() {
+            queue.push_back(Pending {
+                due_ns: stamp_ns + horizon_ns,
+                now: m.motif_now,
+                ids: m.next_motif_ids.clone(),
+                probabilities: m.next_motif_probabilities.clone(),
+            });
+        }
+    }
+}
+
+fn score(s: &mut MotifScores, p: &Pending, truth: i32) {
+    let rank = p.ids.iter().position(|id| *id == truth).unwrap_or(usize::MAX);
+    let listed: f64 = p
+        .ids
+        .iter()
+        .zip(&p.probabilities)
+        .map(|(id, q)| (f64::from(*q) - f64::from(u8::from(*id == truth))).powi(2))
+        .sum();
+    let brier = listed + if rank == usize::MAX { 1.0 } else { 0.0 };
+    let confidence = p.probabilities.iter().copied().fold(0.0f32, f32::max) as f64;
+    let stays = p.ids.len() == 1 && p.ids[0] == p.now && p.probabilities.first().is_some_and(|q| *q >= 1.0);
+    s.scored += 1;
+    s.top1 += u64::from(rank == 0);
+    s.top3 += u64::from(rank < 3);
+    s.stay_top1 += u64::from(p.now == truth);
+    if p.now != truth {
+        s.change_scored += 1;
+        s.change_top3 += u64::from(rank < 3);
+    }
+    s.brier_sum += brier;
+    s.stay_brier_sum += if p.now == truth { 0.0 } else { 2.0 };
+    s.published_stays += u64::from(stays);
+    let bin = ((confidence * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+    s.ece_count[bin] += 1;
+    s.ece_confidence[bin] += confidence;
+    s.ece_hits[bin] += u64::from(rank == 0);
+}
+
+/// What the summary reports of [`MotifScores`].
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MotifSummary {
+    pub scored: u64,
+    pub top1: Option<f64>,
+    pub stay_top1: Option<f64>,
+    pub top3: Option<f64>,
+    pub change_top3: Option<f64>,
+    pub change_scored: u64,
+    /// Against "it stays", from the published top motifs (see the module's note).
+    pub brier_skill: Option<f64>,
+    pub ece: Option<f64>,
+    pub published_stays: u64,
+}
+
+impl From<&MotifScores> for MotifSummary {
+    fn from(s: &MotifScores) -> Self {
+        Self {
+            scored: s.scored,
+            top1: s.top1_rate(),
+            stay_top1: s.stay_top1_rate(),
+            top3: s.top3_rate(),
+            change_top3: s.change_top3_rate(),
+            change_scored: s.change_scored,
+            brier_skill: s.brier_skill(),
+            ece: s.ece(),
+            published_stays: s.published_stays,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use a4mer_ros::msg::{Header, Time};
+
+    fn msg(person_id: u32, t_ms: i64, now: i32, ids: &[i32], probabilities: &[f32]) -> MotifAnticipation {
+        MotifAnticipation {
+            header: Header {
+                stamp: Time::from_ns(t_ms * 1_000_000).unwrap(),
+                frame_id: "world".into(),
+            },
+            person_id,
+            motif_now: now,
+            motif_now_confidence: 0.9,
+            next_motif_ids: ids.to_vec(),
+            next_motif_probabilities: probabilities.to_vec(),
+            expected_time_to_transition_s: f32::INFINITY,
+            health: MotifAnticipation::HEALTH_OK,
+            next_motif_horizon_s: 0.5,
+        }
+    }
+
+    #[test]
+    fn each_distribution_is_scored_against_the_motif_when_it_falls_due() {
+        let mut s = MotifScorer::default();
+        // Person 1 is in motif 4 and the message gives 7 a 60 % chance of coming next.
+        s.on_message(&msg(1, 0, 4, &[7, 4], &[0.6, 0.4]));
+        // "It stays" for person 2, who does stay.
+        s.on_message(&msg(2, 0, 9, &[9], &[1.0]));
+        // Not yet due: nothing scored.
+        s.on_message(&msg(1, 400, 4, &[4], &[1.0]));
+        assert_eq!(s.scores.scored, 0);
+        // Due at 500 ms: person 1 is in motif 7 now, person 2 still in 9.
+        s.on_message(&msg(1, 510, 7, &[7], &[1.0]));
+        s.on_message(&msg(2, 520, 9, &[9], &[1.0]));
+        let r = &s.scores;
+        assert_eq!(
+            (r.scored, r.top1, r.stay_top1, r.change_scored, r.change_top3),
+            (2, 2, 1, 1, 1)
+        );
+        assert_eq!(r.published_stays, 1);
+        // Person 1: (0.6 − 1)² + 0.4² = 0.32; person 2: 0. "It stays": 2 + 0.
+        assert!((r.brier_sum - 0.32).abs() < 1e-6, "{}", r.brier_sum);
+        assert!((MotifSummary::from(r).brier_skill.unwrap() - 0.84).abs() < 1e-6);
+        // A message that comes long after the due stamp cannot say where the person was.
+        s.on_message(&msg(3, 0, 1, &[1], &[1.0]));
+        s.on_message(&msg(3, 2_000, 2, &[2], &[1.0]));
+        assert_eq!((s.scores.scored, s.scores.unscored), (2, 1));
+    }
+}
