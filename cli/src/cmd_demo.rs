@@ -186,20 +186,22 @@ fn print_summary(s: &DemoSummary) {
         );
     }
     println!("  (damped velocity: tau {} s, the model's)", b.damping_tau_s);
-    let m = &s.motifs;
-    let pct = |v: Option<f64>| fmt_opt(v.map(|v| v * 100.0), 1);
-    println!(
-        "  next motif, 0.5 s ahead     Brier skill vs \"it stays\" {} %; top-1 {} % (it stays {} %), top-3 {} %, top-3 where it changed {} % of {}; ECE {} over {} ({} published as \"it stays\")",
-        pct(m.brier_skill),
-        pct(m.top1),
-        pct(m.stay_top1),
-        pct(m.top3),
-        pct(m.change_top3),
-        m.change_scored,
-        fmt_opt(m.ece, 3),
-        m.scored,
-        m.published_stays
-    );
+    if let Some(m) = &s.motifs {
+        let pct = |v: Option<f64>| fmt_opt(v.map(|v| v * 100.0), 1);
+        println!(
+            "  next motif, {} s ahead     Brier skill vs \"it stays\" {} %; top-1 {} % (it stays {} %), top-3 {} %, top-3 where it changed {} % of {}; ECE {} over {} ({} published as \"it stays\")",
+            m.horizon_s,
+            pct(m.brier_skill),
+            pct(m.top1),
+            pct(m.stay_top1),
+            pct(m.top3),
+            pct(m.change_top3),
+            m.change_scored,
+            fmt_opt(m.ece, 3),
+            m.scored,
+            m.published_stays
+        );
+    }
     println!(
         "  first forecast             {} s after the node started (warm-up alone is {:.1} s)",
         fmt_opt(s.first_forecast_s, 2),

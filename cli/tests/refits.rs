@@ -73,19 +73,6 @@ fn the_change_model_is_fitted_on_frames_the_heads_never_saw() {
 fn a_model_calibrated_for_gaps_fills_no_worse_than_the_line_where_it_was_fitted() {
     let tmp = tempfile::tempdir().unwrap();
     let calibrated = tmp.path().join("calibrated.a4m");
-    let a4mer = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_a4mer"))
-            .current_dir(repo_root())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
     let out = calibrated.to_str().unwrap();
     let fit = a4mer(&[
         "train",

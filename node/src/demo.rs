@@ -160,7 +160,7 @@ pub struct DemoSummary {
     pub node_peak_rss_mb: Option<f64>,
     pub node: Option<RunSummaryView>,
     /// The motifs received, each distribution scored when it fell due.
-    pub motifs: crate::demo_motifs::MotifSummary,
+    pub motifs: Option<a4mer_runtime::stream::report::AnticipationReport>,
 }
 
 /// Per [`HORIZONS_S`], mm.
@@ -523,7 +523,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
     summary.end_to_end_latency_ms = LatencyMs::of(all_latency_us);
     summary.mpjpe_mm = scorer.mpjpe_mm();
     summary.baselines_mpjpe_mm = scorer.baselines();
-    summary.motifs = (&motif_scorer.scores).into();
+    summary.motifs = Some(crate::demo_motifs::summary(&motif_scorer));
     match node {
         RunningNode::Thread(h) => {
             let run = h.join().map_err(|_| setup_err("node thread")("panicked".into()))??;

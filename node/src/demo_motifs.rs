@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use a4mer_ros::msg::MotifAnticipation;
 use a4mer_runtime::stream::MotifScores;
 use a4mer_runtime::stream::motif_score::ECE_BINS;
+use a4mer_runtime::stream::report::AnticipationReport;
 
 /// How far past its due stamp a distribution may still be scored (a frame and a bit): the
 /// person's next message after it is the one that says where they were.
@@ -26,6 +27,8 @@ struct Pending {
 pub struct MotifScorer {
     pending: HashMap<u32, VecDeque<Pending>>,
     pub scores: MotifScores,
+    /// The horizon the distributions were published for (the last message's).
+    pub horizon_s: f32,
 }
 
 impl MotifScorer {
@@ -40,6 +43,7 @@ impl MotifScorer {
                 self.scores.unscored += 1;
             }
         }
+        self.horizon_s = m.next_motif_horizon_s;
         let horizon_ns = (f64::from(m.next_motif_horizon_s) * 1e9) as i64;
         if m.motif_now >= 0 && horizon_ns > 0 && !m.next_motif_ids.is_empty() {
             queue.push_back(Pending {
@@ -80,34 +84,13 @@ fn score(s: &mut MotifScores, p: &Pending, truth: i32) {
     s.ece_hits[bin] += u64::from(rank == 0);
 }
 
-/// What the summary reports of [`MotifScores`].
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct MotifSummary {
-    pub scored: u64,
-    pub top1: Option<f64>,
-    pub stay_top1: Option<f64>,
-    pub top3: Option<f64>,
-    pub change_top3: Option<f64>,
-    pub change_scored: u64,
-    /// Against "it stays", from the published top motifs (see the module's note).
-    pub brier_skill: Option<f64>,
-    pub ece: Option<f64>,
-    pub published_stays: u64,
-}
-
-impl From<&MotifScores> for MotifSummary {
-    fn from(s: &MotifScores) -> Self {
-        Self {
-            scored: s.scored,
-            top1: s.top1_rate(),
-            stay_top1: s.stay_top1_rate(),
-            top3: s.top3_rate(),
-            change_top3: s.change_top3_rate(),
-            change_scored: s.change_scored,
-            brier_skill: s.brier_skill(),
-            ece: s.ece(),
-            published_stays: s.published_stays,
-        }
+/// The summary's report: the engine's, without what a subscriber cannot know (the model's
+/// own distribution where "it stays" was published, and the transition times).
+pub fn summary(scorer: &MotifScorer) -> AnticipationReport {
+    AnticipationReport {
+        model_brier: None,
+        model_brier_skill: None,
+        ..AnticipationReport::new(&scorer.scores, scorer.horizon_s)
     }
 }
 
@@ -154,7 +137,7 @@ mod tests {
         assert_eq!(r.published_stays, 1);
         // Person 1: (0.6 − 1)² + 0.4² = 0.32; person 2: 0. "It stays": 2 + 0.
         assert!((r.brier_sum - 0.32).abs() < 1e-6, "{}", r.brier_sum);
-        assert!((MotifSummary::from(r).brier_skill.unwrap() - 0.84).abs() < 1e-6);
+        assert!((summary(&s).brier_skill.unwrap() - 0.84).abs() < 1e-6);
         // A message that comes long after the due stamp cannot say where the person was.
         s.on_message(&msg(3, 0, 1, &[1], &[1.0]));
         s.on_message(&msg(3, 2_000, 2, &[2], &[1.0]));

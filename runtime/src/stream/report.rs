@@ -103,6 +103,38 @@ pub struct GuardReport {
     pub losing_min_excess_m: f64,
 }
 
+impl AnticipationReport {
+    pub fn new(m: &MotifScores, horizon_s: f32) -> Self {
+        Self {
+            horizon_s,
+            top1: m.top1_rate(),
+            top3: m.top3_rate(),
+            change_top3: m.change_top3_rate(),
+            change_scored: m.change_scored,
+            stay_top1: m.stay_top1_rate(),
+            brier: m.brier(),
+            stay_brier: m.stay_brier(),
+            brier_skill: m.brier_skill(),
+            model_brier: m.model_brier(),
+            model_brier_skill: m.model_brier_skill(),
+            ece: m.ece(),
+            published_stays: m.published_stays,
+            scored: m.scored,
+            unscored: m.unscored,
+            transition_mae_s: m.transition_abs_err_s.mean(),
+            transition_baseline_mae_s: m.transition_baseline_abs_err_s.mean(),
+            transition_over_baseline: m
+                .transition_abs_err_s
+                .mean()
+                .zip(m.transition_baseline_abs_err_s.mean())
+                .filter(|(_, b)| *b > 0.0)
+                .map(|(e, b)| e / b),
+            transition_scored: m.transition_abs_err_s.count,
+            transition_censored: m.transition_censored,
+        }
+    }
+}
+
 impl OnlineReport {
     pub fn new(g: &GuardScores, m: &MotifScores, motif_horizon_s: f32) -> Self {
         let mm = |s: usize| -> Vec<Option<f64>> {
@@ -149,33 +181,7 @@ impl OnlineReport {
                 coverage: g.coverage().to_vec(),
                 joints_scored: g.covered.iter().map(|c| c.count).collect(),
             },
-            anticipation: AnticipationReport {
-                horizon_s: motif_horizon_s,
-                top1: m.top1_rate(),
-                top3: m.top3_rate(),
-                change_top3: m.change_top3_rate(),
-                change_scored: m.change_scored,
-                stay_top1: m.stay_top1_rate(),
-                brier: m.brier(),
-                stay_brier: m.stay_brier(),
-                brier_skill: m.brier_skill(),
-                model_brier: m.model_brier(),
-                model_brier_skill: m.model_brier_skill(),
-                ece: m.ece(),
-                published_stays: m.published_stays,
-                scored: m.scored,
-                unscored: m.unscored,
-                transition_mae_s: m.transition_abs_err_s.mean(),
-                transition_baseline_mae_s: m.transition_baseline_abs_err_s.mean(),
-                transition_over_baseline: m
-                    .transition_abs_err_s
-                    .mean()
-                    .zip(m.transition_baseline_abs_err_s.mean())
-                    .filter(|(_, b)| *b > 0.0)
-                    .map(|(e, b)| e / b),
-                transition_scored: m.transition_abs_err_s.count,
-                transition_censored: m.transition_censored,
-            },
+            anticipation: AnticipationReport::new(m, motif_horizon_s),
             guard: GuardReport {
                 horizons_ms: HORIZONS_MS.to_vec(),
                 scored: g.error_m.iter().map(|e| e[NUM_SOURCES].count).collect(),
