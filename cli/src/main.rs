@@ -27,6 +27,7 @@ mod cmd_train;
 mod cmd_train_anticipation;
 #[cfg(feature = "training")]
 mod cmd_train_interpolation;
+mod motifs_plot;
 
 #[derive(Parser)]
 #[command(
@@ -53,7 +54,7 @@ enum Command {
     /// Train A4Mer (self-supervised pre-training + heads) and export an .a4m artifact.
     #[cfg(feature = "training")]
     Train(cmd_train::TrainArgs),
-    /// Print a recording's atom segments and motif ids over time.
+    /// Print atom segments and motif ids over time; over several recordings, how motifs line up with action labels.
     Motifs(cmd_motifs::MotifsArgs),
     /// Time the streaming engine per frame on real mocap (median, p99, max; memory; FLOPs).
     Bench(cmd_bench::BenchArgs),

@@ -80,6 +80,57 @@ fn motifs_json_lists_runs_over_time() {
     }
 }
 
+/// Several recordings: each one's runs, and the label scores over the DeepMimic clips only
+/// (a BVH take has no action label and is named as left out).
+#[test]
+fn motifs_over_several_recordings_score_the_labelled_ones_and_draw_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("motifs.svg");
+    let out = a4mer()
+        .args(["motifs", "--json", "--loop-wrap-to-s", "10", "--model"])
+        .arg(repo().join("models/a4mer-small.a4m"))
+        .arg("--plot")
+        .arg(&svg)
+        .arg("--data")
+        .arg(repo().join("data/mocap/bvhtools_test2.bvh"))
+        .arg(repo().join("data/deepmimic/walker/turn_left0.txt"))
+        .arg(repo().join("data/deepmimic/humanoid3d_run.txt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recordings = v["recordings"].as_array().unwrap();
+    let labels: Vec<_> = recordings.iter().map(|r| r["label"].as_str()).collect();
+    assert_eq!(labels, [None, Some("turn_left"), Some("run")]);
+    for r in recordings {
+        assert!(!r["runs"].as_array().unwrap().is_empty(), "{r}");
+        assert!(r["frames_in_atoms"].as_u64().unwrap() <= r["frames"].as_u64().unwrap());
+    }
+    let l = &v["labels"];
+    assert_eq!(l["labelled_recordings"], 2);
+    let unlabelled = l["unlabelled"].as_array().unwrap();
+    assert_eq!(unlabelled.len(), 1);
+    assert!(unlabelled[0].as_str().unwrap().ends_with("bvhtools_test2.bvh"));
+    assert!(l["note"].as_str().unwrap().contains("left out"), "{l}");
+    // Scored frames: exactly the labelled clips' frames inside atoms.
+    let in_atoms: u64 = recordings[1..]
+        .iter()
+        .map(|r| r["frames_in_atoms"].as_u64().unwrap())
+        .sum();
+    assert_eq!(l["frames"].as_u64(), Some(in_atoms));
+    for k in ["nmi", "purity"] {
+        let x = l[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{k} {x}");
+    }
+    assert_eq!(l["labels"], 2);
+    assert_eq!(l["per_label"].as_array().unwrap().len(), 2);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(80)]);
+    for name in ["bvhtools_test2", "turn_left0", "humanoid3d_run"] {
+        assert!(text.contains(name), "{name} missing from the plot");
+    }
+}
+
 #[test]
 fn a_tampered_model_is_refused_with_the_check_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -205,7 +205,9 @@ fn online_tables(r: &ReplayReport) -> String {
     )
 }
 
-fn motif_color(m: i32) -> RGBColor {
+/// A motif id's colour (grey for none yet); `a4mer motifs --plot` uses the same, so one motif
+/// looks the same in both.
+pub fn motif_color(m: i32) -> RGBColor {
     if m < 0 {
         return RGBColor(200, 200, 200);
     }
