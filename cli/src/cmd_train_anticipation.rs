@@ -42,9 +42,7 @@ pub fn fit_for(
 }
 
 /// Refit the prior of the model at `from` (f32 or int8) and write it to `out`; the network,
-/// vocabulary, normalisation and everything else are kept as they are. A model from before
-/// the fitted damping τ (format 1) is given `damping_tau_s`, fitted on the same recordings,
-/// since the format that stores a prior requires one.
+/// vocabulary, normalisation and everything else are kept as they are ([`save_refit`]).
 pub fn refit(
     from: &Path,
     out: &Path,
@@ -58,22 +56,38 @@ pub fn refit(
     let stream = StreamModel::from_artifact(&art, &origin).with_context(|| format!("loading {origin}"))?;
     let (prior, report) = fit(stream, train_frames, calibration_frames)?;
     art.payload.anticipation = Some(prior);
-    let tau_fitted = art.payload.provenance.damping_tau_s.is_none();
-    if tau_fitted {
-        art.payload.provenance.damping_tau_s = Some(damping_tau_s);
-        art.payload.provenance.created_by += "; damping tau fitted on the training recordings";
-    }
-    art.payload.provenance.created_by += &format!(
-        "; anticipation prior refitted from {origin} on {} training recordings",
+    let what = format!(
+        "anticipation prior refitted from {origin} on {} training recordings",
         train_frames.len()
     );
+    let tau_given = save_refit(&mut art, out, damping_tau_s, &what)?;
+    print_refit(
+        serde_json::json!({
+            "out": out.display().to_string(),
+            "anticipation_from": origin,
+            "anticipation_fit": report,
+            "damping_tau_s_fitted": tau_given,
+        }),
+        json,
+    )
+}
+
+/// Write a refitted artifact to `out`, saying `what` was refitted in its provenance. A model
+/// from before the fitted damping τ (format 1) is given `damping_tau_s`, fitted on the same
+/// recordings, since every format this build writes stores one; returns it when given.
+pub(crate) fn save_refit(art: &mut Artifact, out: &Path, damping_tau_s: f32, what: &str) -> Result<Option<f32>> {
+    let prov = &mut art.payload.provenance;
+    let tau_given = prov.damping_tau_s.is_none().then_some(damping_tau_s);
+    if tau_given.is_some() {
+        prov.damping_tau_s = tau_given;
+        prov.created_by += "; damping tau fitted on the training recordings";
+    }
+    prov.created_by += &format!("; {what}");
     art.save(out).with_context(|| format!("writing {}", out.display()))?;
-    let summary = serde_json::json!({
-        "out": out.display().to_string(),
-        "anticipation_from": origin,
-        "anticipation_fit": report,
-        "damping_tau_s_fitted": tau_fitted.then_some(damping_tau_s),
-    });
+    Ok(tau_given)
+}
+
+pub(crate) fn print_refit(summary: serde_json::Value, json: bool) -> Result<()> {
     if json {
         return print_json(&summary);
     }

@@ -15,7 +15,7 @@ use a4mer_motion::Motion;
 use a4mer_runtime::artifact::Artifact;
 use a4mer_runtime::model::interp::InterpCalibration;
 
-use crate::args::print_json;
+use crate::cmd_train_anticipation::{print_refit, save_refit};
 
 /// The calibration of a trained model on the validation part of its training recordings.
 pub fn fit_for(model: &Model, motions: &[Motion], stride: usize) -> Option<InterpCalibration> {
@@ -23,9 +23,7 @@ pub fn fit_for(model: &Model, motions: &[Motion], stride: usize) -> Option<Inter
 }
 
 /// Refit the calibration of the model at `from` (f32 or int8) and write it to `out`; the
-/// rest of the artifact is kept as it is. A model from before the fitted damping τ
-/// (format 1) is given `damping_tau_s`, fitted on the same recordings, since every format
-/// this build writes stores one.
+/// rest of the artifact is kept as it is ([`save_refit`]).
 pub fn refit(from: &Path, out: &Path, motions: &[Motion], stride: usize, damping_tau_s: f32, json: bool) -> Result<()> {
     let origin = from.display().to_string();
     let mut art = Artifact::load(from).with_context(|| format!("loading {origin}"))?;
@@ -36,25 +34,18 @@ pub fn refit(from: &Path, out: &Path, motions: &[Motion], stride: usize, damping
         );
     };
     art.payload.interpolation = Some(cal.clone());
-    let tau_fitted = art.payload.provenance.damping_tau_s.is_none();
-    if tau_fitted {
-        art.payload.provenance.damping_tau_s = Some(damping_tau_s);
-        art.payload.provenance.created_by += "; damping tau fitted on the training recordings";
-    }
-    art.payload.provenance.created_by += &format!(
-        "; interpolation calibrated from {origin} on {} training recordings",
+    let what = format!(
+        "interpolation calibrated from {origin} on {} training recordings",
         motions.len()
     );
-    art.save(out).with_context(|| format!("writing {}", out.display()))?;
-    let summary = serde_json::json!({
-        "out": out.display().to_string(),
-        "interpolation_from": origin,
-        "interpolation": cal,
-        "damping_tau_s_fitted": tau_fitted.then_some(damping_tau_s),
-    });
-    if json {
-        return print_json(&summary);
-    }
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    let tau_given = save_refit(&mut art, out, damping_tau_s, &what)?;
+    print_refit(
+        serde_json::json!({
+            "out": out.display().to_string(),
+            "interpolation_from": origin,
+            "interpolation": cal,
+            "damping_tau_s_fitted": tau_given,
+        }),
+        json,
+    )
 }

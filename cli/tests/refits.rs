@@ -9,6 +9,23 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `a4mer train --<what>-from <model>` on the bvhTools take that is not held out, into `out`.
+fn refit(what: &str, model: &str, out: &str) -> serde_json::Value {
+    let flag = format!("--{what}-from");
+    a4mer(&[
+        "train",
+        "--data",
+        "data/mocap",
+        "--hold-out",
+        "bvhtools_test2",
+        &flag,
+        model,
+        "--out",
+        out,
+        "--json",
+    ])
+}
+
 fn a4mer(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_a4mer"))
         .current_dir(repo_root())
@@ -30,18 +47,7 @@ fn the_change_model_is_fitted_on_frames_the_heads_never_saw() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("refit.a4m");
     let out = out.to_str().unwrap();
-    let fit = a4mer(&[
-        "train",
-        "--data",
-        "data/mocap",
-        "--hold-out",
-        "bvhtools_test2",
-        "--anticipation-from",
-        "models/a4mer-small-int8.a4m",
-        "--out",
-        out,
-        "--json",
-    ]);
+    let fit = refit("anticipation", "models/a4mer-small-int8.a4m", out);
     let f = &fit["anticipation_fit"];
     assert_eq!(f["calibrated_on_unseen_frames"], true, "{fit}");
     let calibration = f["calibration_samples"].as_u64().unwrap();
@@ -74,18 +80,7 @@ fn a_model_calibrated_for_gaps_fills_no_worse_than_the_line_where_it_was_fitted(
     let tmp = tempfile::tempdir().unwrap();
     let calibrated = tmp.path().join("calibrated.a4m");
     let out = calibrated.to_str().unwrap();
-    let fit = a4mer(&[
-        "train",
-        "--data",
-        "data/mocap",
-        "--hold-out",
-        "bvhtools_test2",
-        "--interpolation-from",
-        "models/a4mer-small.a4m",
-        "--out",
-        out,
-        "--json",
-    ]);
+    let fit = refit("interpolation", "models/a4mer-small.a4m", out);
     let gaps = fit["interpolation"]["gaps"].as_array().unwrap();
     assert_eq!(gaps.len(), 5, "{fit}");
     for g in gaps {
