@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::batch::{self, Batch, WindowInput};
 use crate::nn::{A4mer, A4merConfig};
 use a4mer_runtime::model::features::{self, CONT_DIM, FEAT_DIM, FrameFeatures, KIN_DIM, NormStats, POSE_DIM};
-use a4mer_runtime::model::interp::{FillChoice, add_residual, hermite_fill, line_did_better};
+use a4mer_runtime::model::interp::FillChoice;
 use a4mer_runtime::model::prior::Kinematics;
 use a4mer_runtime::model::{
     AtomSpan, Forecast, ForecastStep, ModelError, MotifVocab, interp_base, interp_extra, motif_embeddings, quant,
@@ -278,8 +278,9 @@ impl Model {
     /// calibration says for that length: the Hermite curve (velocities from `before`'s last
     /// two frames and from `after` to `after_next`) plus its share of the head's residual;
     /// the head as trained for a model without a calibration. A curve that would have done
-    /// worse than the line on the same gap in `before` gives way to the line. Returns the
-    /// fill and the choice made; an error only when the head is needed and refuses the window.
+    /// worse than the line on the same gap in `before` gives way to the line, and a head that
+    /// refuses the window (too little history, a frame it cannot read) to the curve alone.
+    /// Returns the fill and the choice made; an error only for an empty `before`.
     pub fn fill_gap(
         &self,
         before: &[PoseFrame],
@@ -287,24 +288,27 @@ impl Model {
         after_next: Option<&PoseFrame>,
         gap: usize,
     ) -> Result<(Vec<Joints>, FillChoice), ModelError> {
-        let choice = self
-            .interpolation
-            .as_ref()
-            .map_or(FillChoice::HEAD_AS_TRAINED, |c| c.choice(gap));
         let Some(last) = before.last() else {
             return Err(ModelError::TooFewFrames { need: 2, got: 0 });
         };
-        if line_did_better(before, gap, choice.tangent_scale) {
-            return Ok((interp_base(last, after, gap), FillChoice::LINEAR));
-        }
+        let choice = self
+            .interpolation
+            .as_ref()
+            .map_or(FillChoice::HEAD_AS_TRAINED, |c| c.choice(gap))
+            .checked_against(before, gap);
+        let head = (choice.head_scale > 0.0)
+            .then(|| self.interpolate(before, after, gap).ok())
+            .flatten();
+        let choice = if head.is_some() {
+            choice
+        } else {
+            FillChoice {
+                head_scale: 0.0,
+                ..choice
+            }
+        };
         let prev = before.len().checked_sub(2).map(|i| &before[i]);
-        let curve = hermite_fill(prev, last, after, after_next, gap, choice.tangent_scale);
-        if choice.head_scale == 0.0 {
-            return Ok((curve, choice));
-        }
-        let head = self.interpolate(before, after, gap)?;
-        let linear = interp_base(last, after, gap);
-        Ok((add_residual(&curve, &head, &linear, choice.head_scale), choice))
+        Ok((choice.fill(prev, last, after, after_next, gap, head.as_deref()), choice))
     }
 }
 

@@ -7,7 +7,6 @@
 //! filled: inventing a second of motion is not a repair.
 
 use a4mer_burn_model::Model;
-use a4mer_runtime::model::interp::{FillChoice, hermite_fill};
 use a4mer_runtime::model::interp_base;
 use a4mer_runtime::{Joints, PoseFrame, frame_period_ns};
 use serde::Serialize;
@@ -110,9 +109,8 @@ pub fn fill_gaps(
     Ok((out, gaps))
 }
 
-/// One gap of `missing` frames after `history` and before `after`. A head that refuses
-/// the window (too little history, a frame it cannot read) leaves the gap to the curve, or
-/// to linear interpolation, and the list says which.
+/// One gap of `missing` frames after `history` and before `after`, and how it was filled
+/// (a head that refuses the window leaves it to the curve or the line, and the list says so).
 fn fill_one(
     model: &Model,
     history: &[PoseFrame],
@@ -123,24 +121,14 @@ fn fill_one(
     let Some(last) = history.last() else {
         return (FillMethod::Linear, Vec::new());
     };
-    let linear = || (FillMethod::Linear, interp_base(last, after, missing));
     if model.interpolation.is_none() && missing < HEAD_MIN_GAP_FRAMES {
-        return linear();
+        return (FillMethod::Linear, interp_base(last, after, missing));
     }
     match model.fill_gap(history, after, after_next, missing) {
         Ok((filled, choice)) if choice.head_scale > 0.0 => (FillMethod::InterpolationHead, filled),
         Ok((filled, choice)) if choice.tangent_scale > 0.0 => (FillMethod::Curve, filled),
         Ok((filled, _)) => (FillMethod::Linear, filled),
-        Err(_) => match model.interpolation.as_ref().map(|c| c.choice(missing)) {
-            Some(FillChoice { tangent_scale, .. }) if tangent_scale > 0.0 => {
-                let prev = history.len().checked_sub(2).map(|i| &history[i]);
-                (
-                    FillMethod::Curve,
-                    hermite_fill(prev, last, after, after_next, missing, tangent_scale),
-                )
-            }
-            _ => linear(),
-        },
+        Err(_) => (FillMethod::Linear, interp_base(last, after, missing)),
     }
 }
 

@@ -8,12 +8,10 @@
 //! [`SCALE_GRID`]; and each curve plus each share of the head's residual. The head's residual
 //! is taken on linear interpolation, as it was trained. A curve that would have filled the
 //! same gap worse than the line in the window's own history gives way to the line
-//! ([`line_did_better`]), as it does when a model fills a recording.
+//! (`FillChoice::checked_against`), as it does when a model fills a recording.
 
 use a4mer_burn_model::Model;
-use a4mer_runtime::model::interp::{
-    FillChoice, GapFit, InterpCalibration, SCALE_GRID, add_residual, hermite_fill, line_did_better,
-};
+use a4mer_runtime::model::interp::{FillChoice, GapFit, InterpCalibration, SCALE_GRID};
 use a4mer_runtime::model::interp_base;
 use a4mer_runtime::{FPS, Joints, NUM_JOINTS, PoseFrame};
 use serde::Serialize;
@@ -77,9 +75,9 @@ struct Sums {
     failures: usize,
     linear: f64,
     head_as_trained: f64,
-    /// `[tangent scale][head scale]`; a refused head counts as its curve.
+    /// `[tangent scale][head scale]`, when fitting; a refused head counts as its curve.
     grid: [[f64; N]; N],
-    /// The fill `score_gap` was asked about, and its curve alone.
+    /// The fill `score_gap` was asked about, and its curve alone, when evaluating.
     chosen: f64,
     chosen_curve: f64,
 }
@@ -128,14 +126,16 @@ fn gap_frames(model: &Model, ms: u32) -> usize {
         .min(model.config.horizon.saturating_sub(1))
 }
 
-/// Every window of `motions` at one gap length, each method's error summed per recording.
+/// Every window of `motions` at one gap length, each method's error summed per recording:
+/// the line, the head as trained, and `choice` (the model's fill and its curve alone), or
+/// without a choice every fill of the grid (what fitting chooses from).
 fn score_gap(
     model: &Model,
     motions: &[Motion],
     split: Split,
     stride: usize,
     gap: usize,
-    choice: FillChoice,
+    choice: Option<FillChoice>,
 ) -> Vec<Sums> {
     let mut all = Vec::with_capacity(motions.len());
     for m in motions {
@@ -158,31 +158,25 @@ fn score_gap(
                 sums.linear += err(&linear);
                 sums.head_as_trained += err(head.as_deref().unwrap_or(&linear));
                 let (prev, next) = (t.checked_sub(1).map(|i| &frames[i]), frames.get(t + gap + 2));
-                for (i, &lambda) in SCALE_GRID.iter().enumerate() {
-                    if line_did_better(before, gap, lambda) {
-                        let e = err(&linear);
-                        sums.grid[i].iter_mut().for_each(|v| *v += e);
-                        continue;
+                let fill = |c: FillChoice, head: Option<&[Joints]>| {
+                    c.checked_against(before, gap).fill(prev, last, after, next, gap, head)
+                };
+                match choice {
+                    Some(c) => {
+                        sums.chosen_curve += err(&fill(c, None));
+                        sums.chosen += err(&fill(c, head.as_deref()));
                     }
-                    let curve = hermite_fill(prev, last, after, next, gap, lambda);
-                    for (k, &alpha) in SCALE_GRID.iter().enumerate() {
-                        sums.grid[i][k] += match &head {
-                            Some(h) if alpha > 0.0 => err(&add_residual(&curve, h, &linear, alpha)),
-                            _ => err(&curve),
-                        };
+                    None => {
+                        for (i, &tangent_scale) in SCALE_GRID.iter().enumerate() {
+                            for (k, &head_scale) in SCALE_GRID.iter().enumerate() {
+                                let c = FillChoice {
+                                    tangent_scale,
+                                    head_scale,
+                                };
+                                sums.grid[i][k] += err(&fill(c, head.as_deref()));
+                            }
+                        }
                     }
-                }
-                if line_did_better(before, gap, choice.tangent_scale) {
-                    let e = err(&linear);
-                    sums.chosen_curve += e;
-                    sums.chosen += e;
-                } else {
-                    let curve = hermite_fill(prev, last, after, next, gap, choice.tangent_scale);
-                    sums.chosen_curve += err(&curve);
-                    sums.chosen += match &head {
-                        Some(h) if choice.head_scale > 0.0 => err(&add_residual(&curve, h, &linear, choice.head_scale)),
-                        _ => err(&curve),
-                    };
                 }
                 sums.windows += 1;
             }
@@ -229,7 +223,7 @@ pub fn evaluate_interpolation(model: &Model, motions: &[Motion], split: Split, s
             .interpolation
             .as_ref()
             .map_or(FillChoice::HEAD_AS_TRAINED, |c| c.choice(gap));
-        let per = score_gap(model, motions, split, stride, gap, choice);
+        let per = score_gap(model, motions, split, stride, gap, Some(choice));
         for (r, s) in by_recording.iter_mut().zip(&per) {
             r.gaps.push(s.scores(ms, gap, choice));
         }
@@ -261,7 +255,7 @@ pub fn fit_interpolation(model: &Model, motions: &[Motion], split: Split, stride
         if fits.last().is_some_and(|f: &GapFit| f.gap_frames as usize == gap) {
             continue;
         }
-        let s = pooled(&score_gap(model, motions, split, stride, gap, FillChoice::LINEAR));
+        let s = pooled(&score_gap(model, motions, split, stride, gap, None));
         if s.windows == 0 {
             continue;
         }

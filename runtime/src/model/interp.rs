@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::interp_base;
 use crate::pose::{Joints, NUM_JOINTS, PoseFrame};
 
 /// The tangent and head scales tried when fitting, per gap length: coarse on purpose, so a
@@ -49,6 +50,37 @@ impl FillChoice {
         tangent_scale: 0.0,
         head_scale: 0.0,
     };
+
+    /// The choice a window gets: the line where the curve at this tangent scale would have
+    /// done worse than it on the same gap in the person's `history` ([`line_did_better`]).
+    pub fn checked_against(self, history: &[PoseFrame], gap: usize) -> FillChoice {
+        if line_did_better(history, gap, self.tangent_scale) {
+            FillChoice::LINEAR
+        } else {
+            self
+        }
+    }
+
+    /// The gap filled as this choice says: the curve at its tangent scale (velocities from
+    /// `before_last` → `last` and `after` → `after_next`) plus its share of the head's
+    /// residual on the line; the curve alone without `head` or with a share of 0.
+    pub fn fill(
+        self,
+        before_last: Option<&PoseFrame>,
+        last: &PoseFrame,
+        after: &PoseFrame,
+        after_next: Option<&PoseFrame>,
+        gap: usize,
+        head: Option<&[Joints]>,
+    ) -> Vec<Joints> {
+        let curve = hermite_fill(before_last, last, after, after_next, gap, self.tangent_scale);
+        match head {
+            Some(h) if self.head_scale > 0.0 => {
+                add_residual(&curve, h, &interp_base(last, after, gap), self.head_scale)
+            }
+            _ => curve,
+        }
+    }
 }
 
 impl InterpCalibration {
@@ -98,6 +130,10 @@ pub fn hermite_fill(
     gap: usize,
     tangent_scale: f32,
 ) -> Vec<Joints> {
+    if tangent_scale == 0.0 {
+        // The chord's slope at both ends is the line itself.
+        return interp_base(last, after, gap);
+    }
     let span = (gap + 1) as f32;
     (1..=gap)
         .map(|s| {
@@ -151,7 +187,7 @@ pub fn line_did_better(history: &[PoseFrame], gap: usize, tangent_scale: f32) ->
         let w = &history[start..start + gap + 4];
         let (prev, last, after, next) = (&w[0], &w[1], &w[gap + 2], &w[gap + 3]);
         let curve = hermite_fill(Some(prev), last, after, Some(next), gap, tangent_scale);
-        let line = crate::model::interp_base(last, after, gap);
+        let line = interp_base(last, after, gap);
         for (k, truth) in w[2..gap + 2].iter().enumerate() {
             for j in 0..NUM_JOINTS {
                 if truth.valid[j] && last.valid[j] && after.valid[j] {
@@ -181,7 +217,6 @@ pub fn add_residual(curve: &[Joints], head: &[Joints], linear: &[Joints], head_s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::interp_base;
 
     fn frame(x: f32) -> PoseFrame {
         PoseFrame::new(0, [[x, 2.0 * x, -x]; 24], [true; 24])
