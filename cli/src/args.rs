@@ -48,3 +48,18 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{text}");
     Ok(())
 }
+
+/// The recordings (by SHA-256 of their file) among `paths` that a model's training read.
+pub fn recordings_trained_on<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+    prov: &a4mer_runtime::artifact::Provenance,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let sha = a4mer_runtime::digest::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
+        if prov.data.iter().any(|d| d.sha256 == sha) {
+            out.push(path.display().to_string());
+        }
+    }
+    Ok(out)
+}

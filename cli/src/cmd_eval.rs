@@ -95,7 +95,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         None => (None, None),
     };
     let seen = match &provenance {
-        Some(prov) => recordings_trained_on(&motions, prov)?,
+        Some(prov) => crate::args::recordings_trained_on(motions.iter().map(|m| m.source.as_path()), prov)?,
         None => Vec::new(),
     };
     let int8 = loaded.as_ref().is_some_and(|m| m.quant.is_some());
@@ -286,22 +286,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         print_perturbations(&report);
     }
     Ok(())
-}
-
-/// Recordings (by SHA-256 of their file) that the model's training read.
-fn recordings_trained_on(
-    motions: &[a4mer_motion::Motion],
-    prov: &a4mer_runtime::artifact::Provenance,
-) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for m in motions {
-        let sha =
-            a4mer_runtime::digest::sha256_file(&m.source).with_context(|| format!("reading {}", m.source.display()))?;
-        if prov.data.iter().any(|d| d.sha256 == sha) {
-            out.push(m.source.display().to_string());
-        }
-    }
-    Ok(out)
 }
 
 /// Per condition and horizon: the model's world gain over the better baseline (negative:

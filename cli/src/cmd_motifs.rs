@@ -167,13 +167,7 @@ pub fn run(args: MotifsArgs) -> Result<()> {
             args.data
         );
     }
-    let mut seen = Vec::new();
-    for f in &files {
-        let sha = a4mer_runtime::digest::sha256_file(f).with_context(|| format!("reading {}", f.display()))?;
-        if provenance.data.iter().any(|d| d.sha256 == sha) {
-            seen.push(f.display().to_string());
-        }
-    }
+    let seen = crate::args::recordings_trained_on(files.iter().map(PathBuf::as_path), &provenance)?;
     if !seen.is_empty() {
         eprintln!(
             "a4mer motifs: warning: this model's training read {} of these recordings ({}): its motifs were fitted on them",
