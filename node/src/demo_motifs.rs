@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 
 use a4mer_ros::msg::MotifAnticipation;
 use a4mer_runtime::stream::MotifScores;
-use a4mer_runtime::stream::motif_score::ECE_BINS;
+use a4mer_runtime::stream::motif_score::Outcome;
 use a4mer_runtime::stream::report::AnticipationReport;
 
 /// How far past its due stamp a distribution may still be scored (a frame and a bit): the
@@ -65,23 +65,16 @@ fn score(s: &mut MotifScores, p: &Pending, truth: i32) {
         .map(|(id, q)| (f64::from(*q) - f64::from(u8::from(*id == truth))).powi(2))
         .sum();
     let brier = listed + if rank == usize::MAX { 1.0 } else { 0.0 };
-    let confidence = p.probabilities.iter().copied().fold(0.0f32, f32::max) as f64;
-    let stays = p.ids.len() == 1 && p.ids[0] == p.now && p.probabilities.first().is_some_and(|q| *q >= 1.0);
-    s.scored += 1;
-    s.top1 += u64::from(rank == 0);
-    s.top3 += u64::from(rank < 3);
-    s.stay_top1 += u64::from(p.now == truth);
-    if p.now != truth {
-        s.change_scored += 1;
-        s.change_top3 += u64::from(rank < 3);
-    }
-    s.brier_sum += brier;
-    s.stay_brier_sum += if p.now == truth { 0.0 } else { 2.0 };
-    s.published_stays += u64::from(stays);
-    let bin = ((confidence * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
-    s.ece_count[bin] += 1;
-    s.ece_confidence[bin] += confidence;
-    s.ece_hits[bin] += u64::from(rank == 0);
+    s.record(Outcome {
+        rank,
+        confidence: f64::from(p.probabilities.iter().copied().fold(0.0f32, f32::max)),
+        brier,
+        // A subscriber never sees the model's own distribution where "it stays" went out;
+        // the summary leaves it out.
+        model_brier: brier,
+        stayed: p.now == truth,
+        published_stays: p.ids.len() == 1 && p.ids[0] == p.now && p.probabilities.first().is_some_and(|q| *q >= 1.0),
+    });
 }
 
 /// The summary's report: the engine's, without what a subscriber cannot know (the model's

@@ -63,7 +63,44 @@ pub struct MotifScores {
     pub transition_censored: u64,
 }
 
+/// One published distribution scored when it fell due.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// Where the motif it fell due in ranks in what was published (`usize::MAX`: not in it).
+    pub rank: usize,
+    /// The published top probability.
+    pub confidence: f64,
+    /// Multi-class Brier score of what was published, and of the model's own distribution.
+    pub brier: f64,
+    pub model_brier: f64,
+    /// The motif current when it was made was still current when it fell due.
+    pub stayed: bool,
+    /// What was published was "it stays".
+    pub published_stays: bool,
+}
+
 impl MotifScores {
+    /// Count one scored distribution.
+    pub fn record(&mut self, o: Outcome) {
+        let hit = |r: usize| u64::from(o.rank < r);
+        self.scored += 1;
+        self.top1 += hit(1);
+        self.top3 += hit(3);
+        self.stay_top1 += u64::from(o.stayed);
+        if !o.stayed {
+            self.change_scored += 1;
+            self.change_top3 += hit(3);
+        }
+        self.brier_sum += o.brier;
+        self.model_brier_sum += o.model_brier;
+        self.stay_brier_sum += if o.stayed { 0.0 } else { 2.0 };
+        self.published_stays += u64::from(o.published_stays);
+        let bin = ((o.confidence * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+        self.ece_count[bin] += 1;
+        self.ece_confidence[bin] += o.confidence;
+        self.ece_hits[bin] += hit(1);
+    }
+
     pub fn merge(&mut self, o: &MotifScores) {
         self.scored += o.scored;
         self.top1 += o.top1;
@@ -371,29 +408,24 @@ fn brier(probs: &[f32], truth: u16) -> f64 {
 /// returns the model's own Brier score for the live comparison.
 fn score(s: &mut MotifScores, model: &[f32], stays: bool, then: u16, truth: u16) -> f64 {
     let model_brier = brier(model, truth);
-    let stay_brier = if then == truth { 0.0 } else { 2.0 };
     let (rank, confidence, published_brier) = if stays {
-        (if then == truth { 0 } else { usize::MAX }, 1.0, stay_brier)
+        (
+            if then == truth { 0 } else { usize::MAX },
+            1.0,
+            if then == truth { 0.0 } else { 2.0 },
+        )
     } else {
         let top = model.iter().copied().fold(0.0f32, f32::max);
         (rank(model, truth), top as f64, model_brier)
     };
-    s.scored += 1;
-    s.top1 += (rank == 0) as u64;
-    s.top3 += (rank < 3) as u64;
-    s.stay_top1 += (then == truth) as u64;
-    if then != truth {
-        s.change_scored += 1;
-        s.change_top3 += (rank < 3) as u64;
-    }
-    s.brier_sum += published_brier;
-    s.model_brier_sum += model_brier;
-    s.stay_brier_sum += stay_brier;
-    s.published_stays += stays as u64;
-    let bin = ((confidence * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
-    s.ece_count[bin] += 1;
-    s.ece_confidence[bin] += confidence;
-    s.ece_hits[bin] += (rank == 0) as u64;
+    s.record(Outcome {
+        rank,
+        confidence,
+        brier: published_brier,
+        model_brier,
+        stayed: then == truth,
+        published_stays: stays,
+    });
     model_brier
 }
 
