@@ -36,7 +36,10 @@ printf 'zig %s\n' "$(python3 -m ziglang version)"
 step "device build: a4mer_node and a4mer for $triple, glibc $glibc (dist profile: release, stripped)"
 # The node on its own package: what `-p a4mer-node` links is what ships, whatever features
 # another package in the same invocation would turn on.
-cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-node --bin a4mer_node
+# SROS2 with OpenSSL built from source and linked statically (vendored-openssl): the
+# JetPacks' libssl versions differ, and a cross build has neither.
+cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-node --bin a4mer_node \
+    --features vendored-openssl
 # The device `a4mer` (verify, selftest, bench, replay, ...) without the `training` feature:
 # no `a4mer train`, no a4mer-train linked.
 cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p a4mer-cli --bin a4mer --no-default-features
@@ -68,6 +71,13 @@ if grep -aq 'burn-tensor' "$dist/a4mer_node"; then
     exit 1
 fi
 echo "a4mer_node  links no burn"
+if "$objdump" -p "$dist/a4mer_node" | grep -E 'NEEDED +lib(ssl|crypto)\.so'; then
+    echo "error: $dist/a4mer_node links a shared OpenSSL; JetPack 5 and 6 ship different ones" >&2
+    exit 1
+fi
+grep -aq 'OpenSSL 3\.' "$dist/a4mer_node" \
+    || { echo "error: $dist/a4mer_node carries no OpenSSL: built without SROS2?" >&2; exit 1; }
+echo "a4mer_node  SROS2 with OpenSSL linked statically"
 if grep -aq 'train/src/fit' "$dist/a4mer"; then
     echo "error: $dist/a4mer links the training code; the device CLI is built without \`training\`" >&2
     exit 1

@@ -420,6 +420,24 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
             check(false, name.clone(), "present but not in the manifest".into());
         }
     }
+    let keys: Vec<&String> = unpacked
+        .files
+        .iter()
+        .filter(|(_, bytes)| holds_private_key(bytes))
+        .map(|(name, _)| name)
+        .collect();
+    check(
+        keys.is_empty(),
+        "private keys".into(),
+        if keys.is_empty() {
+            "none: an enclave's key.pem is provisioned on the device, never shipped".into()
+        } else {
+            format!(
+                "{} hold a private key; a bundle may carry an enclave's public artifacts only",
+                keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        },
+    );
     match unpacked.files.get(&manifest.model.path) {
         Some(bytes) => match Artifact::from_bytes(bytes, &manifest.model.path) {
             Ok(a) => check(
@@ -453,6 +471,33 @@ pub fn verify(unpacked: &Unpacked, machine_arch: &str) -> Vec<Check> {
         ),
     );
     checks
+}
+
+/// Whether `bytes` hold a PEM private key: a `-----BEGIN ... PRIVATE KEY-----` line with a
+/// base64 body after it (a binary that only names the label does not count).
+pub fn holds_private_key(bytes: &[u8]) -> bool {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const LABEL_END: &[u8] = b"PRIVATE KEY-----";
+    let mut from = 0;
+    while let Some(at) = find(&bytes[from..], BEGIN).map(|i| from + i) {
+        let line_end = bytes[at..].iter().take(80).position(|&b| b == b'\n').map(|i| at + i);
+        if let Some(end) = line_end {
+            let header = bytes[at..end].strip_suffix(b"\r").unwrap_or(&bytes[at..end]);
+            let body = bytes[end + 1..]
+                .iter()
+                .take(64)
+                .take_while(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b));
+            if header.ends_with(LABEL_END) && body.count() >= 40 {
+                return true;
+            }
+        }
+        from = at + BEGIN.len();
+    }
+    false
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Default directory of deployment binaries for `target`.

@@ -6,8 +6,8 @@ use clap::Args;
 use a4mer_runtime::artifact::Artifact;
 
 use crate::bundle::{
-    Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, mcu_memory_map, precision,
-    sha256_hex, triple_arch, write_bundle,
+    Contents, Manifest, ModelEntry, binary_arch, cargo_target_dir, default_bin_dir, holds_private_key, mcu_memory_map,
+    precision, sha256_hex, triple_arch, write_bundle,
 };
 
 /// Binaries a device bundle carries: the node, and the CLI for selftest and verify.
@@ -51,6 +51,13 @@ pub struct BundleArgs {
     /// Ship without a firmware image (robots without the safety MCU link).
     #[arg(long, conflicts_with = "firmware")]
     no_firmware: bool,
+    /// An SROS2 enclave directory (`<keystore>/enclaves/<enclave>`, as
+    /// `scripts/make-keystore.sh` or `ros2 security create_enclave` make it): its public
+    /// artifacts (certificates, signed governance and permissions) ship under
+    /// `sros2/enclaves/<enclave>/`. Its `key.pem` never ships; it is provisioned on the
+    /// device (README, deployment).
+    #[arg(long, value_name = "DIR")]
+    enclave: Option<PathBuf>,
     /// zstd level (1-22); the output is reproducible at any level.
     #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd_level: i32,
@@ -151,6 +158,10 @@ pub fn run(args: BundleArgs) -> Result<()> {
         }
     }
 
+    if let Some(dir) = &args.enclave {
+        add_enclave(&mut contents, dir)?;
+    }
+
     let out = args.out.clone().unwrap_or_else(|| {
         let version = env!("CARGO_PKG_VERSION");
         PathBuf::from(if want_arch == "aarch64" {
@@ -180,5 +191,39 @@ pub fn run(args: BundleArgs) -> Result<()> {
     for f in &manifest.files {
         println!("  {:<40} {:>10} bytes  sha256 {}", f.path, f.bytes, &f.sha256[..16]);
     }
+    Ok(())
+}
+
+/// The enclave's public files, under `sros2/enclaves/<enclave>/` where `<enclave>` is the
+/// path below the keystore's `enclaves/`.
+fn add_enclave(contents: &mut Contents, dir: &std::path::Path) -> Result<()> {
+    let parts: Vec<String> = dir
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let Some(at) = parts.iter().rposition(|p| p == "enclaves") else {
+        bail!(
+            "--enclave {}: not under a keystore's enclaves/ directory",
+            dir.display()
+        );
+    };
+    let enclave = parts[at + 1..].join("/");
+    for name in a4mer_ros::security::ENCLAVE_FILES.iter().filter(|f| **f != "key.pem") {
+        let path = dir.join(name);
+        let inside = if enclave.is_empty() {
+            format!("sros2/enclaves/{name}")
+        } else {
+            format!("sros2/enclaves/{enclave}/{name}")
+        };
+        contents
+            .add_file(&inside, &path, false)
+            .with_context(|| format!("--enclave {}: {name}", dir.display()))?;
+        if holds_private_key(&contents.files[&inside].0) {
+            bail!("{}: holds a private key; only public artifacts ship", path.display());
+        }
+    }
+    eprintln!(
+        "note: enclave /{enclave}: public artifacts bundled; provision its key.pem on the device (never in a bundle)"
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -14,9 +15,15 @@ use a4mer_node::NodeSetup;
 use a4mer_node::demo::{DemoCamera, DemoConfig, DemoSummary, HORIZONS_S, LiveLine, NodeLaunch};
 use a4mer_node::sched::{SchedConfig, apply_to_current_thread};
 use a4mer_ros::ros_args::RosEnv;
+use a4mer_ros::security::{self, SecurityPlan};
 use a4mer_runtime::{PoseFrame, frame_period_ns};
 
 use crate::args::{SourceArgs, print_json};
+
+/// `--sros2`: the node's enclave, as `scripts/make-keystore.sh` grants it.
+const NODE_ENCLAVE: &str = "/a4mer/a4mer_node";
+/// `--sros2`: the demo publisher's and subscriber's enclave.
+const DEMO_ENCLAVE: &str = "/a4mer/demo";
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -70,6 +77,12 @@ pub struct DemoArgs {
     /// ahead of the base and 1.4 m up (x, z), turned to face it (yaw pi), tilted 0.2 rad down.
     #[arg(long, value_name = "FRAME")]
     output_frame: Option<String>,
+    /// Run the node and the demo's publisher and subscriber under SROS2 (DDS Security,
+    /// Enforce) with this keystore: the node in enclave /a4mer/a4mer_node, the demo's peers
+    /// in /a4mer/demo. `ROS_DOMAIN_ID=77 scripts/make-keystore.sh DIR /a4mer/demo` makes both
+    /// (a keystore grants one domain: the demo's `--domain`).
+    #[arg(long, value_name = "KEYSTORE")]
+    sros2: Option<PathBuf>,
     /// Print the summary as one JSON object (live lines go to stderr).
     #[arg(long)]
     json: bool,
@@ -248,13 +261,31 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let frames = (args.seconds * 30.0).round() as usize;
     let people = people_takes(&motions, args.people, frames)?;
 
+    let keystore = args.sros2.as_ref().map(|k| k.display().to_string());
     let env = RosEnv::from_lookup(|k| match k {
         "ROS_DOMAIN_ID" => Some(args.domain.to_string()),
         "ROS_LOCALHOST_ONLY" => Some("1".into()),
+        "ROS_SECURITY_ENABLE" => keystore.as_ref().map(|_| "true".into()),
+        "ROS_SECURITY_STRATEGY" => keystore.as_ref().map(|_| "Enforce".into()),
+        "ROS_SECURITY_KEYSTORE" => keystore.clone(),
         _ => None,
     })
     .context("demo ROS environment")?;
     let mut ros_args = vec!["--ros-args".to_string()];
+    if args.sros2.is_some() {
+        ros_args.extend(["--enclave".into(), NODE_ENCLAVE.into()]);
+    }
+    // The demo's own peers: unsecured, or their enclave in the same keystore.
+    let peer_security = match &args.sros2 {
+        None => SecurityPlan::OFF,
+        Some(k) => security::plan(
+            &env.security,
+            Some(DEMO_ENCLAVE),
+            a4mer_node::dds::HAS_SECURITY,
+            SystemTime::now(),
+        )
+        .with_context(|| format!("--sros2 {}: the demo's enclave {DEMO_ENCLAVE}", k.display()))?,
+    };
     if let Some(m) = &args.model {
         ros_args.extend(["-p".into(), format!("model:={}", m.display())]);
     }
@@ -290,6 +321,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
         if args.node_process { "process" } else { "thread" },
         setup.model.origin
     );
+    if args.sros2.is_some() {
+        eprintln!(
+            "a4mer demo: SROS2: node {}, peers {}",
+            setup.security.summary(),
+            peer_security.summary()
+        );
+    }
     let node = if args.node_process {
         let exe = std::env::current_exe()
             .context("locating the a4mer binary")?
@@ -319,6 +357,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let summary = a4mer_node::demo::run(
         DemoConfig {
+            peer_security,
             people,
             node,
             poses_topic: topics.poses,

@@ -69,6 +69,7 @@ pub fn run_node(model: Option<&Path>, takes: &[&[PoseFrame]], seconds: f64) -> R
     };
     let summary = a4mer_node::demo::run(
         DemoConfig {
+            peer_security: a4mer_ros::security::SecurityPlan::OFF,
             people: vec![person],
             node,
             poses_topic: topics.poses,

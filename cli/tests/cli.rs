@@ -1,5 +1,8 @@
 //! The `a4mer` binary as users run it.
 
+#[path = "../../test-support/keystore.rs"]
+mod keystore;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -118,6 +121,10 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
     std::fs::create_dir_all(launch.join("params")).unwrap();
     std::fs::write(launch.join("params/a4mer.yaml"), "a4mer_node:\n  ros__parameters: {}\n").unwrap();
     let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    // An SROS2 keystore as integrators make it: the node's enclave ships without its key.
+    let keystore = dir.path().join("keystore");
+    keystore::make_keystore(&keystore, 0, &[], &[]);
+    let enclave = keystore.join("enclaves/a4mer/a4mer_node");
     let bundle = |out: &std::path::Path| {
         let st = a4mer()
             .args(["bundle", "--target", &target, "--model"])
@@ -128,6 +135,8 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
             .arg(&bins)
             .arg("--launch-dir")
             .arg(&launch)
+            .arg("--enclave")
+            .arg(&enclave)
             .arg("--clips")
             .arg(mocap_dir())
             .args(["--no-firmware", "--zstd-level", "1"])
@@ -158,6 +167,9 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
         "launch/systemd/a4mer-node.env",
         "data/mocap/bvhtools_test2.bvh",
         "data/mocap/LICENSE-bvhTools",
+        "sros2/enclaves/a4mer/a4mer_node/cert.pem",
+        "sros2/enclaves/a4mer/a4mer_node/permissions.p7s",
+        "private keys: none",
         "all ",
     ] {
         assert!(text.contains(want), "missing {want:?}:\n{text}");
@@ -202,6 +214,48 @@ fn bundles_are_reproducible_and_verify_catches_damage() {
     assert!(msg.contains("FAIL  model integrity: models/model.a4m"), "{msg}");
     std::fs::write(unpacked.join("extra.sh"), b"#!/bin/sh\n").unwrap();
     assert!(fails(&unpacked, &[]).contains("extra.sh: present but not in the manifest"));
+    assert!(
+        !text.contains("a4mer_node/key.pem"),
+        "an enclave's key never ships:\n{text}"
+    );
+    std::fs::copy(
+        enclave.join("key.pem"),
+        unpacked.join("sros2/enclaves/a4mer/a4mer_node/key.pem"),
+    )
+    .unwrap();
+    let msg = fails(&unpacked, &[]);
+    assert!(
+        msg.contains("FAIL  private keys: sros2/enclaves/a4mer/a4mer_node/key.pem hold a private key"),
+        "{msg}"
+    );
+    // A public file with a key pasted in is refused when bundling.
+    let leaky = keystore.join("enclaves/leaky");
+    std::fs::create_dir(&leaky).unwrap();
+    for f in std::fs::read_dir(&enclave).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, leaky.join(f.file_name().unwrap())).unwrap();
+    }
+    let mut cert = std::fs::read(leaky.join("cert.pem")).unwrap();
+    cert.extend(std::fs::read(leaky.join("key.pem")).unwrap());
+    std::fs::write(leaky.join("cert.pem"), cert).unwrap();
+    let st = a4mer()
+        .args(["bundle", "--target", &target, "--no-firmware", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.path().join("leaky.tar.zst"))
+        .arg("--bin-dir")
+        .arg(&bins)
+        .arg("--enclave")
+        .arg(&leaky)
+        .arg("--clips")
+        .arg(mocap_dir())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        !st.status.success() && err.contains("cert.pem: holds a private key"),
+        "{err}"
+    );
 }
 
 /// A model written by a newer a4mer: `verify` says which version in one line, and

@@ -3,6 +3,7 @@
 //! differ from ROS 2's.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use ros2_client::dds::rustdds::{DomainParticipantBuilder, Topic};
 use ros2_client::qos::{Durability, History, WhenFull};
@@ -11,6 +12,11 @@ use ros2_client::{Context, MessageTypeName, Name, Node, Publisher, QosProfile, S
 use a4mer_ros::msg::RosMessage;
 
 use a4mer_ros::ros_args::{DiscoveryRange, RosEnv};
+use a4mer_ros::security::SecurityPlan;
+
+/// This build's DDS layer carries DDS Security (the `sros2` feature: RustDDS's builtin
+/// authentication, access control and AES-GCM-GMAC plugins, and the system libssl).
+pub const HAS_SECURITY: bool = cfg!(feature = "sros2");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DdsError {
@@ -64,8 +70,8 @@ pub fn subscription<M: RosMessage + 'static>(
 }
 
 /// A ros2-client context on `env`'s domain, restricted to loopback when the environment
-/// asks for localhost-only discovery.
-pub fn context(env: &RosEnv) -> Result<Context, DdsError> {
+/// asks for localhost-only discovery, and secured with the enclave `security` names.
+pub fn context(env: &RosEnv, security: &SecurityPlan) -> Result<Context, DdsError> {
     if env.discovery_range == DiscoveryRange::Off {
         return Err(DdsError::Unsupported {
             what: "ROS_AUTOMATIC_DISCOVERY_RANGE=OFF".into(),
@@ -86,8 +92,36 @@ pub fn context(env: &RosEnv) -> Result<Context, DdsError> {
         domain_id: env.domain_id,
         reason,
     };
-    let participant = builder.build().map_err(|e| create(format!("{e:?}")))?;
+    if let Some(dir) = security.enclave_dir() {
+        builder = secured(builder, dir)?;
+    }
+    let participant = builder.build().map_err(|e| {
+        let reason = format!("{e:?}");
+        // RustDDS words an expired or absent grant as a subject missing from the document.
+        let hint = if reason.contains("not found in the permissions document") {
+            " (permissions.p7s has no grant for this certificate's subject that is valid now: check its <validity> and <subject_name>)"
+        } else {
+            ""
+        };
+        create(format!("{reason}{hint}"))
+    })?;
     Context::from_domain_participant(participant).map_err(|e| create(format!("{e:?}")))
+}
+
+#[cfg(feature = "sros2")]
+fn secured(builder: DomainParticipantBuilder, enclave_dir: &Path) -> Result<DomainParticipantBuilder, DdsError> {
+    use ros2_client::dds::rustdds::DomainParticipantSecurityConfigFiles;
+    // The password is unused by RustDDS; the pre-flight refuses a key that needs one.
+    let files = DomainParticipantSecurityConfigFiles::with_ros_default_names(enclave_dir, String::new());
+    Ok(builder.builtin_security(files))
+}
+
+#[cfg(not(feature = "sros2"))]
+fn secured(_: DomainParticipantBuilder, enclave_dir: &Path) -> Result<DomainParticipantBuilder, DdsError> {
+    Err(DdsError::Unsupported {
+        what: format!("DDS Security (enclave {})", enclave_dir.display()),
+        hint: "build a4mer_node with the `sros2` feature",
+    })
 }
 
 /// Pose input: ROS 2's sensor-data profile (best effort, keep last `depth`, volatile),
@@ -129,10 +163,10 @@ mod tests {
     #[test]
     fn unsupported_discovery_settings_are_refused_by_name() {
         let env = RosEnv::from_lookup(|k| (k == "ROS_AUTOMATIC_DISCOVERY_RANGE").then(|| "OFF".into())).unwrap();
-        let e = context(&env).err().unwrap().to_string();
+        let e = context(&env, &SecurityPlan::OFF).err().unwrap().to_string();
         assert!(e.contains("ROS_AUTOMATIC_DISCOVERY_RANGE=OFF"), "{e}");
         let env = RosEnv::from_lookup(|k| (k == "ROS_STATIC_PEERS").then(|| "10.0.0.2".into())).unwrap();
-        let e = context(&env).err().unwrap().to_string();
+        let e = context(&env, &SecurityPlan::OFF).err().unwrap().to_string();
         assert!(e.contains("ROS_STATIC_PEERS=10.0.0.2"), "{e}");
     }
 }

@@ -24,6 +24,7 @@ use crate::{NodeError, NodeSetup, RunSummary};
 use a4mer_ros::adapters::skeleton_array;
 use a4mer_ros::msg::{Header, MotifAnticipation, PoseForecast, Skeleton3DArray, TFMessage, Time, TransformStamped};
 use a4mer_ros::ros_args::RosEnv;
+use a4mer_ros::security::SecurityPlan;
 use a4mer_ros::tf::Isometry;
 
 /// Horizons the live line and the summary score, seconds.
@@ -93,6 +94,8 @@ pub struct DemoConfig {
     pub motifs_topic: String,
     /// Domain and discovery for all three participants.
     pub env: RosEnv,
+    /// SROS2 for the demo's own publisher and subscriber (the node's is its own setup's).
+    pub peer_security: SecurityPlan,
     /// Publish in this camera's frame, its pose on `/tf_static`; `None`: in `world`.
     pub camera: Option<DemoCamera>,
     /// τ of the damped-velocity baseline the summary scores beside the forecasts: the
@@ -325,19 +328,25 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
                     .map_err(|e| setup_err("starting the node thread")(e.to_string()))?,
             )
         }
-        NodeLaunch::Process { exe, args } => RunningNode::Child(
-            Command::new(&exe)
-                .args(&args)
+        NodeLaunch::Process { exe, args } => RunningNode::Child({
+            let mut cmd = Command::new(&exe);
+            for (var, value) in cfg.env.security.vars() {
+                match value {
+                    Some(v) => cmd.env(var, v),
+                    None => cmd.env_remove(var),
+                };
+            }
+            cmd.args(&args)
                 .env("ROS_DOMAIN_ID", cfg.env.domain_id.to_string())
                 .env("ROS_LOCALHOST_ONLY", if cfg.env.localhost_only() { "1" } else { "0" })
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .map_err(|e| setup_err(&exe.display().to_string())(e.to_string()))?,
-        ),
+                .map_err(|e| setup_err(&exe.display().to_string())(e.to_string()))?
+        }),
     };
 
-    let sub_ctx: Context = context(&cfg.env)?;
+    let sub_ctx: Context = context(&cfg.env, &cfg.peer_security)?;
     let mut sub_node = sub_ctx
         .new_node(
             NodeName::new("/", "a4mer_demo_subscriber").map_err(|e| setup_err("subscriber")(format!("{e:?}")))?,
@@ -349,7 +358,7 @@ pub fn run(cfg: DemoConfig, on_line: &mut dyn FnMut(&LiveLine)) -> Result<DemoSu
 
     // Publisher: its own participant and thread, pacing the takes at 30 Hz.
     let sent_at: Arc<Mutex<BTreeMap<i64, Instant>>> = Arc::default();
-    let pub_ctx: Context = context(&cfg.env)?;
+    let pub_ctx: Context = context(&cfg.env, &cfg.peer_security)?;
     let mut pub_node = pub_ctx
         .new_node(
             NodeName::new("/", "a4mer_demo_publisher").map_err(|e| setup_err("publisher")(format!("{e:?}")))?,

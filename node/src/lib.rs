@@ -49,7 +49,8 @@ use a4mer_ros::ros_args::env::EnvError;
 use a4mer_ros::ros_args::names::NameError;
 use a4mer_ros::ros_args::params::ParamError;
 use a4mer_ros::ros_args::{NodeNames, Parameters, RosEnv};
-use a4mer_ros::startup::{StartupError, parameters_from_args};
+use a4mer_ros::security::{SecurityError, SecurityPlan};
+use a4mer_ros::startup::{Startup, StartupError, startup_from_args};
 use a4mer_ros::tf::TfBuffer;
 use diagnostics::{Diagnostics, DiagnosticsWriter, GuardStatus, Identity};
 use inputs::{InputSubscription, TfInput};
@@ -84,6 +85,8 @@ pub enum NodeError {
     Input(AdapterError),
     #[error(transparent)]
     Dds(#[from] DdsError),
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     #[error("{what}: {reason}")]
     Ros { what: String, reason: String },
 }
@@ -116,6 +119,8 @@ pub struct NodeSetup {
     pub params: Parameters,
     pub config: NodeConfig,
     pub env: RosEnv,
+    /// SROS2, from `ROS_SECURITY_*` and `--enclave`, checked before any DDS entity.
+    pub security: SecurityPlan,
     pub topics: Topics,
     pub model: LoadedModel,
 }
@@ -123,7 +128,18 @@ pub struct NodeSetup {
 impl NodeSetup {
     /// From the command line (without the program name) and the ROS environment.
     pub fn from_args<S: AsRef<str>>(args: &[S], env: RosEnv) -> Result<Self, NodeError> {
-        let (names, params, config) = parameters_from_args(args)?;
+        let Startup {
+            names,
+            params,
+            config,
+            enclave,
+        } = startup_from_args(args)?;
+        let security = a4mer_ros::security::plan(
+            &env.security,
+            enclave.as_deref(),
+            dds::HAS_SECURITY,
+            std::time::SystemTime::now(),
+        )?;
         let topics = Topics {
             poses: names.resolve_topic("~/poses")?,
             forecast: names.resolve_topic("~/forecast")?,
@@ -142,6 +158,7 @@ impl NodeSetup {
             params,
             config,
             env,
+            security,
             topics,
             model,
         })
@@ -269,6 +286,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
         params,
         config,
         env,
+        security,
         topics,
         model,
     } = setup;
@@ -282,7 +300,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
     if let Some(problem) = &sched.problem {
         eprintln!("a4mer_node: warning: {problem}");
     }
-    let ctx = context(&env)?;
+    let ctx = context(&env, &security)?;
     let node_name = NodeName::new(names.namespace(), names.name())
         .map_err(|e| ros_err(format!("node name {}", names.fully_qualified_name()))(format!("{e:?}")))?;
     // use_sim_time is ours: ros2-client's own /clock reader uses a type name
@@ -428,6 +446,7 @@ pub fn run(setup: NodeSetup, stop: Arc<AtomicBool>) -> Result<RunSummary, NodeEr
                 report.status.push(status);
             }
             report.status.push(tf_diag::sched_status(&identity, &sched));
+            report.status.push(tf_diag::security_status(&identity, &security));
             if tf_input.is_some() {
                 let FrameLoop {
                     tf_diag, tf, config, ..

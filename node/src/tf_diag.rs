@@ -1,6 +1,7 @@
-//! The TF and scheduling statuses of `/diagnostics`.
+//! The TF, scheduling and security statuses of `/diagnostics`.
 
 use a4mer_ros::msg::DiagnosticStatus;
+use a4mer_ros::security::{SecurityPlan, Strategy};
 use a4mer_ros::tf::TfBuffer;
 
 use super::diagnostics::{Identity, kv};
@@ -105,5 +106,33 @@ pub fn sched_status(id: &Identity, s: &super::sched::Applied) -> DiagnosticStatu
                 s.cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
             ),
         ],
+    }
+}
+
+/// How the node's DDS participant is secured: WARN when SROS2 was asked for and the node
+/// runs without it (Permissive with no usable credentials).
+pub fn security_status(id: &Identity, plan: &SecurityPlan) -> DiagnosticStatus {
+    let level = match plan {
+        SecurityPlan::Unsecured { .. } => DiagnosticStatus::WARN,
+        _ => DiagnosticStatus::OK,
+    };
+    let (mode, enclave) = match plan {
+        SecurityPlan::Off { .. } => ("off", ""),
+        SecurityPlan::Secured { strategy, enclave, .. } => (
+            if *strategy == Strategy::Enforce {
+                "enforce"
+            } else {
+                "permissive"
+            },
+            enclave.as_str(),
+        ),
+        SecurityPlan::Unsecured { enclave, .. } => ("permissive, unsecured", enclave.as_str()),
+    };
+    DiagnosticStatus {
+        level,
+        name: format!("{}: security", id.node),
+        message: plan.summary(),
+        hardware_id: String::new(),
+        values: vec![kv("sros2", mode), kv("enclave", enclave)],
     }
 }

@@ -17,6 +17,7 @@ use a4mer_ros::adapters::{InputAdapter, InputType};
 use a4mer_ros::model::LoadedModel;
 use a4mer_ros::msg::{DiagnosticArray, Skeleton3DArray};
 use a4mer_ros::pipeline::stream_error_kind;
+use a4mer_ros::security::SecurityPlan;
 use a4mer_runtime::stream::{Engine, EngineConfig, Tracks, TracksConfig};
 use ros2_client::{NodeName, NodeOptions};
 
@@ -132,7 +133,7 @@ fn the_node_over_real_dds_counts_every_case_and_keeps_running() {
         .spawn()
         .unwrap();
 
-    let ctx = context(&env).unwrap();
+    let ctx = context(&env, &SecurityPlan::OFF).unwrap();
     let mut peer = ctx
         .new_node(NodeName::new("/", "bad_input_peer").unwrap(), NodeOptions::new())
         .unwrap();

@@ -8,6 +8,7 @@ use a4mer_node::dds::{context, input_qos, output_qos};
 use a4mer_ros::adapters::skeleton_array;
 use a4mer_ros::msg::{RosMessage, Skeleton3DArray};
 use a4mer_ros::ros_args::RosEnv;
+use a4mer_ros::security::SecurityPlan;
 use a4mer_runtime::PoseFrame;
 use ros2_client::{Context, MessageTypeName, Name, NodeName, NodeOptions, QosProfile};
 
@@ -21,7 +22,7 @@ fn loopback() -> Context {
     })
     .unwrap();
     assert!(env.localhost_only());
-    context(&env).unwrap()
+    context(&env, &SecurityPlan::OFF).unwrap()
 }
 
 fn sample(k: i64) -> Skeleton3DArray {

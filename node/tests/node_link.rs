@@ -120,6 +120,7 @@ fn a_node_process_that_exits_early_is_an_error_with_its_status() {
     let env = common::loopback_env(domain);
     let e = a4mer_node::demo::run(
         DemoConfig {
+            peer_security: a4mer_ros::security::SecurityPlan::OFF,
             people: vec![mocap_frames_from(0, 30)],
             node: NodeLaunch::Process {
                 exe: "/bin/sh".into(),

@@ -119,7 +119,7 @@ fn no_transform_means_degraded_link_frames_no_forecasts_and_a_diagnostic() {
     let twin = McuTwin::start();
     let domain = domain(1);
     let env = common::loopback_env(domain);
-    let ctx = a4mer_node::dds::context(&env).unwrap();
+    let ctx = a4mer_node::dds::context(&env, &a4mer_ros::security::SecurityPlan::OFF).unwrap();
     let mut listener = ctx
         .new_node(NodeName::new("/", "tf_test_listener").unwrap(), NodeOptions::new())
         .unwrap();

@@ -23,5 +23,6 @@ pub mod msg;
 pub mod outputs;
 pub mod pipeline;
 pub mod ros_args;
+pub mod security;
 pub mod startup;
 pub mod tf;

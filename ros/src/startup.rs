@@ -19,9 +19,19 @@ pub enum StartupError {
     Params(#[from] ParamError),
 }
 
-/// The node's name and validated parameters from its command line (without the program
-/// name).
-pub fn parameters_from_args<S: AsRef<str>>(args: &[S]) -> Result<(NodeNames, Parameters, NodeConfig), StartupError> {
+/// What a node's command line decides.
+#[derive(Clone, Debug)]
+pub struct Startup {
+    pub names: NodeNames,
+    pub params: Parameters,
+    pub config: NodeConfig,
+    /// `--ros-args --enclave`: the SROS2 enclave asked for (see [`crate::security::plan`]).
+    pub enclave: Option<String>,
+}
+
+/// The node's names, validated parameters and enclave from its command line (without the
+/// program name).
+pub fn startup_from_args<S: AsRef<str>>(args: &[S]) -> Result<Startup, StartupError> {
     let (rest, ros) = RosArgs::parse(args)?;
     if let Some(first) = rest.first() {
         return Err(StartupError::Unexpected(first.clone()));
@@ -29,5 +39,17 @@ pub fn parameters_from_args<S: AsRef<str>>(args: &[S]) -> Result<(NodeNames, Par
     let names = NodeNames::new(DEFAULT_NODE_NAME, "/", &ros)?;
     let params = Parameters::load(&ros, names.name(), &names.fully_qualified_name())?;
     let config = NodeConfig::from_parameters(&params)?;
-    Ok((names, params, config))
+    Ok(Startup {
+        names,
+        params,
+        config,
+        enclave: ros.enclave,
+    })
+}
+
+/// The node's name and validated parameters from its command line (without the program
+/// name).
+pub fn parameters_from_args<S: AsRef<str>>(args: &[S]) -> Result<(NodeNames, Parameters, NodeConfig), StartupError> {
+    let s = startup_from_args(args)?;
+    Ok((s.names, s.params, s.config))
 }

@@ -1,6 +1,7 @@
 //! `a4mer_node`: the ROS 2 node. Standard ROS arguments (`--ros-args -r/-p/--params-file`,
 //! `__ns`, `__node`) and environment (`ROS_DOMAIN_ID`, `ROS_LOCALHOST_ONLY`,
-//! `ROS_AUTOMATIC_DISCOVERY_RANGE`); see `launch/params/a4mer.yaml` for the parameters.
+//! `ROS_AUTOMATIC_DISCOVERY_RANGE`; SROS2 with `ROS_SECURITY_ENABLE`, `ROS_SECURITY_STRATEGY`,
+//! `ROS_SECURITY_KEYSTORE` and `--ros-args --enclave`); see `launch/params/a4mer.yaml` for the parameters.
 //! SIGINT and SIGTERM stop it cleanly.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 
 use a4mer_node::{NodeSetup, run};
 use a4mer_ros::ros_args::RosEnv;
+use a4mer_ros::security::SecurityPlan;
 
 fn main() {
     if let Err(e) = real_main() {
@@ -59,6 +61,11 @@ fn real_main() -> Result<()> {
     }
     if let Some(note) = setup.model.stream.damping_tau().note() {
         eprintln!("a4mer_node: note: {note}");
+    }
+    let security = setup.security.summary();
+    match setup.security {
+        SecurityPlan::Unsecured { .. } => eprintln!("a4mer_node: warning: SROS2 {security}"),
+        _ => eprintln!("a4mer_node: SROS2 {security}"),
     }
     let summary = run(setup, stop)?;
     eprintln!(

@@ -14,6 +14,7 @@ pub fn node_demo(people: Vec<Vec<PoseFrame>>, ros_args: &[String], env: RosEnv) 
     #[allow(clippy::option_env_unwrap)]
     let exe = option_env!("CARGO_BIN_EXE_a4mer_node").expect("node_demo runs from a4mer-node tests");
     a4mer_node::demo::DemoConfig {
+        peer_security: a4mer_ros::security::SecurityPlan::OFF,
         people,
         node: a4mer_node::demo::NodeLaunch::Process { exe: exe.into(), args },
         poses_topic: "/a4mer_node/poses".into(),

@@ -3,6 +3,8 @@
 //! ros2-client ignores them, so the node reads them here and passes the domain id and the
 //! network restriction to its DomainParticipant.
 
+use crate::security::SecurityEnv;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvError {
     #[error("{var}={value}: {reason}")]
@@ -31,6 +33,8 @@ pub struct RosEnv {
     pub discovery_range: DiscoveryRange,
     /// `ROS_STATIC_PEERS`: hosts to reach even outside the discovery range.
     pub static_peers: Vec<String>,
+    /// `ROS_SECURITY_*`: SROS2, decided with the enclave by [`crate::security::plan`].
+    pub security: SecurityEnv,
 }
 
 /// The largest domain id whose RTPS ports stay below 65535 (the ROS 2 documentation's limit).
@@ -102,6 +106,7 @@ impl RosEnv {
             domain_id,
             discovery_range,
             static_peers,
+            security: SecurityEnv::from_lookup(&lookup),
         })
     }
 

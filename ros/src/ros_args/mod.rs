@@ -9,7 +9,8 @@
 //! - [`names`]: node name and namespace, and topic name resolution (`~/poses`,
 //!   relative, absolute, `{node}`/`{ns}`), then remapping.
 //! - [`env`]: `ROS_DOMAIN_ID`, `ROS_LOCALHOST_ONLY`, `ROS_AUTOMATIC_DISCOVERY_RANGE`,
-//!   `ROS_STATIC_PEERS` (ros2-client does not read them).
+//!   `ROS_STATIC_PEERS`, and `ROS_SECURITY_*` ([`crate::security`]) (ros2-client does not
+//!   read them).
 
 pub mod env;
 pub mod names;
