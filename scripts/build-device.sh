@@ -75,8 +75,8 @@ if "$objdump" -p "$dist/a4mer_node" | grep -E 'NEEDED +lib(ssl|crypto)\.so'; the
     echo "error: $dist/a4mer_node links a shared OpenSSL; JetPack 5 and 6 ship different ones" >&2
     exit 1
 fi
-grep -aq 'OpenSSL 3\.' "$dist/a4mer_node" \
-    || { echo "error: $dist/a4mer_node carries no OpenSSL: built without SROS2?" >&2; exit 1; }
+grep -aq 'DDS:Auth:PKI-DH' "$dist/a4mer_node" \
+    || { echo "error: $dist/a4mer_node has no DDS Security: built without sros2?" >&2; exit 1; }
 echo "a4mer_node  SROS2 with OpenSSL linked statically"
 if grep -aq 'train/src/fit' "$dist/a4mer"; then
     echo "error: $dist/a4mer links the training code; the device CLI is built without \`training\`" >&2
