@@ -1,7 +1,7 @@
 //! The TF, scheduling and security statuses of `/diagnostics`.
 
 use a4mer_ros::msg::DiagnosticStatus;
-use a4mer_ros::security::{SecurityPlan, Strategy};
+use a4mer_ros::security::SecurityPlan;
 use a4mer_ros::tf::TfBuffer;
 
 use super::diagnostics::{Identity, kv};
@@ -116,23 +116,11 @@ pub fn security_status(id: &Identity, plan: &SecurityPlan) -> DiagnosticStatus {
         SecurityPlan::Unsecured { .. } => DiagnosticStatus::WARN,
         _ => DiagnosticStatus::OK,
     };
-    let (mode, enclave) = match plan {
-        SecurityPlan::Off { .. } => ("off", ""),
-        SecurityPlan::Secured { strategy, enclave, .. } => (
-            if *strategy == Strategy::Enforce {
-                "enforce"
-            } else {
-                "permissive"
-            },
-            enclave.as_str(),
-        ),
-        SecurityPlan::Unsecured { enclave, .. } => ("permissive, unsecured", enclave.as_str()),
-    };
     DiagnosticStatus {
         level,
         name: format!("{}: security", id.node),
         message: plan.summary(),
         hardware_id: String::new(),
-        values: vec![kv("sros2", mode), kv("enclave", enclave)],
+        values: vec![kv("sros2", plan.mode()), kv("enclave", plan.enclave().unwrap_or(""))],
     }
 }

@@ -29,8 +29,8 @@ use a4mer_runtime::stream::Eviction;
 use serde_json::{Value, json};
 
 use common::{
-    CYCLONE_LOOPBACK, FASTDDS_LOOPBACK, NodeProcess, mocap_frames_from, people_frames_json, python_with, require_peers,
-    skip, two_people,
+    CYCLONE_LOOPBACK, NodeProcess, mocap_frames_from, people_frames_json, python_with, rclpy_loopback_env,
+    require_peers, skip, two_people,
 };
 
 /// The variable naming the colcon workspace `scripts/build-msgs.sh` built.
@@ -276,8 +276,6 @@ fn rclpy_on_the_generated_types_gets_every_field_the_node_pipeline_makes() {
     let n = 300;
     let (a, b) = two_people(300, n);
     let frames = write_frames(dir.path(), &[(3, &a), (8, &b)]);
-    let profile = dir.path().join("fastdds.xml");
-    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
     // A deep input queue: a stalled node must not lose a frame, which would part its
     // engines from the pipeline run here.
     let params = ["input.queue_depth:=100"];
@@ -291,9 +289,7 @@ fn rclpy_on_the_generated_types_gets_every_field_the_node_pipeline_makes() {
         .arg(common::manifest().join("tests/py/rclpy_msgs_peer.py"))
         .arg(&frames)
         .arg(&out_path)
-        .env("ROS_DOMAIN_ID", domain.to_string())
-        .env("FASTRTPS_DEFAULT_PROFILES_FILE", &profile)
-        .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+        .envs(rclpy_loopback_env(dir.path(), domain))
         .output()
         .unwrap();
     let stderr = node.stop();

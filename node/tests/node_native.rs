@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use common::{FASTDDS_LOOPBACK, NodeProcess, mocap_frames_from, python_with, run_peer, write_peer_frames};
+use common::{NodeProcess, mocap_frames_from, python_with, rclpy_loopback_env, run_peer, write_peer_frames};
 
 const MODULES: &str = "rclpy, rcl_interfaces.srv, lifecycle_msgs.srv, geometry_msgs.msg, visualization_msgs.msg, \
                        diagnostic_msgs.msg";
@@ -48,17 +48,12 @@ fn write_frames(dir: &Path) -> String {
 }
 
 fn peer(python: &str, mode: &str, dir: &Path, frames: String, domain: u16) -> Value {
-    let profile = dir.join("fastdds.xml");
-    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
+    let env = rclpy_loopback_env(dir, domain);
     run_peer(
         python,
         "rclpy_native.py",
         &[mode.into(), frames, "/a4mer_node".into()],
-        &[
-            ("ROS_DOMAIN_ID", domain.to_string()),
-            ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
-            ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
-        ],
+        &env,
     )
 }
 

@@ -24,7 +24,7 @@ use a4mer_runtime::stream::{Engine, EngineConfig, HealthState};
 use serde_json::{Value, json};
 
 use common::{
-    FASTDDS_LOOPBACK, NodeProcess, manifest, mocap_frames_from, people_frames_json, python_with, run_cyclone_peer,
+    NodeProcess, manifest, mocap_frames_from, people_frames_json, python_with, rclpy_loopback_env, run_cyclone_peer,
     run_peer, two_people, write_peer_frames,
 };
 
@@ -52,9 +52,8 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
     let dir = tempfile::tempdir().unwrap();
     let frames = mocap_frames_from(0, 300);
     let frames_path = write_peer_frames(dir.path(), &frames);
-    let profile = dir.path().join("fastdds.xml");
-    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
     let domain = domain(0);
+    let env = rclpy_loopback_env(dir.path(), domain);
     let node = NodeProcess::start(
         dir.path(),
         domain,
@@ -68,11 +67,7 @@ fn rclpy_pose_array_in_markers_and_diagnostics_out_bad_inputs_reported() {
         &python,
         "rclpy_peer.py",
         &[frames_path.display().to_string(), "/a4mer_node".into()],
-        &[
-            ("ROS_DOMAIN_ID", domain.to_string()),
-            ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
-            ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
-        ],
+        &env,
     );
     let stderr = node.stop();
 
@@ -342,25 +337,15 @@ fn use_sim_time_stamps_diagnostics_with_clock_from_rclpy() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("fastdds.xml");
-    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
     let domain = domain(2);
+    let env = rclpy_loopback_env(dir.path(), domain);
     let node = NodeProcess::start(
         dir.path(),
         domain,
         &["use_sim_time:=true", "diagnostics.period_s:=0.25"],
     );
     let sim_start_ns: i64 = 1_000_000_000_000;
-    let out = run_peer(
-        &python,
-        "rclpy_clock.py",
-        &[sim_start_ns.to_string()],
-        &[
-            ("ROS_DOMAIN_ID", domain.to_string()),
-            ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
-            ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
-        ],
-    );
+    let out = run_peer(&python, "rclpy_clock.py", &[sim_start_ns.to_string()], &env);
     node.stop();
     let stamps: Vec<i64> = out["stamps_ns"]
         .as_array()

@@ -28,11 +28,11 @@ use a4mer_node::NodeSetup;
 use a4mer_node::demo::NodeLaunch;
 use a4mer_ros::msg::{DiagnosticArray, Skeleton3DArray};
 use a4mer_ros::ros_args::RosEnv;
-use a4mer_ros::security::{SecurityPlan, plan};
+use a4mer_ros::security::{SecurityEnv, SecurityPlan, plan};
 use ros2_client::{NodeName, NodeOptions, Subscription};
 use serde_json::Value;
 
-use common::{FASTDDS_LOOPBACK, mocap_frames_from, python_with, run_peer};
+use common::{mocap_frames_from, python_with, rclpy_loopback_env, run_peer};
 use demo::node_demo;
 use keystore::make_keystore;
 
@@ -76,13 +76,8 @@ fn node_binary(env: &[(&str, String)], ros_args: &[&str], wait: Duration) -> (Op
     let err_path = dir.path().join("stderr");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_a4mer_node"));
     cmd.arg("--ros-args").args(ros_args);
-    for k in [
-        "ROS_SECURITY_ENABLE",
-        "ROS_SECURITY_STRATEGY",
-        "ROS_SECURITY_KEYSTORE",
-        "ROS_SECURITY_ENCLAVE_OVERRIDE",
-    ] {
-        cmd.env_remove(k);
+    for (var, _) in SecurityEnv::default().vars() {
+        cmd.env_remove(var);
     }
     let mut child = cmd
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -181,8 +176,7 @@ fn a_peer_without_credentials_sees_no_topic_no_forecast_and_no_parameter_service
     cfg.peer_security = enclave_plan(&env, PEER_ENCLAVE);
 
     // The outsider runs while the secured node and its peer exchange poses and forecasts.
-    let profile = dir.path().join("fastdds.xml");
-    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
+    let outsider_env = rclpy_loopback_env(dir.path(), domain);
     let outsider = std::thread::spawn({
         let python = python.clone();
         move || {
@@ -190,11 +184,7 @@ fn a_peer_without_credentials_sees_no_topic_no_forecast_and_no_parameter_service
                 &python,
                 "rclpy_outsider.py",
                 &["/a4mer_node".to_string(), "6.0".to_string()],
-                &[
-                    ("ROS_DOMAIN_ID", domain.to_string()),
-                    ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
-                    ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
-                ],
+                &outsider_env,
             )
         }
     });

@@ -127,22 +127,35 @@ impl SecurityPlan {
     /// Not asked for (tools, tests and the demo's own peers).
     pub const OFF: Self = Self::Off { note: None };
 
+    /// How the participant runs, in a word or two: `off`, `enforce`, `permissive`, or
+    /// `permissive, UNSECURED`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::Off { .. } => "off",
+            Self::Secured {
+                strategy: Strategy::Enforce,
+                ..
+            } => "enforce",
+            Self::Secured { .. } => "permissive",
+            Self::Unsecured { .. } => "permissive, UNSECURED",
+        }
+    }
+
+    /// The enclave, when security was asked for.
+    pub fn enclave(&self) -> Option<&str> {
+        match self {
+            Self::Off { .. } => None,
+            Self::Secured { enclave, .. } | Self::Unsecured { enclave, .. } => Some(enclave),
+        }
+    }
+
     /// One line for the start-up log and `/diagnostics`.
     pub fn summary(&self) -> String {
         match self {
             Self::Off { note: None } => "off".into(),
             Self::Off { note: Some(n) } => format!("off ({n})"),
-            Self::Secured { strategy, enclave, .. } => {
-                format!(
-                    "{} (enclave {enclave})",
-                    if *strategy == Strategy::Enforce {
-                        "enforce"
-                    } else {
-                        "permissive"
-                    }
-                )
-            }
-            Self::Unsecured { enclave, reason } => format!("permissive, UNSECURED (enclave {enclave}): {reason}"),
+            Self::Secured { enclave, .. } => format!("{} (enclave {enclave})", self.mode()),
+            Self::Unsecured { enclave, reason } => format!("{} (enclave {enclave}): {reason}", self.mode()),
         }
     }
 

@@ -278,6 +278,18 @@ pub const FASTDDS_LOOPBACK: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 </profiles>
 "#;
 
+/// The environment of an rclpy peer on Fast DDS, loopback only, on `domain`: the profile
+/// ([`FASTDDS_LOOPBACK`]) is written to `dir/fastdds.xml`.
+pub fn rclpy_loopback_env(dir: &Path, domain: u16) -> Vec<(&'static str, String)> {
+    let profile = dir.join("fastdds.xml");
+    std::fs::write(&profile, FASTDDS_LOOPBACK).unwrap();
+    vec![
+        ("ROS_DOMAIN_ID", domain.to_string()),
+        ("FASTRTPS_DEFAULT_PROFILES_FILE", profile.display().to_string()),
+        ("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp".into()),
+    ]
+}
+
 /// Cyclone DDS on loopback only, for the Python Cyclone peers (`CYCLONEDDS_URI`).
 pub const CYCLONE_LOOPBACK: &str = "<CycloneDDS><Domain id=\"any\"><General><Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>\
      <AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>\
